@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * common.h - what both programs need around a verdict: the live policy
+ * generation, per-interface counters, the GCRA step, and the sampled drop
+ * events.
+ */
+#ifndef CASTLE_BPF_COMMON_H
+#define CASTLE_BPF_COMMON_H
+
+#include "maps.h"
+
+/* One GCRA step on a shared TAT: admit when the bucket has room for `cost`
+ * within `tol`, and move the TAT with compare-and-swap so that two CPUs can
+ * never both take the last token. Contention that outlasts the retries is
+ * treated as "no room": a limiter errs on the side of limiting. */
+static __always_inline int castle_gcra(__u64 *tat, __u64 now, __u64 cost, __u64 tol)
+{
+	for (int i = 0; i < 8; i++) {
+		__u64 old = *(volatile __u64 *)tat;
+		__u64 base = old > now ? old : now;
+
+		if (base - now > tol)
+			return 0;
+		if (__sync_val_compare_and_swap(tat, old, base + cost) == old)
+			return 1;
+	}
+	return 0;
+}
+
+static __always_inline struct castle_stats *castle_stats_for(void *map, __u32 ifindex)
+{
+	struct castle_stats *st = bpf_map_lookup_elem(map, &ifindex);
+
+	if (st)
+		return st;
+	/* First packet on this interface: a zeroed slot (per-CPU, so every CPU
+	 * starts at zero). BPF_NOEXIST keeps a racing CPU's slot. */
+	static const struct castle_stats zero;
+	bpf_map_update_elem(map, &ifindex, &zero, BPF_NOEXIST);
+	return bpf_map_lookup_elem(map, &ifindex);
+}
+
+static __always_inline void castle_count(void *map, __u32 ifindex, __u32 verdict,
+					 __u32 reason, __u64 len)
+{
+	struct castle_stats *st = castle_stats_for(map, ifindex);
+
+	if (!st || verdict >= CASTLE_VERDICT_MAX || reason >= CASTLE_REASON_MAX)
+		return;
+	/* Per-CPU slot: plain adds are exact. */
+	st->c[verdict][reason].packets++;
+	st->c[verdict][reason].bytes += len;
+}
+
+/* A drop event, at most `per_sec` per second across all CPUs (a GCRA with a
+ * burst of one second), so a flood cannot flood user space. */
+static __always_inline void castle_event(struct castle_state *s, __u32 per_sec, __u8 stage,
+					 __u8 reason, __u32 ifindex, const __u8 *addr,
+					 __u32 family, __u8 proto, __u16 dport, __u8 class_slot,
+					 __u8 dry_run, __u32 len)
+{
+	if (!s)
+		return;
+	if (!per_sec)
+		per_sec = CASTLE_EVENTS_PER_SEC_DEFAULT;
+	__u64 cost = 1000000000ull / per_sec;
+	if (!castle_gcra(&s->ev_tat, bpf_ktime_get_ns(), cost, 1000000000ull - cost))
+		return;
+
+	struct castle_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e)
+		return;
+	e->ts_ns = bpf_ktime_get_boot_ns();
+	e->ifindex = ifindex;
+	e->stage = stage;
+	e->reason = reason;
+	e->family = family;
+	e->proto = proto;
+	__builtin_memcpy(e->addr, addr, 16);
+	e->dport = dport;
+	e->class_slot = class_slot;
+	e->dry_run = dry_run;
+	e->len = len;
+	bpf_ringbuf_submit(e, 0);
+}
+
+static __always_inline struct castle_state *castle_state_get(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&state, &zero);
+}
+
+#endif /* CASTLE_BPF_COMMON_H */

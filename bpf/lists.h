@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * lists.h - the allowlist and blocklist stages. Each list is looked up in the
+ * live policy generation first, then in the manual/auto maps that reloads
+ * never touch. Exact entries are hash lookups; CIDRs are LPM tries.
+ */
+#ifndef CASTLE_BPF_LISTS_H
+#define CASTLE_BPF_LISTS_H
+
+#include "common.h"
+#include "parse.h"
+
+static __always_inline struct castle_allow_val *castle_allow4(__u32 gen, const struct castle_pkt *p)
+{
+	struct castle_lpm4 k = { .prefixlen = 32 };
+	struct castle_allow_val *v = NULL;
+	void *inner = bpf_map_lookup_elem(&pol_allow4, &gen);
+
+	__builtin_memcpy(k.addr, p->saddr, 4);
+	if (inner)
+		v = bpf_map_lookup_elem(inner, &k);
+	if (!v)
+		v = bpf_map_lookup_elem(&man_allow4, &k);
+	return v;
+}
+
+static __always_inline struct castle_allow_val *castle_allow6(__u32 gen, const struct castle_pkt *p)
+{
+	struct castle_lpm6 k = { .prefixlen = 128 };
+	struct castle_allow_val *v = NULL;
+	void *inner = bpf_map_lookup_elem(&pol_allow6, &gen);
+
+	__builtin_memcpy(k.addr, p->saddr, 16);
+	if (inner)
+		v = bpf_map_lookup_elem(inner, &k);
+	if (!v)
+		v = bpf_map_lookup_elem(&man_allow6, &k);
+	return v;
+}
+
+/* Allow beats everything: true when the source is on either allowlist. */
+static __always_inline int castle_allowed(__u32 gen, const struct castle_pkt *p)
+{
+	struct castle_allow_val *v = p->family == 4 ? castle_allow4(gen, p) : castle_allow6(gen, p);
+
+	if (!v)
+		return 0;
+	__sync_fetch_and_add(&v->hits, 1);
+	return 1;
+}
+
+/* An entry past its expiry is as good as absent. The kernel, not the daemon,
+ * decides that, so a TTL ends on time even while castled is down. */
+static __always_inline struct castle_block_val *castle_live(struct castle_block_val *v, __u64 *now)
+{
+	if (!v || !v->expires_ns)
+		return v;
+	if (!*now)
+		*now = bpf_ktime_get_boot_ns();
+	return *now < v->expires_ns ? v : NULL;
+}
+
+static __always_inline struct castle_block_val *castle_block4(__u32 gen, const struct castle_pkt *p,
+							       __u64 *now)
+{
+	struct castle_lpm4 k = { .prefixlen = 32 };
+	struct castle_block_val *v = NULL, *m;
+	__u32 a;
+	void *inner;
+
+	__builtin_memcpy(&a, p->saddr, 4);
+	inner = bpf_map_lookup_elem(&pol_block4, &gen);
+	if (inner)
+		v = castle_live(bpf_map_lookup_elem(inner, &a), now);
+	if (v)
+		return v;
+	m = bpf_map_lookup_elem(&man_block4, &a);
+	v = castle_live(m, now);
+	if (v)
+		return v;
+	if (m) /* expired manual or auto entry: reclaim it now */
+		bpf_map_delete_elem(&man_block4, &a);
+
+	__builtin_memcpy(k.addr, p->saddr, 4);
+	inner = bpf_map_lookup_elem(&pol_net4, &gen);
+	if (inner)
+		v = castle_live(bpf_map_lookup_elem(inner, &k), now);
+	if (v)
+		return v;
+	return castle_live(bpf_map_lookup_elem(&man_net4, &k), now);
+}
+
+static __always_inline struct castle_block_val *castle_block6(__u32 gen, const struct castle_pkt *p,
+							       __u64 *now)
+{
+	struct castle_lpm6 k = { .prefixlen = 128 };
+	struct castle_block_val *v = NULL, *m;
+	struct castle_in6 a;
+	void *inner;
+
+	__builtin_memcpy(a.a, p->saddr, 16);
+	inner = bpf_map_lookup_elem(&pol_block6, &gen);
+	if (inner)
+		v = castle_live(bpf_map_lookup_elem(inner, &a), now);
+	if (v)
+		return v;
+	m = bpf_map_lookup_elem(&man_block6, &a);
+	v = castle_live(m, now);
+	if (v)
+		return v;
+	if (m)
+		bpf_map_delete_elem(&man_block6, &a);
+
+	__builtin_memcpy(k.addr, p->saddr, 16);
+	inner = bpf_map_lookup_elem(&pol_net6, &gen);
+	if (inner)
+		v = castle_live(bpf_map_lookup_elem(inner, &k), now);
+	if (v)
+		return v;
+	return castle_live(bpf_map_lookup_elem(&man_net6, &k), now);
+}
+
+/* The blocklist reason of the source (CASTLE_R_BLOCKLIST or CASTLE_R_AUTOBAN),
+ * or CASTLE_R_OK when it is not blocked. */
+static __always_inline __u32 castle_blocked(__u32 gen, const struct castle_pkt *p)
+{
+	__u64 now = 0;
+	struct castle_block_val *v = p->family == 4 ? castle_block4(gen, p, &now)
+						    : castle_block6(gen, p, &now);
+
+	if (!v)
+		return CASTLE_R_OK;
+	__sync_fetch_and_add(&v->hits, 1);
+	if (!now)
+		now = bpf_ktime_get_boot_ns();
+	v->last_hit_ns = now;
+	return v->origin == CASTLE_ORIGIN_AUTO ? CASTLE_R_AUTOBAN : CASTLE_R_BLOCKLIST;
+}
+
+#endif /* CASTLE_BPF_LISTS_H */

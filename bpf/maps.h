@@ -1,0 +1,222 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * maps.h - every map of the data path. Both programs include this file and pin
+ * their maps by name, so the XDP and TC objects (and castlectl, and a restarted
+ * castled) share one set of maps under the pin directory.
+ */
+#ifndef CASTLE_BPF_MAPS_H
+#define CASTLE_BPF_MAPS_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <castle/castle.h>
+
+/* Per-generation maps are arrays of maps: slot `state.gen` is the live policy,
+ * the other slot is where a reload builds the next one. The inner definitions
+ * below are templates; castled creates the real inner maps. */
+#define CASTLE_OUTER(NAME, INNER)                                                   \
+	struct {                                                                    \
+		__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);                           \
+		__uint(max_entries, CASTLE_GENS);                                   \
+		__type(key, __u32);                                                 \
+		__uint(pinning, LIBBPF_PIN_BY_NAME);                                \
+		__array(values, INNER);                                             \
+	} NAME SEC(".maps")
+
+/* Inner templates give sizes, not BTF types: clang emits only forward
+ * declarations for types reached through two levels of pointers. */
+struct castle_lpm4_allow_t {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, CASTLE_POL_ALLOW_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(key_size, sizeof(struct castle_lpm4));
+	__uint(value_size, sizeof(struct castle_allow_val));
+};
+
+struct castle_lpm6_allow_t {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, CASTLE_POL_ALLOW_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(key_size, sizeof(struct castle_lpm6));
+	__uint(value_size, sizeof(struct castle_allow_val));
+};
+
+struct castle_exact4_t {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, CASTLE_POL_EXACT_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct castle_block_val));
+};
+
+struct castle_exact6_t {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, CASTLE_POL_EXACT_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(key_size, sizeof(struct castle_in6));
+	__uint(value_size, sizeof(struct castle_block_val));
+};
+
+struct castle_net4_t {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, CASTLE_POL_NET_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(key_size, sizeof(struct castle_lpm4));
+	__uint(value_size, sizeof(struct castle_block_val));
+};
+
+struct castle_net6_t {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, CASTLE_POL_NET_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(key_size, sizeof(struct castle_lpm6));
+	__uint(value_size, sizeof(struct castle_block_val));
+};
+
+struct castle_csrc4_t {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, CASTLE_CSRC_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(key_size, sizeof(struct castle_lpm4));
+	__uint(value_size, sizeof(struct castle_csrc_val));
+};
+
+struct castle_csrc6_t {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, CASTLE_CSRC_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(key_size, sizeof(struct castle_lpm6));
+	__uint(value_size, sizeof(struct castle_csrc_val));
+};
+
+struct castle_sni_t {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, CASTLE_SNI_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(key_size, sizeof(struct castle_sni_key));
+	__uint(value_size, sizeof(__u32));
+};
+
+CASTLE_OUTER(pol_allow4, struct castle_lpm4_allow_t);
+CASTLE_OUTER(pol_allow6, struct castle_lpm6_allow_t);
+CASTLE_OUTER(pol_block4, struct castle_exact4_t);
+CASTLE_OUTER(pol_block6, struct castle_exact6_t);
+CASTLE_OUTER(pol_net4, struct castle_net4_t);
+CASTLE_OUTER(pol_net6, struct castle_net6_t);
+CASTLE_OUTER(pol_csrc4, struct castle_csrc4_t);
+CASTLE_OUTER(pol_csrc6, struct castle_csrc6_t);
+CASTLE_OUTER(pol_sni, struct castle_sni_t);
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct castle_state);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} state SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, CASTLE_GENS);
+	__type(key, __u32);
+	__type(value, struct castle_policy);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} policy SEC(".maps");
+
+/* Manual (castlectl) and auto (auto-ban) entries: outside the generations, so
+ * a reload never touches them. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, CASTLE_MAN_ALLOW_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct castle_lpm4);
+	__type(value, struct castle_allow_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} man_allow4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, CASTLE_MAN_ALLOW_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct castle_lpm6);
+	__type(value, struct castle_allow_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} man_allow6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, CASTLE_MAN_EXACT_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32);
+	__type(value, struct castle_block_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} man_block4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, CASTLE_MAN_EXACT_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct castle_in6);
+	__type(value, struct castle_block_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} man_block6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, CASTLE_MAN_NET_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct castle_lpm4);
+	__type(value, struct castle_block_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} man_net4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, CASTLE_MAN_NET_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct castle_lpm6);
+	__type(value, struct castle_block_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} man_net6 SEC(".maps");
+
+/* Per-source token buckets. LRU: a flood of new sources evicts the least
+ * recently seen ones, never refuses an insert. Sized by castled. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, CASTLE_RL_ENTRIES_DEFAULT);
+	__type(key, struct castle_rl_key);
+	__type(value, struct castle_rl_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} rl_state SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, CASTLE_MAX_IFACES);
+	__type(key, __u32);
+	__type(value, struct castle_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xdp_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, CASTLE_MAX_IFACES);
+	__type(key, __u32);
+	__type(value, struct castle_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tc_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, CASTLE_MAX_CLASSES);
+	__type(key, __u32);
+	__type(value, struct castle_class_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} class_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, CASTLE_EVENTS_BYTES);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} events SEC(".maps");
+
+#endif /* CASTLE_BPF_MAPS_H */

@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * ratelimit.h - the rate-limit stage: find the first class that matches the
+ * packet, then run the source's token buckets (packets, optionally bytes) and
+ * ban sources that keep hitting the limit.
+ */
+#ifndef CASTLE_BPF_RATELIMIT_H
+#define CASTLE_BPF_RATELIMIT_H
+
+#include "common.h"
+#include "parse.h"
+
+/* Classes whose match.src holds the source, as a bitmap. */
+static __always_inline __u32 castle_src_classes(__u32 gen, const struct castle_policy *pol,
+						const struct castle_pkt *p)
+{
+	__u32 mask = pol->any_src_classes;
+	struct castle_csrc_val *v = NULL;
+	void *inner;
+
+	if (p->family == 4) {
+		struct castle_lpm4 k = { .prefixlen = 32 };
+		__builtin_memcpy(k.addr, p->saddr, 4);
+		inner = bpf_map_lookup_elem(&pol_csrc4, &gen);
+		if (inner)
+			v = bpf_map_lookup_elem(inner, &k);
+	} else {
+		struct castle_lpm6 k = { .prefixlen = 128 };
+		__builtin_memcpy(k.addr, p->saddr, 16);
+		inner = bpf_map_lookup_elem(&pol_csrc6, &gen);
+		if (inner)
+			v = bpf_map_lookup_elem(inner, &k);
+	}
+	if (v)
+		mask |= v->classes;
+	return mask;
+}
+
+static __always_inline int castle_ports_match(const struct castle_class *c,
+					      const struct castle_pkt *p)
+{
+	if (!c->nranges)
+		return 1;
+	/* A non-first fragment has no ports. It is charged to the class as if
+	 * the ports matched: fragmenting must not be a way around a limit. */
+	if (p->frag)
+		return 1;
+	if (!p->has_ports)
+		return 0;
+	for (int i = 0; i < CASTLE_MAX_PORT_RANGES; i++) {
+		if (i >= c->nranges)
+			break;
+		if (p->dport >= c->ports[i].lo && p->dport <= c->ports[i].hi)
+			return 1;
+	}
+	return 0;
+}
+
+static __always_inline int castle_proto_match(const struct castle_class *c,
+					      const struct castle_pkt *p)
+{
+	if (c->proto == CASTLE_PROTO_ANY)
+		return 1;
+	if (c->proto == CASTLE_PROTO_ICMP)
+		return p->proto == IPPROTO_ICMP || p->proto == IPPROTO_ICMPV6;
+	return c->proto == p->proto;
+}
+
+/* The slot of the first class that matches, or CASTLE_NO_CLASS. */
+static __always_inline __u32 castle_class_of(__u32 gen, const struct castle_policy *pol,
+					     const struct castle_pkt *p)
+{
+	if (!pol->nclasses)
+		return CASTLE_NO_CLASS;
+	__u32 mask = castle_src_classes(gen, pol, p);
+
+	for (__u32 i = 0; i < CASTLE_MAX_CLASSES; i++) {
+		if (i >= pol->nclasses)
+			break;
+		if (!(mask & (1u << i)))
+			continue;
+		const struct castle_class *c = &pol->classes[i];
+		if (castle_proto_match(c, p) && castle_ports_match(c, p))
+			return i;
+	}
+	return CASTLE_NO_CLASS;
+}
+
+static __always_inline void castle_rl_key_of(struct castle_rl_key *k, __u32 slot,
+					     const struct castle_class *c,
+					     const struct castle_pkt *p)
+{
+	__u32 plen = p->family == 4 ? c->plen4 : c->plen6;
+
+	k->class_slot = slot;
+	k->family = p->family;
+	__builtin_memcpy(k->addr, p->saddr, 16);
+	if (p->family == 4)
+		__builtin_memset(k->addr + 4, 0, 12);
+	for (int i = 0; i < 16; i++) {
+		__u32 bit = i * 8;
+		if (bit >= plen)
+			k->addr[i] = 0;
+		else if (bit + 8 > plen)
+			k->addr[i] &= (__u8)(0xff << (8 - (plen - bit)));
+	}
+}
+
+/* Ban the aggregated source: an exact entry for a full-length prefix, a CIDR
+ * otherwise. Auto entries live with the manual ones, so reloads keep them. */
+static __always_inline void castle_autoban(const struct castle_rl_key *k, const struct castle_class *c)
+{
+	struct castle_block_val v = {
+		.created_ns = bpf_ktime_get_boot_ns(),
+		.origin = CASTLE_ORIGIN_AUTO,
+		.class_slot = k->class_slot,
+	};
+	__u32 plen = k->family == 4 ? c->plen4 : c->plen6;
+
+	v.expires_ns = v.created_ns + c->ban_for_ns;
+	if (k->family == 4) {
+		if (plen >= 32) {
+			__u32 a;
+			__builtin_memcpy(&a, k->addr, 4);
+			bpf_map_update_elem(&man_block4, &a, &v, BPF_ANY);
+		} else {
+			struct castle_lpm4 l = { .prefixlen = plen };
+			__builtin_memcpy(l.addr, k->addr, 4);
+			bpf_map_update_elem(&man_net4, &l, &v, BPF_ANY);
+		}
+	} else {
+		if (plen >= 128) {
+			struct castle_in6 a;
+			__builtin_memcpy(a.a, k->addr, 16);
+			bpf_map_update_elem(&man_block6, &a, &v, BPF_ANY);
+		} else {
+			struct castle_lpm6 l = { .prefixlen = plen };
+			__builtin_memcpy(l.addr, k->addr, 16);
+			bpf_map_update_elem(&man_net6, &l, &v, BPF_ANY);
+		}
+	}
+}
+
+/* Run the source's buckets. Returns 1 to admit. `banned` is set when this
+ * drop completed a run of ban_after drops (and the ban was written unless
+ * dry_run). */
+static __always_inline int castle_rl_admit(__u32 slot, const struct castle_class *c,
+					   const struct castle_pkt *p, __u64 len, int dry_run)
+{
+	struct castle_rl_key k;
+	struct castle_rl_val *v;
+	__u64 now = bpf_ktime_get_ns();
+
+	castle_rl_key_of(&k, slot, c, p);
+	v = bpf_map_lookup_elem(&rl_state, &k);
+	if (!v) {
+		/* A new source starts with a full bucket: TAT = now. */
+		struct castle_rl_val nv = { .tat = now, .byte_tat = now, .last_ns = now };
+		bpf_map_update_elem(&rl_state, &k, &nv, BPF_NOEXIST);
+		v = bpf_map_lookup_elem(&rl_state, &k);
+		if (!v)
+			return 1; /* cannot track: fail open, counted by the caller */
+	}
+	v->last_ns = now;
+
+	int ok = castle_gcra(&v->tat, now, c->pkt_cost_ns, c->pkt_tol_ns);
+	if (ok && c->byte_cost_fp) {
+		__u64 cost = (len * c->byte_cost_fp) >> CASTLE_BYTE_FP_SHIFT;
+		__u64 tol = c->byte_burst_ns > cost ? c->byte_burst_ns - cost : 0;
+		if (c->byte_burst_ns < cost || !castle_gcra(&v->byte_tat, now, cost, tol)) {
+			/* The packet token is given back: this packet was not sent. */
+			__sync_fetch_and_sub(&v->tat, c->pkt_cost_ns);
+			ok = 0;
+		}
+	}
+	if (ok) {
+		if (v->drops_in_row)
+			v->drops_in_row = 0;
+		return 1;
+	}
+	if (c->ban_after && c->ban_for_ns) {
+		__u32 n = __sync_fetch_and_add(&v->drops_in_row, 1) + 1;
+		if (n >= c->ban_after) {
+			v->drops_in_row = 0;
+			if (!dry_run)
+				castle_autoban(&k, c);
+		}
+	}
+	return 0;
+}
+
+#endif /* CASTLE_BPF_RATELIMIT_H */

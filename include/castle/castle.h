@@ -1,0 +1,287 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * castle.h - the one definition of everything the BPF programs and user space
+ * share: map names, keys, values, reasons, limits. Both sides include this file;
+ * never declare these structs a second time.
+ *
+ * Layout rules: fixed-width types only, explicit padding, every struct a
+ * multiple of 8 bytes, so the BPF (bpfel) and x86_64 layouts are identical.
+ */
+#ifndef CASTLE_CASTLE_H
+#define CASTLE_CASTLE_H
+
+#ifndef __bpf__
+#include <linux/types.h>
+#endif
+
+#define CASTLE_VERSION "0.1.0"
+
+/* Limits of the data path. Changing one changes map layouts: pinned maps of an
+ * older build are then refused instead of silently misread. */
+#define CASTLE_GENS 2		  /* policy generations: active and standby */
+#define CASTLE_MAX_CLASSES 16	  /* rate-limit classes per policy */
+#define CASTLE_MAX_PORT_RANGES 8  /* dst_ports ranges per class */
+#define CASTLE_MAX_TLS_PORTS 16	  /* tls.ports */
+#define CASTLE_MAX_IFACES 64	  /* interfaces with counters */
+#define CASTLE_SNI_MAX 128	  /* longest SNI name kept (bytes, lower case) */
+#define CASTLE_MAX_VLANS 2	  /* 802.1Q / 802.1ad tags parsed */
+#define CASTLE_MAX_V6_EXT 8	  /* IPv6 extension headers walked */
+
+/* Default map capacities (entries). castled may size the LRU and the lists
+ * from its options; the others are fixed. */
+#define CASTLE_RL_ENTRIES_DEFAULT (1u << 20)	  /* tracked sources */
+#define CASTLE_POL_EXACT_ENTRIES (1u << 21)	  /* policy exact blocks, per family */
+#define CASTLE_POL_NET_ENTRIES (1u << 18)	  /* policy block CIDRs, per family */
+#define CASTLE_POL_ALLOW_ENTRIES (1u << 16)	  /* policy allow CIDRs, per family */
+#define CASTLE_CSRC_ENTRIES 4096		  /* class source CIDRs, per family */
+#define CASTLE_MAN_EXACT_ENTRIES (1u << 20)	  /* manual + auto exact, per family */
+#define CASTLE_MAN_NET_ENTRIES (1u << 16)	  /* manual + auto CIDRs, per family */
+#define CASTLE_MAN_ALLOW_ENTRIES (1u << 16)	  /* manual allow CIDRs, per family */
+#define CASTLE_SNI_ENTRIES 1024			  /* tls.sni.allow names */
+#define CASTLE_EVENTS_BYTES (256u * 1024)	  /* drop-event ring buffer */
+#define CASTLE_EVENTS_PER_SEC_DEFAULT 100	  /* sampled drop events per second */
+
+#define CASTLE_PIN_DIR_DEFAULT "/sys/fs/bpf/castle"
+
+enum castle_verdict {
+	CASTLE_PASS = 0,
+	CASTLE_DROP = 1,
+	CASTLE_VERDICT_MAX,
+};
+
+/* Why a packet got its verdict. The metric label of each is in
+ * CASTLE_REASONS below; keep the two in the same order. In dry-run a packet
+ * that would have dropped is counted as verdict pass with the drop reason. */
+enum castle_reason {
+	CASTLE_R_OK = 0,	/* passed every check */
+	CASTLE_R_ALLOWLIST,	/* source on the allowlist */
+	CASTLE_R_NON_IP,	/* ARP and other non-IP frames */
+	CASTLE_R_ND,		/* IPv6 neighbour discovery (hop limit 255) */
+	CASTLE_R_BLOCKLIST,
+	CASTLE_R_AUTOBAN,
+	CASTLE_R_RATELIMIT,
+	CASTLE_R_MALFORMED,
+	CASTLE_R_TLS_NOT_TLS,
+	CASTLE_R_TLS_VERSION,
+	CASTLE_R_TLS_SNI,
+	CASTLE_R_QUIC,
+	CASTLE_R_TLS,		/* TC: segment of a verified TLS connection */
+	CASTLE_R_UNTRACKED,	/* TC: connection older than the gate, or lost state */
+	CASTLE_REASON_MAX,
+};
+
+#define CASTLE_REASONS                                                             \
+	"ok", "allowlist", "non_ip", "nd", "blocklist", "autoban", "ratelimit",    \
+		"malformed", "tls_not_tls", "tls_version", "tls_sni", "quic", "tls", \
+		"untracked"
+
+enum castle_stage {
+	CASTLE_STAGE_XDP = 0,
+	CASTLE_STAGE_TC = 1,
+};
+
+/* Where a blocklist or allowlist entry came from. Policy entries live in the
+ * per-generation maps and are replaced by a reload; manual and auto entries
+ * live in the man_* maps and are never touched by a reload. */
+enum castle_origin {
+	CASTLE_ORIGIN_POLICY = 0,
+	CASTLE_ORIGIN_MANUAL = 1,
+	CASTLE_ORIGIN_AUTO = 2,
+	CASTLE_ORIGIN_MAX,
+};
+
+/* ---- counters ---------------------------------------------------------- */
+
+struct castle_counter {
+	__u64 packets;
+	__u64 bytes;
+};
+
+/* Value of xdp_stats / tc_stats: PERCPU_HASH keyed by __u32 ifindex. */
+struct castle_stats {
+	struct castle_counter c[CASTLE_VERDICT_MAX][CASTLE_REASON_MAX];
+};
+
+/* Value of class_stats: PERCPU_ARRAY indexed by class slot. */
+struct castle_class_stats {
+	struct castle_counter c[CASTLE_VERDICT_MAX];
+};
+
+/* ---- address keys ------------------------------------------------------ */
+
+/* Exact maps (hash): key is the address in network byte order. */
+struct castle_in6 {
+	__u8 a[16];
+};
+
+/* LPM trie keys: prefixlen first, address in network byte order. */
+struct castle_lpm4 {
+	__u32 prefixlen;
+	__u8 addr[4];
+};
+
+struct castle_lpm6 {
+	__u32 prefixlen;
+	__u8 addr[16];
+};
+
+/* Value of every blocklist map (exact and LPM, policy and manual). Times are
+ * CLOCK_BOOTTIME nanoseconds (bpf_ktime_get_boot_ns), so a TTL keeps running
+ * across suspend and is checked by the kernel on every hit. */
+struct castle_block_val {
+	__u64 expires_ns;	/* 0 = never */
+	__u64 created_ns;
+	__u64 hits;		/* packets this entry dropped (atomic add) */
+	__u64 last_hit_ns;
+	__u32 origin;		/* enum castle_origin */
+	__u32 class_slot;	/* auto: the class that banned the source */
+};
+
+/* Value of every allowlist map. */
+struct castle_allow_val {
+	__u64 created_ns;
+	__u64 hits;
+	__u32 origin;
+	__u32 _pad;
+};
+
+/* Value of pol_csrc4/6: the classes whose match.src holds this prefix. User
+ * space ORs in the bits of every enclosing prefix, so the longest match alone
+ * answers "which classes match this source". */
+struct castle_csrc_val {
+	__u32 classes;
+	__u32 _pad;
+};
+
+/* Key of pol_sni: a lower-case server name, NUL padded. "*.example.com" is
+ * stored as written; the TC program looks up the name, then "*." + the name
+ * without its first label. */
+struct castle_sni_key {
+	char name[CASTLE_SNI_MAX];
+};
+
+/* ---- policy (one per generation, in the `policy` array) --------------- */
+
+enum castle_policy_flags {
+	CASTLE_F_DRY_RUN = 1u << 0,	   /* count, never drop */
+	CASTLE_F_MALFORMED_PASS = 1u << 1, /* malformed: pass (default drop) */
+	CASTLE_F_TLS = 1u << 2,		   /* tls section present */
+	CASTLE_F_TLS_QUIC_ALLOW = 1u << 3, /* tls.quic: allow */
+	CASTLE_F_TLS_SNI = 1u << 4,	   /* tls.sni.allow present */
+};
+
+/* A class matches proto 0 (any), 6, 17, or 1 (ICMP and ICMPv6). */
+#define CASTLE_PROTO_ANY 0
+#define CASTLE_PROTO_ICMP 1
+#define CASTLE_PROTO_TCP 6
+#define CASTLE_PROTO_UDP 17
+
+struct castle_port_range {
+	__u16 lo;
+	__u16 hi;
+};
+
+/* Token buckets are GCRA: one 64-bit theoretical arrival time (TAT) per
+ * source, advanced with compare-and-swap, so a bucket is exact across CPUs. */
+struct castle_class {
+	__u64 pkt_cost_ns;	/* 1e9 / rate */
+	__u64 pkt_tol_ns;	/* (burst - 1) * pkt_cost_ns */
+	__u64 byte_cost_fp;	/* ns per byte << CASTLE_BYTE_FP_SHIFT; 0 = no byte rate */
+	__u64 byte_burst_ns;	/* byte_burst * ns per byte */
+	__u64 ban_for_ns;	/* auto-ban duration; 0 = no auto-ban */
+	__u32 ban_after;	/* drops in a row before the ban */
+	__u8 proto;		/* CASTLE_PROTO_* */
+	__u8 nranges;		/* 0 = any destination port */
+	__u8 plen4;		/* aggregation prefix, IPv4 (default 32) */
+	__u8 plen6;		/* aggregation prefix, IPv6 (default 64) */
+	struct castle_port_range ports[CASTLE_MAX_PORT_RANGES];
+};
+
+#define CASTLE_BYTE_FP_SHIFT 16
+
+struct castle_tls_conf {
+	__u16 ports[CASTLE_MAX_TLS_PORTS];
+	__u16 min_version;	/* 0x0301 (1.0) .. 0x0304 (1.3) */
+	__u8 nports;
+	__u8 _pad[5];
+};
+
+struct castle_policy {
+	__u32 flags;		/* enum castle_policy_flags */
+	__u32 nclasses;
+	__u32 any_src_classes;	/* classes without match.src: they match every source */
+	__u32 events_per_sec;	/* drop-event sampling rate; 0 = default */
+	__u64 serial;		/* increases with every applied policy */
+	struct castle_class classes[CASTLE_MAX_CLASSES];
+	struct castle_tls_conf tls;
+};
+
+/* Value of the single-entry `state` array. `gen` selects the policy slot and
+ * the inner maps of the per-generation outer maps; a reload fills the standby
+ * generation and then flips this one word, so a packet sees one whole policy. */
+struct castle_state {
+	__u32 gen;
+	__u32 _pad;
+	__u64 ev_tat;		/* GCRA state of the drop-event sampler */
+};
+
+/* ---- rate-limit state (LRU `rl_state`) ---------------------------------- */
+
+struct castle_rl_key {
+	__u32 class_slot;
+	__u32 family;		/* 4 or 6 */
+	__u8 addr[16];		/* source masked to the class prefix */
+};
+
+struct castle_rl_val {
+	__u64 tat;		/* packet bucket TAT, ns (bpf_ktime_get_ns) */
+	__u64 byte_tat;		/* byte bucket TAT, ns */
+	__u64 last_ns;		/* last packet seen */
+	__u32 drops_in_row;	/* for auto-ban */
+	__u32 _pad;
+};
+
+/* ---- drop events (ring buffer `events`) -------------------------------- */
+
+struct castle_event {
+	__u64 ts_ns;		/* bpf_ktime_get_boot_ns */
+	__u32 ifindex;
+	__u8 stage;		/* enum castle_stage */
+	__u8 reason;		/* enum castle_reason */
+	__u8 family;		/* 4 or 6 */
+	__u8 proto;
+	__u8 addr[16];		/* source address */
+	__u16 dport;		/* host byte order; 0 if unknown */
+	__u8 class_slot;	/* 0xff if none */
+	__u8 dry_run;
+	__u32 len;		/* frame length */
+};
+
+#define CASTLE_NO_CLASS 0xff
+
+/* ---- map names (pinned as PIN_DIR/NAME) -------------------------------- */
+
+#define CASTLE_MAP_STATE "state"
+#define CASTLE_MAP_POLICY "policy"
+#define CASTLE_MAP_POL_ALLOW4 "pol_allow4"
+#define CASTLE_MAP_POL_ALLOW6 "pol_allow6"
+#define CASTLE_MAP_POL_BLOCK4 "pol_block4"
+#define CASTLE_MAP_POL_BLOCK6 "pol_block6"
+#define CASTLE_MAP_POL_NET4 "pol_net4"
+#define CASTLE_MAP_POL_NET6 "pol_net6"
+#define CASTLE_MAP_POL_CSRC4 "pol_csrc4"
+#define CASTLE_MAP_POL_CSRC6 "pol_csrc6"
+#define CASTLE_MAP_POL_SNI "pol_sni"
+#define CASTLE_MAP_MAN_ALLOW4 "man_allow4"
+#define CASTLE_MAP_MAN_ALLOW6 "man_allow6"
+#define CASTLE_MAP_MAN_BLOCK4 "man_block4"
+#define CASTLE_MAP_MAN_BLOCK6 "man_block6"
+#define CASTLE_MAP_MAN_NET4 "man_net4"
+#define CASTLE_MAP_MAN_NET6 "man_net6"
+#define CASTLE_MAP_RL_STATE "rl_state"
+#define CASTLE_MAP_XDP_STATS "xdp_stats"
+#define CASTLE_MAP_TC_STATS "tc_stats"
+#define CASTLE_MAP_CLASS_STATS "class_stats"
+#define CASTLE_MAP_EVENTS "events"
+
+#endif /* CASTLE_CASTLE_H */

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# run-tests.sh [bpf|unit|e2e|fuzz ...] - run the test suites and print one summary.
+# Every suite speaks TAP ("ok N - name" / "not ok N - name"); a suite that exits
+# non-zero without reporting a failure counts as one failure of its own.
+set -u
+cd "$(dirname "$0")/.."
+O=${O:-build}
+suites=("$@")
+[ ${#suites[@]} -eq 0 ] && suites=(unit bpf e2e)
+
+pass=0 fail=0
+failed=()
+export CMOCKA_MESSAGE_OUTPUT=TAP
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+mount | grep -q ' /sys/fs/bpf ' || mount -t bpf bpf /sys/fs/bpf 2>/dev/null
+
+run_one() {
+	local name=$1; shift
+	local log
+	log=$(mktemp)
+	echo "# --- $name"
+	timeout "${TEST_TIMEOUT:-600}" "$@" >"$log" 2>&1
+	local rc=$?
+	local p f
+	p=$(grep -cE '^ok ' "$log")
+	f=$(grep -cE '^not ok ' "$log")
+	if [ "$rc" -ne 0 ] || [ "$f" -ne 0 ] || [ $((p + f)) -eq 0 ]; then
+		cat "$log"
+		[ "$f" -eq 0 ] && f=1 && echo "not ok - $name exited with status $rc"
+		failed+=("$name")
+	else
+		grep -E '^(ok|not ok) ' "$log"
+	fi
+	pass=$((pass + p)); fail=$((fail + f))
+	rm -f "$log"
+}
+
+for s in "${suites[@]}"; do
+	case $s in
+	unit|bpf)
+		for t in "$O"/tests/"$s"/test_*; do
+			[ -x "$t" ] && run_one "$s/$(basename "$t")" "$t"
+		done ;;
+	e2e)
+		for t in tests/e2e/test_*.sh; do
+			[ -f "$t" ] && run_one "e2e/$(basename "$t")" bash "$t"
+		done ;;
+	*)
+		echo "unknown suite: $s" >&2; exit 2 ;;
+	esac
+done
+
+[ ${#failed[@]} -gt 0 ] && printf '# failed suites: %s\n' "${failed[*]}"
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* cidr.h - addresses and prefixes of both families, parsed and printed. */
+#ifndef CASTLE_CIDR_H
+#define CASTLE_CIDR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct castle_cidr {
+	int family;		/* 4 or 6 */
+	unsigned int plen;	/* 0..32 or 0..128 */
+	uint8_t addr[16];	/* network byte order; IPv4 in the first 4 bytes */
+};
+
+#define CASTLE_CIDR_STRLEN 64
+
+/* Parse "198.18.0.0/15", "2001:db8::/32" or a bare address (full-length
+ * prefix). Host bits set, a bad prefix length or an unknown family is an error:
+ * returns -1 and writes a human message ("host bits set in 198.18.0.1/15: did
+ * you mean 198.18.0.0/15?") into err. */
+int castle_cidr_parse(const char *s, struct castle_cidr *out, char *err, size_t errlen);
+
+/* "198.18.0.0/15"; a full-length prefix is printed as a bare address. */
+const char *castle_cidr_str(const struct castle_cidr *c, char *buf, size_t len);
+
+/* true when a contains b (a's prefix is no longer than b's and b lies in a). */
+bool castle_cidr_contains(const struct castle_cidr *a, const struct castle_cidr *b);
+
+static inline bool castle_cidr_is_host(const struct castle_cidr *c)
+{
+	return c->plen == (c->family == 4 ? 32u : 128u);
+}
+
+#endif /* CASTLE_CIDR_H */
