@@ -76,7 +76,7 @@ $(O)/%: user/%.c $(O)/libcastle.a $(SKELS) $(LIB_HDRS)
 # BPF test-run tests and unit tests run under ASan/UBSan with cmocka.
 $(O)/tests/bpf/%: tests/bpf/%.c $(TESTHELP) $(wildcard tests/bpf/*.h) $(O)/libcastle-asan.a $(SKELS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SAN) -Itests/bpf $< $(TESTHELP) $(O)/libcastle-asan.a -o $@ $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) $(SAN) -Itests/bpf -Itests/bpf/helpers $< $(TESTHELP) $(O)/libcastle-asan.a -o $@ $(LDLIBS) -lcmocka
 
 $(O)/tests/unit/%: tests/unit/%.c $(O)/libcastle-asan.a $(LIB_HDRS)
 	@mkdir -p $(dir $@)

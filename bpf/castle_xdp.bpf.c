@@ -20,12 +20,57 @@ static __always_inline int castle_is_nd(const struct castle_pkt *p)
 	       p->icmp_type >= 133 && p->icmp_type <= 137 && p->hop_limit == 255;
 }
 
+/*
+ * The stages are global functions: the verifier checks each once, on its own,
+ * instead of every path of the parser times every path of the stages after it
+ * (which, all inlined, exceeds its one-million-instruction budget).
+ * Pointer arguments of global functions may be NULL as far as the verifier
+ * knows, hence the checks.
+ */
+__noinline int castle_xdp_parse(struct xdp_md *ctx, struct castle_pkt *p)
+{
+	if (!p)
+		return CASTLE_P_BAD_L3;
+	return castle_parse((void *)(long)ctx->data, (void *)(long)ctx->data_end, p);
+}
+
+__noinline int castle_xdp_allowed(__u32 gen, const struct castle_pkt *p)
+{
+	return p ? castle_allowed(gen, p) : 0;
+}
+
+__noinline int castle_xdp_blocked(__u32 gen, const struct castle_pkt *p)
+{
+	return p ? castle_blocked(gen, p) : CASTLE_R_OK;
+}
+
+/* Rate-limit stage: returns the class slot (CASTLE_NO_CLASS if none) in the
+ * low byte and 0x100 when the packet is over its limit. */
+__noinline int castle_xdp_ratelimit(__u32 gen, const struct castle_pkt *p, __u64 len)
+{
+	struct castle_policy *pol = bpf_map_lookup_elem(&policy, &gen);
+
+	if (!p || !pol)
+		return CASTLE_NO_CLASS;
+	__u32 slot = castle_class_of(gen, pol, p);
+	if (slot >= CASTLE_MAX_CLASSES)
+		return CASTLE_NO_CLASS;
+
+	int ok = castle_rl_admit(slot, &pol->classes[slot], p, len, pol->flags & CASTLE_F_DRY_RUN);
+	struct castle_class_stats *cs = bpf_map_lookup_elem(&class_stats, &slot);
+	__u32 cv = ok ? CASTLE_PASS : CASTLE_DROP;
+
+	if (cs) {
+		cs->c[cv].packets++;
+		cs->c[cv].bytes += len;
+	}
+	return slot | (ok ? 0 : 0x100);
+}
+
 SEC("xdp")
 int castle_xdp(struct xdp_md *ctx)
 {
-	void *data = (void *)(long)ctx->data;
-	void *data_end = (void *)(long)ctx->data_end;
-	__u64 len = data_end - data;
+	__u64 len = ctx->data_end - ctx->data;
 	__u32 ifindex = ctx->ingress_ifindex;
 	struct castle_pkt p = {};
 	struct castle_state *s = castle_state_get();
@@ -36,7 +81,7 @@ int castle_xdp(struct xdp_md *ctx)
 	__u32 verdict = CASTLE_DROP;
 	__u32 slot = CASTLE_NO_CLASS;
 
-	enum castle_parse pr = castle_parse(data, data_end, &p);
+	int pr = castle_xdp_parse(ctx, &p);
 
 	if (pr == CASTLE_P_NON_IP) {
 		reason = CASTLE_R_NON_IP;
@@ -52,35 +97,23 @@ int castle_xdp(struct xdp_md *ctx)
 		verdict = CASTLE_PASS;
 		goto out;
 	}
-	if (castle_allowed(gen, &p)) {
+	if (castle_xdp_allowed(gen, &p)) {
 		reason = CASTLE_R_ALLOWLIST;
 		verdict = CASTLE_PASS;
 		goto out;
 	}
-	reason = castle_blocked(gen, &p);
+	reason = castle_xdp_blocked(gen, &p);
 	if (reason != CASTLE_R_OK)
 		goto out;
 	if (pr == CASTLE_P_BAD_L4) {
 		reason = CASTLE_R_MALFORMED;
 		goto out;
 	}
-	if (pol) {
-		slot = castle_class_of(gen, pol, &p);
-		if (slot < CASTLE_MAX_CLASSES) {
-			int ok = castle_rl_admit(slot, &pol->classes[slot], &p, len,
-						 flags & CASTLE_F_DRY_RUN);
-			struct castle_class_stats *cs = bpf_map_lookup_elem(&class_stats, &slot);
-			__u32 cv = ok ? CASTLE_PASS : CASTLE_DROP;
-
-			if (cs) {
-				cs->c[cv].packets++;
-				cs->c[cv].bytes += len;
-			}
-			if (!ok) {
-				reason = CASTLE_R_RATELIMIT;
-				goto out;
-			}
-		}
+	int rl = castle_xdp_ratelimit(gen, &p, len);
+	slot = rl & 0xff;
+	if (rl & 0x100) {
+		reason = CASTLE_R_RATELIMIT;
+		goto out;
 	}
 	verdict = CASTLE_PASS;
 out:

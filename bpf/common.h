@@ -9,6 +9,8 @@
 
 #include "maps.h"
 
+_Static_assert(CASTLE_REASON_MAX <= CASTLE_REASON_SLOTS, "reasons must fit their slots");
+
 /* One GCRA step on a shared TAT: admit when the bucket has room for `cost`
  * within `tol`, and move the TAT with compare-and-swap so that two CPUs can
  * never both take the last token. Contention that outlasts the retries is
@@ -45,11 +47,11 @@ static __always_inline void castle_count(void *map, __u32 ifindex, __u32 verdict
 {
 	struct castle_stats *st = castle_stats_for(map, ifindex);
 
-	if (!st || verdict >= CASTLE_VERDICT_MAX || reason >= CASTLE_REASON_MAX)
+	if (!st)
 		return;
 	/* Per-CPU slot: plain adds are exact. */
-	st->c[verdict][reason].packets++;
-	st->c[verdict][reason].bytes += len;
+	st->c[verdict & 1][reason & (CASTLE_REASON_SLOTS - 1)].packets++;
+	st->c[verdict & 1][reason & (CASTLE_REASON_SLOTS - 1)].bytes += len;
 }
 
 /* A drop event, at most `per_sec` per second across all CPUs (a GCRA with a

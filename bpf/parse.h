@@ -51,10 +51,16 @@ struct castle_pkt {
 	__u8 _pad[3];
 };
 
+/* `end` is data_end, the only bound the verifier accepts for access; `limit`
+ * is where the IP header says the packet ends (before Ethernet padding). A
+ * header must fit both. */
 struct castle_cursor {
 	void *pos;
 	void *end;
+	void *limit;
 };
+
+#define CASTLE_FITS(c, ptr) ((void *)(ptr) <= (c)->end && (void *)(ptr) <= (c)->limit)
 
 /* Ethernet and VLAN tags; returns the inner ethertype (network order) or -1. */
 static __always_inline int castle_parse_eth(struct castle_cursor *c)
@@ -85,21 +91,21 @@ static __always_inline int castle_parse_l4(struct castle_cursor *c, struct castl
 {
 	if (p->proto == IPPROTO_TCP) {
 		struct tcphdr *th = c->pos;
-		if ((void *)(th + 1) > c->end || th->doff < 5)
+		if (!CASTLE_FITS(c, th + 1) || th->doff < 5)
 			return -1;
 		p->sport = bpf_ntohs(th->source);
 		p->dport = bpf_ntohs(th->dest);
 		p->has_ports = 1;
 	} else if (p->proto == IPPROTO_UDP) {
 		struct udphdr *uh = c->pos;
-		if ((void *)(uh + 1) > c->end)
+		if (!CASTLE_FITS(c, uh + 1))
 			return -1;
 		p->sport = bpf_ntohs(uh->source);
 		p->dport = bpf_ntohs(uh->dest);
 		p->has_ports = 1;
 	} else if (p->proto == IPPROTO_ICMP || p->proto == IPPROTO_ICMPV6) {
 		__u8 *t = c->pos;
-		if ((void *)(t + 4) > c->end)
+		if (!CASTLE_FITS(c, t + 4))
 			return -1;
 		p->icmp_type = t[0];
 	}
@@ -127,7 +133,7 @@ static __always_inline enum castle_parse castle_parse_ipv4(struct castle_cursor 
 	p->hop_limit = iph->ttl;
 
 	/* Trailing Ethernet padding is not ours to parse. */
-	c->end = c->pos + tot;
+	c->limit = c->pos + tot;
 	c->pos = c->pos + hlen;
 	if (iph->frag_off & bpf_htons(0x1fff)) {
 		p->frag = 1;
@@ -156,7 +162,7 @@ static __always_inline enum castle_parse castle_parse_ipv6(struct castle_cursor 
 		return CASTLE_P_BAD_L3;
 	/* payload_len 0 is a jumbogram only with a hop-by-hop option we do not
 	 * support; anything after the header is then not trusted. */
-	c->end = c->pos + plen;
+	c->limit = c->pos + plen;
 
 	p->family = 6;
 	__builtin_memcpy(p->saddr, &ip6->saddr, 16);
@@ -171,24 +177,24 @@ static __always_inline enum castle_parse castle_parse_ipv6(struct castle_cursor 
 		case IPPROTO_HOPOPTS:
 		case IPPROTO_ROUTING:
 		case IPPROTO_DSTOPTS:
-			if ((void *)(o + 1) > c->end)
+			if (!CASTLE_FITS(c, o + 1))
 				return CASTLE_P_BAD_L4;
 			nh = o->nexthdr;
 			c->pos += (o->hdrlen + 1) * 8;
-			if (c->pos > c->end)
+			if (!CASTLE_FITS(c, c->pos))
 				return CASTLE_P_BAD_L4;
 			break;
 		case IPPROTO_AH:
-			if ((void *)(o + 1) > c->end)
+			if (!CASTLE_FITS(c, o + 1))
 				return CASTLE_P_BAD_L4;
 			nh = o->nexthdr;
 			c->pos += (o->hdrlen + 2) * 4;
-			if (c->pos > c->end)
+			if (!CASTLE_FITS(c, c->pos))
 				return CASTLE_P_BAD_L4;
 			break;
 		case IPPROTO_FRAGMENT: {
 			struct frag_hdr *fh = c->pos;
-			if ((void *)(fh + 1) > c->end)
+			if (!CASTLE_FITS(c, fh + 1))
 				return CASTLE_P_BAD_L4;
 			nh = fh->nexthdr;
 			c->pos = fh + 1;
@@ -215,7 +221,7 @@ static __always_inline enum castle_parse castle_parse_ipv6(struct castle_cursor 
 static __always_inline enum castle_parse castle_parse(void *data, void *data_end,
 						      struct castle_pkt *p)
 {
-	struct castle_cursor c = { .pos = data, .end = data_end };
+	struct castle_cursor c = { .pos = data, .end = data_end, .limit = data_end };
 	int proto = castle_parse_eth(&c);
 
 	/* A truncated tag or a third tag: the frame claims to carry something

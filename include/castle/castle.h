@@ -97,9 +97,12 @@ struct castle_counter {
 	__u64 bytes;
 };
 
-/* Value of xdp_stats / tc_stats: PERCPU_HASH keyed by __u32 ifindex. */
+/* Value of xdp_stats / tc_stats: PERCPU_HASH keyed by __u32 ifindex. The
+ * reason dimension is a power of two so the BPF side can bound an index with a
+ * mask the verifier always follows. */
+#define CASTLE_REASON_SLOTS 16
 struct castle_stats {
-	struct castle_counter c[CASTLE_VERDICT_MAX][CASTLE_REASON_MAX];
+	struct castle_counter c[CASTLE_VERDICT_MAX][CASTLE_REASON_SLOTS];
 };
 
 /* Value of class_stats: PERCPU_ARRAY indexed by class slot. */

@@ -27,6 +27,17 @@ const char *castle_cidr_str(const struct castle_cidr *c, char *buf, size_t len);
 /* true when a contains b (a's prefix is no longer than b's and b lies in a). */
 bool castle_cidr_contains(const struct castle_cidr *a, const struct castle_cidr *b);
 
+/* Total order for sorting: family, then address, then prefix length. After
+ * sorting, an enclosing prefix comes before every prefix it contains, and the
+ * prefixes it contains follow it without a gap. */
+int castle_cidr_cmp(const struct castle_cidr *a, const struct castle_cidr *b);
+
+/* qsort() adapter of castle_cidr_cmp for arrays of struct castle_cidr. */
+int castle_cidr_qsort_cmp(const void *a, const void *b);
+
+/* Clear the host bits of c (bits past plen). */
+void castle_cidr_mask(struct castle_cidr *c);
+
 static inline bool castle_cidr_is_host(const struct castle_cidr *c)
 {
 	return c->plen == (c->family == 4 ? 32u : 128u);

@@ -1,0 +1,241 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* fixture.c - see fixture.h. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "castle_xdp.skel.h"
+#include "fixture.h"
+
+static void die(const char *what, int err)
+{
+	fprintf(stderr, "fixture: %s: %s\n", what, strerror(err < 0 ? -err : err));
+	exit(1);
+}
+
+void fx_cidr(const char *s, struct castle_cidr *c)
+{
+	char buf[80];
+	const char *slash = strchr(s, '/');
+	size_t n = slash ? (size_t)(slash - s) : strlen(s);
+
+	memset(c, 0, sizeof(*c));
+	snprintf(buf, sizeof(buf), "%.*s", (int)n, s);
+	c->family = strchr(buf, ':') ? 6 : 4;
+	if (inet_pton(c->family == 4 ? AF_INET : AF_INET6, buf, c->addr) != 1)
+		die(s, EINVAL);
+	c->plen = slash ? (unsigned)atoi(slash + 1) : (c->family == 4 ? 32 : 128);
+}
+
+int fx_open(struct fx *f, uint32_t rl_entries)
+{
+	struct bpf_map *m;
+	int err;
+
+	memset(f, 0, sizeof(*f));
+	f->xdp = castle_xdp_bpf__open();
+	if (!f->xdp)
+		die("open castle_xdp", errno);
+	/* Private maps: never touch a running castle's pinned ones. */
+	bpf_object__for_each_map(m, f->xdp->obj)
+		bpf_map__set_pin_path(m, NULL);
+	bpf_map__set_max_entries(f->xdp->maps.rl_state, rl_entries ? rl_entries : 4096);
+	err = castle_xdp_bpf__load(f->xdp);
+	if (err)
+		die("load castle_xdp", err);
+	f->prog_fd = bpf_program__fd(f->xdp->progs.castle_xdp);
+	err = castle_maps_from_object(f->xdp->obj, &f->maps);
+	if (err)
+		die("maps", err);
+	return 0;
+}
+
+void fx_close(struct fx *f)
+{
+	if (f->building)
+		castle_gen_abort(&f->gen);
+	castle_xdp_bpf__destroy(f->xdp);
+	memset(f, 0, sizeof(*f));
+}
+
+void fx_begin(struct fx *f)
+{
+	struct castle_gen_sizes sz = { 1024, 1024, 1024 };
+	char err[256];
+
+	if (f->building)
+		castle_gen_abort(&f->gen);
+	memset(&f->pol, 0, sizeof(f->pol));
+	if (castle_gen_begin(&sz, &f->gen, err, sizeof(err)))
+		die(err, EINVAL);
+	f->building = true;
+}
+
+void fx_block(struct fx *f, const char *cidr, uint64_t ttl_ns)
+{
+	struct castle_block_val v = { .origin = CASTLE_ORIGIN_POLICY };
+	struct castle_cidr c;
+	int err;
+
+	fx_cidr(cidr, &c);
+	v.created_ns = castle_now_boot_ns();
+	v.expires_ns = ttl_ns ? v.created_ns + ttl_ns : 0;
+	err = castle_gen_add_block(&f->gen, &c, &v);
+	if (err)
+		die(cidr, err);
+}
+
+void fx_allow(struct fx *f, const char *cidr)
+{
+	struct castle_allow_val v = { .origin = CASTLE_ORIGIN_POLICY };
+	struct castle_cidr c;
+	int err;
+
+	fx_cidr(cidr, &c);
+	err = castle_gen_add_allow(&f->gen, &c, &v);
+	if (err)
+		die(cidr, err);
+}
+
+int fx_class(struct fx *f, const char *src, uint8_t proto, const char *ports, double rate,
+	     uint32_t burst)
+{
+	int slot = f->pol.nclasses++;
+	struct castle_class *c = &f->pol.classes[slot];
+
+	c->proto = proto;
+	c->plen4 = 32;
+	c->plen6 = 64;
+	c->pkt_cost_ns = (uint64_t)(1e9 / rate + 0.5);
+	c->pkt_tol_ns = (uint64_t)(burst - 1) * c->pkt_cost_ns;
+	if (ports) {
+		char buf[256], *save = NULL;
+		snprintf(buf, sizeof(buf), "%s", ports);
+		for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+			unsigned lo = 0, hi = 0;
+			if (sscanf(t, "%u-%u", &lo, &hi) != 2)
+				hi = lo;
+			c->ports[c->nranges].lo = lo;
+			c->ports[c->nranges].hi = hi;
+			c->nranges++;
+		}
+	}
+	if (!src) {
+		f->pol.any_src_classes |= 1u << slot;
+	} else {
+		/* One CIDR per class and disjoint sources: nesting (and the OR of
+		 * enclosing prefixes) is policy_compile's job, tested there. */
+		struct castle_cidr cc;
+		uint32_t bits = 1u << slot;
+		fx_cidr(src, &cc);
+		if (castle_gen_add_csrc(&f->gen, &cc, bits))
+			die(src, EINVAL);
+	}
+	return slot;
+}
+
+void fx_commit(struct fx *f)
+{
+	char err[256];
+	static uint64_t serial;
+
+	f->pol.serial = ++serial;
+	if (castle_gen_commit(&f->maps, &f->gen, &f->pol, err, sizeof(err)))
+		die(err, EINVAL);
+	f->building = false;
+}
+
+void fx_manual_block(struct fx *f, const char *cidr, uint64_t ttl_ns)
+{
+	struct castle_cidr c;
+	int err;
+
+	fx_cidr(cidr, &c);
+	err = castle_manual_block_put(&f->maps, &c, ttl_ns, CASTLE_ORIGIN_MANUAL);
+	if (err)
+		die(cidr, err);
+}
+
+void fx_manual_allow(struct fx *f, const char *cidr)
+{
+	struct castle_cidr c;
+	int err;
+
+	fx_cidr(cidr, &c);
+	err = castle_manual_allow_put(&f->maps, &c);
+	if (err)
+		die(cidr, err);
+}
+
+int fx_run_repeat(struct fx *f, const void *frame, size_t len, uint32_t repeat)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = frame, .data_size_in = len, .repeat = repeat);
+	int err = bpf_prog_test_run_opts(f->prog_fd, &o);
+
+	if (err)
+		die("test run", errno);
+	return o.retval;
+}
+
+int fx_run(struct fx *f, const void *frame, size_t len)
+{
+	return fx_run_repeat(f, frame, len, 1);
+}
+
+int fx_run_spec(struct fx *f, const struct pkt_spec *s)
+{
+	uint8_t buf[PKT_MAX];
+	size_t n = pkt_build(s, buf, sizeof(buf));
+
+	if (!n)
+		die("pkt_build", EINVAL);
+	return fx_run(f, buf, n);
+}
+
+static uint64_t sum(struct fx *f, int verdict, int reason, bool bytes)
+{
+	uint32_t ifs[CASTLE_MAX_IFACES];
+	int n = castle_stats_ifaces(f->maps.xdp_stats, ifs, CASTLE_MAX_IFACES);
+	uint64_t total = 0;
+
+	for (int i = 0; i < n; i++) {
+		struct castle_stats st;
+		if (castle_stats_read(f->maps.xdp_stats, ifs[i], &st))
+			continue;
+		total += bytes ? st.c[verdict][reason].bytes : st.c[verdict][reason].packets;
+	}
+	return total;
+}
+
+uint64_t fx_count(struct fx *f, int verdict, int reason)
+{
+	return sum(f, verdict, reason, false);
+}
+
+uint64_t fx_bytes(struct fx *f, int verdict, int reason)
+{
+	return sum(f, verdict, reason, true);
+}
+
+uint64_t fx_total(struct fx *f)
+{
+	uint64_t t = 0;
+
+	for (int v = 0; v < CASTLE_VERDICT_MAX; v++)
+		for (int r = 0; r < CASTLE_REASON_MAX; r++)
+			t += fx_count(f, v, r);
+	return t;
+}
+
+uint64_t fx_class_count(struct fx *f, uint32_t slot, int verdict)
+{
+	struct castle_class_stats cs;
+
+	if (castle_class_stats_read(f->maps.class_stats, slot, &cs))
+		return 0;
+	return cs.c[verdict].packets;
+}

@@ -1,0 +1,596 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * maps.c - open castle's maps, switch policy generations atomically, and
+ * manage block/allow entries. See maps.h for the contract of each function.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "maps.h"
+
+const char *const castle_pol_map_names[CASTLE_PM_MAX] = {
+	CASTLE_MAP_POL_ALLOW4, CASTLE_MAP_POL_ALLOW6, CASTLE_MAP_POL_BLOCK4,
+	CASTLE_MAP_POL_BLOCK6, CASTLE_MAP_POL_NET4,   CASTLE_MAP_POL_NET6,
+	CASTLE_MAP_POL_CSRC4,  CASTLE_MAP_POL_CSRC6,  CASTLE_MAP_POL_SNI,
+};
+
+const char *const castle_man_map_names[CASTLE_MM_MAX] = {
+	CASTLE_MAP_MAN_ALLOW4, CASTLE_MAP_MAN_ALLOW6, CASTLE_MAP_MAN_BLOCK4,
+	CASTLE_MAP_MAN_BLOCK6, CASTLE_MAP_MAN_NET4,   CASTLE_MAP_MAN_NET6,
+};
+
+const char *const castle_reason_names[CASTLE_REASON_MAX] = { CASTLE_REASONS };
+const char *const castle_origin_names[CASTLE_ORIGIN_MAX] = { "policy", "manual", "auto" };
+
+uint64_t castle_now_boot_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- opening ------------------------------------------------------------ */
+
+static void maps_reset(struct castle_maps *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->state = m->policy = m->rl_state = m->xdp_stats = m->tc_stats = -1;
+	m->class_stats = m->events = -1;
+	for (int i = 0; i < CASTLE_PM_MAX; i++)
+		m->pol[i] = -1;
+	for (int i = 0; i < CASTLE_MM_MAX; i++)
+		m->man[i] = -1;
+}
+
+/* Visit every (name, fd slot) pair once, so opening and closing cannot drift. */
+#define CASTLE_FOR_EACH_MAP(m, X)                                    \
+	do {                                                         \
+		X(CASTLE_MAP_STATE, (m)->state);                     \
+		X(CASTLE_MAP_POLICY, (m)->policy);                   \
+		for (int i_ = 0; i_ < CASTLE_PM_MAX; i_++)           \
+			X(castle_pol_map_names[i_], (m)->pol[i_]);   \
+		for (int i_ = 0; i_ < CASTLE_MM_MAX; i_++)           \
+			X(castle_man_map_names[i_], (m)->man[i_]);   \
+		X(CASTLE_MAP_RL_STATE, (m)->rl_state);               \
+		X(CASTLE_MAP_XDP_STATS, (m)->xdp_stats);             \
+		X(CASTLE_MAP_TC_STATS, (m)->tc_stats);               \
+		X(CASTLE_MAP_CLASS_STATS, (m)->class_stats);         \
+		X(CASTLE_MAP_EVENTS, (m)->events);                   \
+	} while (0)
+
+int castle_maps_from_object(struct bpf_object *obj, struct castle_maps *m)
+{
+	int missing = 0;
+
+	maps_reset(m);
+#define FROM_OBJ(name, slot)                                                   \
+	do {                                                                   \
+		struct bpf_map *bm = bpf_object__find_map_by_name(obj, name);  \
+		(slot) = bm ? bpf_map__fd(bm) : -1;                            \
+		if ((slot) < 0)                                                \
+			missing++;                                             \
+	} while (0)
+	CASTLE_FOR_EACH_MAP(m, FROM_OBJ);
+#undef FROM_OBJ
+	return missing ? -ENOENT : 0;
+}
+
+int castle_maps_open_pinned(const char *pin_dir, struct castle_maps *m, char *err, size_t errlen)
+{
+	char path[4096];
+	int ret = 0;
+
+	maps_reset(m);
+	m->owned = true;
+#define FROM_PIN(name, slot)                                                            \
+	do {                                                                            \
+		if (ret)                                                                \
+			break;                                                          \
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, name);                   \
+		(slot) = bpf_obj_get(path);                                             \
+		if ((slot) < 0) {                                                       \
+			ret = -errno;                                                   \
+			snprintf(err, errlen, "open %s: %s%s", path, strerror(errno),   \
+				 errno == ENOENT ? " (is castle loaded? castled pins its maps there)" \
+				 : errno == EACCES || errno == EPERM ? " (castle needs root or CAP_BPF)" : ""); \
+		}                                                                       \
+	} while (0)
+	CASTLE_FOR_EACH_MAP(m, FROM_PIN);
+#undef FROM_PIN
+	if (ret)
+		castle_maps_close(m);
+	return ret;
+}
+
+void castle_maps_close(struct castle_maps *m)
+{
+	if (m->owned) {
+#define CLOSE(name, slot)               \
+	do {                            \
+		(void)(name);           \
+		if ((slot) >= 0)        \
+			close(slot);    \
+	} while (0)
+		CASTLE_FOR_EACH_MAP(m, CLOSE);
+#undef CLOSE
+	}
+	maps_reset(m);
+}
+
+/* ---- generations -------------------------------------------------------- */
+
+struct inner_spec {
+	enum bpf_map_type type;
+	uint32_t key_size;
+	uint32_t value_size;
+};
+
+static const struct inner_spec inner_specs[CASTLE_PM_MAX] = {
+	[CASTLE_PM_ALLOW4] = { BPF_MAP_TYPE_LPM_TRIE, sizeof(struct castle_lpm4), sizeof(struct castle_allow_val) },
+	[CASTLE_PM_ALLOW6] = { BPF_MAP_TYPE_LPM_TRIE, sizeof(struct castle_lpm6), sizeof(struct castle_allow_val) },
+	[CASTLE_PM_BLOCK4] = { BPF_MAP_TYPE_HASH, sizeof(uint32_t), sizeof(struct castle_block_val) },
+	[CASTLE_PM_BLOCK6] = { BPF_MAP_TYPE_HASH, sizeof(struct castle_in6), sizeof(struct castle_block_val) },
+	[CASTLE_PM_NET4] = { BPF_MAP_TYPE_LPM_TRIE, sizeof(struct castle_lpm4), sizeof(struct castle_block_val) },
+	[CASTLE_PM_NET6] = { BPF_MAP_TYPE_LPM_TRIE, sizeof(struct castle_lpm6), sizeof(struct castle_block_val) },
+	[CASTLE_PM_CSRC4] = { BPF_MAP_TYPE_LPM_TRIE, sizeof(struct castle_lpm4), sizeof(struct castle_csrc_val) },
+	[CASTLE_PM_CSRC6] = { BPF_MAP_TYPE_LPM_TRIE, sizeof(struct castle_lpm6), sizeof(struct castle_csrc_val) },
+	[CASTLE_PM_SNI] = { BPF_MAP_TYPE_HASH, sizeof(struct castle_sni_key), sizeof(uint32_t) },
+};
+
+int castle_gen_begin(const struct castle_gen_sizes *sz, struct castle_gen *g, char *err, size_t errlen)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = BPF_F_NO_PREALLOC);
+	struct castle_gen_sizes def = {
+		CASTLE_POL_EXACT_ENTRIES, CASTLE_POL_NET_ENTRIES, CASTLE_POL_ALLOW_ENTRIES,
+	};
+
+	if (!sz)
+		sz = &def;
+	for (int i = 0; i < CASTLE_PM_MAX; i++)
+		g->inner[i] = -1;
+	for (int i = 0; i < CASTLE_PM_MAX; i++) {
+		uint32_t n;
+
+		switch (i) {
+		case CASTLE_PM_BLOCK4: case CASTLE_PM_BLOCK6: n = sz->exact; break;
+		case CASTLE_PM_NET4: case CASTLE_PM_NET6: n = sz->net; break;
+		case CASTLE_PM_ALLOW4: case CASTLE_PM_ALLOW6: n = sz->allow; break;
+		case CASTLE_PM_SNI: n = CASTLE_SNI_ENTRIES; break;
+		default: n = CASTLE_CSRC_ENTRIES; break;
+		}
+		char name[16];
+		snprintf(name, sizeof(name), "cg_%s", castle_pol_map_names[i] + 4);
+		g->inner[i] = bpf_map_create(inner_specs[i].type, name, inner_specs[i].key_size,
+					     inner_specs[i].value_size, n ? n : 1, &o);
+		if (g->inner[i] < 0) {
+			int e = errno;
+			snprintf(err, errlen, "create map %s (%u entries): %s", castle_pol_map_names[i],
+				 n, strerror(e));
+			castle_gen_abort(g);
+			return -e;
+		}
+	}
+	return 0;
+}
+
+void castle_gen_abort(struct castle_gen *g)
+{
+	for (int i = 0; i < CASTLE_PM_MAX; i++) {
+		if (g->inner[i] >= 0)
+			close(g->inner[i]);
+		g->inner[i] = -1;
+	}
+}
+
+int castle_gen_live(const struct castle_maps *m, uint32_t *gen, struct castle_policy *pol)
+{
+	struct castle_state st;
+	uint32_t zero = 0;
+
+	if (bpf_map_lookup_elem(m->state, &zero, &st))
+		return -errno;
+	*gen = st.gen & 1;
+	if (pol && bpf_map_lookup_elem(m->policy, gen, pol))
+		return -errno;
+	return 0;
+}
+
+/*
+ * The order is what makes a reload atomic for packets:
+ *  1. fill the standby slot (policy struct, then each outer map's slot);
+ *  2. flip state.gen - one aligned 32-bit store, so a packet reads the old or
+ *     the new index, and reads it once;
+ *  3. update an outer map once more: for map-in-map updates the kernel waits
+ *     for an RCU grace period, i.e. until every program that might still be
+ *     running on the old generation has returned;
+ *  4. only then empty the old slot, which frees the old inner maps.
+ */
+int castle_gen_commit(struct castle_maps *m, struct castle_gen *g, const struct castle_policy *pol,
+		      char *err, size_t errlen)
+{
+	struct castle_state st;
+	uint32_t zero = 0, live, standby;
+	int ret;
+
+	if (bpf_map_lookup_elem(m->state, &zero, &st)) {
+		ret = -errno;
+		snprintf(err, errlen, "read state: %s", strerror(-ret));
+		return ret;
+	}
+	live = st.gen & 1;
+	standby = live ^ 1;
+
+	if (bpf_map_update_elem(m->policy, &standby, pol, BPF_ANY)) {
+		ret = -errno;
+		snprintf(err, errlen, "write policy slot %u: %s", standby, strerror(-ret));
+		return ret;
+	}
+	for (int i = 0; i < CASTLE_PM_MAX; i++) {
+		if (bpf_map_update_elem(m->pol[i], &standby, &g->inner[i], BPF_ANY)) {
+			ret = -errno;
+			snprintf(err, errlen, "install %s[%u]: %s", castle_pol_map_names[i], standby,
+				 strerror(-ret));
+			return ret;
+		}
+	}
+
+	/* Re-read: ev_tat may have moved since; only gen is ours to change. */
+	if (bpf_map_lookup_elem(m->state, &zero, &st)) {
+		ret = -errno;
+		snprintf(err, errlen, "read state: %s", strerror(-ret));
+		return ret;
+	}
+	st.gen = standby;
+	if (bpf_map_update_elem(m->state, &zero, &st, BPF_ANY)) {
+		ret = -errno;
+		snprintf(err, errlen, "switch generation: %s", strerror(-ret));
+		return ret;
+	}
+
+	/* Grace period: see the comment above. */
+	bpf_map_update_elem(m->pol[CASTLE_PM_SNI], &standby, &g->inner[CASTLE_PM_SNI], BPF_ANY);
+	for (int i = 0; i < CASTLE_PM_MAX; i++)
+		bpf_map_delete_elem(m->pol[i], &live);
+
+	castle_gen_abort(g); /* our fds; the outer maps hold their own references */
+	return 0;
+}
+
+static void lpm_key(const struct castle_cidr *c, void *key)
+{
+	if (c->family == 4) {
+		struct castle_lpm4 *k = key;
+		k->prefixlen = c->plen;
+		memcpy(k->addr, c->addr, 4);
+	} else {
+		struct castle_lpm6 *k = key;
+		k->prefixlen = c->plen;
+		memcpy(k->addr, c->addr, 16);
+	}
+}
+
+static int put(int fd, const void *k, const void *v, uint64_t flags)
+{
+	return bpf_map_update_elem(fd, k, v, flags) ? -errno : 0;
+}
+
+int castle_gen_add_block(struct castle_gen *g, const struct castle_cidr *c, const struct castle_block_val *v)
+{
+	struct castle_lpm6 k;
+
+	if (castle_cidr_is_host(c))
+		return put(g->inner[c->family == 4 ? CASTLE_PM_BLOCK4 : CASTLE_PM_BLOCK6], c->addr, v,
+			   BPF_ANY);
+	lpm_key(c, &k);
+	return put(g->inner[c->family == 4 ? CASTLE_PM_NET4 : CASTLE_PM_NET6], &k, v, BPF_ANY);
+}
+
+int castle_gen_add_allow(struct castle_gen *g, const struct castle_cidr *c, const struct castle_allow_val *v)
+{
+	struct castle_lpm6 k;
+
+	lpm_key(c, &k);
+	return put(g->inner[c->family == 4 ? CASTLE_PM_ALLOW4 : CASTLE_PM_ALLOW6], &k, v, BPF_ANY);
+}
+
+int castle_gen_add_csrc(struct castle_gen *g, const struct castle_cidr *c, uint32_t classes)
+{
+	struct castle_csrc_val v = { .classes = classes };
+	struct castle_lpm6 k;
+
+	lpm_key(c, &k);
+	return put(g->inner[c->family == 4 ? CASTLE_PM_CSRC4 : CASTLE_PM_CSRC6], &k, &v, BPF_ANY);
+}
+
+int castle_gen_add_sni(struct castle_gen *g, const char *name)
+{
+	struct castle_sni_key k = { 0 };
+	uint32_t one = 1;
+
+	if (strlen(name) >= sizeof(k.name))
+		return -ENAMETOOLONG;
+	for (size_t i = 0; name[i]; i++)
+		k.name[i] = (name[i] >= 'A' && name[i] <= 'Z') ? name[i] + 32 : name[i];
+	return put(g->inner[CASTLE_PM_SNI], &k, &one, BPF_ANY);
+}
+
+int castle_gen_add_block_batch(struct castle_gen *g, int family, const void *keys,
+			       const struct castle_block_val *vals, uint32_t n)
+{
+	int fd = g->inner[family == 4 ? CASTLE_PM_BLOCK4 : CASTLE_PM_BLOCK6];
+	size_t ksz = family == 4 ? 4 : 16;
+	const uint32_t chunk = 65536;
+
+	for (uint32_t off = 0; off < n; off += chunk) {
+		LIBBPF_OPTS(bpf_map_batch_opts, o, .elem_flags = BPF_ANY);
+		uint32_t cnt = n - off < chunk ? n - off : chunk;
+
+		if (bpf_map_update_batch(fd, (const char *)keys + off * ksz, vals + off, &cnt, &o))
+			return -errno;
+	}
+	return 0;
+}
+
+/* ---- manual entries ----------------------------------------------------- */
+
+int castle_block_map_fd(const struct castle_maps *m, const struct castle_cidr *c, bool policy_gen,
+			uint32_t gen)
+{
+	bool host = castle_cidr_is_host(c);
+	bool v4 = c->family == 4;
+
+	if (!policy_gen)
+		return m->man[host ? (v4 ? CASTLE_MM_BLOCK4 : CASTLE_MM_BLOCK6)
+				   : (v4 ? CASTLE_MM_NET4 : CASTLE_MM_NET6)];
+	uint32_t id;
+	int outer = m->pol[host ? (v4 ? CASTLE_PM_BLOCK4 : CASTLE_PM_BLOCK6)
+				: (v4 ? CASTLE_PM_NET4 : CASTLE_PM_NET6)];
+	if (bpf_map_lookup_elem(outer, &gen, &id))
+		return -errno;
+	int fd = bpf_map_get_fd_by_id(id);
+	return fd < 0 ? -errno : fd;
+}
+
+/* A full map answers E2BIG; the contract calls that "full". */
+static int put_entry(int fd, const void *k, const void *v)
+{
+	int ret = put(fd, k, v, BPF_ANY);
+
+	return ret == -E2BIG ? -ENOSPC : ret;
+}
+
+int castle_manual_block_put(const struct castle_maps *m, const struct castle_cidr *c,
+			    uint64_t ttl_ns, uint32_t origin)
+{
+	struct castle_block_val v = { .origin = origin };
+	struct castle_lpm6 k;
+	int fd = castle_block_map_fd(m, c, false, 0);
+
+	v.created_ns = castle_now_boot_ns();
+	v.expires_ns = ttl_ns ? v.created_ns + ttl_ns : 0;
+	if (castle_cidr_is_host(c))
+		return put_entry(fd, c->addr, &v);
+	lpm_key(c, &k);
+	return put_entry(fd, &k, &v);
+}
+
+int castle_manual_block_del(const struct castle_maps *m, const struct castle_cidr *c)
+{
+	struct castle_lpm6 k;
+	int fd = castle_block_map_fd(m, c, false, 0);
+
+	if (castle_cidr_is_host(c))
+		return bpf_map_delete_elem(fd, c->addr) ? -errno : 0;
+	lpm_key(c, &k);
+	return bpf_map_delete_elem(fd, &k) ? -errno : 0;
+}
+
+int castle_manual_allow_put(const struct castle_maps *m, const struct castle_cidr *c)
+{
+	struct castle_allow_val v = { .origin = CASTLE_ORIGIN_MANUAL };
+	struct castle_lpm6 k;
+
+	v.created_ns = castle_now_boot_ns();
+	lpm_key(c, &k);
+	return put_entry(m->man[c->family == 4 ? CASTLE_MM_ALLOW4 : CASTLE_MM_ALLOW6], &k, &v);
+}
+
+int castle_manual_allow_del(const struct castle_maps *m, const struct castle_cidr *c)
+{
+	struct castle_lpm6 k;
+
+	lpm_key(c, &k);
+	return bpf_map_delete_elem(m->man[c->family == 4 ? CASTLE_MM_ALLOW4 : CASTLE_MM_ALLOW6], &k)
+		       ? -errno : 0;
+}
+
+/* ---- listing ------------------------------------------------------------ */
+
+/* Walk one map: exact (key = address) or LPM (key = castle_lpm4/6). */
+static int walk(int fd, int family, bool lpm, bool allow, bool reap, uint64_t now,
+		castle_entry_cb cb, void *arg)
+{
+	uint8_t key[sizeof(struct castle_lpm6)], next[sizeof(struct castle_lpm6)];
+	union {
+		struct castle_block_val b;
+		struct castle_allow_val a;
+	} val;
+	void *prev = NULL;
+	int ret;
+
+	while (bpf_map_get_next_key(fd, prev, next) == 0) {
+		memcpy(key, next, sizeof(key));
+		prev = key;
+		if (bpf_map_lookup_elem(fd, key, &val))
+			continue; /* deleted meanwhile */
+
+		struct castle_entry e = { .allow = allow };
+		e.cidr.family = family;
+		if (lpm) {
+			uint32_t plen;
+			memcpy(&plen, key, 4);
+			e.cidr.plen = plen;
+			memcpy(e.cidr.addr, key + 4, family == 4 ? 4 : 16);
+		} else {
+			e.cidr.plen = family == 4 ? 32 : 128;
+			memcpy(e.cidr.addr, key, family == 4 ? 4 : 16);
+		}
+		if (allow) {
+			e.origin = val.a.origin;
+			e.created_ns = val.a.created_ns;
+			e.hits = val.a.hits;
+		} else {
+			e.origin = val.b.origin;
+			e.class_slot = val.b.class_slot;
+			e.expires_ns = val.b.expires_ns;
+			e.created_ns = val.b.created_ns;
+			e.hits = val.b.hits;
+			e.last_hit_ns = val.b.last_hit_ns;
+			if (e.expires_ns && e.expires_ns <= now) {
+				if (reap && e.origin != CASTLE_ORIGIN_POLICY)
+					bpf_map_delete_elem(fd, key);
+				continue;
+			}
+		}
+		ret = cb(&e, arg);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static int inner_fd(const struct castle_maps *m, int pm, uint32_t gen)
+{
+	uint32_t id;
+
+	if (bpf_map_lookup_elem(m->pol[pm], &gen, &id))
+		return -1; /* no policy applied yet */
+	return bpf_map_get_fd_by_id(id);
+}
+
+int castle_block_foreach(const struct castle_maps *m, bool reap, castle_entry_cb cb, void *arg)
+{
+	static const struct { int pm, mm, family; bool lpm; } lists[] = {
+		{ CASTLE_PM_BLOCK4, CASTLE_MM_BLOCK4, 4, false },
+		{ CASTLE_PM_NET4, CASTLE_MM_NET4, 4, true },
+		{ CASTLE_PM_BLOCK6, CASTLE_MM_BLOCK6, 6, false },
+		{ CASTLE_PM_NET6, CASTLE_MM_NET6, 6, true },
+	};
+	uint64_t now = castle_now_boot_ns();
+	uint32_t gen = 0;
+	int ret = castle_gen_live(m, &gen, NULL);
+
+	if (ret)
+		return ret;
+	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+		int fd = inner_fd(m, lists[i].pm, gen);
+		if (fd >= 0) {
+			ret = walk(fd, lists[i].family, lists[i].lpm, false, false, now, cb, arg);
+			close(fd);
+			if (ret)
+				return ret;
+		}
+		ret = walk(m->man[lists[i].mm], lists[i].family, lists[i].lpm, false, reap, now, cb, arg);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+int castle_allow_foreach(const struct castle_maps *m, castle_entry_cb cb, void *arg)
+{
+	uint32_t gen = 0;
+	int ret = castle_gen_live(m, &gen, NULL);
+
+	if (ret)
+		return ret;
+	for (int f = 0; f < 2; f++) {
+		int family = f ? 6 : 4;
+		int fd = inner_fd(m, f ? CASTLE_PM_ALLOW6 : CASTLE_PM_ALLOW4, gen);
+		if (fd >= 0) {
+			ret = walk(fd, family, true, true, false, 0, cb, arg);
+			close(fd);
+			if (ret)
+				return ret;
+		}
+		ret = walk(m->man[f ? CASTLE_MM_ALLOW6 : CASTLE_MM_ALLOW4], family, true, true, false, 0,
+			   cb, arg);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* ---- counters ----------------------------------------------------------- */
+
+int castle_stats_read(int map_fd, uint32_t ifindex, struct castle_stats *out)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct castle_stats *per;
+
+	if (ncpu <= 0)
+		return -EINVAL;
+	per = calloc(ncpu, sizeof(*per));
+	if (!per)
+		return -ENOMEM;
+	memset(out, 0, sizeof(*out));
+	if (bpf_map_lookup_elem(map_fd, &ifindex, per)) {
+		int e = errno;
+		free(per);
+		return -e;
+	}
+	for (int c = 0; c < ncpu; c++)
+		for (int v = 0; v < CASTLE_VERDICT_MAX; v++)
+			for (int r = 0; r < CASTLE_REASON_MAX; r++) {
+				out->c[v][r].packets += per[c].c[v][r].packets;
+				out->c[v][r].bytes += per[c].c[v][r].bytes;
+			}
+	free(per);
+	return 0;
+}
+
+int castle_stats_ifaces(int map_fd, uint32_t *ifindexes, int max)
+{
+	uint32_t key, next;
+	uint32_t *prev = NULL;
+	int n = 0;
+
+	while (n < max && bpf_map_get_next_key(map_fd, prev, &next) == 0) {
+		ifindexes[n++] = next;
+		key = next;
+		prev = &key;
+	}
+	return n;
+}
+
+int castle_class_stats_read(int map_fd, uint32_t slot, struct castle_class_stats *out)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct castle_class_stats *per;
+
+	if (ncpu <= 0)
+		return -EINVAL;
+	per = calloc(ncpu, sizeof(*per));
+	if (!per)
+		return -ENOMEM;
+	memset(out, 0, sizeof(*out));
+	if (bpf_map_lookup_elem(map_fd, &slot, per)) {
+		int e = errno;
+		free(per);
+		return -e;
+	}
+	for (int c = 0; c < ncpu; c++)
+		for (int v = 0; v < CASTLE_VERDICT_MAX; v++) {
+			out->c[v].packets += per[c].c[v].packets;
+			out->c[v].bytes += per[c].c[v].bytes;
+		}
+	free(per);
+	return 0;
+}

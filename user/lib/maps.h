@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * maps.h - the one way user space reads and writes castle's maps: open them
+ * (from a loaded object or from the pin directory), build and switch policy
+ * generations atomically, and add/remove/list block and allow entries.
+ * castled, castlectl and the tests all go through here.
+ */
+#ifndef CASTLE_MAPS_H
+#define CASTLE_MAPS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <castle/castle.h>
+#include "cidr.h"
+
+struct bpf_object;
+
+/* The per-generation (array-of-maps) maps, in a fixed order. */
+enum castle_pol_map {
+	CASTLE_PM_ALLOW4,
+	CASTLE_PM_ALLOW6,
+	CASTLE_PM_BLOCK4,
+	CASTLE_PM_BLOCK6,
+	CASTLE_PM_NET4,
+	CASTLE_PM_NET6,
+	CASTLE_PM_CSRC4,
+	CASTLE_PM_CSRC6,
+	CASTLE_PM_SNI,
+	CASTLE_PM_MAX,
+};
+
+/* Manual/auto maps, in a fixed order. */
+enum castle_man_map {
+	CASTLE_MM_ALLOW4,
+	CASTLE_MM_ALLOW6,
+	CASTLE_MM_BLOCK4,
+	CASTLE_MM_BLOCK6,
+	CASTLE_MM_NET4,
+	CASTLE_MM_NET6,
+	CASTLE_MM_MAX,
+};
+
+struct castle_maps {
+	int state;
+	int policy;
+	int pol[CASTLE_PM_MAX];		/* outer maps */
+	int man[CASTLE_MM_MAX];
+	int rl_state;
+	int xdp_stats;
+	int tc_stats;
+	int class_stats;
+	int events;
+	bool owned;			/* fds are ours to close */
+};
+
+extern const char *const castle_pol_map_names[CASTLE_PM_MAX];
+extern const char *const castle_man_map_names[CASTLE_MM_MAX];
+extern const char *const castle_reason_names[CASTLE_REASON_MAX];
+extern const char *const castle_origin_names[CASTLE_ORIGIN_MAX];
+
+/* Capacities of the inner maps a generation is built with. */
+struct castle_gen_sizes {
+	uint32_t exact;		/* per family, policy exact blocks */
+	uint32_t net;		/* per family, policy block CIDRs */
+	uint32_t allow;		/* per family, policy allow CIDRs */
+};
+
+/* Fds of a loaded object's maps (not owned: the object closes them). */
+int castle_maps_from_object(struct bpf_object *obj, struct castle_maps *m);
+/* Open PIN_DIR/<name> for every map; -errno and a message on failure. */
+int castle_maps_open_pinned(const char *pin_dir, struct castle_maps *m, char *err, size_t errlen);
+void castle_maps_close(struct castle_maps *m);
+
+/* ---- policy generations ----------------------------------------------- */
+
+/* A generation under construction: fresh, empty inner maps. Fill them with
+ * castle_gen_* below, then castle_gen_commit() to make it live in one step,
+ * or castle_gen_abort() to throw it away. The live policy is untouched until
+ * the commit. */
+struct castle_gen {
+	int inner[CASTLE_PM_MAX];
+};
+
+int castle_gen_begin(const struct castle_gen_sizes *sz, struct castle_gen *g, char *err, size_t errlen);
+void castle_gen_abort(struct castle_gen *g);
+/* Write the standby slot (policy struct and inner maps), flip state.gen, wait
+ * until no program still runs on the old generation, then release it. */
+int castle_gen_commit(struct castle_maps *m, struct castle_gen *g, const struct castle_policy *pol,
+		      char *err, size_t errlen);
+/* The live generation index and its policy struct. */
+int castle_gen_live(const struct castle_maps *m, uint32_t *gen, struct castle_policy *pol);
+
+/* Batch-friendly adders for a generation under construction. -errno. */
+int castle_gen_add_block(struct castle_gen *g, const struct castle_cidr *c, const struct castle_block_val *v);
+int castle_gen_add_allow(struct castle_gen *g, const struct castle_cidr *c, const struct castle_allow_val *v);
+int castle_gen_add_csrc(struct castle_gen *g, const struct castle_cidr *c, uint32_t classes);
+int castle_gen_add_sni(struct castle_gen *g, const char *name);
+/* Insert many exact IPv4/IPv6 blocks in one syscall per chunk. */
+int castle_gen_add_block_batch(struct castle_gen *g, int family, const void *keys,
+			       const struct castle_block_val *vals, uint32_t n);
+
+/* ---- entries ---------------------------------------------------------- */
+
+/* Which list and where: exact hash for full-length prefixes, LPM otherwise. */
+int castle_block_map_fd(const struct castle_maps *m, const struct castle_cidr *c, bool policy_gen,
+			uint32_t gen);
+
+/* Manual entries. put fails with -ENOSPC when the map is full (never a
+ * partial change: one entry, one syscall). */
+int castle_manual_block_put(const struct castle_maps *m, const struct castle_cidr *c,
+			    uint64_t ttl_ns, uint32_t origin);
+int castle_manual_block_del(const struct castle_maps *m, const struct castle_cidr *c);
+int castle_manual_allow_put(const struct castle_maps *m, const struct castle_cidr *c);
+int castle_manual_allow_del(const struct castle_maps *m, const struct castle_cidr *c);
+
+/* One entry of a listing. */
+struct castle_entry {
+	struct castle_cidr cidr;
+	uint32_t origin;
+	uint32_t class_slot;
+	uint64_t expires_ns;		/* CLOCK_BOOTTIME; 0 = never */
+	uint64_t created_ns;
+	uint64_t hits;
+	uint64_t last_hit_ns;
+	bool allow;
+};
+
+typedef int (*castle_entry_cb)(const struct castle_entry *e, void *arg);
+
+/* Every block entry: live policy generation, then manual/auto. Entries past
+ * their expiry are skipped (and, when reap is set, deleted from the manual
+ * maps). */
+int castle_block_foreach(const struct castle_maps *m, bool reap, castle_entry_cb cb, void *arg);
+int castle_allow_foreach(const struct castle_maps *m, castle_entry_cb cb, void *arg);
+
+/* ---- counters --------------------------------------------------------- */
+
+/* Sum a castle_stats over CPUs for one interface (map = xdp_stats/tc_stats). */
+int castle_stats_read(int map_fd, uint32_t ifindex, struct castle_stats *out);
+/* Every interface present in a stats map; returns the count (<= max). */
+int castle_stats_ifaces(int map_fd, uint32_t *ifindexes, int max);
+int castle_class_stats_read(int map_fd, uint32_t slot, struct castle_class_stats *out);
+
+uint64_t castle_now_boot_ns(void);
+
+#endif /* CASTLE_MAPS_H */
