@@ -219,4 +219,23 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } events SEC(".maps");
 
+/* User-space-only maps: declared here so that both objects create and pin
+ * them with the rest, and castlectl finds them without castled. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, CASTLE_MAX_IFACES);
+	__type(key, __u32);
+	__type(value, struct castle_iface);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ifaces SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, CASTLE_NOTES_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct castle_note_key);
+	__type(value, struct castle_note);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} notes SEC(".maps");
+
 #endif /* CASTLE_BPF_MAPS_H */

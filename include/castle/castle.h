@@ -224,9 +224,46 @@ struct castle_policy {
  * generation and then flips this one word, so a packet sees one whole policy. */
 struct castle_state {
 	__u32 gen;
-	__u32 _pad;
+	__u32 daemon_pid;	/* castled's pid while it runs, else 0 (user space only) */
 	__u64 ev_tat;		/* GCRA state of the drop-event sampler */
+	__u64 reloads_ok;	/* user space only: policy applies that succeeded */
+	__u64 reloads_failed;	/* ... and that were refused */
+	__u64 last_reload_ok_unix; /* wall clock, seconds */
 };
+
+/* ---- user-space-only maps (pinned with the others, never read by BPF) --- */
+
+enum castle_xdp_mode_id { CASTLE_XDPM_NONE = 0, CASTLE_XDPM_NATIVE, CASTLE_XDPM_GENERIC,
+			  CASTLE_XDPM_MULTIPROG_NATIVE, CASTLE_XDPM_MULTIPROG_GENERIC };
+enum castle_tc_mode_id { CASTLE_TCM_NONE = 0, CASTLE_TCM_TCX, CASTLE_TCM_CLSACT };
+
+/* Value of `ifaces` (HASH keyed by __u32 ifindex): what castled attached. */
+struct castle_iface {
+	char name[16];
+	__u32 xdp_mode;		/* enum castle_xdp_mode_id */
+	__u32 xdp_prog_id;
+	__u32 tc_mode;		/* enum castle_tc_mode_id */
+	__u32 tc_prog_id;
+	__u64 attached_unix;	/* wall clock, seconds */
+};
+
+/* `notes` (HASH): the comment an operator gave an entry (castlectl --comment,
+ * or the policy's comment). Kept out of the block values so that a million
+ * entries without comments cost nothing. */
+struct castle_note_key {
+	__u32 family;		/* 4 or 6 */
+	__u32 plen;
+	__u8 addr[16];
+	__u32 list;		/* 0 = block, 1 = allow */
+	__u32 _pad;
+};
+
+#define CASTLE_NOTE_MAX 64
+struct castle_note {
+	char text[CASTLE_NOTE_MAX];
+};
+
+#define CASTLE_NOTES_ENTRIES 65536
 
 /* ---- rate-limit state (LRU `rl_state`) ---------------------------------- */
 
@@ -286,5 +323,13 @@ struct castle_event {
 #define CASTLE_MAP_TC_STATS "tc_stats"
 #define CASTLE_MAP_CLASS_STATS "class_stats"
 #define CASTLE_MAP_EVENTS "events"
+#define CASTLE_MAP_IFACES "ifaces"
+#define CASTLE_MAP_NOTES "notes"
+
+/* Other pins under the pin directory. Links are pinned so that an attachment
+ * outlives castled; XDP through libxdp/netlink needs no link. */
+#define CASTLE_PIN_PROG_XDP "prog_xdp"
+#define CASTLE_PIN_PROG_TC "prog_tc"
+#define CASTLE_PIN_LINK_TC_FMT "link_tc_%s"	/* %s = interface name */
 
 #endif /* CASTLE_CASTLE_H */

@@ -42,7 +42,7 @@ static void maps_reset(struct castle_maps *m)
 {
 	memset(m, 0, sizeof(*m));
 	m->state = m->policy = m->rl_state = m->xdp_stats = m->tc_stats = -1;
-	m->class_stats = m->events = -1;
+	m->class_stats = m->events = m->ifaces = m->notes = -1;
 	for (int i = 0; i < CASTLE_PM_MAX; i++)
 		m->pol[i] = -1;
 	for (int i = 0; i < CASTLE_MM_MAX; i++)
@@ -63,6 +63,8 @@ static void maps_reset(struct castle_maps *m)
 		X(CASTLE_MAP_TC_STATS, (m)->tc_stats);               \
 		X(CASTLE_MAP_CLASS_STATS, (m)->class_stats);         \
 		X(CASTLE_MAP_EVENTS, (m)->events);                   \
+		X(CASTLE_MAP_IFACES, (m)->ifaces);                   \
+		X(CASTLE_MAP_NOTES, (m)->notes);                     \
 	} while (0)
 
 int castle_maps_from_object(struct bpf_object *obj, struct castle_maps *m)

@@ -50,6 +50,8 @@ struct castle_maps {
 	int tc_stats;
 	int class_stats;
 	int events;
+	int ifaces;
+	int notes;
 	bool owned;			/* fds are ours to close */
 };
 

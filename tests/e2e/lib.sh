@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# lib.sh - shared by the end-to-end tests: TAP output, a two-host topology in
+# network namespaces (src -- veth -- dut) with addresses from 198.18.0.0/15 and
+# 2001:db8::/32, castled started inside the dut namespace, and a cleanup trap
+# that tears everything down even when a test fails.
+#
+# Usage in a test:
+#   . "$(dirname "$0")/lib.sh"
+#   e2e_topology            # namespaces, veth, addresses
+#   e2e_policy <<'YAML' ... YAML   # writes $POLICY
+#   e2e_castled             # castled -i $DUT_IF -p $POLICY in the dut netns
+#   t_ok "name" / t_fail "name" "why" / t_eq "name" want got / t_cmd "name" cmd...
+#   t_done                  # prints the plan and exits non-zero on failure
+
+set -u
+E2E_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BUILD=${BUILD:-$E2E_ROOT/build}
+CASTLED=${CASTLED:-$BUILD/castled}
+CASTLECTL=${CASTLECTL:-$BUILD/castlectl}
+PY=/usr/bin/python3
+
+ID=${ID:-$$}
+NS_SRC=castle-src-$ID
+NS_DUT=castle-dut-$ID
+SRC_IF=cs$ID		# veth end in the src namespace
+DUT_IF=cd$ID		# veth end in the dut namespace (castle attaches here)
+PIN=/sys/fs/bpf/castle-e2e-$ID
+TMP=$(mktemp -d /tmp/castle-e2e.XXXXXX)
+STATE=$TMP/state
+POLICY=$TMP/policy.yaml
+METRICS_PORT=${METRICS_PORT:-$((20000 + ID % 20000))}
+METRICS=127.0.0.1:$METRICS_PORT
+SRC4=198.18.0.1 DUT4=198.18.0.2 SRC6=2001:db8::1 DUT6=2001:db8::2
+CASTLED_PID=
+T_N=0 T_FAIL=0
+
+t_ok() { T_N=$((T_N + 1)); echo "ok $T_N - $1"; }
+t_fail() { T_N=$((T_N + 1)); T_FAIL=$((T_FAIL + 1)); echo "not ok $T_N - $1"; [ $# -gt 1 ] && echo "#   $2"; return 0; }
+t_eq() { if [ "$2" == "$3" ]; then t_ok "$1"; else t_fail "$1" "expected '$2', got '$3'"; fi; }
+t_cmd() { local n=$1; shift; local out; if out=$("$@" 2>&1); then t_ok "$n"; else t_fail "$n" "$* failed: $(echo "$out" | tail -3)"; fi; }
+t_nocmd() { local n=$1; shift; if "$@" >/dev/null 2>&1; then t_fail "$n" "$* unexpectedly succeeded"; else t_ok "$n"; fi; }
+t_skip() { T_N=$((T_N + 1)); echo "ok $T_N - $1 # SKIP $2"; }
+t_done() { echo "1..$T_N"; [ "$T_FAIL" -eq 0 ]; exit $?; }
+
+in_src() { nsenter --net=/var/run/netns/$NS_SRC -- "$@"; }
+in_dut() { nsenter --net=/var/run/netns/$NS_DUT -- "$@"; }
+ctl() { in_dut "$CASTLECTL" --pin-dir "$PIN" "$@"; }
+
+e2e_cleanup() {
+	[ -n "$CASTLED_PID" ] && kill -9 "$CASTLED_PID" 2>/dev/null
+	ip netns pids "$NS_DUT" 2>/dev/null | xargs -r kill -9 2>/dev/null
+	ip netns pids "$NS_SRC" 2>/dev/null | xargs -r kill -9 2>/dev/null
+	ip netns del "$NS_SRC" 2>/dev/null
+	ip netns del "$NS_DUT" 2>/dev/null
+	rm -rf "$PIN" 2>/dev/null
+	rm -rf "$TMP"
+}
+trap e2e_cleanup EXIT
+trap 'exit 130' INT TERM
+
+mount | grep -q ' /sys/fs/bpf ' || mount -t bpf bpf /sys/fs/bpf
+
+# e2e_topology: src and dut namespaces joined by a veth pair. The src side
+# gets extra addresses (E2E_SRC_ALIASES) to send from.
+e2e_topology() {
+	ip netns add "$NS_SRC" && ip netns add "$NS_DUT" || return 1
+	ip link add "$SRC_IF" netns "$NS_SRC" type veth peer name "$DUT_IF" netns "$NS_DUT" || return 1
+	in_src ip link set lo up; in_dut ip link set lo up
+	in_src ip addr add $SRC4/15 dev "$SRC_IF"
+	in_dut ip addr add $DUT4/15 dev "$DUT_IF"
+	in_src ip -6 addr add $SRC6/32 dev "$SRC_IF" nodad
+	in_dut ip -6 addr add $DUT6/32 dev "$DUT_IF" nodad
+	local a
+	for a in ${E2E_SRC_ALIASES:-}; do
+		case $a in
+		*:*) in_src ip -6 addr add "$a"/32 dev "$SRC_IF" nodad ;;
+		*) in_src ip addr add "$a"/15 dev "$SRC_IF" ;;
+		esac
+	done
+	in_src ip link set "$SRC_IF" up; in_dut ip link set "$DUT_IF" up
+	# veth native XDP delivers to the peer only if the peer has an XDP
+	# program too; the src side sends through the normal stack, no need.
+	sleep 0.2
+}
+
+e2e_policy() { cat > "$POLICY"; chmod 0644 "$POLICY"; }
+
+# e2e_castled [extra args]: start castled in the dut namespace and wait until
+# /healthz answers (at most 10 s).
+e2e_castled() {
+	mkdir -p "$STATE"
+	in_dut "$CASTLED" -i "$DUT_IF" -p "$POLICY" --pin-dir "$PIN" --state-dir "$STATE" \
+		--metrics "$METRICS" --foreground "$@" >>"$TMP/castled.log" 2>&1 &
+	CASTLED_PID=$!
+	local i
+	for i in $(seq 100); do
+		if in_dut curl -sf "http://$METRICS/healthz" >/dev/null 2>&1; then return 0; fi
+		kill -0 "$CASTLED_PID" 2>/dev/null || { cat "$TMP/castled.log"; return 1; }
+		sleep 0.1
+	done
+	cat "$TMP/castled.log"
+	return 1
+}
+
+e2e_stop_castled() {
+	[ -n "$CASTLED_PID" ] || return 0
+	kill -TERM "$CASTLED_PID" 2>/dev/null
+	wait "$CASTLED_PID" 2>/dev/null
+	CASTLED_PID=
+}
+
+# metric NAME LABEL-SUBSTRING: the value of the first sample matching both.
+metric() {
+	in_dut curl -sf "http://$METRICS/metrics" | grep -E "^$1[{ ]" | grep -F -- "${2:-}" | head -1 | awk '{print $NF}'
+}
+
+# send_udp SRC DST DPORT COUNT [PAYLOAD]: COUNT datagrams from the src netns
+# (scapy, so the source address can be any of the aliases).
+send_udp() {
+	in_src $PY - "$@" <<'PY'
+import sys
+from scapy.all import IP, IPv6, UDP, Raw, send, conf
+conf.verb = 0
+src, dst, dport, count = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+payload = sys.argv[5].encode() if len(sys.argv) > 5 else b"castle"
+l3 = IPv6(src=src, dst=dst) if ":" in dst else IP(src=src, dst=dst)
+send(l3 / UDP(sport=40000, dport=dport) / Raw(payload), count=count, inter=0)
+PY
+}
+
+# ping_ok SRC DST: one ping from SRC succeeds within 1 s.
+ping_ok() { in_src ping -c1 -W1 -I "$1" "$2" >/dev/null 2>&1; }
