@@ -26,6 +26,7 @@
 #define CASTLE_SNI_MAX 128	  /* longest SNI name kept (bytes, lower case) */
 #define CASTLE_MAX_VLANS 2	  /* 802.1Q / 802.1ad tags parsed */
 #define CASTLE_MAX_V6_EXT 8	  /* IPv6 extension headers walked */
+#define CASTLE_CLASS_NAME_LEN 32  /* class name with its NUL */
 
 /* Default map capacities (entries). castled may size the LRU and the lists
  * from its options; the others are fixed. */
@@ -217,6 +218,9 @@ struct castle_policy {
 	__u64 serial;		/* increases with every applied policy */
 	struct castle_class classes[CASTLE_MAX_CLASSES];
 	struct castle_tls_conf tls;
+	/* User space only: the policy's class names, switched with the rest of
+	 * the generation so castlectl and the metrics name classes correctly. */
+	char class_names[CASTLE_MAX_CLASSES][CASTLE_CLASS_NAME_LEN];
 };
 
 /* Value of the single-entry `state` array. `gen` selects the policy slot and
