@@ -37,7 +37,7 @@ TESTHELP  := $(wildcard tests/bpf/helpers/*.c)
 
 .SECONDARY:
 .DELETE_ON_ERROR:
-.PHONY: all deps test test-bpf test-unit test-e2e clean install demo bench bench-quick lint
+.PHONY: all deps test test-bpf test-unit test-e2e clean install demo bench bench-quick lint fuzz fuzzers
 all: $(SKELS) $(BINS) $(BPFTESTS) $(UNITTESTS) $(EXTRA_BINS)
 
 deps:
@@ -82,11 +82,42 @@ $(O)/tests/unit/%: tests/unit/%.c $(O)/libcastle-asan.a $(LIB_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SAN) $< $(O)/libcastle-asan.a -o $@ $(LDLIBS) -lcmocka
 
-test: all
+# libFuzzer targets: tests/fuzz/fuzz_*.c against the library built with clang.
+FUZZ_CC    := clang
+FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer-no-link,address,undefined -Wall -Wextra -Werror \
+              -std=gnu11 -D_GNU_SOURCE -Iinclude -I$(O) -Iuser/lib
+FUZZERS    := $(patsubst tests/fuzz/%.c,$(O)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_LOBJS := $(patsubst user/lib/%.c,$(O)/fuzz/lib/%.o,$(LIB_SRCS))
+FUZZ_SECONDS ?= 10
+
+$(O)/fuzz/lib/%.o: user/lib/%.c $(LIB_HDRS) $(SKELS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -c $< -o $@
+
+$(O)/fuzz/%: tests/fuzz/%.c $(FUZZ_LOBJS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $< $(FUZZ_LOBJS) -o $@ $(LDLIBS)
+
+fuzzers: $(FUZZERS)
+
+fuzz: $(FUZZERS)
+	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/run-tests.sh fuzz
+
+test: all $(FUZZERS)
 	scripts/run-tests.sh
 
 test-bpf test-unit test-e2e: all
 	scripts/run-tests.sh $(patsubst test-%,%,$@)
+
+# Static analysis: clang-tidy (.clang-tidy), cppcheck and scan-build over user
+# space; any finding fails the target.
+LINT_SRCS := $(LIB_SRCS) $(wildcard user/*.c)
+lint: $(SKELS)
+	clang-tidy --quiet $(LINT_SRCS) -- $(filter-out -Werror,$(CFLAGS))
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+		--suppressions-list=.cppcheck-suppressions --inline-suppr \
+		-Iinclude -I$(O) -Iuser/lib $(LINT_SRCS)
+	scan-build --status-bugs -o $(O)/scan $(MAKE) -B $(O)/libcastle.a $(BINS)
 
 demo: all
 	scripts/demo.sh

@@ -6,7 +6,7 @@ set -u
 cd "$(dirname "$0")/.."
 O=${O:-build}
 suites=("$@")
-[ ${#suites[@]} -eq 0 ] && suites=(unit bpf e2e)
+[ ${#suites[@]} -eq 0 ] && suites=(unit bpf fuzz e2e)
 
 pass=0 fail=0
 failed=()
@@ -42,6 +42,21 @@ for s in "${suites[@]}"; do
 	unit|bpf)
 		for t in "$O"/tests/"$s"/test_*; do
 			[ -x "$t" ] && run_one "$s/$(basename "$t")" "$t"
+		done ;;
+	fuzz)
+		# Each libFuzzer target for a bounded time from its seed corpus; a
+		# crash is a failure (its reproducer lands in build/fuzz/).
+		for t in "$O"/fuzz/fuzz_*; do
+			[ -x "$t" ] || continue
+			n=$(basename "$t")
+			run_one "fuzz/$n" bash -c '
+				mkdir -p "$3/fuzz/corpus-$1"
+				if "$2" -max_total_time="${FUZZ_SECONDS:-10}" -artifact_prefix="$3/fuzz/$1-" \
+					"$3/fuzz/corpus-$1" "tests/fuzz/corpus/$1" >"$3/fuzz/$1.log" 2>&1; then
+					echo "ok 1 - $1 ran ${FUZZ_SECONDS:-10}s without a crash"
+				else
+					tail -30 "$3/fuzz/$1.log"; echo "not ok 1 - $1 crashed"
+				fi' _ "$n" "$t" "$O"
 		done ;;
 	e2e)
 		for t in tests/e2e/test_*.sh; do
