@@ -60,6 +60,48 @@ static __always_inline struct castle_block_val *castle_live(struct castle_block_
 	return *now < v->expires_ns ? v : NULL;
 }
 
+/* Nested expired CIDRs looked through before giving up (failing open). */
+#define CASTLE_LPM_EXPIRED_MAX 4
+
+/*
+ * The live entry of a CIDR trie that covers `key` (a castle_lpm4/6, whose
+ * prefixlen comes first). The trie answers only the longest match, so an
+ * expired entry would hide a live shorter prefix under it (an expired
+ * 198.18.5.0/24 ban inside a permanent 198.18.0.0/16 block). Past an expired
+ * match, look again one bit shorter than its length, which bisection finds:
+ * a lookup with prefixlen n returns the longest match no longer than n, so
+ * "still the expired entry" holds exactly for n >= its length.
+ */
+static __always_inline struct castle_block_val *castle_lpm_live(void *map, void *key, __u64 *now)
+{
+	__u32 *plen = key;
+	__u32 full = *plen;
+	struct castle_block_val *v = bpf_map_lookup_elem(map, key);
+
+	for (int i = 0; i < CASTLE_LPM_EXPIRED_MAX; i++) {
+		if (!v || castle_live(v, now))
+			break;
+		__u32 lo = 0, hi = *plen;
+
+		for (int j = 0; j < 8 && lo < hi; j++) { /* 2^8 > 128 */
+			__u32 mid = (lo + hi) / 2;
+
+			*plen = mid;
+			if (bpf_map_lookup_elem(map, key) == v)
+				hi = mid;
+			else
+				lo = mid + 1;
+		}
+		v = NULL;
+		if (!hi)
+			break;
+		*plen = hi - 1;
+		v = bpf_map_lookup_elem(map, key);
+	}
+	*plen = full;
+	return castle_live(v, now);
+}
+
 static __always_inline struct castle_block_val *castle_block4(__u32 gen, const struct castle_pkt *p,
 							       __u64 *now)
 {
@@ -84,10 +126,10 @@ static __always_inline struct castle_block_val *castle_block4(__u32 gen, const s
 	__builtin_memcpy(k.addr, p->saddr, 4);
 	inner = bpf_map_lookup_elem(&pol_net4, &gen);
 	if (inner)
-		v = castle_live(bpf_map_lookup_elem(inner, &k), now);
+		v = castle_lpm_live(inner, &k, now);
 	if (v)
 		return v;
-	return castle_live(bpf_map_lookup_elem(&man_net4, &k), now);
+	return castle_lpm_live(&man_net4, &k, now);
 }
 
 static __always_inline struct castle_block_val *castle_block6(__u32 gen, const struct castle_pkt *p,
@@ -114,10 +156,10 @@ static __always_inline struct castle_block_val *castle_block6(__u32 gen, const s
 	__builtin_memcpy(k.addr, p->saddr, 16);
 	inner = bpf_map_lookup_elem(&pol_net6, &gen);
 	if (inner)
-		v = castle_live(bpf_map_lookup_elem(inner, &k), now);
+		v = castle_lpm_live(inner, &k, now);
 	if (v)
 		return v;
-	return castle_live(bpf_map_lookup_elem(&man_net6, &k), now);
+	return castle_lpm_live(&man_net6, &k, now);
 }
 
 /* The blocklist reason of the source (CASTLE_R_BLOCKLIST or CASTLE_R_AUTOBAN),

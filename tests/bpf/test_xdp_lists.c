@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * test_xdp_lists.c - the allowlist and blocklist stages of the XDP gate:
- * exact and CIDR entries of both families, policy and manual origins, allow
- * beating block, TTL expiry in the kernel, hit counters.
+ * test_xdp_lists.c - the allowlist and blocklist stages of the XDP gate and
+ * their place in the order of checks: exact and CIDR entries of both
+ * families, policy, manual and auto origins, allow beating block, TTL expiry
+ * in the kernel, hit counters in the entry values, dry-run.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +14,8 @@
 #include <linux/bpf.h>
 
 #include "fixture.h"
+
+#define MS 1000000ull
 
 static int setup(void **state)
 {
@@ -54,13 +57,14 @@ static void block_exact_and_cidr_v4(void **state)
 	assert_int_equal(fx_run_spec(f, &c), XDP_PASS);
 	assert_int_equal(fx_count(f, CASTLE_DROP, CASTLE_R_BLOCKLIST), 2);
 	assert_int_equal(fx_count(f, CASTLE_PASS, CASTLE_R_OK), 1);
+	assert_int_equal(fx_total(f), 3);
 }
 
 static void block_exact_and_cidr_v6(void **state)
 {
 	struct fx *f = *state;
 	struct pkt_spec a = udp6("2001:db8:bad::1"), b = udp6("2001:db8:77::7"),
-			c = udp6("2001:db8:1::1");
+			c = udp6("2001:db8:1::1"), d = udp6("2001:db8:77::8");
 
 	fx_begin(f);
 	fx_block(f, "2001:db8:bad::/48", 0);
@@ -70,13 +74,37 @@ static void block_exact_and_cidr_v6(void **state)
 	assert_int_equal(fx_run_spec(f, &a), XDP_DROP);
 	assert_int_equal(fx_run_spec(f, &b), XDP_DROP);
 	assert_int_equal(fx_run_spec(f, &c), XDP_PASS);
+	assert_int_equal(fx_run_spec(f, &d), XDP_PASS); /* exact means exact */
 	assert_int_equal(fx_count(f, CASTLE_DROP, CASTLE_R_BLOCKLIST), 2);
+	assert_int_equal(fx_count(f, CASTLE_PASS, CASTLE_R_OK), 2);
+}
+
+static void manual_block_exact_and_cidr_both_families(void **state)
+{
+	struct fx *f = *state;
+	struct pkt_spec a = udp4("198.18.9.9"), b = udp4("198.18.10.77"), c = udp6("2001:db8:9::9"),
+			d = udp6("2001:db8:10::77"), e = udp4("198.18.11.1");
+
+	fx_begin(f);
+	fx_commit(f);
+	fx_manual_block(f, "198.18.9.9", 0);
+	fx_manual_block(f, "198.18.10.0/24", 0);
+	fx_manual_block(f, "2001:db8:9::9", 0);
+	fx_manual_block(f, "2001:db8:10::/48", 0);
+
+	assert_int_equal(fx_run_spec(f, &a), XDP_DROP);
+	assert_int_equal(fx_run_spec(f, &b), XDP_DROP);
+	assert_int_equal(fx_run_spec(f, &c), XDP_DROP);
+	assert_int_equal(fx_run_spec(f, &d), XDP_DROP);
+	assert_int_equal(fx_run_spec(f, &e), XDP_PASS);
+	assert_int_equal(fx_count(f, CASTLE_DROP, CASTLE_R_BLOCKLIST), 4);
+	assert_int_equal(fx_count(f, CASTLE_PASS, CASTLE_R_OK), 1);
 }
 
 static void allow_beats_block(void **state)
 {
 	struct fx *f = *state;
-	struct pkt_spec a = udp4("198.18.66.10"), b = udp4("198.18.66.11");
+	struct pkt_spec a = udp4("198.18.66.10"), b = udp4("198.18.66.11"), c = udp4("198.18.66.12");
 
 	fx_begin(f);
 	fx_block(f, "198.18.66.0/24", 0);
@@ -87,8 +115,112 @@ static void allow_beats_block(void **state)
 
 	assert_int_equal(fx_run_spec(f, &a), XDP_PASS);
 	assert_int_equal(fx_run_spec(f, &b), XDP_PASS);
+	assert_int_equal(fx_run_spec(f, &c), XDP_DROP);
 	assert_int_equal(fx_count(f, CASTLE_PASS, CASTLE_R_ALLOWLIST), 2);
-	assert_int_equal(fx_count(f, CASTLE_DROP, CASTLE_R_BLOCKLIST), 0);
+	assert_int_equal(fx_count(f, CASTLE_DROP, CASTLE_R_BLOCKLIST), 1);
+}
+
+static void allow_cidr_v6_policy_and_manual_beat_block_everything(void **state)
+{
+	struct fx *f = *state;
+	struct pkt_spec a = udp6("2001:db8:10::1"), b = udp6("2001:db8:11:1::1"),
+			c = udp6("2001:db8:12::1"), d = udp4("198.18.10.5");
+
+	fx_begin(f);
+	fx_block(f, "::/0", 0);
+	fx_block(f, "0.0.0.0/0", 0);
+	fx_allow(f, "2001:db8:10::/48");
+	fx_allow(f, "198.18.10.0/24");
+	fx_commit(f);
+	fx_manual_allow(f, "2001:db8:11::/48");
+
+	assert_int_equal(fx_run_spec(f, &a), XDP_PASS);
+	assert_int_equal(fx_run_spec(f, &b), XDP_PASS);
+	assert_int_equal(fx_run_spec(f, &c), XDP_DROP);
+	assert_int_equal(fx_run_spec(f, &d), XDP_PASS);
+	assert_int_equal(fx_count(f, CASTLE_PASS, CASTLE_R_ALLOWLIST), 3);
+	assert_int_equal(fx_count(f, CASTLE_DROP, CASTLE_R_BLOCKLIST), 1);
+}
+
+/* allow -> block -> limit: an allowed source is never limited, a blocked one
+ * never reaches (nor is charged to) a class. */
+static void order_allow_then_block_then_limit(void **state)
+{
+	struct fx *f = *state;
+	struct pkt_spec al = udp4("198.18.1.1"), bl = udp4("198.18.2.2"), li = udp4("198.18.3.3");
+
+	fx_begin(f);
+	fx_allow(f, "198.18.1.1");
+	fx_block(f, "198.18.2.2", 0);
+	int c = fx_class(f, NULL, CASTLE_PROTO_ANY, NULL, 1, 2);
+	fx_commit(f);
+
+	fx_run_spec_repeat(f, &al, 10);
+	fx_run_spec_repeat(f, &bl, 10);
+	fx_run_spec_repeat(f, &li, 10);
+	assert_int_equal(fx_count(f, CASTLE_PASS, CASTLE_R_ALLOWLIST), 10);
+	assert_int_equal(fx_count(f, CASTLE_DROP, CASTLE_R_BLOCKLIST), 10);
+	assert_int_equal(fx_count(f, CASTLE_PASS, CASTLE_R_OK), 2);
+	assert_int_equal(fx_count(f, CASTLE_DROP, CASTLE_R_RATELIMIT), 8);
+	assert_int_equal(fx_class_count(f, c, CASTLE_PASS), 2);
+	assert_int_equal(fx_class_count(f, c, CASTLE_DROP), 8);
+	assert_int_equal(fx_tracked(f), 1);
+}
+
+static void block_hits_counted_in_entry_values(void **state)
+{
+	struct fx *f = *state;
+	struct pkt_spec a = udp4("198.18.77.7"), b = udp4("198.18.66.1"), c = udp6("2001:db8:bad::1"),
+			d = udp4("198.18.9.9");
+	struct castle_entry e;
+
+	fx_begin(f);
+	fx_block(f, "198.18.77.7", 0);
+	fx_block(f, "198.18.66.0/24", 0);
+	fx_block(f, "2001:db8:bad::/48", 0);
+	fx_commit(f);
+	fx_manual_block(f, "198.18.9.9", 0);
+
+	uint64_t t0 = castle_now_boot_ns();
+	fx_run_spec_repeat(f, &a, 3);
+	fx_run_spec_repeat(f, &b, 5);
+	fx_run_spec_repeat(f, &c, 7);
+	fx_run_spec_repeat(f, &d, 2);
+	uint64_t t1 = castle_now_boot_ns();
+
+	assert_true(fx_block_entry(f, "198.18.77.7", &e));
+	assert_int_equal(e.hits, 3);
+	assert_int_equal(e.origin, CASTLE_ORIGIN_POLICY);
+	assert_true(e.last_hit_ns >= t0 && e.last_hit_ns <= t1);
+	assert_true(fx_block_entry(f, "198.18.66.0/24", &e));
+	assert_int_equal(e.hits, 5);
+	assert_true(fx_block_entry(f, "2001:db8:bad::/48", &e));
+	assert_int_equal(e.hits, 7);
+	assert_true(fx_block_entry(f, "198.18.9.9", &e));
+	assert_int_equal(e.hits, 2);
+	assert_int_equal(e.origin, CASTLE_ORIGIN_MANUAL);
+	assert_int_equal(fx_count(f, CASTLE_DROP, CASTLE_R_BLOCKLIST), 17);
+}
+
+static void allow_hits_counted_in_entry_values(void **state)
+{
+	struct fx *f = *state;
+	struct pkt_spec a = udp4("198.18.10.1"), b = udp6("2001:db8:11::1");
+	struct castle_entry e;
+
+	fx_begin(f);
+	fx_allow(f, "198.18.10.0/24");
+	fx_commit(f);
+	fx_manual_allow(f, "2001:db8:11::/48");
+
+	fx_run_spec_repeat(f, &a, 4);
+	fx_run_spec_repeat(f, &b, 6);
+	assert_true(fx_allow_entry(f, "198.18.10.0/24", &e));
+	assert_int_equal(e.hits, 4);
+	assert_true(fx_allow_entry(f, "2001:db8:11::/48", &e));
+	assert_int_equal(e.hits, 6);
+	assert_int_equal(e.origin, CASTLE_ORIGIN_MANUAL);
+	assert_int_equal(fx_count(f, CASTLE_PASS, CASTLE_R_ALLOWLIST), 10);
 }
 
 static void manual_ttl_expires_in_kernel(void **state)
@@ -98,11 +230,123 @@ static void manual_ttl_expires_in_kernel(void **state)
 
 	fx_begin(f);
 	fx_commit(f);
-	fx_manual_block(f, "198.18.5.5", 300 * 1000000ull); /* 300 ms */
+	fx_manual_block(f, "198.18.5.5", 300 * MS);
 	assert_int_equal(fx_run_spec(f, &a), XDP_DROP);
 	usleep(400 * 1000);
 	assert_int_equal(fx_run_spec(f, &a), XDP_PASS);
 	assert_int_equal(fx_count(f, CASTLE_DROP, CASTLE_R_BLOCKLIST), 1);
+	assert_int_equal(fx_count(f, CASTLE_PASS, CASTLE_R_OK), 1);
+	/* The kernel reclaims an expired exact manual entry on the next hit. */
+	assert_false(fx_manual_has(f, "198.18.5.5"));
+}
+
+static void policy_ttl_expires_in_kernel(void **state)
+{
+	struct fx *f = *state;
+	struct pkt_spec a = udp4("198.18.5.5"), b = udp6("2001:db8:5::1"), c = udp4("198.18.6.6");
+
+	fx_begin(f);
+	fx_block(f, "198.18.5.5", 300 * MS);
+	fx_block(f, "2001:db8:5::/48", 300 * MS);
+	fx_block(f, "198.18.6.6", 0);
+	fx_commit(f);
+	assert_int_equal(fx_run_spec(f, &a), XDP_DROP);
+	assert_int_equal(fx_run_spec(f, &b), XDP_DROP);
+	usleep(400 * 1000);
+	assert_int_equal(fx_run_spec(f, &a), XDP_PASS);
+	assert_int_equal(fx_run_spec(f, &b), XDP_PASS);
+	assert_int_equal(fx_run_spec(f, &c), XDP_DROP);
+	assert_int_equal(fx_count(f, CASTLE_DROP, CASTLE_R_BLOCKLIST), 3);
+	assert_int_equal(fx_count(f, CASTLE_PASS, CASTLE_R_OK), 2);
+}
+
+/* An expired CIDR must not hide a live shorter one that holds it: the LPM trie
+ * only answers the longest match. */
+static void expired_cidr_does_not_unblock_enclosing_cidr(void **state)
+{
+	struct fx *f = *state;
+	struct pkt_spec a = udp4("198.18.5.5"), b = udp4("198.18.99.1"), c = udp6("2001:db8:5:5::1"),
+			d = udp6("2001:db8:6::1"), e = udp4("198.19.1.1");
+
+	fx_begin(f);
+	fx_block(f, "198.18.0.0/16", 0);
+	fx_block(f, "198.18.5.0/24", 200 * MS);
+	fx_block(f, "198.18.5.4/30", 200 * MS);
+	fx_block(f, "2001:db8::/32", 0);
+	fx_block(f, "2001:db8:5::/48", 200 * MS);
+	fx_commit(f);
+	fx_manual_block(f, "198.19.0.0/16", 0);
+	fx_manual_block(f, "198.19.1.0/24", 200 * MS);
+	fx_manual_block(f, "198.19.1.1/32", 200 * MS); /* exact map */
+
+	usleep(300 * 1000);
+	assert_int_equal(fx_run_spec(f, &a), XDP_DROP);
+	assert_int_equal(fx_run_spec(f, &b), XDP_DROP);
+	assert_int_equal(fx_run_spec(f, &c), XDP_DROP);
+	assert_int_equal(fx_run_spec(f, &d), XDP_DROP);
+	assert_int_equal(fx_run_spec(f, &e), XDP_DROP);
+	assert_int_equal(fx_count(f, CASTLE_DROP, CASTLE_R_BLOCKLIST), 5);
+	/* the hit goes to the live entry that dropped */
+	struct castle_entry en;
+	assert_true(fx_block_entry(f, "198.18.0.0/16", &en));
+	assert_int_equal(en.hits, 2);
+	assert_true(fx_block_entry(f, "198.19.0.0/16", &en));
+	assert_int_equal(en.hits, 1);
+}
+
+static void expired_cidr_alone_passes(void **state)
+{
+	struct fx *f = *state;
+	struct pkt_spec a = udp4("198.18.5.5"), b = udp6("2001:db8:5::1");
+
+	fx_begin(f);
+	fx_block(f, "198.18.5.0/24", 200 * MS);
+	fx_commit(f);
+	fx_manual_block(f, "198.18.5.4/30", 200 * MS);
+	fx_manual_block(f, "2001:db8:5::/48", 200 * MS);
+	fx_manual_block(f, "2001:db8::/33", 200 * MS);
+	assert_int_equal(fx_run_spec(f, &a), XDP_DROP);
+	assert_int_equal(fx_run_spec(f, &b), XDP_DROP);
+	usleep(300 * 1000);
+	assert_int_equal(fx_run_spec(f, &a), XDP_PASS);
+	assert_int_equal(fx_run_spec(f, &b), XDP_PASS);
+	assert_int_equal(fx_count(f, CASTLE_DROP, CASTLE_R_BLOCKLIST), 2);
+	assert_int_equal(fx_count(f, CASTLE_PASS, CASTLE_R_OK), 2);
+}
+
+static void dry_run_blocklist_passes_counted_with_reason(void **state)
+{
+	struct fx *f = *state;
+	struct pkt_spec a = udp4("198.18.66.1"), b = udp6("2001:db8:bad::1");
+
+	fx_begin(f);
+	fx_flags(f, CASTLE_F_DRY_RUN);
+	fx_block(f, "198.18.66.0/24", 0);
+	fx_block(f, "2001:db8:bad::/48", 0);
+	fx_commit(f);
+	assert_int_equal(fx_run_spec(f, &a), XDP_PASS);
+	assert_int_equal(fx_run_spec(f, &b), XDP_PASS);
+	assert_int_equal(fx_count(f, CASTLE_PASS, CASTLE_R_BLOCKLIST), 2);
+	assert_int_equal(fx_count(f, CASTLE_DROP, CASTLE_R_BLOCKLIST), 0);
+	assert_int_equal(fx_total(f), 2);
+}
+
+/* A reload replaces policy entries and keeps manual ones. */
+static void reload_replaces_policy_keeps_manual(void **state)
+{
+	struct fx *f = *state;
+	struct pkt_spec a = udp4("198.18.66.1"), b = udp4("198.18.9.9");
+
+	fx_begin(f);
+	fx_block(f, "198.18.66.0/24", 0);
+	fx_commit(f);
+	fx_manual_block(f, "198.18.9.9", 0);
+	assert_int_equal(fx_run_spec(f, &a), XDP_DROP);
+	fx_begin(f);
+	fx_commit(f);
+	assert_int_equal(fx_run_spec(f, &a), XDP_PASS);
+	assert_int_equal(fx_run_spec(f, &b), XDP_DROP);
+	assert_int_equal(fx_count(f, CASTLE_DROP, CASTLE_R_BLOCKLIST), 2);
 	assert_int_equal(fx_count(f, CASTLE_PASS, CASTLE_R_OK), 1);
 }
 
@@ -111,8 +355,18 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(block_exact_and_cidr_v4, setup, teardown),
 		cmocka_unit_test_setup_teardown(block_exact_and_cidr_v6, setup, teardown),
+		cmocka_unit_test_setup_teardown(manual_block_exact_and_cidr_both_families, setup, teardown),
 		cmocka_unit_test_setup_teardown(allow_beats_block, setup, teardown),
+		cmocka_unit_test_setup_teardown(allow_cidr_v6_policy_and_manual_beat_block_everything, setup, teardown),
+		cmocka_unit_test_setup_teardown(order_allow_then_block_then_limit, setup, teardown),
+		cmocka_unit_test_setup_teardown(block_hits_counted_in_entry_values, setup, teardown),
+		cmocka_unit_test_setup_teardown(allow_hits_counted_in_entry_values, setup, teardown),
 		cmocka_unit_test_setup_teardown(manual_ttl_expires_in_kernel, setup, teardown),
+		cmocka_unit_test_setup_teardown(policy_ttl_expires_in_kernel, setup, teardown),
+		cmocka_unit_test_setup_teardown(expired_cidr_does_not_unblock_enclosing_cidr, setup, teardown),
+		cmocka_unit_test_setup_teardown(expired_cidr_alone_passes, setup, teardown),
+		cmocka_unit_test_setup_teardown(dry_run_blocklist_passes_counted_with_reason, setup, teardown),
+		cmocka_unit_test_setup_teardown(reload_replaces_policy_keeps_manual, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("xdp_lists", tests, NULL, NULL);

@@ -138,6 +138,37 @@ int fx_class(struct fx *f, const char *src, uint8_t proto, const char *ports, do
 	return slot;
 }
 
+void fx_class_bytes(struct fx *f, int slot, double bytes_per_sec, uint64_t byte_burst)
+{
+	struct castle_class *c = &f->pol.classes[slot];
+	double ns_per_byte = 1e9 / bytes_per_sec;
+
+	c->byte_cost_fp = (uint64_t)(ns_per_byte * (1 << CASTLE_BYTE_FP_SHIFT) + 0.5);
+	c->byte_burst_ns = (uint64_t)((double)byte_burst * ns_per_byte + 0.5);
+}
+
+void fx_class_ban(struct fx *f, int slot, uint32_t after, uint64_t for_ns)
+{
+	f->pol.classes[slot].ban_after = after;
+	f->pol.classes[slot].ban_for_ns = for_ns;
+}
+
+void fx_class_per(struct fx *f, int slot, uint8_t plen4, uint8_t plen6)
+{
+	f->pol.classes[slot].plen4 = plen4;
+	f->pol.classes[slot].plen6 = plen6;
+}
+
+void fx_flags(struct fx *f, uint32_t flags)
+{
+	f->pol.flags = flags;
+}
+
+void fx_events_per_sec(struct fx *f, uint32_t per_sec)
+{
+	f->pol.events_per_sec = per_sec;
+}
+
 void fx_commit(struct fx *f)
 {
 	char err[256];
@@ -186,14 +217,19 @@ int fx_run(struct fx *f, const void *frame, size_t len)
 	return fx_run_repeat(f, frame, len, 1);
 }
 
-int fx_run_spec(struct fx *f, const struct pkt_spec *s)
+int fx_run_spec_repeat(struct fx *f, const struct pkt_spec *s, uint32_t repeat)
 {
 	uint8_t buf[PKT_MAX];
 	size_t n = pkt_build(s, buf, sizeof(buf));
 
 	if (!n)
 		die("pkt_build", EINVAL);
-	return fx_run(f, buf, n);
+	return fx_run_repeat(f, buf, n, repeat);
+}
+
+int fx_run_spec(struct fx *f, const struct pkt_spec *s)
+{
+	return fx_run_spec_repeat(f, s, 1);
 }
 
 static uint64_t sum(struct fx *f, int verdict, int reason, bool bytes)
@@ -238,4 +274,80 @@ uint64_t fx_class_count(struct fx *f, uint32_t slot, int verdict)
 	if (castle_class_stats_read(f->maps.class_stats, slot, &cs))
 		return 0;
 	return cs.c[verdict].packets;
+}
+
+uint64_t fx_class_bytes_count(struct fx *f, uint32_t slot, int verdict)
+{
+	struct castle_class_stats cs;
+
+	if (castle_class_stats_read(f->maps.class_stats, slot, &cs))
+		return 0;
+	return cs.c[verdict].bytes;
+}
+
+struct find_arg {
+	struct castle_cidr want;
+	struct castle_entry *out;
+	bool found;
+};
+
+static int find_cb(const struct castle_entry *e, void *arg)
+{
+	struct find_arg *a = arg;
+	size_t n = a->want.family == 4 ? 4 : 16;
+
+	if (e->cidr.family != a->want.family || e->cidr.plen != a->want.plen ||
+	    memcmp(e->cidr.addr, a->want.addr, n))
+		return 0;
+	*a->out = *e;
+	a->found = true;
+	return 1;
+}
+
+bool fx_block_entry(struct fx *f, const char *cidr, struct castle_entry *out)
+{
+	struct find_arg a = { .out = out };
+
+	fx_cidr(cidr, &a.want);
+	castle_block_foreach(&f->maps, false, find_cb, &a);
+	return a.found;
+}
+
+bool fx_allow_entry(struct fx *f, const char *cidr, struct castle_entry *out)
+{
+	struct find_arg a = { .out = out };
+
+	fx_cidr(cidr, &a.want);
+	castle_allow_foreach(&f->maps, find_cb, &a);
+	return a.found;
+}
+
+bool fx_manual_has(struct fx *f, const char *cidr)
+{
+	struct castle_block_val v;
+	struct castle_lpm6 k = { 0 };
+	struct castle_cidr c;
+	int fd = -1;
+
+	fx_cidr(cidr, &c);
+	fd = castle_block_map_fd(&f->maps, &c, false, 0);
+	if (castle_cidr_is_host(&c))
+		return bpf_map_lookup_elem(fd, c.addr, &v) == 0;
+	k.prefixlen = c.plen;
+	memcpy(k.addr, c.addr, 16);
+	return bpf_map_lookup_elem(fd, &k, &v) == 0;
+}
+
+uint32_t fx_tracked(struct fx *f)
+{
+	struct castle_rl_key k, next;
+	uint32_t n = 0;
+	void *prev = NULL;
+
+	while (bpf_map_get_next_key(f->maps.rl_state, prev, &next) == 0) {
+		k = next;
+		prev = &k;
+		n++;
+	}
+	return n;
 }

@@ -36,6 +36,13 @@ void fx_allow(struct fx *f, const char *cidr);
 /* Add a class; returns its slot. src may be NULL (any); ports "443,9000-9100" or NULL. */
 int fx_class(struct fx *f, const char *src, uint8_t proto, const char *ports, double rate,
 	     uint32_t burst);
+/* Refine a class added by fx_class (before fx_commit). */
+void fx_class_bytes(struct fx *f, int slot, double bytes_per_sec, uint64_t byte_burst);
+void fx_class_ban(struct fx *f, int slot, uint32_t after, uint64_t for_ns);
+void fx_class_per(struct fx *f, int slot, uint8_t plen4, uint8_t plen6);
+/* Policy flags (CASTLE_F_*) and event sampling of the policy being built. */
+void fx_flags(struct fx *f, uint32_t flags);
+void fx_events_per_sec(struct fx *f, uint32_t per_sec);
 void fx_commit(struct fx *f);
 
 /* Manual entries, as castlectl writes them. */
@@ -47,12 +54,23 @@ int fx_run(struct fx *f, const void *frame, size_t len);
 int fx_run_spec(struct fx *f, const struct pkt_spec *s);
 /* Same frame `repeat` times in one test run. */
 int fx_run_repeat(struct fx *f, const void *frame, size_t len, uint32_t repeat);
+int fx_run_spec_repeat(struct fx *f, const struct pkt_spec *s, uint32_t repeat);
 
 /* Packets counted with this verdict and reason, summed over CPUs and interfaces. */
 uint64_t fx_count(struct fx *f, int verdict, int reason);
 uint64_t fx_bytes(struct fx *f, int verdict, int reason);
 uint64_t fx_total(struct fx *f);
 uint64_t fx_class_count(struct fx *f, uint32_t slot, int verdict);
+uint64_t fx_class_bytes_count(struct fx *f, uint32_t slot, int verdict);
+
+/* The live block (or allow) entry stored for exactly this CIDR, from any list
+ * (policy generation, manual, auto); false when there is none or it expired. */
+bool fx_block_entry(struct fx *f, const char *cidr, struct castle_entry *out);
+bool fx_allow_entry(struct fx *f, const char *cidr, struct castle_entry *out);
+/* Raw presence of a key in a manual/auto map, expired or not. */
+bool fx_manual_has(struct fx *f, const char *cidr);
+/* Sources tracked in rl_state. */
+uint32_t fx_tracked(struct fx *f);
 
 /* Parse a CIDR or die (test input is trusted). */
 void fx_cidr(const char *s, struct castle_cidr *c);

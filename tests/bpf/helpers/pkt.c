@@ -61,7 +61,7 @@ static size_t build_l4(const struct pkt_spec *s, uint8_t *p)
 size_t pkt_build_layout(const struct pkt_spec *s, uint8_t *buf, size_t cap, struct pkt_layout *lay)
 {
 	uint8_t *p = buf;
-	size_t need = 14 + 4 * 3 + 40 + 40 + 8 * 16 + 20 + s->paylen;
+	size_t need = 14 + 4 * 3 + 60 + 40 + 24 * PKT_MAX_EXT + 20 + s->paylen;
 
 	if (need > cap)
 		return 0;
@@ -87,6 +87,8 @@ size_t pkt_build_layout(const struct pkt_spec *s, uint8_t *buf, size_t cap, stru
 		return p - buf;
 	}
 
+	if (s->next_ext > PKT_MAX_EXT || s->ip_opts > 40 || s->nvlans > 3)
+		return 0;
 	uint8_t ttl = s->ttl ? s->ttl : 64;
 	if (s->family == 4) {
 		uint8_t *ip = p;
@@ -123,6 +125,7 @@ size_t pkt_build_layout(const struct pkt_spec *s, uint8_t *buf, size_t cap, stru
 		for (int i = 0; i < s->next_ext; i++) {
 			uint8_t nh = i + 1 < s->next_ext ? s->ext[i + 1] : s->proto;
 			uint8_t t = s->ext[i];
+			lay->ext[i] = p - buf;
 			if (t == 44) { /* fragment */
 				p[0] = nh;
 				if (s->frag == PKT_FRAG_FIRST)
@@ -164,4 +167,17 @@ size_t pkt_build(const struct pkt_spec *s, uint8_t *buf, size_t cap)
 	struct pkt_layout lay;
 
 	return pkt_build_layout(s, buf, cap, &lay);
+}
+
+void pkt_set_ip_end(uint8_t *buf, const struct pkt_layout *lay, int family, size_t end)
+{
+	uint8_t *ip = buf + lay->l3;
+
+	if (family == 4) {
+		put16(ip + 2, end - lay->l3);
+		put16(ip + 10, 0);
+		put16(ip + 10, csum(ip, (ip[0] & 0xf) * 4));
+	} else {
+		put16(ip + 4, end - lay->l3 - 40);
+	}
 }

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #define PKT_MAX 9216
+#define PKT_MAX_EXT 12	/* IPv6 extension headers a spec can carry */
 
 enum pkt_frag {
 	PKT_FRAG_NONE = 0,
@@ -33,7 +34,7 @@ struct pkt_spec {
 	uint8_t ttl;		/* 0: 64 (255 for ICMPv6 ND types) */
 	int ip_opts;		/* IPv4 option bytes (multiple of 4, <= 40) */
 	int next_ext;		/* number of IPv6 extension headers in ext[] */
-	uint8_t ext[8];		/* IPPROTO_HOPOPTS, _ROUTING, _DSTOPTS, _FRAGMENT, _AH */
+	uint8_t ext[PKT_MAX_EXT]; /* IPPROTO_HOPOPTS, _ROUTING, _DSTOPTS, _FRAGMENT, _AH */
 	enum pkt_frag frag;
 	const void *payload;
 	size_t paylen;
@@ -47,7 +48,13 @@ struct pkt_layout {
 	size_t l3;	/* start of IP header */
 	size_t l4;	/* start of transport header (0 if none) */
 	size_t payload;	/* start of payload */
+	size_t ext[PKT_MAX_EXT]; /* start of each IPv6 extension header */
 };
 size_t pkt_build_layout(const struct pkt_spec *s, uint8_t *buf, size_t cap, struct pkt_layout *lay);
+
+/* Make the frame's IP length field (tot_len / payload_len) say that the
+ * packet ends at byte `end` of the frame, as if it had been built that short.
+ * The IPv4 header checksum is recomputed. */
+void pkt_set_ip_end(uint8_t *buf, const struct pkt_layout *lay, int family, size_t end);
 
 #endif
