@@ -1,0 +1,505 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * test_policy.c - user/lib/policy*.c: loading the policy files under
+ * tests/unit/policies/, every class of error with its FILE:LINE:COL, the file
+ * checks and large lists. Compilation is in test_policy_compile.c.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "policy.h"
+
+#define S 1000000000ull
+
+/* tests/unit/policies/NAME, found next to this file (run from the repo root) */
+static const char *pol_path(const char *name)
+{
+	static char buf[512];
+	const char *slash = strrchr(__FILE__, '/');
+	int dirlen = slash ? (int)(slash - __FILE__) : 1;
+
+	snprintf(buf, sizeof(buf), "%.*s/policies/%s", dirlen, slash ? __FILE__ : ".", name);
+	return buf;
+}
+
+static void dump(const struct castle_errors *e)
+{
+	for (size_t i = 0; i < e->n; i++)
+		print_message("#   %s\n", e->v[i].msg);
+}
+
+/* A diagnostic that is exactly "PATH:LINE:COL: " + msg_start... (prefix). */
+static void expect_diag(const struct castle_errors *e, const char *file, unsigned int line,
+			unsigned int col, const char *msg_start)
+{
+	char want[1024];
+
+	snprintf(want, sizeof(want), "%s:%u:%u: %s", pol_path(file), line, col, msg_start);
+	for (size_t i = 0; i < e->n; i++)
+		if (!strncmp(e->v[i].msg, want, strlen(want)))
+			return;
+	dump(e);
+	fail_msg("no diagnostic starting with '%s'", want);
+}
+
+static int load(const char *name, struct castle_policy_conf *c, struct castle_errors *e)
+{
+	castle_errors_init(e);
+	return castle_policy_load(pol_path(name), c, e);
+}
+
+static void load_ok(const char *name, struct castle_policy_conf *c)
+{
+	struct castle_errors e;
+
+	if (load(name, c, &e)) {
+		dump(&e);
+		fail_msg("%s should load", name);
+	}
+	assert_int_equal(e.nerrors, 0);
+	castle_errors_free(&e);
+}
+
+/* Loads a bad file, expects exactly nerr errors, returns the list. */
+static void load_bad(const char *name, size_t nerr, struct castle_errors *e)
+{
+	struct castle_policy_conf c;
+
+	assert_int_equal(load(name, &c, e), -1);
+	if (e->nerrors != nerr) {
+		dump(e);
+		fail_msg("%s: %zu errors, expected %zu", name, e->nerrors, nerr);
+	}
+	/* on failure the conf is released and zeroed */
+	assert_null(c.block);
+	assert_null(c.path);
+}
+
+/* ---- good files ---------------------------------------------------------- */
+
+static void policy_loads_contract_example(void **state)
+{
+	struct castle_policy_conf c;
+	char buf[CASTLE_CIDR_STRLEN];
+
+	(void)state;
+	load_ok("full.yaml", &c);
+	assert_int_equal(c.version, 1);
+	assert_false(c.dry_run);
+	assert_false(c.malformed_pass);
+	assert_int_equal(c.nallow, 2);
+	assert_string_equal(castle_cidr_str(&c.allow[0].cidr, buf, sizeof(buf)), "198.18.10.0/24");
+	assert_string_equal(castle_cidr_str(&c.allow[1].cidr, buf, sizeof(buf)), "2001:db8:10::/48");
+	assert_int_equal(c.nblock, 3);
+	assert_string_equal(castle_cidr_str(&c.block[2].cidr, buf, sizeof(buf)), "198.18.77.7");
+	assert_int_equal(c.block[2].ttl_ns, 3600 * S);
+	assert_string_equal(c.block[2].comment, "scanner");
+	assert_int_equal(c.block[2].line, 11);
+	assert_int_equal(c.block[2].col, 13);
+	assert_int_equal(c.block[0].ttl_ns, 0);
+	assert_null(c.block[0].comment);
+
+	assert_int_equal(c.nclasses, 1);
+	assert_string_equal(c.classes[0].name, "api");
+	assert_int_equal(c.classes[0].nsrc, 2);
+	assert_int_equal(c.classes[0].proto, CASTLE_PROTO_TCP);
+	assert_int_equal(c.classes[0].nports, 3);
+	assert_int_equal(c.classes[0].ports[2].lo, 9000);
+	assert_int_equal(c.classes[0].ports[2].hi, 9100);
+	assert_true(c.classes[0].rate_pps == 200);
+	assert_int_equal(c.classes[0].burst, 400);
+	assert_true(c.classes[0].byte_rate == 10485760);
+	assert_int_equal(c.classes[0].byte_burst, 0);
+	assert_int_equal(c.classes[0].plen4, 32);
+	assert_int_equal(c.classes[0].plen6, 64);
+	assert_int_equal(c.classes[0].ban_after, 1000);
+	assert_int_equal(c.classes[0].ban_for_ns, 600 * S);
+
+	assert_true(c.tls.present);
+	assert_int_equal(c.tls.nports, 2);
+	assert_int_equal(c.tls.ports[1], 8443);
+	assert_int_equal(c.tls.min_version, 0x0303);
+	assert_true(c.tls.sni_present);
+	assert_int_equal(c.tls.nsni, 2);
+	assert_string_equal(c.tls.sni[1], "*.example.com");
+	assert_true(c.tls.quic_allow);
+	castle_policy_free(&c);
+}
+
+static void policy_minimal_has_defaults(void **state)
+{
+	struct castle_policy_conf c;
+
+	(void)state;
+	load_ok("minimal.yaml", &c);
+	assert_int_equal(c.nallow + c.nblock + c.nclasses, 0);
+	assert_false(c.dry_run);
+	assert_false(c.malformed_pass);
+	assert_false(c.tls.present);
+	assert_int_equal(c.events_per_sec, 0);
+	castle_policy_free(&c);
+}
+
+static void policy_block_inside_allow_is_a_warning(void **state)
+{
+	struct castle_policy_conf c;
+	struct castle_errors e;
+
+	(void)state;
+	assert_int_equal(load("warn_block_in_allow.yaml", &c, &e), 0);
+	assert_int_equal(e.nerrors, 0);
+	assert_int_equal(e.nwarnings, 1);	/* an allow inside a block is fine */
+	expect_diag(&e, "warn_block_in_allow.yaml", 6, 5,
+		    "warning: blocked 198.18.10.7 is inside allowed 198.18.10.0/24 (line 3)");
+	assert_int_equal(c.nblock, 2);
+	castle_errors_free(&e);
+	castle_policy_free(&c);
+}
+
+/* ---- bad files ----------------------------------------------------------- */
+
+static void policy_version_missing_or_wrong(void **state)
+{
+	struct castle_errors e;
+	char want[600];
+
+	(void)state;
+	load_bad("bad_version_missing.yaml", 1, &e);
+	snprintf(want, sizeof(want), "%s:1:1: missing 'version: 1'",
+		 pol_path("bad_version_missing.yaml"));
+	assert_string_equal(e.v[0].msg, want);
+	castle_errors_free(&e);
+
+	load_bad("bad_version.yaml", 1, &e);
+	snprintf(want, sizeof(want),
+		 "%s:1:10: unsupported policy version '2' (this castle reads version 1)",
+		 pol_path("bad_version.yaml"));
+	assert_string_equal(e.v[0].msg, want);
+	assert_int_equal(e.v[0].line, 1);
+	assert_int_equal(e.v[0].col, 10);
+	castle_errors_free(&e);
+}
+
+static void policy_yaml_syntax_error_has_position(void **state)
+{
+	struct castle_errors e;
+
+	(void)state;
+	load_bad("bad_yaml.yaml", 1, &e);
+	expect_diag(&e, "bad_yaml.yaml", 5, 1, "YAML: did not find expected ',' or ']'");
+	castle_errors_free(&e);
+}
+
+static void policy_empty_and_two_documents(void **state)
+{
+	struct castle_errors e;
+
+	(void)state;
+	load_bad("empty.yaml", 1, &e);
+	assert_non_null(strstr(e.v[0].msg, "empty.yaml: empty policy"));
+	castle_errors_free(&e);
+	load_bad("bad_two_docs.yaml", 1, &e);
+	expect_diag(&e, "bad_two_docs.yaml", 3, 1, "a second YAML document");
+	castle_errors_free(&e);
+}
+
+static void policy_unknown_and_duplicate_keys(void **state)
+{
+	struct castle_errors e;
+
+	(void)state;
+	load_bad("bad_keys.yaml", 6, &e);
+	expect_diag(&e, "bad_keys.yaml", 2, 1, "unknown key 'moed' in the policy (expected version, mode,");
+	expect_diag(&e, "bad_keys.yaml", 4, 1, "duplicate key 'mode' in the policy (first at line 3)");
+	expect_diag(&e, "bad_keys.yaml", 5, 12, "malformed must be drop or pass, not 'maybe'");
+	expect_diag(&e, "bad_keys.yaml", 7, 3, "unknown key 'port' in tls");
+	expect_diag(&e, "bad_keys.yaml", 7, 3, "tls needs ports");
+	expect_diag(&e, "bad_keys.yaml", 11, 14, "unknown key 'sauce' in limits[0].match");
+	/* reported in file order */
+	for (size_t i = 1; i < e.n; i++)
+		assert_true(e.v[i - 1].line <= e.v[i].line);
+	castle_errors_free(&e);
+}
+
+static void policy_wrong_types(void **state)
+{
+	struct castle_errors e;
+
+	(void)state;
+	load_bad("bad_types.yaml", 5, &e);
+	expect_diag(&e, "bad_types.yaml", 2, 7, "mode must be a value, not a list");
+	expect_diag(&e, "bad_types.yaml", 3, 8, "allow must be a list, not a mapping");
+	expect_diag(&e, "bad_types.yaml", 4, 9, "limits must be a list of classes");
+	expect_diag(&e, "bad_types.yaml", 5, 6, "tls must be a mapping");
+	expect_diag(&e, "bad_types.yaml", 6, 17, "events_per_sec 0 out of range");
+	castle_errors_free(&e);
+}
+
+static void policy_bad_cidrs_all_reported(void **state)
+{
+	struct castle_errors e;
+
+	(void)state;
+	load_bad("bad_cidrs.yaml", 12, &e);
+	expect_diag(&e, "bad_cidrs.yaml", 3, 5,
+		    "host bits set in '198.18.0.1/15': did you mean 198.18.0.0/15?");
+	expect_diag(&e, "bad_cidrs.yaml", 4, 5, "bad prefix length /33");
+	expect_diag(&e, "bad_cidrs.yaml", 5, 5, "'hello': unknown address family");
+	expect_diag(&e, "bad_cidrs.yaml", 6, 5, "trailing characters 'x'");
+	expect_diag(&e, "bad_cidrs.yaml", 7, 5, "empty address");
+	expect_diag(&e, "bad_cidrs.yaml", 8, 5, "host bits set in '2001:db8::1/32'");
+	expect_diag(&e, "bad_cidrs.yaml", 10, 30, "ttl: bad duration 'forever'");
+	expect_diag(&e, "bad_cidrs.yaml", 11, 5, "block entry needs a cidr");
+	expect_diag(&e, "bad_cidrs.yaml", 12, 31, "ttl must be above 0");
+	expect_diag(&e, "bad_cidrs.yaml", 12, 13, "block entry 10.1.0.0/16 is inside 10.0.0.0/8 (line 10)");
+	expect_diag(&e, "bad_cidrs.yaml", 13, 5, "block entry must be a CIDR or a mapping");
+	expect_diag(&e, "bad_cidrs.yaml", 14, 5, "'1.2.3' is not a valid IPv4 address");
+	castle_errors_free(&e);
+}
+
+static void policy_duplicates_overlaps_and_conflicts(void **state)
+{
+	struct castle_errors e;
+
+	(void)state;
+	load_bad("bad_dups.yaml", 5, &e);
+	expect_diag(&e, "bad_dups.yaml", 6, 5,
+		    "block entry 198.18.66.0/24 is inside 198.18.0.0/16 (line 7)");
+	expect_diag(&e, "bad_dups.yaml", 8, 5,
+		    "duplicate block entry 198.18.66.0/24 (first at line 6)");
+	expect_diag(&e, "bad_dups.yaml", 9, 5,
+		    "198.18.10.0/24 is both allowed (line 3) and blocked");
+	expect_diag(&e, "bad_dups.yaml", 10, 5, "warning: blocked 2001:db8:10::5 is inside allowed");
+	expect_diag(&e, "bad_dups.yaml", 12, 5,
+		    "duplicate block entry 2001:db8:bad::/48 (first at line 11)");
+	assert_int_equal(e.nwarnings, 1);
+	castle_errors_free(&e);
+}
+
+static void policy_bad_limits(void **state)
+{
+	struct castle_errors e;
+	const char *f = "bad_limits.yaml";
+
+	(void)state;
+	load_bad(f, 23, &e);
+	expect_diag(&e, f, 3, 11, "class name 'API' must be 1-31 characters of a-z, 0-9 and _");
+	expect_diag(&e, f, 4, 11, "bad rate 'fast'");
+	expect_diag(&e, f, 6, 11, "rate '0/s' is zero");
+	expect_diag(&e, f, 7, 11, "duplicate class name 'dup' (first at line 5)");
+	expect_diag(&e, f, 8, 11, "negative rate '-5/s'");
+	expect_diag(&e, f, 9, 12, "burst must be a whole number, not 'many'");
+	expect_diag(&e, f, 13, 18, "limits[3].match.dst_ports: ICMP has no ports");
+	expect_diag(&e, f, 13, 19, "port 0 out of range");
+	expect_diag(&e, f, 13, 22, "port 70000 out of range");
+	expect_diag(&e, f, 13, 29, "reversed port range '100-50'");
+	expect_diag(&e, f, 13, 44, "limits[3].match.dst_ports: 400-500 overlaps 443 (line 13)");
+	expect_diag(&e, f, 13, 55, "bad port 'a-b'");
+	expect_diag(&e, f, 16, 50, "limits[4].match.dst_ports: more than 8 ports or port ranges");
+	expect_diag(&e, f, 20, 17, "byte_burst needs a byte rate");
+	expect_diag(&e, f, 21, 18, "per.ipv4 33 out of range (0-32)");
+	expect_diag(&e, f, 21, 28, "per.ipv6 129 out of range (0-128)");
+	expect_diag(&e, f, 22, 10, "limits[5].ban needs both after (drops) and for");
+	expect_diag(&e, f, 24, 32, "duplicate limits[6].match.src entry 10.0.0.0/8");
+	expect_diag(&e, f, 24, 44, "limits[6].match.src entry 10.5.0.0/16 is inside 10.0.0.0/8");
+	expect_diag(&e, f, 24, 65, "limits[6].match.proto must be tcp, udp, icmp or any, not 'sctp'");
+	expect_diag(&e, f, 25, 11, "bad rate '10/x'");
+	expect_diag(&e, f, 26, 12, "bytes: '10Mb/s': lower-case b means bits");
+	expect_diag(&e, f, 27, 5, "limits[7] needs a name");
+	castle_errors_free(&e);
+}
+
+static void policy_too_many_classes_and_tls_ports(void **state)
+{
+	struct castle_errors e;
+
+	(void)state;
+	load_bad("bad_too_many.yaml", 2, &e);
+	expect_diag(&e, "bad_too_many.yaml", 19, 5, "more than 16 limits classes");
+	expect_diag(&e, "bad_too_many.yaml", 21, 107, "more than 16 tls ports");
+	castle_errors_free(&e);
+}
+
+static void policy_bad_tls(void **state)
+{
+	struct castle_errors e;
+	const char *f = "bad_tls.yaml";
+
+	(void)state;
+	load_bad(f, 13, &e);
+	expect_diag(&e, f, 3, 16, "duplicate tls port 443");
+	expect_diag(&e, f, 3, 21, "tls port 0 out of range");
+	expect_diag(&e, f, 3, 24, "tls.ports takes single ports, not ranges");
+	expect_diag(&e, f, 4, 16, "tls.min_version must be \"1.0\", \"1.1\", \"1.2\" or \"1.3\", not '1.4'");
+	expect_diag(&e, f, 8, 9, "duplicate server name 'EXAMPLE.com' (first at line 7)");
+	expect_diag(&e, f, 9, 9, "server name '*' may only use a wildcard as a whole first label");
+	expect_diag(&e, f, 10, 9, "server name 'foo.*.com' may only use a wildcard");
+	expect_diag(&e, f, 11, 9, "server name '-bad.com' is not a DNS name");
+	expect_diag(&e, f, 12, 9, "server name 'under_score.com' is not a DNS name");
+	expect_diag(&e, f, 13, 9, "server name 'a..b' has an empty label");
+	expect_diag(&e, f, 14, 9, "server name 'bücher.de' is not ASCII");
+	expect_diag(&e, f, 15, 9, "server name 'aaaa");
+	expect_diag(&e, f, 16, 9, "tls.quic must be allow or drop, not 'maybe'");
+	castle_errors_free(&e);
+}
+
+/* ---- the file itself ----------------------------------------------------- */
+
+static void policy_missing_file_says_why(void **state)
+{
+	struct castle_policy_conf c;
+	struct castle_errors e;
+
+	(void)state;
+	castle_errors_init(&e);
+	assert_int_equal(castle_policy_load("/nonexistent/castle.yaml", &c, &e), -1);
+	assert_int_equal(e.n, 1);
+	assert_string_equal(e.v[0].msg,
+			    "/nonexistent/castle.yaml: cannot open policy: No such file or directory");
+	castle_errors_clear(&e);
+	assert_int_equal(castle_policy_load("/tmp", &c, &e), -1);
+	assert_string_equal(e.v[0].msg, "/tmp: policy is not a regular file");
+	castle_errors_free(&e);
+}
+
+static void policy_world_writable_is_refused(void **state)
+{
+	char path[] = "/tmp/castle-policy-XXXXXX";
+	struct castle_policy_conf c;
+	struct castle_errors e;
+	int fd = mkstemp(path);
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "version: 1\n", 11), 11);
+	close(fd);
+	assert_int_equal(chmod(path, 0666), 0);
+	castle_errors_init(&e);
+	assert_int_equal(castle_policy_load(path, &c, &e), -1);
+	assert_int_equal(e.nerrors, 1);
+	assert_non_null(strstr(e.v[0].msg, "world-writable (mode 0666)"));
+	castle_errors_clear(&e);
+	assert_int_equal(chmod(path, 0644), 0);
+	assert_int_equal(castle_policy_load(path, &c, &e), 0);
+	castle_policy_free(&c);
+	castle_errors_free(&e);
+	unlink(path);
+}
+
+static void policy_version_must_be_the_integer_one(void **state)
+{
+	struct castle_policy_conf c;
+	struct castle_errors e;
+	const char *ok = "version: \"1\"\n", *bad = "version: 1.0\n";
+
+	(void)state;
+	castle_errors_init(&e);
+	assert_int_equal(castle_policy_parse("mem", ok, strlen(ok), &c, &e), 0);
+	castle_policy_free(&c);
+	assert_int_equal(castle_policy_parse("mem", bad, strlen(bad), &c, &e), -1);
+	assert_string_equal(e.v[0].msg,
+			    "mem:1:10: unsupported policy version '1.0' (this castle reads version 1)");
+	castle_errors_free(&e);
+}
+
+/* ---- scale --------------------------------------------------------------- */
+
+/* "version: 1\nblock:\n" and n IPv4 hosts 10.x.y.z, plus extra lines */
+static char *big_policy(size_t n, const char *extra, size_t *len)
+{
+	size_t cap = 32 + n * 24 + strlen(extra);
+	char *buf = malloc(cap), *p = buf;
+
+	assert_non_null(buf);
+	p += sprintf(p, "version: 1\nblock:\n");
+	for (size_t i = 0; i < n; i++)
+		p += sprintf(p, "  - 10.%zu.%zu.%zu\n", (i >> 16) & 255, (i >> 8) & 255, i & 255);
+	p += sprintf(p, "%s", extra);
+	*len = (size_t)(p - buf);
+	return buf;
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void policy_million_entries_parse_fast(void **state)
+{
+	struct castle_policy_conf c;
+	struct castle_errors e;
+	size_t len;
+	char *buf = big_policy(1000000, "", &len);
+	double t0 = now(), dt;
+
+	(void)state;
+	castle_errors_init(&e);
+	assert_int_equal(castle_policy_parse("big", buf, len, &c, &e), 0);
+	dt = now() - t0;
+	print_message("# 1,000,000 block entries: %.2f s (ASan build)\n", dt);
+	assert_int_equal(c.nblock, 1000000);
+	/* a couple of seconds optimized; ASan is several times slower */
+	assert_true(dt < 30);
+	castle_policy_free(&c);
+	castle_errors_free(&e);
+	free(buf);
+}
+
+static void policy_million_entries_report_nested_hosts(void **state)
+{
+	struct castle_policy_conf c;
+	struct castle_errors e;
+	size_t len;
+	char *buf = big_policy(1000000, "  - 10.0.0.0/16\n", &len);
+
+	(void)state;
+	castle_errors_init(&e);
+	assert_int_equal(castle_policy_parse("big", buf, len, &c, &e), -1);
+	/* the /16 holds 65536 of the hosts: one error per nested host, kept
+	 * up to CASTLE_ERRORS_KEEP, counted exactly */
+	assert_int_equal(e.nerrors, 65536);
+	assert_int_equal(e.n, CASTLE_ERRORS_KEEP);
+	assert_string_equal(e.v[0].msg,
+			    "big:3:5: block entry 10.0.0.0 is inside 10.0.0.0/16 (line 1000003): remove one of them");
+	castle_errors_free(&e);
+	free(buf);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(policy_loads_contract_example),
+		cmocka_unit_test(policy_minimal_has_defaults),
+		cmocka_unit_test(policy_block_inside_allow_is_a_warning),
+		cmocka_unit_test(policy_version_missing_or_wrong),
+		cmocka_unit_test(policy_yaml_syntax_error_has_position),
+		cmocka_unit_test(policy_empty_and_two_documents),
+		cmocka_unit_test(policy_unknown_and_duplicate_keys),
+		cmocka_unit_test(policy_wrong_types),
+		cmocka_unit_test(policy_bad_cidrs_all_reported),
+		cmocka_unit_test(policy_duplicates_overlaps_and_conflicts),
+		cmocka_unit_test(policy_bad_limits),
+		cmocka_unit_test(policy_too_many_classes_and_tls_ports),
+		cmocka_unit_test(policy_bad_tls),
+		cmocka_unit_test(policy_missing_file_says_why),
+		cmocka_unit_test(policy_world_writable_is_refused),
+		cmocka_unit_test(policy_version_must_be_the_integer_one),
+		cmocka_unit_test(policy_million_entries_parse_fast),
+		cmocka_unit_test(policy_million_entries_report_nested_hosts),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

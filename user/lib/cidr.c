@@ -1,0 +1,167 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* cidr.c - parse, print, compare and nest IPv4/IPv6 prefixes (cidr.h). */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cidr.h"
+
+static unsigned int max_plen(int family)
+{
+	return family == 4 ? 32 : 128;
+}
+
+/* true when the first plen bits of a and b are equal */
+static bool prefix_eq(const uint8_t *a, const uint8_t *b, unsigned int plen)
+{
+	unsigned int bytes = plen / 8, bits = plen % 8;
+
+	if (memcmp(a, b, bytes) != 0)
+		return false;
+	if (!bits)
+		return true;
+	return ((a[bytes] ^ b[bytes]) & (uint8_t)(0xff << (8 - bits))) == 0;
+}
+
+void castle_cidr_mask(struct castle_cidr *c)
+{
+	unsigned int len = c->family == 4 ? 4 : 16;
+
+	for (unsigned int i = 0; i < len; i++) {
+		unsigned int bit = i * 8;
+
+		if (bit >= c->plen)
+			c->addr[i] = 0;
+		else if (c->plen - bit < 8)
+			c->addr[i] &= (uint8_t)(0xff << (8 - (c->plen - bit)));
+	}
+	if (c->family == 4)
+		memset(c->addr + 4, 0, 12);
+}
+
+int castle_cidr_parse(const char *s, struct castle_cidr *out, char *err, size_t errlen)
+{
+	char addr[INET6_ADDRSTRLEN + 1], shown[CASTLE_CIDR_STRLEN];
+	const char *slash, *p;
+	struct castle_cidr c;
+	size_t alen;
+	unsigned long plen;
+	bool v6, digits_dots = true;
+
+	if (!s || !*s) {
+		snprintf(err, errlen, "empty address");
+		return -1;
+	}
+	slash = strchr(s, '/');
+	alen = slash ? (size_t)(slash - s) : strlen(s);
+	if (alen == 0) {
+		snprintf(err, errlen, "missing address before '/' in '%s'", s);
+		return -1;
+	}
+	if (alen >= sizeof(addr)) {
+		snprintf(err, errlen, "'%.*s...' is not an IPv4 or IPv6 address (too long)", 40, s);
+		return -1;
+	}
+	memcpy(addr, s, alen);
+	addr[alen] = '\0';
+
+	/* The family is decided by the form, so the message can say which kind of
+	 * address was malformed instead of "invalid" for both. */
+	v6 = strchr(addr, ':') != NULL;
+	for (p = addr; *p; p++)
+		if (!isdigit((unsigned char)*p) && *p != '.')
+			digits_dots = false;
+	if (!v6 && (!digits_dots || !strchr(addr, '.'))) {
+		snprintf(err, errlen, "'%s': unknown address family (expected an IPv4 or IPv6 address)",
+			 addr);
+		return -1;
+	}
+
+	memset(&c, 0, sizeof(c));
+	c.family = v6 ? 6 : 4;
+	if (inet_pton(v6 ? AF_INET6 : AF_INET, addr, c.addr) != 1) {
+		snprintf(err, errlen, "'%s' is not a valid %s address", addr, v6 ? "IPv6" : "IPv4");
+		return -1;
+	}
+
+	c.plen = max_plen(c.family);
+	if (slash) {
+		p = slash + 1;
+		if (!*p) {
+			snprintf(err, errlen, "missing prefix length after '/' in '%s'", s);
+			return -1;
+		}
+		if (!isdigit((unsigned char)*p)) {
+			snprintf(err, errlen, "bad prefix length '/%s' in '%s'", p, s);
+			return -1;
+		}
+		plen = 0;
+		for (; isdigit((unsigned char)*p); p++)
+			if (plen <= 1000)	/* saturate: any value this big is wrong */
+				plen = plen * 10 + (unsigned long)(*p - '0');
+		if (*p) {
+			snprintf(err, errlen, "trailing characters '%s' after the prefix length in '%s'",
+				 p, s);
+			return -1;
+		}
+		if (plen > max_plen(c.family)) {
+			snprintf(err, errlen, "bad prefix length /%lu in '%s': %s allows 0-%u",
+				 plen, s, v6 ? "IPv6" : "IPv4", max_plen(c.family));
+			return -1;
+		}
+		c.plen = (unsigned int)plen;
+	}
+
+	{
+		struct castle_cidr m = c;
+
+		castle_cidr_mask(&m);
+		if (memcmp(m.addr, c.addr, sizeof(c.addr)) != 0) {
+			snprintf(err, errlen, "host bits set in '%s': did you mean %s?", s,
+				 castle_cidr_str(&m, shown, sizeof(shown)));
+			return -1;
+		}
+	}
+	*out = c;
+	return 0;
+}
+
+const char *castle_cidr_str(const struct castle_cidr *c, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	if (!inet_ntop(c->family == 4 ? AF_INET : AF_INET6, c->addr, a, sizeof(a)))
+		snprintf(a, sizeof(a), "?");
+	if (castle_cidr_is_host(c))
+		snprintf(buf, len, "%s", a);
+	else
+		snprintf(buf, len, "%s/%u", a, c->plen);
+	return buf;
+}
+
+bool castle_cidr_contains(const struct castle_cidr *a, const struct castle_cidr *b)
+{
+	if (a->family != b->family || a->plen > b->plen)
+		return false;
+	return prefix_eq(a->addr, b->addr, a->plen);
+}
+
+int castle_cidr_cmp(const struct castle_cidr *a, const struct castle_cidr *b)
+{
+	int r;
+
+	if (a->family != b->family)
+		return a->family < b->family ? -1 : 1;
+	r = memcmp(a->addr, b->addr, a->family == 4 ? 4 : 16);
+	if (r)
+		return r < 0 ? -1 : 1;
+	if (a->plen != b->plen)
+		return a->plen < b->plen ? -1 : 1;
+	return 0;
+}
+
+int castle_cidr_qsort_cmp(const void *a, const void *b)
+{
+	return castle_cidr_cmp(a, b);
+}
