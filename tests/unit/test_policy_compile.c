@@ -72,6 +72,7 @@ static void compile_contract_example(void **state)
 	/* src 0.0.0.0/0 and ::/0 is every source: no LPM entries needed */
 	assert_int_equal(pc.pol.any_src_classes, 1);
 	assert_int_equal(pc.ncsrc, 0);
+	assert_string_equal(pc.pol.class_names[0], "api");
 	k = &pc.pol.classes[0];
 	assert_int_equal(k->pkt_cost_ns, 5000000);
 	assert_int_equal(k->pkt_tol_ns, 399ull * 5000000);
@@ -142,6 +143,9 @@ static void compile_classes_nest_sources_and_defaults(void **state)
 	expect_csrc(&pc, "10.1.2.3", (1u << 0) | (1u << 1) | (1u << 2) | (1u << 5));
 	expect_csrc(&pc, "2001:db8::/32", 1u << 1);
 
+	assert_string_equal(pc.pol.class_names[0], "world");
+	assert_string_equal(pc.pol.class_names[5], "lab_host");
+	assert_string_equal(pc.pol.class_names[6], "");
 	k = &pc.pol.classes[0];	/* world: 10/m, default burst 1 */
 	assert_int_equal(k->pkt_cost_ns, 6 * S);
 	assert_int_equal(k->pkt_tol_ns, 0);

@@ -20,7 +20,8 @@
 #include "cidr.h"
 #include "errors.h"
 
-#define CASTLE_CLASS_NAME_MAX 32	/* bytes with the NUL: names are [a-z0-9_]{1,31} */
+/* bytes with the NUL: names are [a-z0-9_]{1,31}; the same as struct castle_policy's */
+#define CASTLE_CLASS_NAME_MAX CASTLE_CLASS_NAME_LEN
 
 /* allow: entries */
 struct castle_allow_entry {

@@ -157,6 +157,8 @@ int castle_policy_compile(const struct castle_policy_conf *conf,
 	for (unsigned int i = 0; i < conf->nclasses; i++) {
 		if (compile_class(&conf->classes[i], &p->classes[i], err, errlen))
 			return -1;
+		/* names travel with the generation, for castlectl and metrics */
+		memcpy(p->class_names[i], conf->classes[i].name, CASTLE_CLASS_NAME_LEN);
 		if (is_any_src(&conf->classes[i]))
 			any |= 1u << i;
 	}
