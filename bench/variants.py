@@ -1,0 +1,285 @@
+# SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+"""variants.py - one side of an A/B scenario each: what is attached to the
+device under test, how what it received is counted, and how it is undone.
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+
+from benchlib import BPFFS, DUT_DEV, BenchError, last_json, run
+
+def nft_cidrs(n):
+    """n /28s from 198.18.0.0 up: the blocklist both nft and castle get."""
+    return [f"198.18.{(i * 16) // 256}.{(i * 16) % 256}/28" for i in range(n)]
+
+
+class Variant:
+    """One side of a scenario. measure() returns {"value": ..., ...}."""
+    unit = "Mpps"
+
+    def __init__(self, label):
+        self.label = label
+
+    def unavailable(self, env):
+        """None, or why this variant cannot run here (reported as skipped)."""
+        return None
+
+
+class LiveVariant(Variant):
+    """Traffic from castle-gen; value = frames the DUT counted / gen time."""
+
+    def setup(self, env):
+        raise NotImplementedError
+
+    def count(self, env):
+        raise NotImplementedError
+
+    def teardown(self, env):
+        pass
+
+    def measure(self, env, traffic, duration):
+        self.setup(env)
+        try:
+            c0 = self.count(env)
+            g = env.gen(traffic, duration)
+            c1 = self.count(env)
+        finally:
+            self.teardown(env)
+        rx = c1 - c0
+        return {"value": rx / g["elapsed_s"] / 1e6, "received": rx,
+                "offered": g["offered"], "offered_mpps": g["mpps"],
+                "elapsed_s": g["elapsed_s"]}
+
+
+class XdpProg(LiveVariant):
+    """A castle-dut program (baseline or castle) on veth-dut, native XDP."""
+
+    def __init__(self, label, kind, extra=None):
+        super().__init__(label)
+        self.kind = kind
+        self.extra = extra          # another castle-dut program counted instead
+        self.pins = []
+
+    def unavailable(self, env):
+        if self.kind == "castle" and not os.path.exists(env.castle_obj):
+            return f"{env.castle_obj} not built"
+        return None
+
+    def attach(self, env, kind, dev):
+        pin = env.new_pin(kind)
+        cmd = [env.dut_bin, "attach", kind, "--dev", dev, "--pin", pin]
+        if kind == "castle":
+            cmd += ["--obj", env.castle_obj]
+        env.dut_cmd(cmd)
+        self.pins.append(pin)
+        return pin
+
+    def setup(self, env):
+        self.pins = []
+        self.attach(env, self.kind, DUT_DEV)
+        if self.extra:
+            self.attach(env, self.extra, DUT_DEV)
+
+    def count(self, env):
+        p = env.dut_cmd([env.dut_bin, "count", "--pin", self.pins[-1]])
+        return last_json(p.stdout, "castle-dut count")["packets"]
+
+    def teardown(self, env):
+        for pin in reversed(self.pins):
+            env.dut_cmd([env.dut_bin, "detach", "--pin", pin], check=False)
+        self.pins = []
+
+
+class NftBase(XdpProg):
+    """nftables on veth-dut's netdev ingress hook. An XDP_PASS program stays
+    on veth-dut: veth only takes redirected frames with XDP (NAPI) there.
+    The count is a named nft counter at the top of the chain."""
+    table = "castle_bench"
+
+    def __init__(self, label):
+        super().__init__(label, "xdp-pass")
+
+    def unavailable(self, env):
+        return None if shutil.which("nft") else "nft not installed"
+
+    def ruleset(self):
+        raise NotImplementedError
+
+    def setup(self, env):
+        super().setup(env)
+        env.dut_cmd(["nft", "-f", "-"], stdin=self.ruleset())
+
+    def count(self, env):
+        p = env.dut_cmd(["nft", "-j", "list", "counter", "netdev", self.table, "seen"])
+        for obj in json.loads(p.stdout)["nftables"]:
+            if "counter" in obj:
+                return obj["counter"]["packets"]
+        raise BenchError("nft: counter 'seen' not in the listing")
+
+    def teardown(self, env):
+        env.dut_cmd(["nft", "delete", "table", "netdev", self.table], check=False)
+        super().teardown(env)
+
+
+class NftSet(NftBase):
+    """Drop sources in a set of n CIDRs (/28 from 198.18.0.0 up)."""
+
+    def __init__(self, label, n):
+        super().__init__(label)
+        self.n = n
+
+    def ruleset(self):
+        elems = ", ".join(nft_cidrs(self.n))
+        return (f"table netdev {self.table} {{\n"
+                f"  counter seen {{ }}\n"
+                f"  set blk {{ type ipv4_addr; flags interval; elements = {{ {elems} }} }}\n"
+                f"  chain in {{ type filter hook ingress device \"{DUT_DEV}\" priority 0;\n"
+                f"    counter name \"seen\"\n"
+                f"    ip saddr @blk drop\n  }}\n}}\n")
+
+
+class NftMeter(NftBase):
+    """Per-source rate limit with a dynamic set (the old `meter`)."""
+
+    def __init__(self, label, rate, burst):
+        super().__init__(label)
+        self.rate, self.burst = rate, burst
+
+    def ruleset(self):
+        lim = f"limit rate over {self.rate}/second burst {self.burst} packets"
+        return (f"table netdev {self.table} {{\n"
+                f"  counter seen {{ }}\n"
+                f"  set rl4 {{ type ipv4_addr; size 1048576; flags dynamic,timeout; "
+                f"timeout 60s; }}\n"
+                f"  set rl6 {{ type ipv6_addr; size 1048576; flags dynamic,timeout; "
+                f"timeout 60s; }}\n"
+                f"  chain in {{ type filter hook ingress device \"{DUT_DEV}\" priority 0;\n"
+                f"    counter name \"seen\"\n"
+                f"    update @rl4 {{ ip saddr {lim} }} drop\n"
+                f"    update @rl6 {{ ip6 saddr {lim} }} drop\n  }}\n}}\n")
+
+
+class XdpFilter(LiveVariant):
+    """xdp-tools' xdp-filter (native XDP), default-allow policy, n source
+    addresses denied (198.18.0.0 up). Its dispatcher pins go to our pin root
+    (LIBXDP_BPFFS); its own maps live in /sys/fs/bpf/xdp-filter, so the
+    variant refuses to run when another user has that directory."""
+
+    def __init__(self, label, n):
+        super().__init__(label)
+        self.n = n
+        self.registered = False
+
+    def unavailable(self, env):
+        if not shutil.which("xdp-filter"):
+            return "xdp-filter not installed"
+        if os.path.exists(f"{BPFFS}/xdp-filter"):
+            return f"{BPFFS}/xdp-filter exists (xdp-filter in use on this host)"
+        return None
+
+    def xf(self, env, args, **kw):
+        e = dict(os.environ, LIBXDP_BPFFS=f"{env.pin_root}/xdp")
+        return env.dut_cmd(["xdp-filter"] + args, env=e, **kw)
+
+    def setup(self, env):
+        os.makedirs(f"{env.pin_root}/xdp", exist_ok=True)
+        if not self.registered:     # unload before the namespace goes
+            env.cleanups.append(lambda: self.xf(env, ["unload", DUT_DEV], check=False))
+            self.registered = True
+        self.xf(env, ["load", "-m", "native", "-f", "ipv4,ipv6", DUT_DEV])
+        base = 198 << 24 | 18 << 16
+        for i in range(self.n):
+            a = base + i
+            self.xf(env, ["ip", f"{a >> 24}.{a >> 16 & 255}.{a >> 8 & 255}.{a & 255}",
+                          "-m", "src"])
+
+    def count(self, env):
+        out = self.xf(env, ["status"]).stdout
+        return sum(int(n) for n in re.findall(r"XDP_\w+\s+(\d+) pkts", out))
+
+    def teardown(self, env):
+        self.xf(env, ["unload", DUT_DEV], check=False)
+
+
+class CastleDaemon(XdpProg):
+    """HOOK for castle-with-policy scenarios: castled attaches castle to
+    veth-dut with `policy` and pins under a private --pin-dir; the count is
+    castle's own xdp_stats there. Pending until build/castled exists; written
+    against the spec's CLI, not yet run."""
+
+    def __init__(self, label, policy):
+        super().__init__(label, "castle")
+        self.policy = policy        # callable -> YAML text (may be large)
+        self.proc = None
+
+    @staticmethod
+    def daemon(env):
+        # build/bpf/castle_xdp.bpf.o -> build/castled
+        return os.path.join(os.path.dirname(os.path.dirname(env.castle_obj)), "castled")
+
+    def unavailable(self, env):
+        if not os.access(self.daemon(env), os.X_OK):
+            return "pending: needs castled (castle's user-space library)"
+        return None
+
+    def setup(self, env):
+        pin = env.new_pin("castled")
+        self.pins = [pin]
+        path = f"/tmp/castle-bench-{env.pid}-policy.yaml"
+        with open(path, "w") as f:
+            f.write(self.policy())
+        state = f"/tmp/castle-bench-{env.pid}-state"
+        os.makedirs(state, exist_ok=True)
+        self.proc = subprocess.Popen(
+            ["nsenter", f"--net=/var/run/netns/{env.dut_ns}", self.daemon(env),
+             "-i", DUT_DEV, "-p", path, "--pin-dir", pin, "--state-dir", state,
+             "--metrics", "127.0.0.1:0", "--foreground"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        env.cleanups.append(lambda: self.teardown(env))     # if we are cut short
+        deadline = time.monotonic() + 60
+        while not os.path.exists(f"{pin}/xdp_stats") and time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise BenchError(f"castled exited {self.proc.returncode}: "
+                                 f"{self.proc.stderr.read().strip()[-300:]}")
+            time.sleep(0.1)
+        if not os.path.exists(f"{pin}/xdp_stats"):
+            raise BenchError("castled: no xdp_stats pinned after 60 s")
+
+    def teardown(self, env):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        ctl = os.path.join(os.path.dirname(self.daemon(env)), "castlectl")
+        for pin in self.pins:
+            env.dut_cmd([ctl, "--pin-dir", pin, "unload", DUT_DEV], check=False)
+            shutil.rmtree(pin, ignore_errors=True)
+        self.pins = []
+
+
+class Cost(Variant):
+    """ns per packet of one program over one crafted frame (test-run, no
+    live frames): the program's own cost, without any device."""
+    unit = "ns/pkt"
+
+    def __init__(self, label, kind):
+        super().__init__(label)
+        self.kind = kind
+
+    def unavailable(self, env):
+        return XdpProg.unavailable(self, env)
+
+    def measure(self, env, traffic, duration):
+        cmd = [env.dut_bin, "cost", self.kind, "--repeat", str(env.args.cost_repeat),
+               "--size", str(traffic.get("size", 64)), "--proto", traffic.get("proto", "udp"),
+               "--obj", env.castle_obj]
+        if traffic.get("family", 4) == 6:
+            cmd.append("--v6")
+        r = last_json(run(cmd).stdout, "castle-dut cost")
+        return {"value": float(r["ns_per_pkt"]), "retval": r["retval"]}
