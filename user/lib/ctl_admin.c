@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * ctl_admin.c - castlectl reload (SIGHUP castled, wait for its verdict) and
+ * unload (detach castle from an interface; remove the pins with the last one).
+ *
+ * The detaching itself is castled's loader (castle_unload_iface): one
+ * implementation knows how castle attaches, whether castled or castlectl asks.
+ */
+#include <errno.h>
+#include <net/if.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+
+#include "ctl.h"
+#include "loader.h"
+
+static bool pid_alive(uint32_t pid)
+{
+	return pid && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+}
+
+static int state_get(struct ctl *c, struct castle_state *st)
+{
+	uint32_t zero = 0;
+
+	if (bpf_map_lookup_elem(c->maps.state, &zero, st)) {
+		ctl_errf(c, "read %s/state: %s", c->pin_dir, strerror(errno));
+		return CTL_FAIL;
+	}
+	return CTL_OK;
+}
+
+/* ---- reload ------------------------------------------------------------- */
+
+int ctl_reload(struct ctl *c, const struct ctl_args *a)
+{
+	struct castle_state st, now;
+	struct castle_policy pol;
+	struct timespec nap = { 0, 50 * 1000 * 1000 };
+	uint64_t waited = 0;
+	uint32_t gen;
+
+	if (ctl_open(c) || state_get(c, &st))
+		return CTL_FAIL;
+	if (!st.daemon_pid) {
+		ctl_errf(c, "castled is not running (no daemon pid in %s/state)", c->pin_dir);
+		return CTL_FAIL;
+	}
+	if (!pid_alive(st.daemon_pid)) {
+		ctl_errf(c, "castled is not running (pid %u in %s/state is gone)", st.daemon_pid,
+			 c->pin_dir);
+		return CTL_FAIL;
+	}
+	if (kill((pid_t)st.daemon_pid, SIGHUP)) {
+		ctl_errf(c, "signal castled (pid %u): %s", st.daemon_pid, strerror(errno));
+		return CTL_FAIL;
+	}
+	/* castled bumps exactly one of the two counters when it is done. */
+	for (;;) {
+		if (state_get(c, &now))
+			return CTL_FAIL;
+		if (now.reloads_failed != st.reloads_failed) {
+			ctl_errf(c, "castled refused the policy: see its log");
+			return CTL_FAIL;
+		}
+		if (now.reloads_ok != st.reloads_ok)
+			break;
+		if (waited >= a->timeout_ns) {
+			ctl_errf(c, "castled (pid %u) did not report the reload within %llus",
+				 now.daemon_pid, (unsigned long long)(a->timeout_ns / 1000000000ull));
+			return CTL_FAIL;
+		}
+		nanosleep(&nap, NULL);
+		waited += 50 * 1000 * 1000;
+	}
+	if (castle_gen_live(&c->maps, &gen, &pol) == 0)
+		fprintf(c->out, "policy reloaded: serial %llu\n", (unsigned long long)pol.serial);
+	else
+		fprintf(c->out, "policy reloaded\n");
+	return CTL_OK;
+}
+
+/* ---- unload ------------------------------------------------------------- */
+
+static int find_iface(struct ctl *c, const char *name, uint32_t *ifindex, struct castle_iface *v)
+{
+	uint32_t key, next, *prev = NULL;
+
+	while (bpf_map_get_next_key(c->maps.ifaces, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(c->maps.ifaces, &key, v))
+			continue;
+		if (!strncmp(v->name, name, sizeof(v->name))) {
+			*ifindex = key;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+int ctl_unload(struct ctl *c, const struct ctl_args *a)
+{
+	struct castle_iface v;
+	struct castle_state st;
+	uint32_t ifindex = 0;
+	bool all_gone = false;
+	char err[512];
+
+	/* Open first: the permission and not-loaded messages are castlectl's. */
+	if (ctl_open(c) || state_get(c, &st))
+		return CTL_FAIL;
+	if (find_iface(c, a->iface, &ifindex, &v)) {
+		ctl_errf(c, "castle is not attached to %s (see castlectl status)", a->iface);
+		return CTL_FAIL;
+	}
+	castle_maps_close(&c->maps);
+	c->maps_open = false;
+	if (castle_unload_iface(c->pin_dir, a->iface, &all_gone, err, sizeof(err))) {
+		ctl_errf(c, "unload %s: %s", a->iface, err);
+		return CTL_FAIL;
+	}
+	fprintf(c->out, "detached castle from %s\n", a->iface);
+	if (!all_gone)
+		return CTL_OK;
+	fprintf(c->out, "no interface left: removed the pins in %s\n", c->pin_dir);
+	/* castled keeps its own fds on the old maps; it no longer enforces
+	 * anything, but it would report stale state until it is stopped. */
+	if (pid_alive(st.daemon_pid))
+		fprintf(c->err, "castlectl: note: castled (pid %u) is still running on the removed "
+			"maps; stop it\n", st.daemon_pid);
+	return CTL_OK;
+}

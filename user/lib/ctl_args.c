@@ -1,0 +1,620 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * ctl_args.c - castlectl's command line: the verb and option tables, the
+ * parser and the help texts generated from them, and castle_ctl_main().
+ */
+#include <errno.h>
+#include <net/if.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+
+#include "ctl.h"
+#include "units.h"
+
+#define ARG(field) offsetof(struct ctl_args, field)
+#define END { .help = NULL }
+
+static const struct ctl_opt o_none[] = { END };
+
+static const struct ctl_opt o_block_add[] = {
+	{ NULL, 0, CTL_T_CIDR, "CIDR", ARG(cidr), NULL, 0, 0,
+	  "source to block: an IPv4 or IPv6 address or prefix, host bits clear" },
+	{ "ttl", 0, CTL_T_DURATION, "DUR", ARG(ttl_ns), NULL, 0, 0,
+	  "remove the entry after DUR (e.g. 30s, 10m, 1h30m); the kernel enforces it" },
+	{ "comment", 0, CTL_T_COMMENT, "TEXT", ARG(comment), NULL, 0, 0,
+	  "a note shown by 'block list' (at most 63 bytes)" },
+	END
+};
+
+static const struct ctl_opt o_cidr_del[] = {
+	{ NULL, 0, CTL_T_CIDR, "CIDR", ARG(cidr), NULL, 0, 0,
+	  "the entry to remove, written as it was added" },
+	END
+};
+
+static const struct ctl_opt o_allow_add[] = {
+	{ NULL, 0, CTL_T_CIDR, "CIDR", ARG(cidr), NULL, 0, 0,
+	  "source to allow: an IPv4 or IPv6 address or prefix, host bits clear" },
+	{ "comment", 0, CTL_T_COMMENT, "TEXT", ARG(comment), NULL, 0, 0,
+	  "a note shown by 'allow list' (at most 63 bytes)" },
+	END
+};
+
+static const struct ctl_opt o_top[] = {
+	{ "count", 'n', CTL_T_UINT, "N", ARG(n), "10", 1, 10000, "show the N sources dropped most" },
+	{ "interval", 0, CTL_T_DURATION, "DUR", ARG(interval_ns), "1s", 0, 0,
+	  "how long to sample drop events (0 or 0s: do not sample)" },
+	END
+};
+
+static const struct ctl_opt o_events[] = {
+	{ "count", 'n', CTL_T_UINT, "N", ARG(count), NULL, 1, UINT32_MAX,
+	  "stop after N events (exit 1 if --timeout ends first)" },
+	{ "timeout", 't', CTL_T_DURATION, "DUR", ARG(timeout_ns), NULL, 0, 0,
+	  "stop after DUR" },
+	END
+};
+
+static const struct ctl_opt o_reload[] = {
+	{ "timeout", 't', CTL_T_DURATION, "DUR", ARG(timeout_ns), "10s", 0, 0,
+	  "how long to wait for castled's answer" },
+	END
+};
+
+static const struct ctl_opt o_unload[] = {
+	{ NULL, 0, CTL_T_IFACE, "IFACE", ARG(iface), NULL, 0, 0,
+	  "the interface to detach castle from" },
+	END
+};
+
+const struct ctl_verb ctl_verbs[] = {
+	{ "status", "attached interfaces, modes, program ids, policy generation, daemon",
+	  "Show what castle is attached to (interface, XDP mode and program id, TC mode and "
+	  "program id), the live policy (generation, serial, mode), whether castled runs, and "
+	  "its reload counters.",
+	  o_none, true, ctl_status },
+	{ "stats", "counters by interface, stage, verdict and reason",
+	  "Show the packet and byte counters of the XDP and TC programs, by interface, stage "
+	  "(xdp, tc), verdict (pass, drop) and reason. Only non-zero counters are listed. In "
+	  "dry-run, packets that would have dropped count as pass with their drop reason.",
+	  o_none, true, ctl_stats },
+	{ "block add", "block a source (address or prefix) now",
+	  "Add a manual blocklist entry. It takes effect on the next packet, survives policy "
+	  "reloads and castled restarts, and works while castled is down. Adding an entry "
+	  "that exists replaces its TTL (and its comment, if one is given).",
+	  o_block_add, false, ctl_block_add },
+	{ "block del", "remove a manual or auto-ban blocklist entry",
+	  "Remove a manual (or auto-ban) blocklist entry. Entries from the policy file are "
+	  "refused: edit the policy and reload.",
+	  o_cidr_del, false, ctl_block_del },
+	{ "block list", "every blocklist entry: origin, TTL left, hits, last hit, comment",
+	  "List every blocklist entry of the live policy and of the manual/auto-ban maps, "
+	  "with its origin (policy, manual, auto), time to live, packets dropped, last hit "
+	  "and comment. Expired entries are not shown.",
+	  o_none, true, ctl_block_list },
+	{ "allow add", "allow a source: never blocked, limited or TLS-checked",
+	  "Add a manual allowlist entry. allow beats every block and limit.",
+	  o_allow_add, false, ctl_allow_add },
+	{ "allow del", "remove a manual allowlist entry",
+	  "Remove a manual allowlist entry. Entries from the policy file are refused.",
+	  o_cidr_del, false, ctl_allow_del },
+	{ "allow list", "every allowlist entry: origin, hits, comment",
+	  "List every allowlist entry (policy and manual) with its origin, the packets it "
+	  "let through and its comment.",
+	  o_none, true, ctl_allow_list },
+	{ "limit list", "rate-limit classes, settings, tracked sources, pass/drop counts",
+	  "List the rate-limit classes of the live policy in match order: protocol, "
+	  "destination ports, rate, burst, byte rate, aggregation prefixes, auto-ban, the "
+	  "sources currently tracked and the packets passed and dropped.",
+	  o_none, true, ctl_limit_list },
+	{ "top", "sources dropped most, with reason and class",
+	  "Rank the sources castle drops most. Two measures, shown separately: (1) block "
+	  "entries (policy, manual, auto-ban) by the packets each dropped since it was "
+	  "added; (2) sources seen in the sampled drop events during --interval (the ring "
+	  "buffer carries at most the policy's events_per_sec events per second, so these "
+	  "are samples, not totals), with their reason and class, and for rate-limited "
+	  "sources the drops in a row their token bucket holds now. Sampling reads the "
+	  "'events' ring buffer: see 'events' for the one-reader caveat.",
+	  o_top, true, ctl_top },
+	{ "events", "follow sampled drop events (Ctrl-C to stop)",
+	  "Print one line per sampled drop event (time, interface, stage, reason, source, "
+	  "protocol, destination port, class, length; dry-run events are marked) until "
+	  "interrupted. A BPF ring buffer has a single consumer position: two readers "
+	  "(two 'castlectl events', or 'events' and 'top') steal events from each other.",
+	  o_events, true, ctl_events },
+	{ "reload", "have castled re-read its policy and wait for the outcome",
+	  "Send SIGHUP to castled (the pid it recorded in PIN/state) and wait until it "
+	  "reports the reload succeeded or failed. Exit 1 if castled is not running, "
+	  "refused the policy, or did not answer in time.",
+	  o_reload, false, ctl_reload },
+	{ "unload", "detach castle's XDP and TC programs from IFACE",
+	  "Detach castle's XDP and TC programs from IFACE and forget it. When no interface "
+	  "is left and castled is not running, the pins (maps, programs, links) are "
+	  "removed, which ends enforcement and clears manual entries held in the kernel.",
+	  o_unload, false, ctl_unload },
+	{ NULL, NULL, NULL, NULL, false, NULL },
+};
+
+/* ---- messages ----------------------------------------------------------- */
+
+void ctl_errf(struct ctl *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("castlectl: ", c->err);
+	va_start(ap, fmt);
+	vfprintf(c->err, fmt, ap);
+	va_end(ap);
+	fputc('\n', c->err);
+}
+
+static void synopsis(FILE *f, const struct ctl_verb *v)
+{
+	fprintf(f, "castlectl [--pin-dir DIR]%s %s", v->reads ? " [-j]" : "", v->name);
+	for (const struct ctl_opt *o = v->opts; o->help; o++)
+		if (!o->name)
+			fprintf(f, " %s", o->metavar);
+	for (const struct ctl_opt *o = v->opts; o->help; o++) {
+		if (!o->name)
+			continue;
+		if (o->short_name)
+			fprintf(f, " [-%c %s]", o->short_name, o->metavar);
+		else if (o->type == CTL_T_FLAG)
+			fprintf(f, " [--%s]", o->name);
+		else
+			fprintf(f, " [--%s %s]", o->name, o->metavar);
+	}
+	fputc('\n', f);
+}
+
+/* Print text wrapped at 79 columns; continuation lines indented by indent
+ * (the first line is assumed to start at column `col`). */
+static void wrap(FILE *f, const char *text, int col, int indent)
+{
+	const char *p = text;
+
+	while (*p) {
+		const char *sp = strchr(p, ' ');
+		int n = sp ? (int)(sp - p) : (int)strlen(p);
+
+		if (col > indent && col + 1 + n > 79) {
+			fprintf(f, "\n%*s", indent, "");
+			col = indent;
+		} else if (col > indent) {
+			fputc(' ', f);
+			col++;
+		}
+		fwrite(p, 1, n, f);
+		col += n;
+		p += n;
+		while (*p == ' ')
+			p++;
+	}
+	fputc('\n', f);
+}
+
+static void verb_help(FILE *f, const struct ctl_verb *v)
+{
+	fputs("Usage: ", f);
+	synopsis(f, v);
+	fputc('\n', f);
+	wrap(f, v->help, 0, 0);
+	fputc('\n', f);
+	fputs("Arguments and options:\n", f);
+	for (const struct ctl_opt *o = v->opts; o->help; o++) {
+		char left[64];
+
+		if (!o->name)
+			snprintf(left, sizeof(left), "%s", o->metavar);
+		else if (o->short_name)
+			snprintf(left, sizeof(left), "-%c, --%s %s", o->short_name, o->name, o->metavar);
+		else
+			snprintf(left, sizeof(left), "--%s %s", o->name, o->type == CTL_T_FLAG ? "" : o->metavar);
+		char text[512];
+
+		snprintf(text, sizeof(text), "%s%s%s%s", o->help, o->def ? " (default " : "",
+			 o->def ? o->def : "", o->def ? ")" : "");
+		fprintf(f, "  %-22s ", left);
+		wrap(f, text, 25, 25);
+	}
+	if (v->reads)
+		fprintf(f, "  %-22s %s\n", "-j, --json", "JSON output (schema: docs/JSON.md)");
+	fprintf(f, "  %-22s %s\n", "-h, --help", "this text");
+}
+
+static void main_help(FILE *f)
+{
+	fputs("Usage: castlectl [--pin-dir DIR] [-j|--json] VERB [ARGS...]\n\n"
+	      "Read and change castle's gate at run time. castlectl works on the pinned maps\n"
+	      "directly, so it works while castled is down.\n\nVerbs:\n", f);
+	for (const struct ctl_verb *v = ctl_verbs; v->name; v++)
+		fprintf(f, "  %-12s %s\n", v->name, v->summary);
+	fputs("\nGlobal options (before the verb):\n"
+	      "  --pin-dir DIR  castle's pin directory (default " CASTLE_PIN_DIR_DEFAULT ")\n"
+	      "  -j, --json     JSON output on every reading verb (docs/JSON.md)\n"
+	      "  -h, --help     this text; 'castlectl VERB --help' for a verb\n"
+	      "  -V, --version  print the version\n\n"
+	      "Exit status: 0 done, 1 failed (stderr says why), 2 usage error.\n", f);
+}
+
+static int usage(struct ctl *c, const struct ctl_verb *v, const char *fmt, const char *arg)
+{
+	fprintf(c->err, "castlectl: %s%s", v ? v->name : "", v ? ": " : "");
+	fprintf(c->err, fmt, arg);
+	fputc('\n', c->err);
+	if (v) {
+		fputs("Usage: ", c->err);
+		synopsis(c->err, v);
+	} else {
+		fputs("Usage: castlectl [--pin-dir DIR] [-j] VERB [ARGS...]; "
+		      "see castlectl --help\n", c->err);
+	}
+	return CTL_USAGE;
+}
+
+/* ---- values ------------------------------------------------------------- */
+
+int ctl_parse_value(const struct ctl_opt *o, const char *s, struct ctl_args *a, char *err,
+		    size_t errlen)
+{
+	void *p = (char *)a + o->offset;
+	char *end;
+
+	switch (o->type) {
+	case CTL_T_FLAG:
+		*(bool *)p = true;
+		return 0;
+	case CTL_T_STR:
+		*(const char **)p = s;
+		return 0;
+	case CTL_T_COMMENT: {
+		size_t n = strlen(s);
+
+		if (n >= CASTLE_NOTE_MAX) {
+			snprintf(err, errlen, "comment too long: %zu bytes (at most %d)", n,
+				 CASTLE_NOTE_MAX - 1);
+			return -1;
+		}
+		for (size_t i = 0; i < n; i++)
+			if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) {
+				snprintf(err, errlen, "comment contains a control character (byte %zu)",
+					 i + 1);
+				return -1;
+			}
+		*(const char **)p = s;
+		return 0;
+	}
+	case CTL_T_UINT: {
+		unsigned long long v;
+
+		errno = 0;
+		v = strtoull(s, &end, 10);
+		if (!*s || *end || errno || *s == '-' || *s == '+') {
+			snprintf(err, errlen, "'%s' is not a number", s);
+			return -1;
+		}
+		if (v < o->min || v > o->max) {
+			snprintf(err, errlen, "%llu is out of range (%llu..%llu)", v,
+				 (unsigned long long)o->min, (unsigned long long)o->max);
+			return -1;
+		}
+		*(uint64_t *)p = v;
+		return 0;
+	}
+	case CTL_T_DURATION: {
+		uint64_t ns;
+
+		if (castle_parse_duration(s, &ns, err, errlen))
+			return -1;
+		/* --ttl 0 would read as "never expires" or "expired now": refuse it,
+		 * leave --ttl out for a permanent entry. */
+		if (!ns && o->offset == ARG(ttl_ns)) {
+			snprintf(err, errlen, "a TTL of 0 means nothing: leave --ttl out for an entry "
+				 "that never expires");
+			return -1;
+		}
+		*(uint64_t *)p = ns;
+		return 0;
+	}
+	case CTL_T_CIDR:
+		if (castle_cidr_parse(s, (struct castle_cidr *)p, err, errlen))
+			return -1;
+		a->cidr_str = s;
+		return 0;
+	case CTL_T_IFACE:
+		if (!*s || strlen(s) >= IFNAMSIZ || strchr(s, '/') || strpbrk(s, " \t\n")) {
+			snprintf(err, errlen, "'%s' is not an interface name", s);
+			return -1;
+		}
+		*(const char **)p = s;
+		return 0;
+	}
+	snprintf(err, errlen, "internal error: option type %d", o->type);
+	return -1;
+}
+
+/* ---- parsing ------------------------------------------------------------ */
+
+static bool word_eq(const char *name, size_t len, const char *w)
+{
+	return strlen(w) == len && !strncmp(name, w, len);
+}
+
+/* The verb at argv[*i]: one or two words. NULL and a usage message if none. */
+static const struct ctl_verb *find_verb(struct ctl *c, int argc, char **argv, int *i)
+{
+	const char *w1 = argv[*i], *w2 = *i + 1 < argc ? argv[*i + 1] : NULL;
+	bool group = false;
+	char groups[128] = "";
+
+	for (const struct ctl_verb *v = ctl_verbs; v->name; v++) {
+		const char *sp = strchr(v->name, ' ');
+		size_t n1 = sp ? (size_t)(sp - v->name) : strlen(v->name);
+
+		if (!word_eq(v->name, n1, w1))
+			continue;
+		if (!sp) {
+			*i += 1;
+			return v;
+		}
+		group = true;
+		if (strlen(groups) + strlen(sp + 1) + 3 < sizeof(groups))
+			strcat(strcat(groups, *groups ? ", " : ""), sp + 1);
+		if (w2 && !strcmp(w2, sp + 1)) {
+			*i += 2;
+			return v;
+		}
+	}
+	if (group) {
+		fprintf(c->err, "castlectl: %s: %s%s%s; expected one of: %s\n", w1,
+			w2 ? "unknown subcommand '" : "missing subcommand", w2 ? w2 : "", w2 ? "'" : "",
+			groups);
+		fputs("Usage: castlectl [--pin-dir DIR] [-j] VERB [ARGS...]; see castlectl --help\n",
+		      c->err);
+	} else {
+		usage(c, NULL, "unknown verb '%s'", w1);
+	}
+	return NULL;
+}
+
+static const struct ctl_opt *find_opt(const struct ctl_verb *v, const char *arg, size_t len,
+				      bool is_long)
+{
+	for (const struct ctl_opt *o = v->opts; o->help; o++) {
+		if (!o->name)
+			continue;
+		if (is_long ? word_eq(arg, len, o->name) : (len == 1 && o->short_name == *arg))
+			return o;
+	}
+	return NULL;
+}
+
+/* Parse the verb's arguments; CTL_OK, CTL_FAIL or CTL_USAGE; -1 means --help
+ * was printed. */
+static int parse_verb(struct ctl *c, const struct ctl_verb *v, int argc, char **argv,
+		      struct ctl_args *a)
+{
+	char err[256];
+	int npos = 0, got = 0;
+	bool dashdash = false;
+
+	memset(a, 0, sizeof(*a));
+	for (const struct ctl_opt *o = v->opts; o->help; o++) {
+		if (o->def && ctl_parse_value(o, o->def, a, err, sizeof(err))) {
+			ctl_errf(c, "internal error: default of --%s: %s", o->name, err);
+			return CTL_FAIL;
+		}
+		if (!o->name)
+			npos++;
+	}
+	for (int i = 0; i < argc; i++) {
+		const char *s = argv[i], *val = NULL;
+
+		if (!dashdash && !strcmp(s, "--")) {
+			dashdash = true;
+			continue;
+		}
+		if (!dashdash && s[0] == '-' && s[1]) {
+			bool is_long = s[1] == '-';
+			const char *name = s + (is_long ? 2 : 1);
+			const char *eq = is_long ? strchr(name, '=') : NULL;
+			size_t len = eq ? (size_t)(eq - name) : (is_long ? strlen(name) : 1);
+
+			if ((is_long && !strcmp(name, "help")) || !strcmp(s, "-h")) {
+				verb_help(c->out, v);
+				return -1;
+			}
+			if (v->reads && (!strcmp(s, "-j") || !strcmp(s, "--json"))) {
+				a->json = true;
+				continue;
+			}
+			const struct ctl_opt *o = find_opt(v, name, len, is_long);
+			if (!o)
+				return usage(c, v, "unknown option '%s'", s);
+			if (o->type == CTL_T_FLAG) {
+				if (eq || (!is_long && s[2]))
+					return usage(c, v, "option '%s' takes no value", s);
+				ctl_parse_value(o, "", a, err, sizeof(err));
+				continue;
+			}
+			if (eq)
+				val = eq + 1;
+			else if (!is_long && s[2])
+				val = s + 2;
+			else if (i + 1 < argc)
+				val = argv[++i];
+			else
+				return usage(c, v, "option '%s' needs a value", s);
+			if (ctl_parse_value(o, val, a, err, sizeof(err))) {
+				ctl_errf(c, "%s: %s%s: %s", v->name, is_long ? "--" : "-",
+					 is_long ? o->name : (char[]){ o->short_name, 0 }, err);
+				return CTL_FAIL;
+			}
+			continue;
+		}
+		/* positional */
+		const struct ctl_opt *o = v->opts;
+		int k = 0;
+		for (; o->help; o++)
+			if (!o->name && k++ == got)
+				break;
+		if (!o->help)
+			return usage(c, v, "unexpected argument '%s'", s);
+		if (ctl_parse_value(o, s, a, err, sizeof(err))) {
+			ctl_errf(c, "%s: %s", v->name, err);
+			return CTL_FAIL;
+		}
+		got++;
+	}
+	if (got < npos) {
+		const struct ctl_opt *o = v->opts;
+		int k = 0;
+		for (; o->help; o++)
+			if (!o->name && k++ == got)
+				break;
+		return usage(c, v, "missing %s", o->metavar);
+	}
+	return CTL_OK;
+}
+
+int castle_ctl_main(int argc, char **argv, FILE *out, FILE *err)
+{
+	struct ctl c = { .out = out, .err = err, .pin_dir = CASTLE_PIN_DIR_DEFAULT };
+	struct ctl_args a;
+	int i = 1, ret;
+
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		const char *s = argv[i];
+
+		if (!strcmp(s, "--")) {
+			i++;
+			break;
+		} else if (!strcmp(s, "-j") || !strcmp(s, "--json")) {
+			c.json = true;
+		} else if (!strcmp(s, "-h") || !strcmp(s, "--help")) {
+			main_help(out);
+			return CTL_OK;
+		} else if (!strcmp(s, "-V") || !strcmp(s, "--version")) {
+			fprintf(out, "castlectl %s\n", CASTLE_VERSION);
+			return CTL_OK;
+		} else if (!strncmp(s, "--pin-dir=", 10)) {
+			c.pin_dir = s + 10;
+		} else if (!strcmp(s, "--pin-dir")) {
+			if (i + 1 >= argc)
+				return usage(&c, NULL, "option '%s' needs a value", s);
+			c.pin_dir = argv[++i];
+		} else {
+			return usage(&c, NULL, "unknown option '%s' (global options before the verb: "
+				     "--pin-dir DIR, -j)", s);
+		}
+	}
+	if (!*c.pin_dir)
+		return usage(&c, NULL, "%s", "--pin-dir: empty directory name");
+	if (i >= argc)
+		return usage(&c, NULL, "%s", "missing verb");
+	const struct ctl_verb *v = find_verb(&c, argc, argv, &i);
+	if (!v)
+		return CTL_USAGE;
+	ret = parse_verb(&c, v, argc - i, argv + i, &a);
+	if (ret < 0)
+		return CTL_OK;
+	if (ret)
+		return ret;
+	if (a.json)
+		c.json = true;
+	ret = v->run(&c, &a);
+	fflush(out);
+	if (c.maps_open)
+		castle_maps_close(&c.maps);
+	return ret;
+}
+
+/* ---- shared helpers ----------------------------------------------------- */
+
+int ctl_open(struct ctl *c)
+{
+	char path[4096], err[512];
+	int fd;
+
+	if (c->maps_open)
+		return CTL_OK;
+	/* Probe one pin first: its errno tells the operator what to do, where a
+	 * generic "open failed" would not. */
+	snprintf(path, sizeof(path), "%s/%s", c->pin_dir, CASTLE_MAP_STATE);
+	fd = bpf_obj_get(path);
+	if (fd < 0) {
+		int e = errno;
+
+		if (e == EPERM || e == EACCES)
+			ctl_errf(c, "permission denied opening %s: run as root or with CAP_BPF", path);
+		else if (e == ENOENT)
+			ctl_errf(c, "%s not found: castle is not loaded (castled pins its maps in %s; "
+				 "see --pin-dir)", path, c->pin_dir);
+		else
+			ctl_errf(c, "open %s: %s", path, strerror(e));
+		return CTL_FAIL;
+	}
+	close(fd);
+	if (castle_maps_open_pinned(c->pin_dir, &c->maps, err, sizeof(err))) {
+		ctl_errf(c, "%s", err);
+		return CTL_FAIL;
+	}
+	c->maps_open = true;
+	return CTL_OK;
+}
+
+const char *ctl_ifname(const struct ctl *c, uint32_t ifindex, char *buf, size_t len)
+{
+	struct castle_iface ifc;
+	char n[IF_NAMESIZE];
+
+	if (c->maps_open && !bpf_map_lookup_elem(c->maps.ifaces, &ifindex, &ifc) && ifc.name[0])
+		snprintf(buf, len, "%.*s", (int)sizeof(ifc.name), ifc.name);
+	else if (if_indextoname(ifindex, n))
+		snprintf(buf, len, "%s", n);
+	else
+		snprintf(buf, len, "if%u", ifindex);
+	return buf;
+}
+
+const char *ctl_proto_name(uint8_t proto, int family)
+{
+	static char num[8];
+
+	switch (proto) {
+	case 0: return "any";
+	case 1: return family == 6 ? "icmpv6" : "icmp";
+	case 6: return "tcp";
+	case 17: return "udp";
+	case 58: return "icmpv6";
+	}
+	snprintf(num, sizeof(num), "%u", proto);
+	return num;
+}
+
+const char *ctl_class_name(struct ctl *c, uint32_t slot, char *buf, size_t len)
+{
+	const char *name = NULL;
+	uint32_t gen;
+
+	/* Names travel in the policy struct, switched with the generation; read
+	 * it once per command. */
+	if (!c->pol_read && c->maps_open)
+		c->pol_read = castle_gen_live(&c->maps, &gen, &c->pol) == 0;
+	if (slot >= CASTLE_MAX_CLASSES) {
+		snprintf(buf, len, "-");
+		return buf;
+	}
+	if (c->pol_read && slot < c->pol.nclasses) {
+		c->pol.class_names[slot][CASTLE_CLASS_NAME_LEN - 1] = 0;
+		name = c->pol.class_names[slot];
+	}
+	if (name && *name)
+		snprintf(buf, len, "%s", name);
+	else
+		snprintf(buf, len, "#%u", slot);
+	return buf;
+}

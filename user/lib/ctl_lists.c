@@ -1,0 +1,304 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * ctl_lists.c - castlectl block/allow add, del and list. Writes go to the
+ * man_* maps only (a policy reload never touches them), and a comment to the
+ * `notes` map; every write is all or nothing.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl.h"
+#include "ctl_maps.h"
+#include "out.h"
+#include "units.h"
+
+static const char *list_name(bool allow)
+{
+	return allow ? "allowlist" : "blocklist";
+}
+
+/* A full map: say which list and how full, like the spec asks. */
+static void report_full(struct ctl *c, int fd, bool allow, const char *cidr)
+{
+	uint32_t n = 0, cap = 0;
+
+	if (castle_map_usage(fd, &n, &cap) == 0)
+		ctl_errf(c, "%s full: %u entries (capacity %u); %s not added", list_name(allow), n,
+			 cap, cidr);
+	else
+		ctl_errf(c, "%s full; %s not added", list_name(allow), cidr);
+}
+
+/*
+ * The note goes in first and the entry second: if the entry cannot be written
+ * (a full map), the note is put back as it was, and a listing never shows an
+ * entry with someone else's comment. A note without its entry, for the instant
+ * between the two writes, is invisible (listings start from entries).
+ */
+static int add_entry(struct ctl *c, const struct ctl_args *a, bool allow)
+{
+	uint32_t list = allow ? CASTLE_NOTE_ALLOW : CASTLE_NOTE_BLOCK;
+	char cs[CASTLE_CIDR_STRLEN], old[CASTLE_NOTE_MAX];
+	bool had_old = false;
+	int ret;
+
+	if (ctl_open(c))
+		return CTL_FAIL;
+	castle_cidr_str(&a->cidr, cs, sizeof(cs));
+	if (a->comment) {
+		had_old = castle_note_get(&c->maps, &a->cidr, list, old, sizeof(old)) == 0;
+		ret = castle_note_put(&c->maps, &a->cidr, list, a->comment);
+		if (ret == -ENOSPC) {
+			uint32_t n = 0, cap = 0;
+			castle_map_usage(c->maps.notes, &n, &cap);
+			ctl_errf(c, "comment store full: %u entries (capacity %u); %s not added", n,
+				 cap, cs);
+			return CTL_FAIL;
+		}
+		if (ret) {
+			ctl_errf(c, "write the comment of %s: %s; %s not added", cs, strerror(-ret), cs);
+			return CTL_FAIL;
+		}
+	}
+	if (allow)
+		ret = castle_manual_allow_put(&c->maps, &a->cidr);
+	else
+		ret = castle_manual_block_put(&c->maps, &a->cidr, a->ttl_ns, CASTLE_ORIGIN_MANUAL);
+	if (ret) {
+		if (a->comment) {
+			if (had_old)
+				castle_note_put(&c->maps, &a->cidr, list, old);
+			else
+				castle_note_del(&c->maps, &a->cidr, list);
+		}
+		if (ret == -ENOSPC)
+			report_full(c, allow ? castle_manual_allow_fd(&c->maps, &a->cidr)
+					     : castle_manual_block_fd(&c->maps, &a->cidr),
+				    allow, cs);
+		else
+			ctl_errf(c, "%s add %s: %s", allow ? "allow" : "block", cs, strerror(-ret));
+		return CTL_FAIL;
+	}
+	if (!allow) {
+		struct castle_allow_val av;
+
+		/* Not an error (the operator may mean to lift the allow next), but
+		 * the block would silently do nothing: say so. */
+		if (!castle_allow_lookup(&c->maps, &a->cidr, false, &av) ||
+		    !castle_allow_lookup(&c->maps, &a->cidr, true, &av))
+			fprintf(c->err, "castlectl: warning: %s is also allowlisted, and allow beats "
+				"block: the block has no effect until the allow entry is removed\n", cs);
+	}
+	return CTL_OK;
+}
+
+static int del_entry(struct ctl *c, const struct ctl_args *a, bool allow)
+{
+	uint32_t list = allow ? CASTLE_NOTE_ALLOW : CASTLE_NOTE_BLOCK;
+	char cs[CASTLE_CIDR_STRLEN];
+	struct castle_block_val bv;
+	struct castle_allow_val av;
+	bool in_policy;
+	int ret;
+
+	if (ctl_open(c))
+		return CTL_FAIL;
+	castle_cidr_str(&a->cidr, cs, sizeof(cs));
+	in_policy = allow ? !castle_allow_lookup(&c->maps, &a->cidr, true, &av)
+			  : !castle_block_lookup(&c->maps, &a->cidr, true, &bv);
+	ret = allow ? castle_manual_allow_del(&c->maps, &a->cidr)
+		    : castle_manual_block_del(&c->maps, &a->cidr);
+	if (ret == -ENOENT) {
+		if (in_policy)
+			ctl_errf(c, "%s comes from the policy file; edit the policy", cs);
+		else
+			ctl_errf(c, "%s is not in the %s", cs, list_name(allow));
+		return CTL_FAIL;
+	}
+	if (ret) {
+		ctl_errf(c, "%s del %s: %s", allow ? "allow" : "block", cs, strerror(-ret));
+		return CTL_FAIL;
+	}
+	/* The policy's own entry for the same prefix may carry this comment. */
+	if (!in_policy)
+		castle_note_del(&c->maps, &a->cidr, list);
+	else
+		fprintf(c->err, "castlectl: note: removed the manual entry; %s is also in the policy "
+			"file and stays %sed\n", cs, allow ? "allow" : "block");
+	return CTL_OK;
+}
+
+int ctl_block_add(struct ctl *c, const struct ctl_args *a) { return add_entry(c, a, false); }
+int ctl_block_del(struct ctl *c, const struct ctl_args *a) { return del_entry(c, a, false); }
+int ctl_allow_add(struct ctl *c, const struct ctl_args *a) { return add_entry(c, a, true); }
+int ctl_allow_del(struct ctl *c, const struct ctl_args *a) { return del_entry(c, a, true); }
+
+/* ---- listing ------------------------------------------------------------ */
+
+struct row {
+	struct castle_entry e;
+	char note[CASTLE_NOTE_MAX];
+	bool has_note;
+};
+
+struct rows {
+	struct ctl *c;
+	struct row *v;
+	size_t n, cap;
+	bool oom;
+};
+
+static int collect(const struct castle_entry *e, void *arg)
+{
+	struct rows *r = arg;
+
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 64;
+		struct row *v = realloc(r->v, cap * sizeof(*v));
+		if (!v) {
+			r->oom = true;
+			return -ENOMEM;
+		}
+		r->v = v;
+		r->cap = cap;
+	}
+	struct row *row = &r->v[r->n++];
+	memset(row, 0, sizeof(*row));
+	row->e = *e;
+	row->has_note = !castle_note_get(&r->c->maps, &e->cidr,
+					 e->allow ? CASTLE_NOTE_ALLOW : CASTLE_NOTE_BLOCK, row->note,
+					 sizeof(row->note));
+	return 0;
+}
+
+static int row_cmp(const void *a, const void *b)
+{
+	const struct row *x = a, *y = b;
+	int d = castle_cidr_cmp(&x->e.cidr, &y->e.cidr);
+
+	return d ? d : (int)x->e.origin - (int)y->e.origin;
+}
+
+static double secs(uint64_t ns)
+{
+	return (double)ns / 1e9;
+}
+
+static void print_json(struct ctl *c, const struct rows *r, bool allow, uint64_t now)
+{
+	struct out_json j;
+	char cs[CASTLE_CIDR_STRLEN], cls[40];
+
+	out_json_init(&j, c->out);
+	out_json_obj_begin(&j);
+	out_json_kstr(&j, "list", allow ? "allow" : "block");
+	out_json_key(&j, "entries");
+	out_json_arr_begin(&j);
+	for (size_t i = 0; i < r->n; i++) {
+		const struct castle_entry *e = &r->v[i].e;
+
+		out_json_obj_begin(&j);
+		out_json_kstr(&j, "cidr", castle_cidr_str(&e->cidr, cs, sizeof(cs)));
+		out_json_ku64(&j, "family", e->cidr.family);
+		out_json_kstr(&j, "origin", e->origin < CASTLE_ORIGIN_MAX
+						    ? castle_origin_names[e->origin] : "unknown");
+		out_json_ku64(&j, "hits", e->hits);
+		out_json_key(&j, "created_ago_s");
+		if (e->created_ns && e->created_ns <= now)
+			out_json_double(&j, secs(now - e->created_ns));
+		else
+			out_json_null(&j);
+		if (!allow) {
+			out_json_key(&j, "expires_in_s");
+			if (e->expires_ns)
+				out_json_double(&j, e->expires_ns > now ? secs(e->expires_ns - now) : 0);
+			else
+				out_json_null(&j);
+			out_json_key(&j, "last_hit_ago_s");
+			if (e->last_hit_ns)
+				out_json_double(&j, now > e->last_hit_ns ? secs(now - e->last_hit_ns) : 0);
+			else
+				out_json_null(&j);
+			out_json_kstr(&j, "class", e->origin == CASTLE_ORIGIN_AUTO
+				      ? ctl_class_name(c, e->class_slot, cls, sizeof(cls)) : NULL);
+		}
+		out_json_kstr(&j, "comment", r->v[i].has_note ? r->v[i].note : NULL);
+		out_json_obj_end(&j);
+	}
+	out_json_arr_end(&j);
+	out_json_obj_end(&j);
+	out_json_end_doc(&j);
+}
+
+static void print_table(struct ctl *c, const struct rows *r, bool allow, uint64_t now)
+{
+	static const struct out_col bcols[] = {
+		{ "CIDR", OUT_LEFT }, { "ORIGIN", OUT_LEFT }, { "TTL", OUT_RIGHT },
+		{ "HITS", OUT_RIGHT }, { "LAST HIT", OUT_RIGHT }, { "COMMENT", OUT_LEFT },
+	};
+	static const struct out_col acols[] = {
+		{ "CIDR", OUT_LEFT }, { "ORIGIN", OUT_LEFT }, { "HITS", OUT_RIGHT },
+		{ "COMMENT", OUT_LEFT },
+	};
+	struct out_table t;
+
+	out_table_init(&t, allow ? acols : bcols, allow ? 4 : 6);
+	for (size_t i = 0; i < r->n; i++) {
+		const struct castle_entry *e = &r->v[i].e;
+		char cs[CASTLE_CIDR_STRLEN], ttl[32], hits[32], last[40], cls[40], note[96];
+		const char *origin = e->origin < CASTLE_ORIGIN_MAX ? castle_origin_names[e->origin]
+								   : "unknown";
+
+		castle_cidr_str(&e->cidr, cs, sizeof(cs));
+		castle_human_count(e->hits, hits, sizeof(hits));
+		if (r->v[i].has_note)
+			snprintf(note, sizeof(note), "%s", r->v[i].note);
+		else if (e->origin == CASTLE_ORIGIN_AUTO)
+			snprintf(note, sizeof(note), "auto-ban by class %s",
+				 ctl_class_name(c, e->class_slot, cls, sizeof(cls)));
+		else
+			note[0] = 0;
+		if (allow) {
+			const char *cells[] = { cs, origin, hits, note };
+			out_table_row(&t, cells);
+		} else {
+			const char *cells[] = { cs, origin, out_ttl(e->expires_ns, now, ttl, sizeof(ttl)),
+						hits, out_ago(e->last_hit_ns, now, last, sizeof(last)),
+						note };
+			out_table_row(&t, cells);
+		}
+	}
+	out_table_print(&t, c->out);
+	out_table_free(&t);
+}
+
+static int list(struct ctl *c, bool allow)
+{
+	struct rows r = { .c = c };
+	uint64_t now;
+	int ret;
+
+	if (ctl_open(c))
+		return CTL_FAIL;
+	/* Listing never deletes: reaping while walking a hash map would restart
+	 * the walk and print entries twice. The kernel ignores expired ones. */
+	ret = allow ? castle_allow_foreach(&c->maps, collect, &r)
+		    : castle_block_foreach(&c->maps, false, collect, &r);
+	if (ret) {
+		ctl_errf(c, "read the %s: %s", list_name(allow), strerror(-ret));
+		free(r.v);
+		return CTL_FAIL;
+	}
+	now = castle_now_boot_ns();
+	qsort(r.v, r.n, sizeof(*r.v), row_cmp);
+	if (c->json)
+		print_json(c, &r, allow, now);
+	else
+		print_table(c, &r, allow, now);
+	free(r.v);
+	return CTL_OK;
+}
+
+int ctl_block_list(struct ctl *c, const struct ctl_args *a) { (void)a; return list(c, false); }
+int ctl_allow_list(struct ctl *c, const struct ctl_args *a) { (void)a; return list(c, true); }
