@@ -105,9 +105,14 @@ int castle_xdp(struct xdp_md *ctx)
 	reason = castle_xdp_blocked(gen, &p);
 	if (reason != CASTLE_R_OK)
 		goto out;
+	/* A cut transport header is malformed. When the policy passes malformed
+	 * packets, the source is still charged to its limit (on the source and
+	 * what the parser saw): a truncated header must not carry a limited
+	 * source past the gate. */
 	if (pr == CASTLE_P_BAD_L4) {
 		reason = CASTLE_R_MALFORMED;
-		goto out;
+		if (!(flags & CASTLE_F_MALFORMED_PASS))
+			goto out;
 	}
 	int rl = castle_xdp_ratelimit(gen, &p, len);
 	slot = rl & 0xff;
@@ -115,6 +120,8 @@ int castle_xdp(struct xdp_md *ctx)
 		reason = CASTLE_R_RATELIMIT;
 		goto out;
 	}
+	if (pr == CASTLE_P_BAD_L4)
+		goto out; /* malformed, passed below as the flag asks */
 	verdict = CASTLE_PASS;
 out:
 	if (verdict == CASTLE_DROP) {

@@ -48,8 +48,17 @@ struct castle_pkt {
 	__u16 sport;		/* host byte order */
 	__u16 dport;
 	__u8 icmp_type;
-	__u8 _pad[3];
+	__u8 blind;		/* CASTLE_BLIND_*: what a class must not match on */
+	__u8 _pad[2];
 };
+
+/* What the parser could not see. A packet whose ports (or transport protocol)
+ * are out of sight - a non-first fragment, a transport header cut short - is
+ * charged to a class as if they matched: hiding them must not be a way around
+ * a limit. An IPv6 non-first fragment's next header is not even the real
+ * protocol (reassembly takes the first fragment's), so it hides both. */
+#define CASTLE_BLIND_PORTS 1
+#define CASTLE_BLIND_PROTO 2
 
 /* `end` is data_end, the only bound the verifier accepts for access; `limit`
  * is where the IP header says the packet ends (before Ethernet padding). A
@@ -135,11 +144,17 @@ static __always_inline enum castle_parse castle_parse_ipv4(struct castle_cursor 
 	/* Trailing Ethernet padding is not ours to parse. */
 	c->limit = c->pos + tot;
 	c->pos = c->pos + hlen;
+	/* Reassembly keys on the protocol, so a fragment's protocol is real. */
 	if (iph->frag_off & bpf_htons(0x1fff)) {
 		p->frag = 1;
+		p->blind = CASTLE_BLIND_PORTS;
 		return CASTLE_P_IP;
 	}
-	return castle_parse_l4(c, p) ? CASTLE_P_BAD_L4 : CASTLE_P_IP;
+	if (castle_parse_l4(c, p)) {
+		p->blind = CASTLE_BLIND_PORTS;
+		return CASTLE_P_BAD_L4;
+	}
+	return CASTLE_P_IP;
 }
 
 struct castle_ipv6_opt {
@@ -170,14 +185,20 @@ static __always_inline enum castle_parse castle_parse_ipv6(struct castle_cursor 
 	p->hop_limit = ip6->hop_limit;
 	__u8 nh = ip6->nexthdr;
 
-	for (int i = 0; i < CASTLE_MAX_V6_EXT; i++) {
+	/* Until the transport header is reached, neither it nor the protocol is
+	 * known. */
+	p->blind = CASTLE_BLIND_PROTO | CASTLE_BLIND_PORTS;
+
+	/* CASTLE_MAX_V6_EXT extension headers, then the transport header: one
+	 * turn more than there are extension headers to walk. */
+	for (int i = 0; i <= CASTLE_MAX_V6_EXT; i++) {
 		struct castle_ipv6_opt *o = c->pos;
 
 		switch (nh) {
 		case IPPROTO_HOPOPTS:
 		case IPPROTO_ROUTING:
 		case IPPROTO_DSTOPTS:
-			if (!CASTLE_FITS(c, o + 1))
+			if (i == CASTLE_MAX_V6_EXT || !CASTLE_FITS(c, o + 1))
 				return CASTLE_P_BAD_L4;
 			nh = o->nexthdr;
 			c->pos += (o->hdrlen + 1) * 8;
@@ -185,7 +206,7 @@ static __always_inline enum castle_parse castle_parse_ipv6(struct castle_cursor 
 				return CASTLE_P_BAD_L4;
 			break;
 		case IPPROTO_AH:
-			if (!CASTLE_FITS(c, o + 1))
+			if (i == CASTLE_MAX_V6_EXT || !CASTLE_FITS(c, o + 1))
 				return CASTLE_P_BAD_L4;
 			nh = o->nexthdr;
 			c->pos += (o->hdrlen + 2) * 4;
@@ -194,7 +215,7 @@ static __always_inline enum castle_parse castle_parse_ipv6(struct castle_cursor 
 			break;
 		case IPPROTO_FRAGMENT: {
 			struct frag_hdr *fh = c->pos;
-			if (!CASTLE_FITS(c, fh + 1))
+			if (i == CASTLE_MAX_V6_EXT || !CASTLE_FITS(c, fh + 1))
 				return CASTLE_P_BAD_L4;
 			nh = fh->nexthdr;
 			c->pos = fh + 1;
@@ -206,15 +227,21 @@ static __always_inline enum castle_parse castle_parse_ipv6(struct castle_cursor 
 			break;
 		}
 		default:
+			/* More extension headers than we walk end here too, with
+			 * the transport header out of sight: malformed. */
 			p->proto = nh;
-			if (nh == IPPROTO_NONE || nh == IPPROTO_ESP)
+			p->blind = CASTLE_BLIND_PORTS;
+			if (nh == IPPROTO_NONE || nh == IPPROTO_ESP) {
+				p->blind = 0;
 				return CASTLE_P_IP;
-			return castle_parse_l4(c, p) ? CASTLE_P_BAD_L4 : CASTLE_P_IP;
+			}
+			if (castle_parse_l4(c, p))
+				return CASTLE_P_BAD_L4;
+			p->blind = 0;
+			return CASTLE_P_IP;
 		}
 	}
-	/* More extension headers than we walk: the transport header is out of
-	 * sight, so the packet cannot be matched on ports. */
-	p->proto = nh;
+	/* Not reached: the last turn returns from every case. */
 	return CASTLE_P_BAD_L4;
 }
 

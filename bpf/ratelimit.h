@@ -41,9 +41,10 @@ static __always_inline int castle_ports_match(const struct castle_class *c,
 {
 	if (!c->nranges)
 		return 1;
-	/* A non-first fragment has no ports. It is charged to the class as if
-	 * the ports matched: fragmenting must not be a way around a limit. */
-	if (p->frag)
+	/* A non-first fragment (or a cut transport header) shows no ports. It
+	 * is charged to the class as if they matched: fragmenting must not be a
+	 * way around a limit. */
+	if (p->blind & CASTLE_BLIND_PORTS)
 		return 1;
 	if (!p->has_ports)
 		return 0;
@@ -59,7 +60,7 @@ static __always_inline int castle_ports_match(const struct castle_class *c,
 static __always_inline int castle_proto_match(const struct castle_class *c,
 					      const struct castle_pkt *p)
 {
-	if (c->proto == CASTLE_PROTO_ANY)
+	if (c->proto == CASTLE_PROTO_ANY || (p->blind & CASTLE_BLIND_PROTO))
 		return 1;
 	if (c->proto == CASTLE_PROTO_ICMP)
 		return p->proto == IPPROTO_ICMP || p->proto == IPPROTO_ICMPV6;
