@@ -1,0 +1,685 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * castle_tc.bpf.c - the TC ingress TLS gate. The body reads as the order of
+ * checks: parse -> tls enabled? -> protected port? -> allowlist -> QUIC (UDP)
+ * or the TCP connection state machine -> count. It runs after the XDP gate,
+ * so blocked and rate-limited sources never get here.
+ *
+ * TCP state (docs/TLS.md): a SYN opens an entry in tls_pending; the first
+ * payload is fed to the ClientHello parser (bpf/tls.h), segment by segment,
+ * until the hello is judged; the verdict moves the connection to tls_conns,
+ * where a verified connection passes at the cost of one lookup and a bad one
+ * is dropped for good. tls_marks remembers, per hash slot, that a handshake
+ * was opened and not yet verified, so that losing an entry to LRU eviction
+ * never turns a connection into an unchecked one.
+ *
+ * Pass is TC_ACT_UNSPEC (TCX_NEXT): the next filter or program still runs.
+ */
+#include "common.h"
+#include "parse.h"
+#include "lists.h"
+#include "tls.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#define ETH_HLEN 14
+#define TC_PASS (-1)	/* TC_ACT_UNSPEC / TCX_NEXT */
+#define TC_DROP 2	/* TC_ACT_SHOT */
+
+#define TCP_FIN 0x01
+#define TCP_SYN 0x02
+#define TCP_ACK 0x10
+
+/* How long a SYN mark lasts; castled may set it before load. */
+const volatile __u32 tls_mark_window_s = CASTLE_TLS_MARK_WINDOW_S;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, CASTLE_TLS_PENDING_DEFAULT);
+	__type(key, struct castle_tls_key);
+	__type(value, struct castle_tls_pend);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tls_pending SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, CASTLE_TLS_CONNS_DEFAULT);
+	__type(key, struct castle_tls_key);
+	__type(value, struct castle_tls_conn);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tls_conns SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, CASTLE_TLS_MARKS);
+	__type(key, __u32);
+	__type(value, struct castle_tls_mark);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tls_marks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, CASTLE_TLS_RESULT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tls_results SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, CASTLE_TLSP_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tls_pressure SEC(".maps");
+
+/* Not pinned: per-CPU scratch, meaningless outside one program run. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct castle_tls_buf);
+} tls_scratch SEC(".maps");
+
+/* What the TC parser extracts: the XDP struct (so lists.h applies) and where
+ * the payload is. Offsets are from the start of the frame. */
+struct castle_tc_pkt {
+	struct castle_pkt ip;
+	__u32 pay_off;
+	__u32 pay_len;
+	__u32 seq;
+	__u8 tcp_flags;
+	__u8 first_frag;	/* MF set, offset 0: transport header, partial payload */
+	__u8 _pad[2];
+};
+
+/* Stage results: reason in the low byte, drop in bit 8. */
+#define R_PASS(r) (r)
+#define R_DROP(r) ((r) | 0x100)
+
+static __always_inline void bump(void *map, __u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(map, &idx);
+
+	if (v)
+		*v += 1; /* per-CPU slot */
+}
+
+/* ---- parsing (bpf_skb_load_bytes: nothing assumed linear) ---------------- */
+
+static __always_inline int tc_l4(struct __sk_buff *skb, struct castle_tc_pkt *p, __u32 off,
+				 __u32 ip_end)
+{
+	if (p->ip.proto == IPPROTO_TCP) {
+		struct tcphdr th;
+
+		if (off + sizeof(th) > ip_end || bpf_skb_load_bytes(skb, off, &th, sizeof(th)))
+			return CASTLE_P_BAD_L4;
+		if (th.doff < 5 || off + th.doff * 4 > ip_end)
+			return CASTLE_P_BAD_L4;
+		p->ip.sport = bpf_ntohs(th.source);
+		p->ip.dport = bpf_ntohs(th.dest);
+		p->ip.has_ports = 1;
+		p->seq = bpf_ntohl(th.seq);
+		p->tcp_flags = ((__u8 *)&th)[13];
+		p->pay_off = off + th.doff * 4;
+	} else if (p->ip.proto == IPPROTO_UDP) {
+		struct udphdr uh;
+
+		if (off + sizeof(uh) > ip_end || bpf_skb_load_bytes(skb, off, &uh, sizeof(uh)))
+			return CASTLE_P_BAD_L4;
+		p->ip.sport = bpf_ntohs(uh.source);
+		p->ip.dport = bpf_ntohs(uh.dest);
+		p->ip.has_ports = 1;
+		p->pay_off = off + sizeof(uh);
+	} else {
+		return CASTLE_P_IP;
+	}
+	p->pay_len = ip_end - p->pay_off;
+	return CASTLE_P_IP;
+}
+
+static __always_inline int tc_ipv4(struct __sk_buff *skb, struct castle_tc_pkt *p, __u32 off)
+{
+	struct iphdr iph;
+
+	if (bpf_skb_load_bytes(skb, off, &iph, sizeof(iph)))
+		return CASTLE_P_BAD_L3;
+	__u32 hlen = iph.ihl * 4, tot = bpf_ntohs(iph.tot_len);
+	if (iph.version != 4 || hlen < sizeof(iph) || tot < hlen || off + tot > skb->len)
+		return CASTLE_P_BAD_L3;
+	p->ip.family = 4;
+	__builtin_memcpy(p->ip.saddr, &iph.saddr, 4);
+	__builtin_memcpy(p->ip.daddr, &iph.daddr, 4);
+	p->ip.proto = iph.protocol;
+	if (iph.frag_off & bpf_htons(0x1fff)) {
+		p->ip.frag = 1;
+		return CASTLE_P_IP;
+	}
+	p->first_frag = !!(iph.frag_off & bpf_htons(0x2000));
+	return tc_l4(skb, p, off + hlen, off + tot);
+}
+
+static __always_inline int tc_ipv6(struct __sk_buff *skb, struct castle_tc_pkt *p, __u32 off)
+{
+	struct ipv6hdr ip6;
+
+	if (bpf_skb_load_bytes(skb, off, &ip6, sizeof(ip6)))
+		return CASTLE_P_BAD_L3;
+	__u32 end = off + sizeof(ip6) + bpf_ntohs(ip6.payload_len);
+	if (ip6.version != 6 || end > skb->len)
+		return CASTLE_P_BAD_L3;
+	p->ip.family = 6;
+	__builtin_memcpy(p->ip.saddr, &ip6.saddr, 16);
+	__builtin_memcpy(p->ip.daddr, &ip6.daddr, 16);
+	__u8 nh = ip6.nexthdr;
+	off += sizeof(ip6);
+
+	for (int i = 0; i < CASTLE_MAX_V6_EXT; i++) {
+		__u8 o[4];
+
+		switch (nh) {
+		case IPPROTO_HOPOPTS:
+		case IPPROTO_ROUTING:
+		case IPPROTO_DSTOPTS:
+		case IPPROTO_AH:
+			if (off + 2 > end || bpf_skb_load_bytes(skb, off, o, 2))
+				return CASTLE_P_BAD_L4;
+			off += nh == IPPROTO_AH ? (o[1] + 2) * 4 : (o[1] + 1) * 8;
+			nh = o[0];
+			break;
+		case IPPROTO_FRAGMENT:
+			if (off + 8 > end || bpf_skb_load_bytes(skb, off, o, 4))
+				return CASTLE_P_BAD_L4;
+			nh = o[0];
+			off += 8;
+			if (((o[2] << 8 | o[3]) & 0xfff8)) {
+				p->ip.proto = nh;
+				p->ip.frag = 1;
+				return CASTLE_P_IP;
+			}
+			p->first_frag = o[3] & 1;
+			break;
+		default:
+			p->ip.proto = nh;
+			if (off > end)
+				return CASTLE_P_BAD_L4;
+			return tc_l4(skb, p, off, end);
+		}
+	}
+	p->ip.proto = nh;
+	return CASTLE_P_BAD_L4;
+}
+
+/* Global: verified once on its own (see castle_xdp.bpf.c). */
+__noinline int castle_tc_parse(struct __sk_buff *skb, struct castle_tc_pkt *p)
+{
+	__u32 off = ETH_HLEN;
+	__u16 proto;
+
+	if (!p)
+		return CASTLE_P_BAD_L3;
+	/* The outer VLAN tag is already in skb->vlan_tci; inner ones are in the
+	 * frame, as at XDP. */
+	if (bpf_skb_load_bytes(skb, 12, &proto, 2))
+		return CASTLE_P_BAD_L3;
+	for (int i = 0; i < CASTLE_MAX_VLANS; i++) {
+		if (proto != bpf_htons(ETH_P_8021Q) && proto != bpf_htons(ETH_P_8021AD))
+			break;
+		if (bpf_skb_load_bytes(skb, off + 2, &proto, 2))
+			return CASTLE_P_BAD_L3;
+		off += 4;
+	}
+	if (proto == bpf_htons(ETH_P_IP))
+		return tc_ipv4(skb, p, off);
+	if (proto == bpf_htons(ETH_P_IPV6))
+		return tc_ipv6(skb, p, off);
+	if (proto == bpf_htons(ETH_P_8021Q) || proto == bpf_htons(ETH_P_8021AD))
+		return CASTLE_P_BAD_L3;
+	return CASTLE_P_NON_IP;
+}
+
+/* ---- policy ------------------------------------------------------------- */
+
+__noinline int castle_tc_protected(__u32 gen, __u16 dport)
+{
+	struct castle_policy *pol = bpf_map_lookup_elem(&policy, &gen);
+
+	if (!pol)
+		return 0;
+	for (int i = 0; i < CASTLE_MAX_TLS_PORTS; i++) {
+		if (i >= pol->tls.nports)
+			break;
+		if (pol->tls.ports[i] == dport)
+			return 1;
+	}
+	return 0;
+}
+
+/* Allowed sources are never TLS-checked. No hit accounting: XDP counted it. */
+__noinline int castle_tc_allowed(__u32 gen, const struct castle_pkt *p)
+{
+	if (!p)
+		return 0;
+	return (p->family == 4 ? castle_allow4(gen, p) : castle_allow6(gen, p)) != NULL;
+}
+
+struct sni_wild {
+	const struct castle_tls_pend *st;
+	struct castle_sni_key *k;
+	__u32 from;	/* index of the first '.' */
+};
+
+/* k->name[1 + i] = sni[from + i]: one byte per bpf_loop step, so the verifier
+ * checks the copy once instead of once per (dot, length) pair. */
+static long sni_wild_step(__u64 i, void *ctx)
+{
+	struct sni_wild *w = ctx;
+	__u32 src = w->from + (__u32)i;
+
+	if (src >= w->st->sni_len || i >= CASTLE_SNI_MAX - 1)
+		return 1;
+	w->k->name[(1 + i) & (CASTLE_SNI_MAX - 1)] = w->st->sni[src & (CASTLE_SNI_MAX - 1)];
+	return 0;
+}
+
+/* Is the lower-case name (or its one-label wildcard) on tls.sni.allow? */
+__noinline int castle_tc_sni_allowed(__u32 gen, const struct castle_tls_pend *st)
+{
+	struct castle_sni_key k __attribute__((aligned(8)));
+	void *inner = bpf_map_lookup_elem(&pol_sni, &gen);
+
+	if (!st || !inner)
+		return 0; /* an allow-list we cannot read allows nothing */
+	if (st->sni_len == 0 || st->sni_len >= CASTLE_SNI_MAX)
+		return 0;
+	/* sni[] is zero past the name: it is the key as it stands. */
+	for (int i = 0; i < CASTLE_SNI_MAX / 8; i++)
+		((__u64 *)k.name)[i] = ((const __u64 *)st->sni)[i];
+	if (bpf_map_lookup_elem(inner, &k))
+		return 1;
+	if (!st->sni_dot)
+		return 0;
+	/* "*." + the name without its first label. */
+	__builtin_memset(&k, 0, sizeof(k));
+	k.name[0] = '*';
+	struct sni_wild w = { .st = st, .k = &k, .from = st->sni_dot - 1 };
+	bpf_loop(CASTLE_SNI_MAX, sni_wild_step, &w, 0);
+	return bpf_map_lookup_elem(inner, &k) != NULL;
+}
+
+/* ---- SYN marks ------------------------------------------------------------ */
+
+static __always_inline __u32 tls_slot(const struct castle_tls_key *k)
+{
+	const __u32 *w = (const void *)k;
+	__u32 h = 0x9e3779b9;
+
+	/* Word-wise multiply-xorshift over the 40-byte key. */
+	for (int i = 0; i < (int)(sizeof(*k) / 4); i++) {
+		h ^= w[i];
+		h *= 0x85ebca6b;
+		h ^= h >> 13;
+	}
+	return h & (CASTLE_TLS_MARKS - 1);
+}
+
+static __always_inline __u32 now_s(void)
+{
+	return bpf_ktime_get_ns() / 1000000000ull;
+}
+
+/* A handshake opened in this slot: it stays marked until verified or until
+ * no SYN has hit the slot for tls_mark_window_s. */
+static __always_inline void mark_open(const struct castle_tls_key *k)
+{
+	__u32 slot = tls_slot(k), now = now_s();
+	struct castle_tls_mark *m = bpf_map_lookup_elem(&tls_marks, &slot);
+
+	if (!m)
+		return;
+	if (now - m->last_s >= tls_mark_window_s)
+		m->unresolved = 0; /* stale: a lost race only keeps it marked longer */
+	__sync_fetch_and_add(&m->unresolved, 1);
+	m->last_s = now;
+}
+
+static __always_inline void mark_verified(const struct castle_tls_key *k)
+{
+	__u32 slot = tls_slot(k);
+	struct castle_tls_mark *m = bpf_map_lookup_elem(&tls_marks, &slot);
+
+	if (m && m->unresolved)
+		__sync_fetch_and_add(&m->unresolved, -1);
+}
+
+static __always_inline int marked(const struct castle_tls_key *k)
+{
+	__u32 slot = tls_slot(k);
+	struct castle_tls_mark *m = bpf_map_lookup_elem(&tls_marks, &slot);
+
+	return m && m->unresolved && now_s() - m->last_s < tls_mark_window_s;
+}
+
+/* ---- TCP ------------------------------------------------------------------ */
+
+static __always_inline __u32 result_reason(__u32 res)
+{
+	switch (res) {
+	case CASTLE_TLS_RES_OLD_VERSION:
+		return CASTLE_R_TLS_VERSION;
+	case CASTLE_TLS_RES_SNI_DENIED:
+		return CASTLE_R_TLS_SNI;
+	default:
+		return CASTLE_R_TLS_NOT_TLS;
+	}
+}
+
+static __always_inline void judge_conn(const struct castle_tls_key *k, __u32 isn, __u32 res)
+{
+	struct castle_tls_conn c = {
+		.since_ns = bpf_ktime_get_ns(),
+		.isn = isn,
+		.state = res == CASTLE_TLS_RES_TLS ? CASTLE_TLS_S_VERIFIED : CASTLE_TLS_S_BAD,
+		.result = res,
+	};
+
+	bpf_map_update_elem(&tls_conns, k, &c, BPF_ANY);
+	bump(&tls_pressure, CASTLE_TLSP_CONN_INSERTS);
+	bump(&tls_results, res);
+	if (res == CASTLE_TLS_RES_TLS)
+		mark_verified(k);
+}
+
+/* Open (or restart) the pending entry of a handshake; NULL if the map
+ * refused. Written from a zero template and filled in place: the value is
+ * too big for the stack next to everything else. */
+static __always_inline struct castle_tls_pend *open_pending(const struct castle_tls_key *k,
+							     __u32 isn)
+{
+	static const struct castle_tls_pend zero;
+	struct castle_tls_pend *st;
+
+	if (bpf_map_update_elem(&tls_pending, k, &zero, BPF_ANY))
+		return NULL;
+	st = bpf_map_lookup_elem(&tls_pending, k);
+	if (!st)
+		return NULL;
+	st->syn_ns = bpf_ktime_get_ns();
+	st->isn = isn;
+	st->lim = 5; /* until the record header is read */
+	bump(&tls_pressure, CASTLE_TLSP_PENDING_INSERTS);
+	mark_open(k);
+	return st;
+}
+
+/* The hello verdict once parsed: version, then SNI. */
+static __always_inline __u32 hello_result(__u32 gen, const struct castle_tls_pend *st)
+{
+	struct castle_policy *pol = bpf_map_lookup_elem(&policy, &gen);
+	__u16 ver = (st->flags & CASTLE_TLS_PF_SV) ? st->best_ver : st->legacy_ver;
+
+	if (!pol)
+		return CASTLE_TLS_RES_TLS;
+	if (ver < pol->tls.min_version)
+		return CASTLE_TLS_RES_OLD_VERSION;
+	/* SNI is checked where it is found: a hello without one passes. */
+	if ((pol->flags & CASTLE_F_TLS_SNI) && (st->flags & CASTLE_TLS_PF_SNI)) {
+		if (st->flags & CASTLE_TLS_PF_SNI_LONG)
+			return CASTLE_TLS_RES_SNI_DENIED;
+		if (!castle_tc_sni_allowed(gen, st))
+			return CASTLE_TLS_RES_SNI_DENIED;
+	}
+	return CASTLE_TLS_RES_TLS;
+}
+
+/* Feed payload bytes [skip, len) of the segment - stream bytes from st->seen
+ * on - to the parser, in chunks behind the kept tail. */
+__noinline int castle_tls_feed(struct __sk_buff *skb, struct castle_tls_pend *st, __u32 pay_off,
+			       __u32 skip, __u32 len)
+{
+	__u32 zero = 0;
+	struct castle_tls_buf *buf = bpf_map_lookup_elem(&tls_scratch, &zero);
+
+	if (!st || !buf)
+		return TLS_DONE;
+	for (int k = 0; k < TLS_MAX_CHUNKS; k++) {
+		if (skip >= len)
+			return TLS_MORE;
+		__u32 n = len - skip;
+		if (n > TLS_CHUNK)
+			n = TLS_CHUNK;
+		__builtin_memcpy(buf->b, st->tail, CASTLE_TLS_TAIL);
+		/* n in [1, TLS_CHUNK]: the verifier needs to see both bounds. */
+		n &= TLS_BUF - 1;
+		if (n == 0 || n > TLS_CHUNK)
+			return TLS_DONE;
+		if (bpf_skb_load_bytes(skb, pay_off + skip, &buf->b[CASTLE_TLS_TAIL], n))
+			return TLS_BAD;
+
+		struct tls_walk w = { .st = st, .buf = buf, .c0 = st->seen, .c1 = st->seen + n };
+		bpf_loop(TLS_STEPS, tls_step, &w, 0);
+
+		for (int i = 0; i < CASTLE_TLS_TAIL; i++)
+			st->tail[i] = buf->b[(n + i) & (TLS_BUF - 1)];
+		st->seen += n;
+		skip += n;
+		if (w.res != TLS_MORE)
+			return w.res;
+		/* Steps ran out with unread items behind the tail: stop here. */
+		if (st->pos + CASTLE_TLS_TAIL < st->seen)
+			return TLS_DONE;
+	}
+	return skip >= len ? TLS_MORE : TLS_DONE;
+}
+
+static __always_inline __u32 tc_seg_key(const struct castle_tc_pkt *p, struct castle_tls_key *k)
+{
+	__builtin_memcpy(k->saddr, p->ip.saddr, 16);
+	__builtin_memcpy(k->daddr, p->ip.daddr, 16);
+	k->sport = p->ip.sport;
+	k->dport = p->ip.dport;
+	k->family = p->ip.family;
+	return 0;
+}
+
+/* Does the payload start like a ClientHello? (6 bytes, no state) */
+static __always_inline int payload_is_hello(struct __sk_buff *skb, const struct castle_tc_pkt *p)
+{
+	__u8 b[6];
+
+	if (p->pay_len < 6 || bpf_skb_load_bytes(skb, p->pay_off, b, 6))
+		return 0;
+	return tls_is_hello_start(b);
+}
+
+/* A pending handshake gets a segment with payload. */
+static __always_inline int tcp_pending(struct __sk_buff *skb, const struct castle_tc_pkt *p,
+				       __u32 gen, const struct castle_tls_key *k,
+				       struct castle_tls_pend *st)
+{
+	__u32 off = p->seq - st->isn - 1;
+	int res;
+
+	if (off == 0 && st->seen)
+		tls_reset(st); /* the first segment again: inspect it again */
+	if (off > st->seen) {
+		/* A gap (reordering or loss before us), or data before the
+		 * stream start: drop it, TCP sends it again in order. */
+		bump(&tls_pressure, CASTLE_TLSP_OOO_DROPS);
+		return R_DROP(CASTLE_R_TLS_NOT_TLS);
+	}
+	if (off + p->pay_len <= st->seen)
+		return R_PASS(CASTLE_R_OK); /* already inspected */
+
+	res = castle_tls_feed(skb, st, p->pay_off, st->seen - off, p->pay_len);
+	if (res == TLS_MORE)
+		return R_PASS(CASTLE_R_OK);
+
+	__u32 r = res == TLS_BAD ? CASTLE_TLS_RES_NOT_TLS : hello_result(gen, st);
+	judge_conn(k, st->isn, r);
+	bpf_map_delete_elem(&tls_pending, k);
+	bump(&tls_pressure, CASTLE_TLSP_PENDING_RESOLVED);
+	return r == CASTLE_TLS_RES_TLS ? R_PASS(CASTLE_R_TLS) : R_DROP(result_reason(r));
+}
+
+__noinline int castle_tc_tcp(struct __sk_buff *skb, const struct castle_tc_pkt *p, __u32 gen)
+{
+	struct castle_tls_key k = {};
+	struct castle_tls_conn *c;
+	struct castle_tls_pend *st;
+	int syn;
+
+	if (!p)
+		return R_PASS(CASTLE_R_OK);
+	tc_seg_key(p, &k);
+	syn = (p->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
+
+	c = bpf_map_lookup_elem(&tls_conns, &k);
+	if (c && syn) {
+		/* A SYN on a judged tuple. A bad verdict stands for the mark
+		 * window: resetting it would let the old, still open socket
+		 * take plaintext once a new "connection" passed. After that,
+		 * or after a verified connection, the tuple is being reused. */
+		if (c->state == CASTLE_TLS_S_BAD &&
+		    bpf_ktime_get_ns() - c->since_ns < tls_mark_window_s * 1000000000ull)
+			return R_DROP(result_reason(c->result));
+		bpf_map_delete_elem(&tls_conns, &k);
+		c = NULL;
+	}
+	if (c) {
+		if (c->state != CASTLE_TLS_S_VERIFIED)
+			return R_DROP(result_reason(c->result));
+		/* Verified: one lookup. Only a segment at stream offset 0 (a
+		 * retransmitted first segment) is looked at again. */
+		if (p->pay_len && p->seq == c->isn + 1 && !payload_is_hello(skb, p)) {
+			c->state = CASTLE_TLS_S_BAD;
+			c->result = CASTLE_TLS_RES_NOT_TLS;
+			c->since_ns = bpf_ktime_get_ns();
+			bump(&tls_results, CASTLE_TLS_RES_NOT_TLS);
+			return R_DROP(CASTLE_R_TLS_NOT_TLS);
+		}
+		return R_PASS(CASTLE_R_TLS);
+	}
+
+	if (p->first_frag) {
+		/* A hello cut by IP fragmentation cannot be inspected whole;
+		 * TCP stacks set DF, so this is never a real client. */
+		return R_DROP(CASTLE_R_TLS_NOT_TLS);
+	}
+
+	st = bpf_map_lookup_elem(&tls_pending, &k);
+	if (syn) {
+		if (!st || st->isn != p->seq)
+			st = open_pending(&k, p->seq);
+		if (!p->pay_len)
+			return R_PASS(CASTLE_R_OK);
+		if (!st) /* TCP Fast Open data we cannot track */
+			return R_DROP(CASTLE_R_TLS_NOT_TLS);
+		return tcp_pending(skb, p, gen, &k, st);
+	}
+	if (st) {
+		if (!p->pay_len)
+			return R_PASS(CASTLE_R_OK);
+		return tcp_pending(skb, p, gen, &k, st);
+	}
+
+	/* No state at all: a connection older than the gate, or one whose
+	 * entry was evicted. Segments without payload carry nothing to check. */
+	if (!p->pay_len)
+		return R_PASS(CASTLE_R_UNTRACKED);
+	if (payload_is_hello(skb, p)) {
+		/* A first payload whose SYN entry is gone: inspect it now. */
+		bump(&tls_pressure, CASTLE_TLSP_ADOPTED);
+		st = open_pending(&k, p->seq - 1);
+		if (!st)
+			return R_DROP(CASTLE_R_TLS_NOT_TLS);
+		return tcp_pending(skb, p, gen, &k, st);
+	}
+	if (marked(&k)) {
+		/* A handshake was opened here and never verified: this is not
+		 * an old connection, and its first payload is not TLS. */
+		bump(&tls_pressure, CASTLE_TLSP_LOST_STATE_DROPS);
+		judge_conn(&k, p->seq - 1, CASTLE_TLS_RES_NOT_TLS);
+		return R_DROP(CASTLE_R_TLS_NOT_TLS);
+	}
+	return R_PASS(CASTLE_R_UNTRACKED);
+}
+
+/* ---- UDP: QUIC ------------------------------------------------------------ */
+
+__noinline int castle_tc_quic(struct __sk_buff *skb, const struct castle_tc_pkt *p, __u32 flags)
+{
+	__u8 h[7] = {};
+	__u32 n;
+
+	if (!p)
+		return R_PASS(CASTLE_R_OK);
+	n = p->pay_len < sizeof(h) ? p->pay_len : sizeof(h);
+	if (n && bpf_skb_load_bytes(skb, p->pay_off, h, n & 7))
+		n = 0;
+	if ((flags & CASTLE_F_TLS_QUIC_ALLOW) && quic_ok(h, p->pay_len))
+		return R_PASS(CASTLE_R_OK);
+	if (n && (h[0] & 0x80))
+		bump(&tls_results, CASTLE_TLS_RES_QUIC_DROPPED);
+	return R_DROP(CASTLE_R_QUIC);
+}
+
+/* ---- the gate ------------------------------------------------------------- */
+
+SEC("tc")
+int castle_tc(struct __sk_buff *skb)
+{
+	__u64 len = skb->len;
+	__u32 ifindex = skb->ifindex;
+	struct castle_tc_pkt p = {};
+	struct castle_state *s = castle_state_get();
+	__u32 gen = s ? s->gen & 1 : 0;
+	struct castle_policy *pol = bpf_map_lookup_elem(&policy, &gen);
+	__u32 flags = pol ? pol->flags : 0;
+	__u32 reason = CASTLE_R_OK;
+	__u32 verdict = CASTLE_PASS;
+	int r;
+
+	int pr = castle_tc_parse(skb, &p);
+
+	if (pr == CASTLE_P_NON_IP) {
+		reason = CASTLE_R_NON_IP;
+		goto out;
+	}
+	if (!(flags & CASTLE_F_TLS))
+		goto out;
+	if (pr != CASTLE_P_IP) {
+		/* Ports out of sight: the malformed policy decides, as at XDP. */
+		reason = CASTLE_R_MALFORMED;
+		verdict = CASTLE_DROP;
+		goto out;
+	}
+	if (!p.ip.has_ports || (p.ip.proto != IPPROTO_TCP && p.ip.proto != IPPROTO_UDP))
+		goto out; /* later fragments: their first one was judged */
+	if (!castle_tc_protected(gen, p.ip.dport))
+		goto out;
+	if (castle_tc_allowed(gen, &p.ip)) {
+		reason = CASTLE_R_ALLOWLIST;
+		goto out;
+	}
+	if (p.ip.proto == IPPROTO_UDP)
+		r = castle_tc_quic(skb, &p, flags);
+	else
+		r = castle_tc_tcp(skb, &p, gen);
+	reason = r & 0xff;
+	verdict = (r & 0x100) ? CASTLE_DROP : CASTLE_PASS;
+out:
+	if (verdict == CASTLE_DROP) {
+		int dry = (flags & CASTLE_F_DRY_RUN) ||
+			  (reason == CASTLE_R_MALFORMED && (flags & CASTLE_F_MALFORMED_PASS));
+
+		castle_event(s, pol ? pol->events_per_sec : 0, CASTLE_STAGE_TC, reason, ifindex,
+			     p.ip.saddr, p.ip.family, p.ip.proto, p.ip.dport, CASTLE_NO_CLASS, dry,
+			     len);
+		if (dry)
+			verdict = CASTLE_PASS;
+	}
+	castle_count(&tc_stats, ifindex, verdict, reason, len);
+	return verdict == CASTLE_DROP ? TC_DROP : TC_PASS;
+}
