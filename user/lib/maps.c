@@ -596,3 +596,21 @@ int castle_class_stats_read(int map_fd, uint32_t slot, struct castle_class_stats
 	free(per);
 	return 0;
 }
+
+int castle_manual_foreach(const struct castle_maps *m, bool reap, castle_entry_cb cb, void *arg)
+{
+	static const struct { int mm, family; bool lpm, allow; } lists[] = {
+		{ CASTLE_MM_BLOCK4, 4, false, false }, { CASTLE_MM_NET4, 4, true, false },
+		{ CASTLE_MM_BLOCK6, 6, false, false }, { CASTLE_MM_NET6, 6, true, false },
+		{ CASTLE_MM_ALLOW4, 4, true, true },   { CASTLE_MM_ALLOW6, 6, true, true },
+	};
+	uint64_t now = castle_now_boot_ns();
+
+	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+		int ret = walk(m->man[lists[i].mm], lists[i].family, lists[i].lpm, lists[i].allow,
+			       reap, now, cb, arg);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}

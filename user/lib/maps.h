@@ -135,6 +135,11 @@ typedef int (*castle_entry_cb)(const struct castle_entry *e, void *arg);
 int castle_block_foreach(const struct castle_maps *m, bool reap, castle_entry_cb cb, void *arg);
 int castle_allow_foreach(const struct castle_maps *m, castle_entry_cb cb, void *arg);
 
+/* Manual and auto entries only (block, then allow), without the policy
+ * generation: cheap enough for castled to run every second. Expired block
+ * entries are skipped, and deleted when reap is set. */
+int castle_manual_foreach(const struct castle_maps *m, bool reap, castle_entry_cb cb, void *arg);
+
 /* ---- counters --------------------------------------------------------- */
 
 /* Sum a castle_stats over CPUs for one interface (map = xdp_stats/tc_stats). */

@@ -1,0 +1,549 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * castled - loads castle's programs, keeps their maps filled from the policy
+ * file, reloads it on SIGHUP, persists manual entries and serves metrics.
+ *
+ * The daemon is not on the data path: programs, maps and links are pinned,
+ * so when castled stops (or dies) the gate keeps enforcing, and the next
+ * castled adopts everything where it was. Order at start: policy parsed, maps
+ * opened (adopted), policy generation committed, and only then programs
+ * attached, so that no packet is ever judged by an empty policy.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <net/if.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <systemd/sd-daemon.h>
+#include <xdp/libxdp.h>
+
+#include "apply.h"
+#include "loader.h"
+#include "metrics.h"
+#include "persist.h"
+#include "policy.h"
+
+#define DEFAULT_METRICS "127.0.0.1:9753"
+#define DEFAULT_STATE_DIR "/var/lib/castle"
+#define TICK_SEC 1
+#define NOTES_GC_SEC 60
+
+struct opts {
+	const char *ifaces[CASTLE_MAX_IFACES];
+	int nifaces;
+	const char *policy;
+	const char *metrics;
+	const char *pin_dir;
+	const char *state_dir;
+	enum castle_xdp_req xdp_mode;
+	uint32_t max_sources;
+	bool foreground;
+	bool check;
+};
+
+struct daemon {
+	struct opts o;
+	struct castle_loader l;
+	struct castle_policy_conf conf;		/* the live policy, for notes GC */
+	bool have_conf;
+	struct castle_persist persist;
+	struct castle_metrics *metrics;
+	struct castle_metrics_snapshot snap;
+};
+
+static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void logf_(const char *fmt, ...)
+{
+	char line[2048];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "castled: %s\n", line);
+}
+
+/* libbpf and libxdp: warnings only, one line each, with our prefix. */
+static int lib_print(const char *lib, const char *fmt, va_list ap)
+{
+	char line[1024];
+	size_t n;
+
+	vsnprintf(line, sizeof(line), fmt, ap);
+	n = strlen(line);
+	while (n && line[n - 1] == '\n')
+		line[--n] = 0;
+	if (n)
+		fprintf(stderr, "castled: %s: %s\n", lib, line);
+	return 0;
+}
+
+static int bpf_print(enum libbpf_print_level lvl, const char *fmt, va_list ap)
+{
+	return lvl == LIBBPF_WARN ? lib_print("libbpf", fmt, ap) : 0;
+}
+
+static int xdp_print(enum libxdp_print_level lvl, const char *fmt, va_list ap)
+{
+	return lvl == LIBXDP_WARN ? lib_print("libxdp", fmt, ap) : 0;
+}
+
+/* ---- command line --------------------------------------------------------- */
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: castled -i IFACE [-i IFACE ...] -p POLICY [options]\n"
+		"       castled --check -p POLICY\n"
+		"\n"
+		"  -i, --interface IFACE   attach the gate to IFACE (repeatable)\n"
+		"  -p, --policy FILE       policy file (YAML)\n"
+		"      --metrics ADDR:PORT Prometheus endpoint (default " DEFAULT_METRICS ")\n"
+		"      --pin-dir DIR       bpffs directory of pins (default " CASTLE_PIN_DIR_DEFAULT ")\n"
+		"      --xdp-mode MODE     auto | native | generic (default auto)\n"
+		"      --state-dir DIR     where manual entries persist (default " DEFAULT_STATE_DIR ")\n"
+		"      --max-sources N     rate-limit table size when first created (default %u)\n"
+		"  -f, --foreground        do not daemonize (implied under systemd)\n"
+		"      --check             validate the policy file and exit (0 ok, 1 errors)\n"
+		"  -h, --help              this text\n"
+		"  -V, --version           version\n"
+		"\n"
+		"Signals: SIGHUP re-reads the policy; SIGTERM/SIGINT stop castled and leave\n"
+		"the gate enforcing (castlectl unload IFACE removes it).\n",
+		CASTLE_RL_ENTRIES_DEFAULT);
+}
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "castled: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'castled --help'.\n");
+	return 2;
+}
+
+/* Returns -1 to go on, else the exit status. */
+static int parse_args(int argc, char **argv, struct opts *o)
+{
+	enum { O_METRICS = 256, O_PIN, O_XDP, O_STATE, O_MAXSRC, O_CHECK };
+	static const struct option lo[] = {
+		{ "interface", required_argument, NULL, 'i' },
+		{ "policy", required_argument, NULL, 'p' },
+		{ "metrics", required_argument, NULL, O_METRICS },
+		{ "pin-dir", required_argument, NULL, O_PIN },
+		{ "xdp-mode", required_argument, NULL, O_XDP },
+		{ "state-dir", required_argument, NULL, O_STATE },
+		{ "max-sources", required_argument, NULL, O_MAXSRC },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "check", no_argument, NULL, O_CHECK },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ 0 },
+	};
+	char *end;
+	int c;
+
+	*o = (struct opts){ .metrics = DEFAULT_METRICS, .pin_dir = CASTLE_PIN_DIR_DEFAULT,
+			    .state_dir = DEFAULT_STATE_DIR, .max_sources = CASTLE_RL_ENTRIES_DEFAULT };
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":i:p:fhV", lo, NULL)) != -1) {
+		switch (c) {
+		case 'i':
+			if (strlen(optarg) == 0 || strlen(optarg) >= IF_NAMESIZE)
+				return usage_error("bad interface name '%s'", optarg);
+			for (int k = 0; k < o->nifaces; k++)
+				if (!strcmp(o->ifaces[k], optarg))
+					return usage_error("interface %s given twice", optarg);
+			if (o->nifaces == CASTLE_MAX_IFACES)
+				return usage_error("at most %d interfaces", CASTLE_MAX_IFACES);
+			o->ifaces[o->nifaces++] = optarg;
+			break;
+		case 'p': o->policy = optarg; break;
+		case O_METRICS: o->metrics = optarg; break;
+		case O_PIN: o->pin_dir = optarg; break;
+		case O_STATE: o->state_dir = optarg; break;
+		case 'f': o->foreground = true; break;
+		case O_CHECK: o->check = true; break;
+		case O_XDP:
+			if (!strcmp(optarg, "auto"))
+				o->xdp_mode = CASTLE_XDP_AUTO;
+			else if (!strcmp(optarg, "native"))
+				o->xdp_mode = CASTLE_XDP_NATIVE;
+			else if (!strcmp(optarg, "generic") || !strcmp(optarg, "skb"))
+				o->xdp_mode = CASTLE_XDP_GENERIC;
+			else
+				return usage_error("--xdp-mode: '%s' is not auto, native or generic", optarg);
+			break;
+		case O_MAXSRC: {
+			unsigned long v;
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (errno || *end || !v || v > (1ul << 28) || optarg[0] == '-')
+				return usage_error("--max-sources: '%s' is not a number in 1..%lu", optarg,
+						   1ul << 28);
+			o->max_sources = v;
+			break;
+		}
+		case 'h': usage(stdout); return 0;
+		case 'V':
+			printf("castled %s (libbpf %u.%u)\n", CASTLE_VERSION, libbpf_major_version(),
+			       libbpf_minor_version());
+			return 0;
+		case ':': return usage_error("option %s needs an argument", argv[optind - 1]);
+		default: return usage_error("unknown option %s", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return usage_error("unexpected argument '%s'", argv[optind]);
+	if (!o->policy)
+		return usage_error("no policy file: -p POLICY");
+	if (!o->check && !o->nifaces)
+		return usage_error("no interface: -i IFACE");
+	return -1;
+}
+
+/* ---- policy --------------------------------------------------------------- */
+
+static void print_diags(const struct castle_errors *e, const char *prefix)
+{
+	for (size_t i = 0; i < e->n; i++)
+		fprintf(stderr, "%s%s\n", prefix, e->v[i].msg);
+	if (e->nerrors + e->nwarnings > e->n)
+		fprintf(stderr, "%s... and %zu more\n", prefix, e->nerrors + e->nwarnings - e->n);
+}
+
+/* Parse and compile; every problem printed with prefix. */
+static int policy_read(const char *path, const char *prefix, struct castle_policy_conf *conf,
+		       struct castle_policy_compiled *comp)
+{
+	struct castle_errors errs;
+	char err[512];
+	int ret;
+
+	castle_errors_init(&errs);
+	ret = castle_policy_load(path, conf, &errs);
+	print_diags(&errs, prefix);
+	castle_errors_free(&errs);
+	if (ret)
+		return -1;
+	if (castle_policy_compile(conf, comp, err, sizeof(err))) {
+		fprintf(stderr, "%s%s: %s\n", prefix, path, err);
+		castle_policy_free(conf);
+		return -1;
+	}
+	return 0;
+}
+
+static int check_only(const char *path)
+{
+	struct castle_policy_conf conf;
+	struct castle_policy_compiled comp;
+
+	if (policy_read(path, "", &conf, &comp))
+		return 1;
+	printf("%s: ok (%zu block, %zu allow, %u limit classes%s%s)\n", path, conf.nblock,
+	       conf.nallow, conf.nclasses, conf.tls.present ? ", tls" : "",
+	       conf.dry_run ? ", dry-run" : "");
+	castle_policy_compiled_free(&comp);
+	castle_policy_free(&conf);
+	return 0;
+}
+
+static void state_note_reload(struct castle_maps *m, bool ok, int pid)
+{
+	struct castle_state st;
+	uint32_t zero = 0;
+
+	/* Read-modify-write of the user-space fields; the kernel only writes
+	 * ev_tat, which may lose one step of the event sampler here. */
+	if (bpf_map_lookup_elem(m->state, &zero, &st))
+		return;
+	if (ok == true && pid < 0) {
+		st.reloads_ok++;
+		st.last_reload_ok_unix = time(NULL);
+	} else if (pid < 0) {
+		st.reloads_failed++;
+	} else {
+		st.daemon_pid = pid;
+	}
+	bpf_map_update_elem(m->state, &zero, &st, BPF_ANY);
+}
+
+/* Apply path's policy; on failure the live one stays, every reason logged
+ * with prefix. */
+static int apply_policy(struct daemon *d, const char *prefix)
+{
+	struct castle_policy_conf conf;
+	struct castle_policy_compiled comp;
+	struct castle_apply_stats st;
+	char err[512];
+	int ret;
+
+	if (policy_read(d->o.policy, prefix, &conf, &comp)) {
+		state_note_reload(&d->l.maps, false, -1);
+		return -1;
+	}
+	ret = castle_apply(&d->l.maps, &conf, &comp, &st, err, sizeof(err));
+	castle_policy_compiled_free(&comp);
+	if (ret) {
+		fprintf(stderr, "%s%s\n", prefix, err);
+		castle_policy_free(&conf);
+		state_note_reload(&d->l.maps, false, -1);
+		return -1;
+	}
+	if (d->have_conf)
+		castle_policy_free(&d->conf);
+	d->conf = conf;
+	d->have_conf = true;
+	d->snap.apply = st;
+	castle_metrics_update(d->metrics, &d->snap);
+	state_note_reload(&d->l.maps, true, -1);
+	logf_("policy %s applied: serial %llu, %u+%u IPv4 and %u+%u IPv6 blocks (exact+CIDR), "
+	      "%zu allows, %u classes%s%s, %u TTLs kept, in %.2fs",
+	      d->o.policy, (unsigned long long)st.serial, st.entries[CASTLE_PM_BLOCK4],
+	      st.entries[CASTLE_PM_NET4], st.entries[CASTLE_PM_BLOCK6], st.entries[CASTLE_PM_NET6],
+	      conf.nallow, conf.nclasses, conf.tls.present ? ", tls" : "",
+	      conf.dry_run ? ", DRY-RUN" : "", st.ttl_kept, st.seconds);
+	return 0;
+}
+
+/* ---- life cycle ----------------------------------------------------------- */
+
+/* Fork; the parent stays until the child is ready, so its exit status says
+ * whether castled started. Returns the fd to report readiness on (-1 when
+ * not daemonized). */
+static int daemonize(void)
+{
+	int p[2], devnull;
+	pid_t pid;
+	char c;
+
+	if (pipe2(p, O_CLOEXEC)) {
+		logf_("pipe: %s", strerror(errno));
+		exit(1);
+	}
+	pid = fork();
+	if (pid < 0) {
+		logf_("fork: %s", strerror(errno));
+		exit(1);
+	}
+	if (pid > 0) {
+		close(p[1]);
+		exit(read(p[0], &c, 1) == 1 && c == 0 ? 0 : 1);
+	}
+	close(p[0]);
+	setsid();
+	if (chdir("/")) {
+		/* "/" always exists; nothing sensible to do otherwise */
+	}
+	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (devnull >= 0) {
+		dup2(devnull, STDIN_FILENO);
+		close(devnull);
+	}
+	return p[1];
+}
+
+static int other_daemon(const struct castle_maps *m)
+{
+	struct castle_state st;
+	uint32_t zero = 0;
+	char path[64], comm[32] = "";
+	FILE *f;
+
+	if (bpf_map_lookup_elem(m->state, &zero, &st) || !st.daemon_pid ||
+	    (pid_t)st.daemon_pid == getpid() || kill(st.daemon_pid, 0))
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%u/comm", st.daemon_pid);
+	f = fopen(path, "re");
+	if (f) {
+		if (!fgets(comm, sizeof(comm), f))
+			comm[0] = 0;
+		fclose(f);
+	}
+	return strncmp(comm, "castled", 7) ? 0 : (int)st.daemon_pid;
+}
+
+static void tick(struct daemon *d, bool final)
+{
+	char err[512];
+	int ret = castle_persist_sync(&d->persist, &d->l.maps, !final, &d->snap.manual, err,
+				      sizeof(err));
+
+	if (ret < 0)
+		logf_("persist manual entries: %s", err);
+	castle_metrics_update(d->metrics, &d->snap);
+}
+
+static int attach_all(struct daemon *d)
+{
+	char err[512];
+	int i;
+
+	for (i = 0; i < d->o.nifaces; i++) {
+		static const char *const act[] = { "attached", "adopted (already running)",
+						   "replaced in place" };
+		struct castle_attach_result r;
+
+		if (castle_loader_attach(&d->l, d->o.ifaces[i], d->o.xdp_mode, &r, err, sizeof(err))) {
+			logf_("%s", err);
+			goto undo;
+		}
+		logf_("%s: XDP %s, %s mode, prog id %u%s%s; TC %s%s%s", d->o.ifaces[i],
+		      act[r.xdp_action], castle_xdp_mode_name(r.iface.xdp_mode), r.iface.xdp_prog_id,
+		      r.xdp_note[0] ? ", " : "", r.xdp_note, castle_tc_mode_name(r.iface.tc_mode),
+		      r.tc_note[0] ? ": " : "", r.tc_note);
+	}
+	return 0;
+undo:
+	/* Take back what this start attached where nothing of castle ran; an
+	 * interface that was already enforcing stays so. */
+	if (!d->l.adopted)
+		while (--i >= 0) {
+			bool gone;
+			castle_unload_iface(d->o.pin_dir, d->o.ifaces[i], &gone, err, sizeof(err));
+		}
+	return -1;
+}
+
+static int run(struct daemon *d, int ready_fd)
+{
+	char err[512];
+	sigset_t set;
+	time_t last_gc = time(NULL);
+	int sig, other, restored;
+	struct timespec ts = { TICK_SEC, 0 };
+
+	if (castle_loader_open(&d->l, d->o.pin_dir, d->o.max_sources, err, sizeof(err))) {
+		logf_("%s", err);
+		return 1;
+	}
+	if (d->o.max_sources != d->l.max_sources)
+		logf_("note: rl_state keeps its pinned size of %u sources (--max-sources %u applies "
+		      "once every interface is unloaded)", d->l.max_sources, d->o.max_sources);
+	other = other_daemon(&d->l.maps);
+	if (other) {
+		logf_("another castled (pid %d) manages %s; stop it first", other, d->o.pin_dir);
+		return 1;
+	}
+	if (castle_persist_init(&d->persist, d->o.state_dir, err, sizeof(err))) {
+		logf_("%s", err);
+		return 1;
+	}
+	if (castle_metrics_start(&d->metrics, d->o.metrics, &d->l.maps, err, sizeof(err))) {
+		logf_("%s", err);
+		return 1;
+	}
+	if (!d->l.adopted) {
+		/* Fresh maps (first start, or after a reboot): bring back what the
+		 * operator added by hand. */
+		int bad = castle_persist_restore(&d->persist, &d->l.maps, &restored, err, sizeof(err));
+		if (bad)
+			logf_("%s (%d bad line%s skipped)", err, bad < 0 ? 0 : bad, bad == 1 ? "" : "s");
+		if (restored)
+			logf_("restored %d manual entr%s from %s", restored, restored == 1 ? "y" : "ies",
+			      d->persist.path);
+	} else {
+		logf_("adopted the maps pinned in %s (counters, buckets and manual entries kept)",
+		      d->o.pin_dir);
+	}
+	if (apply_policy(d, "castled: ") || attach_all(d))
+		return 1;
+	state_note_reload(&d->l.maps, false, getpid());
+	tick(d, false);
+	castle_metrics_set_ready(d->metrics, true);
+
+	sd_notifyf(0, "READY=1\nMAINPID=%d\nSTATUS=enforcing on %d interface(s)", getpid(),
+		   d->o.nifaces);
+	if (ready_fd >= 0) {
+		char ok = 0;
+		if (write(ready_fd, &ok, 1) != 1) {
+			/* the parent is gone; nothing to tell */
+		}
+		close(ready_fd);
+	}
+	logf_("running (pid %d), metrics on http://%s/metrics", getpid(), d->o.metrics);
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	for (;;) {
+		sig = sigtimedwait(&set, NULL, &ts);
+		if (sig == SIGTERM || sig == SIGINT)
+			break;
+		if (sig == SIGHUP) {
+			sd_notify(0, "RELOADING=1");
+			logf_("SIGHUP: reloading %s", d->o.policy);
+			if (apply_policy(d, "castled: reload failed: "))
+				logf_("reload failed: the running policy stays as it was");
+			sd_notify(0, "READY=1");
+		}
+		tick(d, false);
+		if (time(NULL) - last_gc >= NOTES_GC_SEC) {
+			castle_notes_gc(&d->l.maps, d->have_conf ? &d->conf : NULL);
+			last_gc = time(NULL);
+		}
+	}
+
+	sd_notify(0, "STOPPING=1");
+	logf_("%s: stopping; the gate keeps enforcing (castlectl unload IFACE removes it)",
+	      strsignal(sig));
+	castle_metrics_stop(d->metrics);
+	d->metrics = NULL;
+	tick(d, true);
+	if (!other_daemon(&d->l.maps))
+		state_note_reload(&d->l.maps, false, 0);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct daemon d = { 0 };
+	struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
+	sigset_t set;
+	int ret, ready_fd = -1;
+
+	ret = parse_args(argc, argv, &d.o);
+	if (ret >= 0)
+		return ret;
+	if (d.o.check)
+		return check_only(d.o.policy);
+
+	libbpf_set_print(bpf_print);
+	libxdp_set_print(xdp_print);
+	/* Since 5.11 BPF memory is charged to the memory cgroup and this limit
+	 * is ignored; older kernels need it, and a container may forbid it. */
+	setrlimit(RLIMIT_MEMLOCK, &rl);
+
+	/* Signals are taken synchronously in the main loop (sigtimedwait), so
+	 * they must be blocked before any thread (libmicrohttpd's) exists. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (!d.o.foreground && !getenv("NOTIFY_SOCKET"))
+		ready_fd = daemonize();
+	ret = run(&d, ready_fd);
+	castle_metrics_stop(d.metrics);
+	castle_loader_close(&d.l);
+	if (d.have_conf)
+		castle_policy_free(&d.conf);
+	return ret;
+}

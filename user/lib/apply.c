@@ -1,0 +1,383 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * apply.c - see apply.h. Speed matters here: a million exact blocks go in by
+ * batches of 64k per syscall (castle_gen_add_block_batch), and only the few
+ * TTL entries cost a lookup in the live generation.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+
+#include "apply.h"
+#include "ctl_maps.h"
+
+static double mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static uint32_t max_u32(uint64_t a, uint32_t b)
+{
+	return a > b ? (a > UINT32_MAX ? UINT32_MAX : (uint32_t)a) : b;
+}
+
+/* fd of the live generation's inner map pm, or -1 (no policy yet). */
+static int live_inner(const struct castle_maps *m, int pm, uint32_t gen)
+{
+	uint32_t id;
+
+	if (bpf_map_lookup_elem(m->pol[pm], &gen, &id))
+		return -1;
+	return bpf_map_get_fd_by_id(id);
+}
+
+struct exact_buf {
+	uint8_t *keys;			/* n * ksz */
+	struct castle_block_val *vals;
+	uint32_t n;
+};
+
+/* A TTL entry the live generation holds with the same ttl keeps its expiry
+ * and hit count: editing an unrelated line must not restart a 1h block. */
+static bool keep_ttl(int fd, const struct castle_cidr *c, uint64_t ttl_ns,
+		     struct castle_block_val *v)
+{
+	struct castle_lpm6 k = { .prefixlen = c->plen };
+	struct castle_block_val old;
+	const void *key = c->addr;
+
+	if (fd < 0)
+		return false;
+	if (!castle_cidr_is_host(c)) {
+		memcpy(k.addr, c->addr, 16);
+		key = &k;
+	}
+	if (bpf_map_lookup_elem(fd, key, &old) || old.origin != CASTLE_ORIGIN_POLICY ||
+	    !old.expires_ns || old.expires_ns - old.created_ns != ttl_ns)
+		return false;
+	/* An LPM lookup answers the longest match, which for a CIDR could be an
+	 * enclosing prefix of the old policy with the same ttl: then the
+	 * expiry of that prefix is taken over, a harmless approximation. */
+	v->created_ns = old.created_ns;
+	v->expires_ns = old.expires_ns;
+	v->hits = old.hits;
+	v->last_hit_ns = old.last_hit_ns;
+	return true;
+}
+
+static int fill_blocks(struct castle_maps *m, struct castle_gen *g,
+		       const struct castle_policy_conf *conf, uint32_t live_gen, bool have_live,
+		       struct castle_apply_stats *st, char *err, size_t errlen)
+{
+	struct exact_buf ex[2] = { 0 };
+	int live[CASTLE_PM_MAX], ret = 0;
+	uint64_t now = castle_now_boot_ns();
+	size_t n4 = 0, n6 = 0;
+	bool any_ttl = false;
+
+	for (int i = 0; i < CASTLE_PM_MAX; i++)
+		live[i] = -1;
+	for (size_t i = 0; i < conf->nblock; i++) {
+		const struct castle_block_entry *b = &conf->block[i];
+		if (castle_cidr_is_host(&b->cidr))
+			b->cidr.family == 4 ? n4++ : n6++;
+		any_ttl |= b->ttl_ns != 0;
+	}
+	ex[0].keys = malloc(n4 * 4 + 1);
+	ex[0].vals = malloc(n4 * sizeof(*ex[0].vals) + 1);
+	ex[1].keys = malloc(n6 * 16 + 1);
+	ex[1].vals = malloc(n6 * sizeof(*ex[1].vals) + 1);
+	if (!ex[0].keys || !ex[0].vals || !ex[1].keys || !ex[1].vals) {
+		snprintf(err, errlen, "out of memory for %zu block entries", conf->nblock);
+		ret = -ENOMEM;
+		goto out;
+	}
+	if (any_ttl && have_live) {
+		live[CASTLE_PM_BLOCK4] = live_inner(m, CASTLE_PM_BLOCK4, live_gen);
+		live[CASTLE_PM_BLOCK6] = live_inner(m, CASTLE_PM_BLOCK6, live_gen);
+		live[CASTLE_PM_NET4] = live_inner(m, CASTLE_PM_NET4, live_gen);
+		live[CASTLE_PM_NET6] = live_inner(m, CASTLE_PM_NET6, live_gen);
+	}
+
+	for (size_t i = 0; i < conf->nblock; i++) {
+		const struct castle_block_entry *b = &conf->block[i];
+		const struct castle_cidr *c = &b->cidr;
+		bool host = castle_cidr_is_host(c), v4 = c->family == 4;
+		struct castle_block_val v = { .origin = CASTLE_ORIGIN_POLICY,
+					      .class_slot = CASTLE_NO_CLASS, .created_ns = now };
+
+		if (b->ttl_ns) {
+			int pm = host ? (v4 ? CASTLE_PM_BLOCK4 : CASTLE_PM_BLOCK6)
+				      : (v4 ? CASTLE_PM_NET4 : CASTLE_PM_NET6);
+			if (keep_ttl(live[pm], c, b->ttl_ns, &v))
+				st->ttl_kept++;
+			else
+				v.expires_ns = now + b->ttl_ns;
+		}
+		if (host) {
+			struct exact_buf *e = &ex[v4 ? 0 : 1];
+			size_t ksz = v4 ? 4 : 16;
+			memcpy(e->keys + (size_t)e->n * ksz, c->addr, ksz);
+			e->vals[e->n++] = v;
+			continue;
+		}
+		ret = castle_gen_add_block(g, c, &v);
+		if (ret) {
+			char s[CASTLE_CIDR_STRLEN];
+			snprintf(err, errlen, "%s:%u:%u: add block %s: %s", conf->path, b->line, b->col,
+				 castle_cidr_str(c, s, sizeof(s)), strerror(-ret));
+			goto out;
+		}
+		st->entries[v4 ? CASTLE_PM_NET4 : CASTLE_PM_NET6]++;
+	}
+	for (int f = 0; f < 2; f++) {
+		ret = castle_gen_add_block_batch(g, f ? 6 : 4, ex[f].keys, ex[f].vals, ex[f].n);
+		if (ret) {
+			snprintf(err, errlen, "add %u IPv%d exact blocks: %s", ex[f].n, f ? 6 : 4,
+				 strerror(-ret));
+			goto out;
+		}
+		st->entries[f ? CASTLE_PM_BLOCK6 : CASTLE_PM_BLOCK4] = ex[f].n;
+	}
+out:
+	for (int i = 0; i < CASTLE_PM_MAX; i++)
+		if (live[i] >= 0)
+			close(live[i]);
+	for (int f = 0; f < 2; f++) {
+		free(ex[f].keys);
+		free(ex[f].vals);
+	}
+	return ret;
+}
+
+static int fill_rest(struct castle_gen *g, const struct castle_policy_conf *conf,
+		     const struct castle_policy_compiled *comp, struct castle_apply_stats *st,
+		     char *err, size_t errlen)
+{
+	char s[CASTLE_CIDR_STRLEN];
+	uint32_t one = 1;
+	int ret;
+
+	for (size_t i = 0; i < conf->nallow; i++) {
+		const struct castle_allow_entry *a = &conf->allow[i];
+		struct castle_allow_val v = { .origin = CASTLE_ORIGIN_POLICY,
+					      .created_ns = castle_now_boot_ns() };
+		ret = castle_gen_add_allow(g, &a->cidr, &v);
+		if (ret) {
+			snprintf(err, errlen, "%s:%u:%u: add allow %s: %s", conf->path, a->line, a->col,
+				 castle_cidr_str(&a->cidr, s, sizeof(s)), strerror(-ret));
+			return ret;
+		}
+		st->entries[a->cidr.family == 4 ? CASTLE_PM_ALLOW4 : CASTLE_PM_ALLOW6]++;
+	}
+	for (size_t i = 0; i < comp->ncsrc; i++) {
+		const struct castle_csrc_entry *c = &comp->csrc[i];
+		ret = castle_gen_add_csrc(g, &c->cidr, c->classes);
+		if (ret) {
+			snprintf(err, errlen, "add class source %s: %s",
+				 castle_cidr_str(&c->cidr, s, sizeof(s)), strerror(-ret));
+			return ret;
+		}
+		st->entries[c->cidr.family == 4 ? CASTLE_PM_CSRC4 : CASTLE_PM_CSRC6]++;
+	}
+	for (size_t i = 0; i < comp->nsni; i++) {
+		/* Keys are already lower case and NUL padded by the compiler. */
+		if (bpf_map_update_elem(g->inner[CASTLE_PM_SNI], &comp->sni[i], &one, BPF_ANY)) {
+			ret = -errno;
+			snprintf(err, errlen, "add SNI %.*s: %s", CASTLE_SNI_MAX, comp->sni[i].name,
+				 strerror(-ret));
+			return ret;
+		}
+		st->entries[CASTLE_PM_SNI]++;
+	}
+	return 0;
+}
+
+static int write_notes(const struct castle_maps *m, const struct castle_policy_conf *conf)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < conf->nblock; i++)
+		if (conf->block[i].comment &&
+		    !castle_note_put(m, &conf->block[i].cidr, CASTLE_NOTE_BLOCK, conf->block[i].comment))
+			n++;
+	for (size_t i = 0; i < conf->nallow; i++)
+		if (conf->allow[i].comment &&
+		    !castle_note_put(m, &conf->allow[i].cidr, CASTLE_NOTE_ALLOW, conf->allow[i].comment))
+			n++;
+	return n;
+}
+
+int castle_apply(struct castle_maps *m, const struct castle_policy_conf *conf,
+		 const struct castle_policy_compiled *comp, struct castle_apply_stats *st,
+		 char *err, size_t errlen)
+{
+	struct castle_gen_sizes sz = { CASTLE_POL_EXACT_ENTRIES, CASTLE_POL_NET_ENTRIES,
+				       CASTLE_POL_ALLOW_ENTRIES };
+	struct castle_policy live_pol, pol;
+	uint64_t need[CASTLE_PM_MAX] = { 0 };
+	double t0 = mono_now();
+	struct castle_gen g;
+	uint32_t live_gen = 0;
+	bool have_live;
+	int ret;
+
+	memset(st, 0, sizeof(*st));
+	/* Inner maps are sized to the policy (never below the defaults, so
+	 * castle_map_capacity stays meaningful): map-in-map accepts any
+	 * max_entries for hash and LPM inner maps. */
+	for (size_t i = 0; i < conf->nblock; i++) {
+		const struct castle_cidr *c = &conf->block[i].cidr;
+		need[castle_cidr_is_host(c) ? (c->family == 4 ? CASTLE_PM_BLOCK4 : CASTLE_PM_BLOCK6)
+					    : (c->family == 4 ? CASTLE_PM_NET4 : CASTLE_PM_NET6)]++;
+	}
+	for (size_t i = 0; i < conf->nallow; i++)
+		need[conf->allow[i].cidr.family == 4 ? CASTLE_PM_ALLOW4 : CASTLE_PM_ALLOW6]++;
+	sz.exact = max_u32(need[CASTLE_PM_BLOCK4] > need[CASTLE_PM_BLOCK6] ? need[CASTLE_PM_BLOCK4]
+									    : need[CASTLE_PM_BLOCK6],
+			   sz.exact);
+	sz.net = max_u32(need[CASTLE_PM_NET4] > need[CASTLE_PM_NET6] ? need[CASTLE_PM_NET4]
+								      : need[CASTLE_PM_NET6],
+			 sz.net);
+	sz.allow = max_u32(need[CASTLE_PM_ALLOW4] > need[CASTLE_PM_ALLOW6] ? need[CASTLE_PM_ALLOW4]
+									    : need[CASTLE_PM_ALLOW6],
+			   sz.allow);
+
+	have_live = castle_gen_live(m, &live_gen, &live_pol) == 0;
+	ret = castle_gen_begin(&sz, &g, err, errlen);
+	if (ret)
+		return ret;
+	ret = fill_blocks(m, &g, conf, live_gen, have_live, st, err, errlen);
+	if (!ret)
+		ret = fill_rest(&g, conf, comp, st, err, errlen);
+	if (ret) {
+		castle_gen_abort(&g);
+		return ret;
+	}
+
+	pol = comp->pol;
+	pol.serial = (have_live ? live_pol.serial : 0) + 1;
+	for (unsigned int i = 0; i < conf->nclasses && i < CASTLE_MAX_CLASSES; i++)
+		snprintf(pol.class_names[i], sizeof(pol.class_names[i]), "%s", conf->classes[i].name);
+	ret = castle_gen_commit(m, &g, &pol, err, errlen);
+	if (ret) {
+		castle_gen_abort(&g);
+		return ret;
+	}
+	st->serial = pol.serial;
+	castle_gen_live(m, &st->gen, NULL);
+	for (int i = 0; i < CASTLE_PM_MAX; i++) {
+		uint32_t cap = 0;
+		int fd = live_inner(m, i, st->gen);
+		struct bpf_map_info info = {};
+		__u32 len = sizeof(info);
+
+		if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len))
+			cap = info.max_entries;
+		if (fd >= 0)
+			close(fd);
+		st->capacity[i] = cap;
+	}
+	st->notes = write_notes(m, conf);
+	castle_notes_gc(m, conf);
+	st->seconds = mono_now() - t0;
+	return 0;
+}
+
+/* ---- notes garbage collection ----------------------------------------- */
+
+struct keyset {
+	struct castle_note_key *v;
+	size_t n, cap;
+};
+
+static int key_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(struct castle_note_key));
+}
+
+static int keyset_add(struct keyset *s, const struct castle_note_key *k)
+{
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 64;
+		void *v = realloc(s->v, cap * sizeof(*s->v));
+		if (!v)
+			return -ENOMEM;
+		s->v = v;
+		s->cap = cap;
+	}
+	s->v[s->n++] = *k;
+	return 0;
+}
+
+static int add_manual(const struct castle_entry *e, void *arg)
+{
+	struct castle_note_key k;
+
+	castle_note_key_of(&e->cidr, e->allow ? CASTLE_NOTE_ALLOW : CASTLE_NOTE_BLOCK, &k);
+	return keyset_add(arg, &k);
+}
+
+static bool in_policy(const struct castle_policy_conf *conf, const struct castle_note_key *k)
+{
+	struct castle_note_key pk;
+
+	if (!conf)
+		return false;
+	/* Few entries carry comments; a linear pass over them is cheap next
+	 * to the syscalls of the walk. */
+	for (size_t i = 0; i < conf->nblock; i++) {
+		if (!conf->block[i].comment)
+			continue;
+		castle_note_key_of(&conf->block[i].cidr, CASTLE_NOTE_BLOCK, &pk);
+		if (!key_cmp(&pk, k))
+			return true;
+	}
+	for (size_t i = 0; i < conf->nallow; i++) {
+		if (!conf->allow[i].comment)
+			continue;
+		castle_note_key_of(&conf->allow[i].cidr, CASTLE_NOTE_ALLOW, &pk);
+		if (!key_cmp(&pk, k))
+			return true;
+	}
+	return false;
+}
+
+int castle_notes_gc(const struct castle_maps *m, const struct castle_policy_conf *conf)
+{
+	struct keyset cand = { 0 }, man = { 0 };
+	struct castle_note_key key, next;
+	void *prev = NULL;
+	int gone = 0;
+
+	/* Notes first, manual entries second: castlectl writes an entry before
+	 * its note, so a note added meanwhile is never taken for an orphan. */
+	while (bpf_map_get_next_key(m->notes, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		if (!in_policy(conf, &key) && keyset_add(&cand, &key))
+			goto out;
+	}
+	if (!cand.n)
+		goto out;
+	if (castle_manual_foreach(m, false, add_manual, &man))
+		goto out;
+	qsort(man.v, man.n, sizeof(*man.v), key_cmp);
+	for (size_t i = 0; i < cand.n; i++) {
+		if (man.n && bsearch(&cand.v[i], man.v, man.n, sizeof(*man.v), key_cmp))
+			continue;
+		if (!bpf_map_delete_elem(m->notes, &cand.v[i]))
+			gone++;
+	}
+out:
+	free(cand.v);
+	free(man.v);
+	return gone;
+}

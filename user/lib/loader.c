@@ -1,0 +1,625 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * loader.c - see loader.h. The rules that shape this file:
+ *  - maps are created once and pinned by name; every later load (a restarted
+ *    or upgraded castled, castlectl) reuses them, so counters, buckets and
+ *    manual entries outlive the daemon;
+ *  - castle's running XDP program is never detached to be replaced: it is
+ *    left alone when the new one is identical, else swapped in one netlink
+ *    operation (XDP_FLAGS_REPLACE) or one dispatcher swap (libxdp);
+ *  - libxdp gets an unloaded copy of the object, because it loads programs as
+ *    freplace extensions when its dispatcher works and as plain XDP when the
+ *    kernel refuses the dispatcher (it falls back by itself).
+ */
+#include <dirent.h>
+#include <stdarg.h>
+#include <errno.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/if_link.h>
+#include <linux/magic.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <xdp/libxdp.h>
+
+#include "castle_xdp.skel.h"
+#include "loader.h"
+
+#if __has_include("castle_tc.skel.h") && __has_include("tc_attach.h")
+#define CASTLE_HAVE_TC 1
+#include "castle_tc.skel.h"
+#include "tc_attach.h"
+#endif
+
+#define XDP_PROG_NAME "castle_xdp"
+
+const char *castle_xdp_mode_name(uint32_t mode)
+{
+	static const char *const n[] = { "none", "native", "generic", "multiprog-native",
+					 "multiprog-generic" };
+	return mode < sizeof(n) / sizeof(n[0]) ? n[mode] : "?";
+}
+
+const char *castle_tc_mode_name(uint32_t mode)
+{
+	static const char *const n[] = { "none", "tcx", "clsact" };
+	return mode < sizeof(n) / sizeof(n[0]) ? n[mode] : "?";
+}
+
+int castle_bpffs_check(const char *pin_dir, char *err, size_t errlen)
+{
+	char dir[4096];
+	struct statfs st;
+
+	/* The pin dir itself may not exist yet: check where it would be made. */
+	snprintf(dir, sizeof(dir), "%s", pin_dir);
+	if (statfs(dir, &st)) {
+		char *slash = strrchr(dir, '/');
+		if (slash && slash != dir)
+			*slash = '\0';
+		else if (slash)
+			slash[1] = '\0';
+		if (statfs(dir, &st)) {
+			snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+			return -errno;
+		}
+	}
+	if (st.f_type != BPF_FS_MAGIC) {
+		snprintf(err, errlen, "bpffs not mounted at %s: mount -t bpf bpf %s", dir, dir);
+		return -ENOTDIR;
+	}
+	return 0;
+}
+
+static uint32_t pinned_max_entries(const char *pin_dir, const char *name)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	char path[4200];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, name);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return 0;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		info.max_entries = 0;
+	close(fd);
+	return info.max_entries;
+}
+
+static const char *load_hint(int e, bool adopted)
+{
+	if (e == EPERM || e == EACCES)
+		return " (castled needs root, or CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON)";
+	if (adopted && (e == EINVAL || e == EEXIST))
+		return " (a map pinned under the pin directory does not match this build: "
+		       "run `castlectl unload` on every interface, or remove the pin directory)";
+	return "";
+}
+
+static int open_mem(struct castle_loader *l, const void *bytes, size_t sz, struct bpf_object **out,
+		    const char *what, char *err, size_t errlen)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, o, .pin_root_path = l->pin_dir);
+	struct bpf_object *obj = bpf_object__open_mem(bytes, sz, &o);
+	struct bpf_map *rl;
+
+	if (!obj) {
+		snprintf(err, errlen, "open %s: %s", what, strerror(errno));
+		return -errno;
+	}
+	rl = bpf_object__find_map_by_name(obj, CASTLE_MAP_RL_STATE);
+	if (rl)
+		bpf_map__set_max_entries(rl, l->max_sources);
+	*out = obj;
+	return 0;
+}
+
+int castle_loader_open(struct castle_loader *l, const char *pin_dir, uint32_t max_sources,
+		       char *err, size_t errlen)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, o, .pin_root_path = pin_dir);
+	char path[4200];
+	uint32_t pinned;
+	int ret;
+
+	memset(l, 0, sizeof(*l));
+	castle_maps_close(&l->maps); /* all fds -1 */
+	snprintf(l->pin_dir, sizeof(l->pin_dir), "%s", pin_dir);
+	ret = castle_bpffs_check(pin_dir, err, errlen);
+	if (ret)
+		return ret;
+	if (mkdir(pin_dir, 0700) && errno != EEXIST) {
+		snprintf(err, errlen, "create %s: %s", pin_dir, strerror(errno));
+		return -errno;
+	}
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, CASTLE_MAP_STATE);
+	l->adopted = access(path, F_OK) == 0;
+
+	/* A pinned LRU cannot be resized without losing every bucket: keep it. */
+	pinned = pinned_max_entries(pin_dir, CASTLE_MAP_RL_STATE);
+	l->max_sources = pinned ? pinned : max_sources;
+
+	l->xdp = castle_xdp_bpf__open_opts(&o);
+	if (!l->xdp) {
+		ret = -errno;
+		snprintf(err, errlen, "open castle_xdp: %s", strerror(-ret));
+		return ret;
+	}
+	bpf_map__set_max_entries(l->xdp->maps.rl_state, l->max_sources);
+	ret = castle_xdp_bpf__load(l->xdp);
+	if (ret) {
+		snprintf(err, errlen, "load castle_xdp with maps pinned in %s: %s%s", pin_dir,
+			 strerror(-ret), load_hint(-ret, l->adopted));
+		goto fail;
+	}
+	ret = castle_maps_from_object(l->xdp->obj, &l->maps);
+	if (ret) {
+		snprintf(err, errlen, "castle_xdp lacks a map this build needs");
+		goto fail;
+	}
+#ifdef CASTLE_HAVE_TC
+	{
+		size_t sz;
+		const void *bytes = castle_tc_bpf__elf_bytes(&sz);
+
+		ret = open_mem(l, bytes, sz, &l->tc, "castle_tc", err, errlen);
+		if (ret)
+			goto fail;
+		ret = bpf_object__load(l->tc);
+		if (ret) {
+			snprintf(err, errlen, "load castle_tc with maps pinned in %s: %s%s", pin_dir,
+				 strerror(-ret), load_hint(-ret, l->adopted));
+			goto fail;
+		}
+	}
+#endif
+	return 0;
+fail:
+	castle_loader_close(l);
+	return ret;
+}
+
+void castle_loader_close(struct castle_loader *l)
+{
+	/* Closing fds never detaches: XDP attachments are held by the device
+	 * (or by libxdp's pinned links), TC links by their pins. */
+	if (l->xprog)
+		xdp_program__close(l->xprog);
+	if (l->xdp_lobj)
+		bpf_object__close(l->xdp_lobj);
+	if (l->tc)
+		bpf_object__close(l->tc);
+	castle_maps_close(&l->maps);
+	if (l->xdp)
+		castle_xdp_bpf__destroy(l->xdp);
+	l->xprog = NULL;
+	l->xdp_lobj = l->tc = NULL;
+	l->xdp = NULL;
+}
+
+/* ---- XDP ---------------------------------------------------------------- */
+
+/* Put fd at path, replacing what is there; through a temporary name and a
+ * rename so that the pin never goes missing (bpffs refuses '.' in names). */
+static int pin_replace(int fd, const char *path)
+{
+	char tmp[4300];
+
+	snprintf(tmp, sizeof(tmp), "%s_new", path);
+	unlink(tmp);
+	if (bpf_obj_pin(fd, tmp) == 0) {
+		if (rename(tmp, path) == 0)
+			return 0;
+		unlink(tmp);
+	}
+	unlink(path);
+	return bpf_obj_pin(fd, path) ? -errno : 0;
+}
+
+/* Same instructions (the tag hashes them with map references blanked) and
+ * the same maps (our state map among the program's): then the running
+ * program is exactly what we would attach. */
+static bool same_program(int new_fd, uint32_t running_id, int state_fd)
+{
+	struct bpf_prog_info ni = {}, ri = {};
+	struct bpf_map_info si = {};
+	__u32 len = sizeof(ni), ids[64];
+	bool found = false;
+	int rfd;
+
+	if (bpf_obj_get_info_by_fd(new_fd, &ni, &len))
+		return false;
+	len = sizeof(si);
+	if (bpf_obj_get_info_by_fd(state_fd, &si, &len))
+		return false;
+	rfd = bpf_prog_get_fd_by_id(running_id);
+	if (rfd < 0)
+		return false;
+	ri.nr_map_ids = 64;
+	ri.map_ids = (uintptr_t)ids;
+	len = sizeof(ri);
+	if (!bpf_obj_get_info_by_fd(rfd, &ri, &len)) {
+		for (__u32 i = 0; i < ri.nr_map_ids && i < 64; i++)
+			found |= ids[i] == si.id;
+		found &= !memcmp(ni.tag, ri.tag, sizeof(ni.tag));
+	}
+	close(rfd);
+	return found;
+}
+
+struct xdp_now {
+	bool any;		/* some XDP program is attached */
+	bool legacy;		/* without the libxdp dispatcher */
+	enum xdp_attach_mode mode;
+	uint32_t ours_id;	/* castle's program, 0 if none */
+	uint32_t other_id;	/* legacy: the foreign program */
+	char other_name[32];
+};
+
+static int xdp_inspect(int ifindex, struct xdp_now *now)
+{
+	struct xdp_multiprog *mp = xdp_multiprog__get_from_ifindex(ifindex);
+	long e = libxdp_get_error(mp);
+	struct xdp_program *p;
+
+	memset(now, 0, sizeof(*now));
+	if (e == -ENOENT || (!e && !mp))
+		return 0;
+	if (e)
+		return (int)e;
+	now->any = true;
+	now->legacy = xdp_multiprog__is_legacy(mp);
+	now->mode = xdp_multiprog__attach_mode(mp);
+	if (now->legacy) {
+		p = xdp_multiprog__main_prog(mp);
+		if (p && !strcmp(xdp_program__name(p), XDP_PROG_NAME)) {
+			now->ours_id = xdp_program__id(p);
+		} else if (p) {
+			now->other_id = xdp_program__id(p);
+			snprintf(now->other_name, sizeof(now->other_name), "%s", xdp_program__name(p));
+		}
+	} else {
+		for (p = xdp_multiprog__next_prog(NULL, mp); p; p = xdp_multiprog__next_prog(p, mp))
+			if (!strcmp(xdp_program__name(p), XDP_PROG_NAME))
+				now->ours_id = xdp_program__id(p);
+	}
+	xdp_multiprog__close(mp);
+	return 0;
+}
+
+static uint32_t mode_flags(enum xdp_attach_mode m)
+{
+	return m == XDP_MODE_SKB ? XDP_FLAGS_SKB_MODE
+	       : m == XDP_MODE_NATIVE ? XDP_FLAGS_DRV_MODE : 0;
+}
+
+static int xprog_prepare(struct castle_loader *l, char *err, size_t errlen)
+{
+	size_t sz;
+	const void *bytes;
+	int ret;
+
+	if (l->xprog)
+		return 0;
+	bytes = castle_xdp_bpf__elf_bytes(&sz);
+	ret = open_mem(l, bytes, sz, &l->xdp_lobj, "castle_xdp", err, errlen);
+	if (ret)
+		return ret;
+	DECLARE_LIBXDP_OPTS(xdp_program_opts, xo, .obj = l->xdp_lobj, .prog_name = XDP_PROG_NAME);
+	l->xprog = xdp_program__create(&xo);
+	ret = (int)libxdp_get_error(l->xprog);
+	if (ret || !l->xprog) {
+		ret = ret ? ret : -EINVAL;
+		l->xprog = NULL;
+		snprintf(err, errlen, "libxdp: open castle_xdp: %s", strerror(-ret));
+		bpf_object__close(l->xdp_lobj);
+		l->xdp_lobj = NULL;
+	}
+	return ret;
+}
+
+static int quiet_print(enum libbpf_print_level lvl, const char *fmt, va_list ap)
+{
+	(void)lvl;
+	(void)fmt;
+	(void)ap;
+	return 0;
+}
+
+static const char *attach_hint(int e, enum castle_xdp_req req)
+{
+	if (e == EBUSY || e == EEXIST)
+		return req == CASTLE_XDP_GENERIC
+			       ? " (another program is attached; detach it, or use --xdp-mode native)"
+			       : " (another program is attached; detach it, or use --xdp-mode generic)";
+	if (e == EOPNOTSUPP && req == CASTLE_XDP_NATIVE)
+		return " (the driver has no native XDP; use --xdp-mode generic or auto)";
+	if (e == EPERM)
+		return " (castled needs CAP_NET_ADMIN and CAP_BPF)";
+	return "";
+}
+
+static int xdp_attach(struct castle_loader *l, const char *ifname, int ifindex,
+		      enum castle_xdp_req req, struct castle_attach_result *res, char *err,
+		      size_t errlen)
+{
+	static const enum xdp_attach_mode req_mode[] = { XDP_MODE_UNSPEC, XDP_MODE_NATIVE,
+							 XDP_MODE_SKB };
+	int new_fd = bpf_program__fd(l->xdp->progs.castle_xdp);
+	struct xdp_now now;
+	char path[4200];
+	int ret, fd;
+
+	ret = xdp_inspect(ifindex, &now);
+	if (ret) {
+		snprintf(err, errlen, "query XDP on %s: %s", ifname, strerror(-ret));
+		return ret;
+	}
+	if (now.ours_id && same_program(new_fd, now.ours_id, l->maps.state)) {
+		res->xdp_action = CASTLE_ATT_ADOPTED;
+	} else if (now.ours_id && now.legacy) {
+		/* One netlink request swaps the programs: no packet goes unjudged. */
+		LIBBPF_OPTS(bpf_xdp_attach_opts, o);
+		int old = bpf_prog_get_fd_by_id(now.ours_id);
+
+		o.old_prog_fd = old;
+		ret = old < 0 ? -errno
+			      : bpf_xdp_attach(ifindex, new_fd,
+					       XDP_FLAGS_REPLACE | mode_flags(now.mode), &o);
+		if (old >= 0)
+			close(old);
+		if (ret) {
+			snprintf(err, errlen, "replace XDP program on %s: %s", ifname, strerror(-ret));
+			return ret;
+		}
+		res->xdp_action = CASTLE_ATT_REPLACED;
+	} else if (now.any && now.legacy) {
+		snprintf(err, errlen,
+			 "attach XDP to %s: %s (another program, %s id %u, is attached without the "
+			 "libxdp dispatcher; detach it first)",
+			 ifname, strerror(EBUSY), now.other_name, now.other_id);
+		return -EBUSY;
+	} else {
+		/* Nothing, or a libxdp dispatcher (ours among its programs or not):
+		 * libxdp builds the new dispatcher and swaps it in atomically, then
+		 * the old castle component is taken out the same way. */
+		libbpf_print_fn_t prev;
+
+		ret = xprog_prepare(l, err, errlen);
+		if (ret)
+			return ret;
+		/* libxdp first probes its dispatcher; on kernels that refuse it
+		 * libbpf would print a page of verifier noise for a fallback
+		 * that is expected. Our own errors still come back in ret. */
+		prev = libbpf_set_print(quiet_print);
+		ret = xdp_program__attach(l->xprog, ifindex, req_mode[req], 0);
+		libbpf_set_print(prev);
+		if (ret) {
+			snprintf(err, errlen, "attach XDP to %s: %s%s", ifname, strerror(-ret),
+				 attach_hint(-ret, req));
+			return ret;
+		}
+		if (now.ours_id) {
+			struct xdp_program *old = xdp_program__from_id(now.ours_id);
+
+			if (!libxdp_get_error(old) && old) {
+				xdp_program__detach(old, ifindex, now.mode, 0);
+				xdp_program__close(old);
+			}
+			res->xdp_action = CASTLE_ATT_REPLACED;
+		} else {
+			res->xdp_action = CASTLE_ATT_NEW;
+		}
+	}
+
+	ret = xdp_inspect(ifindex, &now);
+	if (ret || !now.ours_id) {
+		snprintf(err, errlen, "attach XDP to %s: castle's program is not attached after all",
+			 ifname);
+		return ret ? ret : -ENOENT;
+	}
+	res->iface.xdp_prog_id = now.ours_id;
+	if (now.legacy && res->xdp_action == CASTLE_ATT_NEW)
+		snprintf(res->xdp_note, sizeof(res->xdp_note),
+			 "without the libxdp dispatcher (this kernel refuses it): other XDP programs "
+			 "cannot share %s", ifname);
+	res->iface.xdp_mode = now.legacy ? (now.mode == XDP_MODE_SKB ? CASTLE_XDPM_GENERIC
+								     : CASTLE_XDPM_NATIVE)
+					 : (now.mode == XDP_MODE_SKB ? CASTLE_XDPM_MULTIPROG_GENERIC
+								     : CASTLE_XDPM_MULTIPROG_NATIVE);
+	/* PIN/prog_xdp: the program that runs, for castlectl status and for the
+	 * next castled to compare with. */
+	snprintf(path, sizeof(path), "%s/%s", l->pin_dir, CASTLE_PIN_PROG_XDP);
+	fd = bpf_prog_get_fd_by_id(now.ours_id);
+	if (fd >= 0) {
+		pin_replace(fd, path);
+		close(fd);
+	}
+	return 0;
+}
+
+/* ---- TC ----------------------------------------------------------------- */
+
+#ifdef CASTLE_HAVE_TC
+static int tc_attach(struct castle_loader *l, const char *ifname, int ifindex,
+		     struct castle_attach_result *res, char *err, size_t errlen)
+{
+	struct bpf_program *p = bpf_object__next_program(l->tc, NULL);
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+	char link[4200], path[4200];
+	int mode = 0, ret, fd;
+
+	if (!p) {
+		snprintf(err, errlen, "castle_tc has no program");
+		return -ENOENT;
+	}
+	fd = bpf_program__fd(p);
+	snprintf(link, sizeof(link), "%s/" CASTLE_PIN_LINK_TC_FMT, l->pin_dir, ifname);
+	ret = castle_tc_attach(ifindex, fd, link, &mode, err, errlen);
+	if (ret)
+		return ret;
+	res->iface.tc_mode = mode;
+	if (!bpf_obj_get_info_by_fd(fd, &info, &len))
+		res->iface.tc_prog_id = info.id;
+	snprintf(path, sizeof(path), "%s/%s", l->pin_dir, CASTLE_PIN_PROG_TC);
+	pin_replace(fd, path);
+	return 0;
+}
+#endif
+
+int castle_loader_attach(struct castle_loader *l, const char *ifname, enum castle_xdp_req req,
+			 struct castle_attach_result *res, char *err, size_t errlen)
+{
+	struct castle_iface old;
+	int ifindex = if_nametoindex(ifname);
+	uint32_t key;
+	int ret;
+
+	memset(res, 0, sizeof(*res));
+	if (!ifindex) {
+		snprintf(err, errlen, "interface %s: %s", ifname, strerror(errno));
+		return -ENODEV;
+	}
+	key = ifindex;
+	snprintf(res->iface.name, sizeof(res->iface.name), "%s", ifname);
+	ret = xdp_attach(l, ifname, ifindex, req, res, err, errlen);
+	if (ret)
+		return ret;
+#ifdef CASTLE_HAVE_TC
+	ret = tc_attach(l, ifname, ifindex, res, err, errlen);
+	if (ret)
+		return ret;
+#else
+	snprintf(res->tc_note, sizeof(res->tc_note), "this build has no TC program");
+#endif
+	res->iface.attached_unix = time(NULL);
+	if (res->xdp_action == CASTLE_ATT_ADOPTED &&
+	    !bpf_map_lookup_elem(l->maps.ifaces, &key, &old) && old.attached_unix)
+		res->iface.attached_unix = old.attached_unix;
+	if (bpf_map_update_elem(l->maps.ifaces, &key, &res->iface, BPF_ANY)) {
+		snprintf(err, errlen, "record %s in the ifaces map: %s", ifname, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+/* ---- unload ------------------------------------------------------------- */
+
+static int xdp_detach(int ifindex, const char *ifname, char *err, size_t errlen)
+{
+	struct xdp_now now;
+	int ret = xdp_inspect(ifindex, &now);
+
+	if (ret) {
+		snprintf(err, errlen, "query XDP on %s: %s", ifname, strerror(-ret));
+		return ret;
+	}
+	if (!now.ours_id)
+		return 0;
+	if (now.legacy) {
+		/* REPLACE with no new program: detach only if ours still runs. */
+		LIBBPF_OPTS(bpf_xdp_attach_opts, o);
+		int fd = bpf_prog_get_fd_by_id(now.ours_id);
+
+		o.old_prog_fd = fd;
+		ret = fd < 0 ? -errno
+			     : bpf_xdp_detach(ifindex, XDP_FLAGS_REPLACE | mode_flags(now.mode), &o);
+		if (fd >= 0)
+			close(fd);
+	} else {
+		struct xdp_program *p = xdp_program__from_id(now.ours_id);
+
+		ret = (int)libxdp_get_error(p);
+		if (!ret && p) {
+			ret = xdp_program__detach(p, ifindex, now.mode, 0);
+			xdp_program__close(p);
+		}
+	}
+	if (ret)
+		snprintf(err, errlen, "detach XDP from %s: %s", ifname, strerror(-ret));
+	return ret;
+}
+
+static void unpin_all(const char *pin_dir)
+{
+	DIR *d = opendir(pin_dir);
+	struct dirent *e;
+	char path[4400];
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, e->d_name);
+		unlink(path);
+	}
+	closedir(d);
+	rmdir(pin_dir);
+}
+
+int castle_unload_iface(const char *pin_dir, const char *ifname, bool *all_gone, char *err,
+			size_t errlen)
+{
+	struct castle_maps m;
+	struct castle_iface v;
+	uint32_t key, next, *prev = NULL, found = 0;
+	int ifindex, ret, left = 0;
+	char link[4200];
+
+	*all_gone = false;
+	ret = castle_maps_open_pinned(pin_dir, &m, err, errlen);
+	if (ret)
+		return ret;
+	while (bpf_map_get_next_key(m.ifaces, prev, &next) == 0) {
+		if (!bpf_map_lookup_elem(m.ifaces, &next, &v) && !strncmp(v.name, ifname, sizeof(v.name)))
+			found = next;
+		key = next;
+		prev = &key;
+	}
+	ifindex = if_nametoindex(ifname);
+	if (!found && !ifindex) {
+		snprintf(err, errlen, "%s: no such interface, and castle has no record of it", ifname);
+		ret = -ENODEV;
+		goto out;
+	}
+	if (ifindex) {
+		ret = xdp_detach(ifindex, ifname, err, errlen);
+		if (ret)
+			goto out;
+	}
+	snprintf(link, sizeof(link), "%s/" CASTLE_PIN_LINK_TC_FMT, pin_dir, ifname);
+#ifdef CASTLE_HAVE_TC
+	if (ifindex) {
+		ret = castle_tc_detach(ifindex, link, err, errlen);
+		if (ret)
+			goto out;
+	}
+#endif
+	unlink(link); /* the link pin holds the TC attachment */
+	key = found ? found : (uint32_t)ifindex;
+	bpf_map_delete_elem(m.ifaces, &key);
+
+	prev = NULL;
+	while (bpf_map_get_next_key(m.ifaces, prev, &next) == 0) {
+		left++;
+		key = next;
+		prev = &key;
+	}
+	if (!left) {
+		unpin_all(pin_dir);
+		*all_gone = true;
+	}
+out:
+	castle_maps_close(&m);
+	return ret;
+}

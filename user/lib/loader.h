@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * loader.h - load castle's BPF objects against the pin directory (so a
+ * restarted castled adopts the maps of the one before), attach the XDP gate
+ * (through libxdp, so it can share an interface with other XDP programs) and
+ * the TC program, and take them off again (castlectl unload).
+ */
+#ifndef CASTLE_LOADER_H
+#define CASTLE_LOADER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <castle/castle.h>
+#include "maps.h"
+
+enum castle_xdp_req {
+	CASTLE_XDP_AUTO = 0,	/* the kernel picks: native if the driver has it */
+	CASTLE_XDP_NATIVE,
+	CASTLE_XDP_GENERIC,
+};
+
+struct castle_xdp_bpf;
+struct bpf_object;
+struct xdp_program;
+
+struct castle_loader {
+	char pin_dir[4096];
+	uint32_t max_sources;		/* rl_state capacity actually in use */
+	bool adopted;			/* maps were already pinned: a restart */
+	struct castle_xdp_bpf *xdp;	/* maps and a loaded copy of the XDP program */
+	struct bpf_object *xdp_lobj;	/* unloaded copy handed to libxdp (lazily) */
+	struct xdp_program *xprog;	/* libxdp's handle on xdp_lobj */
+	struct bpf_object *tc;		/* TC object, NULL when this build has none */
+	struct castle_maps maps;
+};
+
+/* "bpffs not mounted at DIR: mount -t bpf bpf DIR" when the parent of pin_dir
+ * is not a bpf filesystem. */
+int castle_bpffs_check(const char *pin_dir, char *err, size_t errlen);
+
+/* Create the pin directory (0700), open and load the objects with pinned maps
+ * reused by name. max_sources sizes rl_state when it is created; an existing
+ * pinned rl_state keeps its size (l->max_sources tells which). */
+int castle_loader_open(struct castle_loader *l, const char *pin_dir, uint32_t max_sources,
+		       char *err, size_t errlen);
+void castle_loader_close(struct castle_loader *l);
+
+/* What castle_loader_attach did, for the log. */
+enum castle_attach_action {
+	CASTLE_ATT_NEW,		/* nothing of ours was there */
+	CASTLE_ATT_ADOPTED,	/* the same program already runs: left alone */
+	CASTLE_ATT_REPLACED,	/* an older castle program was replaced in place */
+};
+
+struct castle_attach_result {
+	enum castle_attach_action xdp_action;
+	struct castle_iface iface;	/* as recorded in the ifaces map */
+	char xdp_note[160];		/* e.g. how libxdp attached */
+	char tc_note[160];		/* why TC is not attached, if it is not */
+};
+
+/* Attach XDP (and TC when this build has it) to ifname and record it in the
+ * ifaces map. Never detaches castle's own running program first: a restart
+ * keeps enforcing. */
+int castle_loader_attach(struct castle_loader *l, const char *ifname, enum castle_xdp_req req,
+			 struct castle_attach_result *res, char *err, size_t errlen);
+
+/* castlectl unload IFACE: detach castle's XDP and TC programs from ifname,
+ * drop its ifaces entry, and when no interface remains remove every pin under
+ * pin_dir. Works without castled. *all_gone tells whether the pins went. */
+int castle_unload_iface(const char *pin_dir, const char *ifname, bool *all_gone, char *err,
+			size_t errlen);
+
+const char *castle_xdp_mode_name(uint32_t mode);
+const char *castle_tc_mode_name(uint32_t mode);
+
+#endif /* CASTLE_LOADER_H */

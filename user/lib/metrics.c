@@ -1,0 +1,554 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * metrics.c - see metrics.h. Every family gets its HELP and TYPE lines even
+ * when it has no sample yet, and the series an operator alerts on (each drop
+ * reason of each interface) exist from the first scrape with value 0, so that
+ * rate() and absent() behave from the start.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <net/if.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <microhttpd.h>
+
+#include "ctl_maps.h"
+#include "loader.h"
+#include "metrics.h"
+
+struct castle_metrics {
+	struct MHD_Daemon *d;
+	int fd;
+	const struct castle_maps *maps;
+	pthread_mutex_t lock;
+	struct castle_metrics_snapshot snap;	/* under lock */
+	bool ready;				/* under lock */
+};
+
+/* ---- rendering ---------------------------------------------------------- */
+
+static void family(FILE *f, const char *name, const char *type, const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* Label values: backslash, double quote and newline escaped (format 0.0.4). */
+static const char *esc(const char *s, char *buf, size_t len)
+{
+	size_t o = 0;
+
+	for (; *s && o + 3 < len; s++) {
+		if (*s == '\\' || *s == '"') {
+			buf[o++] = '\\';
+			buf[o++] = *s;
+		} else if (*s == '\n') {
+			buf[o++] = '\\';
+			buf[o++] = 'n';
+		} else {
+			buf[o++] = *s;
+		}
+	}
+	buf[o] = 0;
+	return buf;
+}
+
+struct iface_stats {
+	uint32_t ifindex;
+	char name[IF_NAMESIZE + 16];
+	bool has[2];			/* stage xdp, tc */
+	struct castle_stats st[2];
+};
+
+static int find_or_add(struct iface_stats *v, int *n, uint32_t ifindex)
+{
+	for (int i = 0; i < *n; i++)
+		if (v[i].ifindex == ifindex)
+			return i;
+	if (*n >= CASTLE_MAX_IFACES)
+		return -1;
+	memset(&v[*n], 0, sizeof(v[*n]));
+	v[*n].ifindex = ifindex;
+	return (*n)++;
+}
+
+/* Interfaces castle is attached to (even before their first packet) and
+ * every interface that has counters. */
+static int collect_ifaces(const struct castle_maps *m, struct iface_stats *v)
+{
+	uint32_t ids[CASTLE_MAX_IFACES], key, next, *prev = NULL;
+	struct castle_iface rec;
+	int n = 0, k, cnt;
+
+	while (bpf_map_get_next_key(m->ifaces, prev, &next) == 0) {
+		k = find_or_add(v, &n, next);
+		if (k >= 0 && !bpf_map_lookup_elem(m->ifaces, &next, &rec)) {
+			v[k].has[0] = rec.xdp_mode != CASTLE_XDPM_NONE;
+			v[k].has[1] = rec.tc_mode != CASTLE_TCM_NONE;
+			snprintf(v[k].name, sizeof(v[k].name), "%.*s", (int)sizeof(rec.name), rec.name);
+		}
+		key = next;
+		prev = &key;
+	}
+	for (int s = 0; s < 2; s++) {
+		int fd = s ? m->tc_stats : m->xdp_stats;
+		cnt = castle_stats_ifaces(fd, ids, CASTLE_MAX_IFACES);
+		for (int i = 0; i < cnt; i++) {
+			k = find_or_add(v, &n, ids[i]);
+			if (k >= 0 && !castle_stats_read(fd, ids[i], &v[k].st[s]))
+				v[k].has[s] = true;
+		}
+	}
+	for (int i = 0; i < n; i++) {
+		char tmp[IF_NAMESIZE];
+		if (!v[i].name[0])
+			snprintf(v[i].name, sizeof(v[i].name), "%s",
+				 if_indextoname(v[i].ifindex, tmp) ? tmp : "");
+		if (!v[i].name[0])
+			snprintf(v[i].name, sizeof(v[i].name), "if%u", v[i].ifindex);
+	}
+	return n;
+}
+
+/* The series that exist even at zero: what each stage can do. */
+static bool canonical(int stage, int verdict, int r)
+{
+	if (stage == CASTLE_STAGE_XDP)
+		return verdict == CASTLE_PASS
+			       ? r == CASTLE_R_OK || r == CASTLE_R_ALLOWLIST || r == CASTLE_R_NON_IP ||
+					 r == CASTLE_R_ND
+			       : r == CASTLE_R_BLOCKLIST || r == CASTLE_R_AUTOBAN ||
+					 r == CASTLE_R_RATELIMIT || r == CASTLE_R_MALFORMED;
+	return verdict == CASTLE_PASS
+		       ? r == CASTLE_R_OK || r == CASTLE_R_TLS || r == CASTLE_R_UNTRACKED
+		       : r >= CASTLE_R_TLS_NOT_TLS && r <= CASTLE_R_QUIC;
+}
+
+static void render_packets(FILE *f, const struct iface_stats *v, int n, bool bytes)
+{
+	static const char *const stage[] = { "xdp", "tc" };
+	static const char *const verdict[] = { "pass", "drop" };
+	char name[64];
+
+	if (bytes)
+		family(f, "castle_bytes_total", "counter",
+		       "Bytes (whole frames) judged by castle, by interface, stage, verdict and reason.");
+	else
+		family(f, "castle_packets_total", "counter",
+		       "Packets judged by castle, by interface, stage, verdict and reason. In dry-run "
+		       "the verdict is pass and the reason the one that would have dropped.");
+	for (int i = 0; i < n; i++)
+		for (int s = 0; s < 2; s++) {
+			if (!v[i].has[s])
+				continue;
+			for (int vd = 0; vd < CASTLE_VERDICT_MAX; vd++)
+				for (int r = 0; r < CASTLE_REASON_MAX; r++) {
+					const struct castle_counter *c = &v[i].st[s].c[vd][r];
+					uint64_t val = bytes ? c->bytes : c->packets;
+					if (!val && !canonical(s, vd, r))
+						continue;
+					fprintf(f, "%s{interface=\"%s\",stage=\"%s\",verdict=\"%s\",reason=\"%s\"} %llu\n",
+						bytes ? "castle_bytes_total" : "castle_packets_total",
+						esc(v[i].name, name, sizeof(name)), stage[s], verdict[vd],
+						castle_reason_names[r], (unsigned long long)val);
+				}
+		}
+}
+
+static void render_tls(FILE *f, const struct iface_stats *v, int n)
+{
+	static const struct { int reason; const char *result; } map[] = {
+		{ CASTLE_R_TLS, "tls" },	     { CASTLE_R_TLS_NOT_TLS, "not_tls" },
+		{ CASTLE_R_TLS_VERSION, "old_version" }, { CASTLE_R_TLS_SNI, "sni_denied" },
+		{ CASTLE_R_QUIC, "quic_dropped" },
+	};
+	char name[64];
+
+	family(f, "castle_tls_connections_total", "counter",
+	       "Decisions of the TLS-only gate on protected ports, by interface and result "
+	       "(dry-run included).");
+	for (int i = 0; i < n; i++) {
+		if (!v[i].has[CASTLE_STAGE_TC])
+			continue;
+		for (size_t k = 0; k < sizeof(map) / sizeof(map[0]); k++) {
+			const struct castle_stats *st = &v[i].st[CASTLE_STAGE_TC];
+			uint64_t val = st->c[CASTLE_PASS][map[k].reason].packets +
+				       st->c[CASTLE_DROP][map[k].reason].packets;
+			fprintf(f, "castle_tls_connections_total{interface=\"%s\",result=\"%s\"} %llu\n",
+				esc(v[i].name, name, sizeof(name)), map[k].result,
+				(unsigned long long)val);
+		}
+	}
+}
+
+struct rl_count {
+	uint64_t per_slot[CASTLE_MAX_CLASSES];
+	uint64_t total;
+};
+
+static int count_rl(const struct castle_rl_key *k, const struct castle_rl_val *v, void *arg)
+{
+	struct rl_count *c = arg;
+
+	(void)v;
+	c->total++;
+	if (k->class_slot < CASTLE_MAX_CLASSES)
+		c->per_slot[k->class_slot]++;
+	return 0;
+}
+
+static void render_limits(FILE *f, const struct castle_maps *m, const struct castle_policy *pol,
+			  bool have_pol, const struct rl_count *rl)
+{
+	char name[80];
+
+	family(f, "castle_limit_packets_total", "counter",
+	       "Packets that matched a rate-limit class, by class and verdict (counted per class "
+	       "slot: a reload that reorders classes moves the counts with the slots).");
+	for (uint32_t s = 0; have_pol && s < pol->nclasses && s < CASTLE_MAX_CLASSES; s++) {
+		struct castle_class_stats cs;
+		if (castle_class_stats_read(m->class_stats, s, &cs))
+			continue;
+		esc(pol->class_names[s], name, sizeof(name));
+		fprintf(f, "castle_limit_packets_total{limit=\"%s\",verdict=\"pass\"} %llu\n", name,
+			(unsigned long long)cs.c[CASTLE_PASS].packets);
+		fprintf(f, "castle_limit_packets_total{limit=\"%s\",verdict=\"drop\"} %llu\n", name,
+			(unsigned long long)cs.c[CASTLE_DROP].packets);
+	}
+	family(f, "castle_tracked_sources", "gauge",
+	       "Sources (aggregated to the class prefix) with a token bucket in rl_state, by class.");
+	for (uint32_t s = 0; have_pol && s < pol->nclasses && s < CASTLE_MAX_CLASSES; s++)
+		fprintf(f, "castle_tracked_sources{limit=\"%s\"} %llu\n",
+			esc(pol->class_names[s], name, sizeof(name)),
+			(unsigned long long)rl->per_slot[s]);
+}
+
+static void render_lists(FILE *f, const struct castle_metrics_snapshot *s)
+{
+	const uint32_t *e = s->apply.entries;
+	static const char *const fam[] = { "ipv4", "ipv6" };
+
+	family(f, "castle_blocklist_entries", "gauge",
+	       "Blocklist entries (exact and CIDR), by origin and family.");
+	for (int fi = 0; fi < 2; fi++)
+		fprintf(f, "castle_blocklist_entries{origin=\"policy\",family=\"%s\"} %u\n", fam[fi],
+			fi ? e[CASTLE_PM_BLOCK6] + e[CASTLE_PM_NET6] : e[CASTLE_PM_BLOCK4] + e[CASTLE_PM_NET4]);
+	for (int o = CASTLE_ORIGIN_MANUAL; o < CASTLE_ORIGIN_MAX; o++)
+		for (int fi = 0; fi < 2; fi++)
+			fprintf(f, "castle_blocklist_entries{origin=\"%s\",family=\"%s\"} %u\n",
+				castle_origin_names[o], fam[fi], s->manual.block[o][fi]);
+	family(f, "castle_allowlist_entries", "gauge", "Allowlist entries, by origin and family.");
+	for (int fi = 0; fi < 2; fi++)
+		fprintf(f, "castle_allowlist_entries{origin=\"policy\",family=\"%s\"} %u\n", fam[fi],
+			e[fi ? CASTLE_PM_ALLOW6 : CASTLE_PM_ALLOW4]);
+	for (int fi = 0; fi < 2; fi++)
+		fprintf(f, "castle_allowlist_entries{origin=\"manual\",family=\"%s\"} %u\n", fam[fi],
+			s->manual.allow[fi]);
+}
+
+static uint32_t capacity_of(int fd)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
+	return fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len) ? info.max_entries : 0;
+}
+
+static uint32_t count_keys(int fd)
+{
+	uint32_t entries = 0, cap;
+
+	return castle_map_usage(fd, &entries, &cap) ? 0 : entries;
+}
+
+static void render_maps(FILE *f, const struct castle_maps *m, const struct castle_metrics_snapshot *s,
+			uint64_t rl_total)
+{
+	struct { const char *name; uint64_t entries, cap; } v[CASTLE_PM_MAX + CASTLE_MM_MAX + 8];
+	int n = 0;
+
+	/* Arrays are always full; hash maps of a few entries are walked; the
+	 * big ones come from the snapshot (policy, manual) or the rl walk. */
+	v[n++] = (typeof(v[0])){ CASTLE_MAP_STATE, 1, capacity_of(m->state) };
+	v[n++] = (typeof(v[0])){ CASTLE_MAP_POLICY, capacity_of(m->policy), capacity_of(m->policy) };
+	for (int i = 0; i < CASTLE_PM_MAX; i++)
+		v[n++] = (typeof(v[0])){ castle_pol_map_names[i], s->apply.entries[i], s->apply.capacity[i] };
+	for (int i = 0; i < CASTLE_MM_MAX; i++)
+		v[n++] = (typeof(v[0])){ castle_man_map_names[i], s->manual.map_entries[i],
+					 capacity_of(m->man[i]) };
+	v[n++] = (typeof(v[0])){ CASTLE_MAP_RL_STATE, rl_total, capacity_of(m->rl_state) };
+	v[n++] = (typeof(v[0])){ CASTLE_MAP_XDP_STATS, count_keys(m->xdp_stats), capacity_of(m->xdp_stats) };
+	v[n++] = (typeof(v[0])){ CASTLE_MAP_TC_STATS, count_keys(m->tc_stats), capacity_of(m->tc_stats) };
+	v[n++] = (typeof(v[0])){ CASTLE_MAP_CLASS_STATS, capacity_of(m->class_stats),
+				 capacity_of(m->class_stats) };
+	v[n++] = (typeof(v[0])){ CASTLE_MAP_IFACES, count_keys(m->ifaces), capacity_of(m->ifaces) };
+	v[n++] = (typeof(v[0])){ CASTLE_MAP_NOTES, count_keys(m->notes), capacity_of(m->notes) };
+
+	family(f, "castle_map_entries", "gauge",
+	       "Entries in each map (policy maps: the live generation).");
+	for (int i = 0; i < n; i++)
+		fprintf(f, "castle_map_entries{map=\"%s\"} %llu\n", v[i].name,
+			(unsigned long long)v[i].entries);
+	family(f, "castle_map_capacity", "gauge", "Capacity (max_entries) of each map.");
+	for (int i = 0; i < n; i++)
+		fprintf(f, "castle_map_capacity{map=\"%s\"} %llu\n", v[i].name,
+			(unsigned long long)v[i].cap);
+}
+
+static void render_daemon(FILE *f, const struct castle_maps *m, const struct castle_policy *pol,
+			  bool have_pol, const struct iface_stats *ifs, int nif)
+{
+	struct castle_state st = { 0 };
+	uint32_t zero = 0;
+	struct utsname u;
+	char name[64];
+
+	bpf_map_lookup_elem(m->state, &zero, &st);
+	family(f, "castle_policy_reloads_total", "counter",
+	       "Policy applies (start and reloads), by result; kept across castled restarts.");
+	fprintf(f, "castle_policy_reloads_total{result=\"success\"} %llu\n",
+		(unsigned long long)st.reloads_ok);
+	fprintf(f, "castle_policy_reloads_total{result=\"failure\"} %llu\n",
+		(unsigned long long)st.reloads_failed);
+	family(f, "castle_policy_last_reload_success_timestamp_seconds", "gauge",
+	       "Unix time of the last policy apply that succeeded.");
+	fprintf(f, "castle_policy_last_reload_success_timestamp_seconds %llu\n",
+		(unsigned long long)st.last_reload_ok_unix);
+	family(f, "castle_policy_serial", "gauge",
+	       "Serial of the live policy generation (increases with every apply).");
+	fprintf(f, "castle_policy_serial %llu\n", have_pol ? (unsigned long long)pol->serial : 0ull);
+	family(f, "castle_policy_dry_run", "gauge", "1 when the live policy is in dry-run mode.");
+	fprintf(f, "castle_policy_dry_run %d\n", have_pol && (pol->flags & CASTLE_F_DRY_RUN) ? 1 : 0);
+
+	family(f, "castle_interface_info", "gauge",
+	       "Interfaces castle is attached to, with the XDP and TC attach modes.");
+	for (int i = 0; i < nif; i++) {
+		struct castle_iface rec;
+		uint32_t k = ifs[i].ifindex;
+		if (bpf_map_lookup_elem(m->ifaces, &k, &rec))
+			continue;
+		fprintf(f, "castle_interface_info{interface=\"%s\",xdp_mode=\"%s\",tc_mode=\"%s\"} 1\n",
+			esc(ifs[i].name, name, sizeof(name)), castle_xdp_mode_name(rec.xdp_mode),
+			castle_tc_mode_name(rec.tc_mode));
+	}
+
+	family(f, "castle_build_info", "gauge", "castle version, libbpf version and running kernel.");
+	if (uname(&u))
+		snprintf(u.release, sizeof(u.release), "unknown");
+	fprintf(f, "castle_build_info{version=\"%s\",libbpf=\"%u.%u\",kernel=\"%s\"} 1\n",
+		CASTLE_VERSION, libbpf_major_version(), libbpf_minor_version(),
+		esc(u.release, name, sizeof(name)));
+}
+
+char *castle_metrics_render(const struct castle_maps *m, const struct castle_metrics_snapshot *s,
+			    size_t *len)
+{
+	struct iface_stats ifs[CASTLE_MAX_IFACES];
+	struct castle_policy pol;
+	struct rl_count rl = { 0 };
+	char *buf = NULL;
+	uint32_t gen;
+	bool have_pol;
+	FILE *f;
+	int nif;
+
+	f = open_memstream(&buf, len);
+	if (!f)
+		return NULL;
+	have_pol = castle_gen_live(m, &gen, &pol) == 0;
+	nif = collect_ifaces(m, ifs);
+	castle_rl_foreach(m, count_rl, &rl);
+
+	render_packets(f, ifs, nif, false);
+	render_packets(f, ifs, nif, true);
+	render_limits(f, m, &pol, have_pol, &rl);
+	render_tls(f, ifs, nif);
+	render_lists(f, s);
+	render_maps(f, m, s, rl.total);
+	render_daemon(f, m, &pol, have_pol, ifs, nif);
+	if (fclose(f)) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/* ---- HTTP --------------------------------------------------------------- */
+
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned int code, const char *type,
+			     char *body, size_t len, bool owned)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(
+		len, body, owned ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+	enum MHD_Result ret;
+
+	if (!r) {
+		if (owned)
+			free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	if (code == MHD_HTTP_METHOD_NOT_ALLOWED)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+	ret = MHD_queue_response(c, code, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
+			      const char *method, const char *version, const char *upload,
+			      size_t *upload_size, void **con_cls)
+{
+	static char ok[] = "ok\n", nf[] = "not found\n", na[] = "method not allowed\n",
+		    oom[] = "out of memory\n", starting[] = "starting\n";
+	struct castle_metrics *mx = cls;
+	struct castle_metrics_snapshot snap;
+	size_t len = 0;
+	bool ready;
+	char *body;
+
+	(void)version;
+	(void)upload;
+	(void)upload_size;
+	(void)con_cls;
+	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+		return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain", na, sizeof(na) - 1, false);
+	if (strcmp(url, "/healthz") && strcmp(url, "/metrics"))
+		return reply(c, MHD_HTTP_NOT_FOUND, "text/plain", nf, sizeof(nf) - 1, false);
+	pthread_mutex_lock(&mx->lock);
+	snap = mx->snap;
+	ready = mx->ready;
+	pthread_mutex_unlock(&mx->lock);
+	if (!strcmp(url, "/healthz"))
+		return ready ? reply(c, MHD_HTTP_OK, "text/plain", ok, sizeof(ok) - 1, false)
+			     : reply(c, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain", starting,
+				     sizeof(starting) - 1, false);
+	body = castle_metrics_render(mx->maps, &snap, &len);
+	if (!body)
+		return reply(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain", oom, sizeof(oom) - 1,
+			     false);
+	return reply(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", body, len, true);
+}
+
+/* "HOST:PORT" or "[V6]:PORT"; an empty host means every address. */
+static int listen_on(const char *spec, int *fd_out, int *family, char *err, size_t errlen)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE };
+	struct addrinfo *ai = NULL;
+	char host[128], *port;
+	int fd, one = 1, e;
+
+	if (spec[0] == '[') {
+		snprintf(host, sizeof(host), "%s", spec + 1);
+		port = strstr(host, "]:");
+		if (port) {
+			*port = 0;
+			port += 2;
+		}
+	} else {
+		snprintf(host, sizeof(host), "%s", spec);
+		port = strrchr(host, ':');
+		if (port)
+			*port++ = 0;
+	}
+	if (!port || !*port) {
+		snprintf(err, errlen, "metrics address %s: expected ADDR:PORT", spec);
+		return -EINVAL;
+	}
+	e = getaddrinfo(host[0] ? host : NULL, port, &hints, &ai);
+	if (e) {
+		snprintf(err, errlen, "metrics address %s: %s", spec, gai_strerror(e));
+		return -EINVAL;
+	}
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		e = errno;
+		goto fail;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 64)) {
+		e = errno;
+		close(fd);
+		goto fail;
+	}
+	*family = ai->ai_family;
+	*fd_out = fd;
+	freeaddrinfo(ai);
+	return 0;
+fail:
+	snprintf(err, errlen, "metrics: listen on %s: %s%s", spec, strerror(e),
+		 e == EADDRINUSE ? " (another castled, or another program, has this port; "
+				   "choose one with --metrics ADDR:PORT)" : "");
+	freeaddrinfo(ai);
+	return -e;
+}
+
+int castle_metrics_start(struct castle_metrics **out, const char *addr_port,
+			 const struct castle_maps *m, char *err, size_t errlen)
+{
+	struct castle_metrics *mx = calloc(1, sizeof(*mx));
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD;
+	int family = AF_INET, ret;
+
+	*out = NULL;
+	if (!mx) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	ret = listen_on(addr_port, &mx->fd, &family, err, errlen);
+	if (ret) {
+		free(mx);
+		return ret;
+	}
+	if (family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	mx->maps = m;
+	pthread_mutex_init(&mx->lock, NULL);
+	mx->d = MHD_start_daemon(flags, 0, NULL, NULL, handle, mx, MHD_OPTION_LISTEN_SOCKET, mx->fd,
+				 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)10, MHD_OPTION_END);
+	if (!mx->d) {
+		snprintf(err, errlen, "metrics: start HTTP server on %s failed", addr_port);
+		close(mx->fd);
+		pthread_mutex_destroy(&mx->lock);
+		free(mx);
+		return -EIO;
+	}
+	*out = mx;
+	return 0;
+}
+
+void castle_metrics_set_ready(struct castle_metrics *mx, bool ready)
+{
+	if (!mx)
+		return;
+	pthread_mutex_lock(&mx->lock);
+	mx->ready = ready;
+	pthread_mutex_unlock(&mx->lock);
+}
+
+void castle_metrics_update(struct castle_metrics *mx, const struct castle_metrics_snapshot *s)
+{
+	if (!mx)
+		return;
+	pthread_mutex_lock(&mx->lock);
+	mx->snap = *s;
+	pthread_mutex_unlock(&mx->lock);
+}
+
+void castle_metrics_stop(struct castle_metrics *mx)
+{
+	if (!mx)
+		return;
+	MHD_stop_daemon(mx->d);
+	close(mx->fd); /* MHD does not close a socket it was given */
+	pthread_mutex_destroy(&mx->lock);
+	free(mx);
+}

@@ -1,0 +1,335 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * persist.c - see persist.h. The file is rewritten only when its content
+ * changes (a hash of what would be written), so a quiet daemon does not write
+ * to disk every second.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ctl_maps.h"
+#include "persist.h"
+
+int castle_persist_init(struct castle_persist *p, const char *state_dir, char *err, size_t errlen)
+{
+	struct timespec rt;
+	uint64_t boot;
+
+	memset(p, 0, sizeof(*p));
+	snprintf(p->dir, sizeof(p->dir), "%s", state_dir);
+	snprintf(p->path, sizeof(p->path), "%s/%s", state_dir, CASTLE_STATE_FILE);
+	if (mkdir(state_dir, 0700) && errno != EEXIST) {
+		snprintf(err, errlen, "create state directory %s: %s", state_dir, strerror(errno));
+		return -errno;
+	}
+	chmod(state_dir, 0700); /* manual entries are nobody else's business */
+	boot = castle_now_boot_ns();
+	clock_gettime(CLOCK_REALTIME, &rt);
+	p->boot_to_unix_ns = (int64_t)rt.tv_sec * 1000000000ll + rt.tv_nsec - (int64_t)boot;
+	return 0;
+}
+
+/* ---- writing ------------------------------------------------------------ */
+
+struct buf {
+	char *s;
+	size_t n, cap;
+	int err;
+};
+
+static void put(struct buf *b, const char *s, size_t n)
+{
+	if (b->err)
+		return;
+	if (b->n + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 4096;
+		while (cap < b->n + n + 1)
+			cap *= 2;
+		char *v = realloc(b->s, cap);
+		if (!v) {
+			b->err = -ENOMEM;
+			return;
+		}
+		b->s = v;
+		b->cap = cap;
+	}
+	memcpy(b->s + b->n, s, n);
+	b->n += n;
+	b->s[b->n] = 0;
+}
+
+struct walk_ctx {
+	struct castle_persist *p;
+	const struct castle_maps *m;
+	struct buf b;
+	struct castle_manual_counts c;
+};
+
+static int one_entry(const struct castle_entry *e, void *arg)
+{
+	struct walk_ctx *w = arg;
+	int fi = e->cidr.family == 4 ? 0 : 1;
+	char cidr[CASTLE_CIDR_STRLEN], line[256], note[CASTLE_NOTE_MAX + 1];
+	long long expires = 0;
+	int n;
+
+	if (e->allow) {
+		w->c.allow[fi]++;
+		w->c.map_entries[fi ? CASTLE_MM_ALLOW6 : CASTLE_MM_ALLOW4]++;
+	} else {
+		if (e->origin < CASTLE_ORIGIN_MAX)
+			w->c.block[e->origin][fi]++;
+		w->c.map_entries[castle_cidr_is_host(&e->cidr) ? (fi ? CASTLE_MM_BLOCK6 : CASTLE_MM_BLOCK4)
+							       : (fi ? CASTLE_MM_NET6 : CASTLE_MM_NET4)]++;
+	}
+	/* Auto-bans are the kernel's reaction to traffic now, not an
+	 * operator's decision: they are not carried across a reboot. */
+	if (!e->allow && e->origin != CASTLE_ORIGIN_MANUAL)
+		return 0;
+	if (e->expires_ns)
+		expires = ((int64_t)e->expires_ns + w->p->boot_to_unix_ns) / 1000000000ll + 1;
+	n = snprintf(line, sizeof(line), "%s %s %lld", e->allow ? "allow" : "block",
+		     castle_cidr_str(&e->cidr, cidr, sizeof(cidr)), expires);
+	put(&w->b, line, n);
+	if (!castle_note_get(w->m, &e->cidr, e->allow ? CASTLE_NOTE_ALLOW : CASTLE_NOTE_BLOCK, note,
+			     sizeof(note)) && note[0]) {
+		put(&w->b, " ", 1);
+		for (char *s = note; *s; s++) {
+			if (*s == '\\')
+				put(&w->b, "\\\\", 2);
+			else if (*s == '\n')
+				put(&w->b, "\\n", 2);
+			else
+				put(&w->b, s, 1);
+		}
+	}
+	put(&w->b, "\n", 1);
+	return w->b.err;
+}
+
+/* Entries come out of hash maps in an order that depends on the hash seed,
+ * not on content: sort lines so that equal content gives an equal hash. */
+static int line_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static uint64_t fnv1a(const char *s, size_t n)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (uint8_t)s[i]) * 1099511628211ull;
+	return h;
+}
+
+static int sorted_text(struct buf *in, struct buf *out)
+{
+	size_t nl = 0, k = 0;
+	char **lines;
+
+	for (size_t i = 0; i < in->n; i++)
+		nl += in->s[i] == '\n';
+	lines = calloc(nl + 1, sizeof(*lines));
+	if (!lines)
+		return -ENOMEM;
+	for (char *s = in->s, *e; s && *s; s = e + 1) {
+		e = strchr(s, '\n');
+		if (!e)
+			break;
+		*e = 0;
+		lines[k++] = s;
+	}
+	qsort(lines, k, sizeof(*lines), line_cmp);
+	static const char head[] = "# castle manual entries: kind cidr expires-unix [comment]. "
+				   "Written by castled; edit only while it is stopped.\n";
+	put(out, head, sizeof(head) - 1);
+	for (size_t i = 0; i < k; i++) {
+		put(out, lines[i], strlen(lines[i]));
+		put(out, "\n", 1);
+	}
+	free(lines);
+	return out->err;
+}
+
+static int write_atomic(const struct castle_persist *p, const struct buf *b, char *err,
+			size_t errlen)
+{
+	char tmp[4200];
+	int fd, dfd, ret = 0;
+	size_t off = 0;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", p->path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		snprintf(err, errlen, "write %s: %s", tmp, strerror(errno));
+		return -errno;
+	}
+	while (off < b->n) {
+		ssize_t w = write(fd, b->s + off, b->n - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			ret = -errno;
+			break;
+		}
+		off += w;
+	}
+	if (!ret && fsync(fd))
+		ret = -errno;
+	close(fd);
+	if (!ret && rename(tmp, p->path))
+		ret = -errno;
+	if (ret) {
+		snprintf(err, errlen, "write %s: %s", p->path, strerror(-ret));
+		unlink(tmp);
+		return ret;
+	}
+	/* The rename is durable only once the directory is on disk too. */
+	dfd = open(p->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	return 0;
+}
+
+int castle_persist_sync(struct castle_persist *p, const struct castle_maps *m, bool reap,
+			struct castle_manual_counts *counts, char *err, size_t errlen)
+{
+	struct walk_ctx w = { .p = p, .m = m };
+	struct buf out = { 0 };
+	uint64_t h;
+	int ret;
+
+	ret = castle_manual_foreach(m, reap, one_entry, &w);
+	if (!ret)
+		ret = w.b.err;
+	if (ret) {
+		snprintf(err, errlen, "read the manual entries: %s", strerror(-ret));
+		goto out;
+	}
+	if (counts)
+		*counts = w.c;
+	ret = sorted_text(&w.b, &out);
+	if (ret) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	h = fnv1a(out.s, out.n);
+	if (p->have_hash && h == p->last_hash)
+		goto out;
+	ret = write_atomic(p, &out, err, errlen);
+	if (!ret) {
+		p->last_hash = h;
+		p->have_hash = true;
+		ret = 1;
+	}
+out:
+	free(w.b.s);
+	free(out.s);
+	return ret;
+}
+
+/* ---- reading ------------------------------------------------------------ */
+
+static void unescape(char *s)
+{
+	char *d = s;
+
+	for (; *s; s++) {
+		if (*s == '\\' && s[1]) {
+			s++;
+			*d++ = *s == 'n' ? '\n' : *s;
+		} else {
+			*d++ = *s;
+		}
+	}
+	*d = 0;
+}
+
+static int restore_line(const struct castle_maps *m, char *line, int64_t now_unix, int *restored,
+			char *why, size_t whylen)
+{
+	char kind[8], cidr_s[80], cerr[160];
+	long long expires;
+	struct castle_cidr c;
+	int used = 0, ret;
+	bool allow;
+
+	if (sscanf(line, "%7s %79s %lld%n", kind, cidr_s, &expires, &used) != 3) {
+		snprintf(why, whylen, "expected: kind cidr expires [comment]");
+		return -EINVAL;
+	}
+	allow = !strcmp(kind, "allow");
+	if (!allow && strcmp(kind, "block")) {
+		snprintf(why, whylen, "unknown kind '%s'", kind);
+		return -EINVAL;
+	}
+	if (castle_cidr_parse(cidr_s, &c, cerr, sizeof(cerr))) {
+		snprintf(why, whylen, "%s", cerr);
+		return -EINVAL;
+	}
+	if (expires && expires <= now_unix)
+		return 0; /* expired while castle was down */
+	if (allow)
+		ret = castle_manual_allow_put(m, &c);
+	else
+		ret = castle_manual_block_put(m, &c,
+					      expires ? (uint64_t)(expires - now_unix) * 1000000000ull : 0,
+					      CASTLE_ORIGIN_MANUAL);
+	if (ret) {
+		snprintf(why, whylen, "%s: %s", cidr_s, strerror(-ret));
+		return ret;
+	}
+	char *note = line + used;
+	while (*note == ' ')
+		note++;
+	if (*note) {
+		unescape(note);
+		castle_note_put(m, &c, allow ? CASTLE_NOTE_ALLOW : CASTLE_NOTE_BLOCK, note);
+	}
+	(*restored)++;
+	return 0;
+}
+
+int castle_persist_restore(struct castle_persist *p, const struct castle_maps *m, int *restored,
+			   char *err, size_t errlen)
+{
+	FILE *f = fopen(p->path, "re");
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	int lineno = 0, bad = 0;
+	int64_t now_unix = time(NULL);
+
+	*restored = 0;
+	if (!f) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(err, errlen, "%s: %s", p->path, strerror(errno));
+		return -errno;
+	}
+	while ((n = getline(&line, &cap, f)) >= 0) {
+		char why[200];
+
+		lineno++;
+		if (n && line[n - 1] == '\n')
+			line[--n] = 0;
+		if (!n || line[0] == '#')
+			continue;
+		if (restore_line(m, line, now_unix, restored, why, sizeof(why))) {
+			if (!bad++)
+				snprintf(err, errlen, "%s:%d: %s", p->path, lineno, why);
+		}
+	}
+	free(line);
+	fclose(f);
+	return bad;
+}
