@@ -367,7 +367,8 @@ int ctl_top(struct ctl *c, const struct ctl_args *a)
 		free(b.v);
 		return CTL_FAIL;
 	}
-	qsort(b.v, b.n, sizeof(*b.v), hits_cmp);
+	if (b.n)
+		qsort(b.v, b.n, sizeof(*b.v), hits_cmp);
 	if (a->interval_ns) {
 		struct ev_ctx x = { .c = c, .acc = &acc };
 
@@ -376,7 +377,8 @@ int ctl_top(struct ctl *c, const struct ctl_args *a)
 			ctl_errf(c, "warning: read %s: %s (no sample)", CASTLE_MAP_EVENTS, strerror(-ret));
 		struct rl_join j = { &acc, &pol };
 		castle_rl_foreach(&c->maps, rl_join, &j);
-		qsort(acc.v, acc.n, sizeof(*acc.v), src_cmp);
+		if (acc.n)
+			qsort(acc.v, acc.n, sizeof(*acc.v), src_cmp);
 	}
 	print_top(c, a, &b, &acc, pol.events_per_sec ? pol.events_per_sec
 						     : CASTLE_EVENTS_PER_SEC_DEFAULT);

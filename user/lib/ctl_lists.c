@@ -291,7 +291,8 @@ static int list(struct ctl *c, bool allow)
 		return CTL_FAIL;
 	}
 	now = castle_now_boot_ns();
-	qsort(r.v, r.n, sizeof(*r.v), row_cmp);
+	if (r.n)
+		qsort(r.v, r.n, sizeof(*r.v), row_cmp);
 	if (c->json)
 		print_json(c, &r, allow, now);
 	else

@@ -1,0 +1,350 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * test_ctl_maps.c - castlectl's verbs against real maps, in process: the XDP
+ * object is loaded with its maps pinned in a private directory (manual CIDR
+ * map shrunk to 4 entries so "full" is reachable), a policy generation is
+ * committed through maps.c, and castle_ctl_main() runs with --pin-dir there.
+ * Proves: writes land in the man_* maps with their comment, a full map is
+ * reported and leaves nothing behind (the comment is rolled back), policy
+ * entries cannot be deleted, listings and JSON agree. Needs root (BPF).
+ */
+#include <dirent.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <cmocka.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "castle_xdp.skel.h"
+#include "ctl.h"
+#include "ctl_maps.h"
+
+static char pin[128];
+static struct castle_xdp_bpf *skel;
+static struct castle_maps maps;
+
+struct run {
+	int rc;
+	char *out, *err;
+};
+
+/* ctl("block", "add", ..., NULL) with --pin-dir prepended. */
+static void ctl(struct run *r, ...)
+{
+	char *argv[32];
+	int argc = 0;
+	size_t ol = 0, el = 0;
+	va_list ap;
+
+	argv[argc++] = "castlectl";
+	argv[argc++] = "--pin-dir";
+	argv[argc++] = pin;
+	va_start(ap, r);
+	for (char *a; argc < 31 && (a = va_arg(ap, char *));)
+		argv[argc++] = a;
+	va_end(ap);
+	argv[argc] = NULL;
+	FILE *o = open_memstream(&r->out, &ol), *e = open_memstream(&r->err, &el);
+	r->rc = castle_ctl_main(argc, argv, o, e);
+	fclose(o);
+	fclose(e);
+}
+
+static void done(struct run *r)
+{
+	free(r->out);
+	free(r->err);
+}
+
+/* rc as expected and, when sub is given, stderr containing it. */
+static void expect(const struct run *r, int rc, const char *sub, int line)
+{
+	if (r->rc != rc || (sub && !strstr(r->err, sub))) {
+		fprintf(stderr, "line %d: rc %d (want %d)\nstderr: %s\nstdout: %s\n", line, r->rc, rc,
+			r->err, r->out);
+		fail();
+	}
+}
+
+#define EXPECT(r, rc, sub) expect((r), (rc), (sub), __LINE__)
+
+static void cidr(const char *s, struct castle_cidr *c)
+{
+	char err[128];
+
+	assert_int_equal(castle_cidr_parse(s, c, err, sizeof(err)), 0);
+}
+
+static void rm_pins(void)
+{
+	DIR *d = opendir(pin);
+	struct dirent *e;
+	char p[512];
+
+	if (!d)
+		return;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.') {
+			snprintf(p, sizeof(p), "%s/%s", pin, e->d_name);
+			unlink(p);
+		}
+	closedir(d);
+	rmdir(pin);
+}
+
+static int setup(void **state)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, o);
+	struct castle_gen g;
+	struct castle_policy pol = { 0 };
+	struct castle_block_val bv = { .origin = CASTLE_ORIGIN_POLICY };
+	struct castle_cidr c;
+	char err[256];
+
+	(void)state;
+	if (geteuid() != 0)
+		return 0;
+	snprintf(pin, sizeof(pin), "/sys/fs/bpf/castle-utest-%d", getpid());
+	mkdir(pin, 0700);
+	o.pin_root_path = pin;
+	libbpf_set_print(NULL);
+	skel = castle_xdp_bpf__open_opts(&o);
+	assert_non_null(skel);
+	bpf_map__set_max_entries(skel->maps.rl_state, 1024);
+	bpf_map__set_max_entries(skel->maps.man_net4, 4);
+	assert_int_equal(castle_xdp_bpf__load(skel), 0);
+	assert_int_equal(castle_maps_from_object(skel->obj, &maps), 0);
+
+	/* A policy: one block prefix, one allow, one class named "api". */
+	struct castle_gen_sizes sz = { 64, 64, 64 };
+	assert_int_equal(castle_gen_begin(&sz, &g, err, sizeof(err)), 0);
+	cidr("198.18.66.0/24", &c);
+	assert_int_equal(castle_gen_add_block(&g, &c, &bv), 0);
+	struct castle_allow_val av = { .origin = CASTLE_ORIGIN_POLICY };
+	cidr("198.18.10.0/24", &c);
+	assert_int_equal(castle_gen_add_allow(&g, &c, &av), 0);
+	pol.serial = 7;
+	pol.nclasses = 1;
+	pol.any_src_classes = 1;
+	pol.classes[0] = (struct castle_class){ .pkt_cost_ns = 5000000, .pkt_tol_ns = 4 * 5000000,
+						.proto = CASTLE_PROTO_UDP, .nranges = 1,
+						.plen4 = 32, .plen6 = 64,
+						.ports = { { 9000, 9100 } } };
+	snprintf(pol.class_names[0], sizeof(pol.class_names[0]), "api");
+	assert_int_equal(castle_gen_commit(&maps, &g, &pol, err, sizeof(err)), 0);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	if (skel)
+		castle_xdp_bpf__destroy(skel);
+	rm_pins();
+	return 0;
+}
+
+#define NEED_ROOT()                                   \
+	do {                                          \
+		if (geteuid() != 0) {                 \
+			fprintf(stderr, "needs root\n"); \
+			skip();                       \
+		}                                     \
+	} while (0)
+
+static void test_block_add_list_del(void **state)
+{
+	struct run r;
+	struct castle_cidr c;
+	struct castle_block_val v;
+	char note[64];
+
+	(void)state;
+	NEED_ROOT();
+	ctl(&r, "block", "add", "198.18.5.0/24", "--ttl", "10m", "--comment", "flood \"A\"", NULL);
+	EXPECT(&r, 0, NULL);
+	assert_string_equal(r.err, "");
+	done(&r);
+	cidr("198.18.5.0/24", &c);
+	assert_int_equal(castle_block_lookup(&maps, &c, false, &v), 0);
+	assert_int_equal(v.origin, CASTLE_ORIGIN_MANUAL);
+	assert_true(v.expires_ns > castle_now_boot_ns() + 590ull * 1000000000ull);
+	assert_int_equal(castle_note_get(&maps, &c, CASTLE_NOTE_BLOCK, note, sizeof(note)), 0);
+	assert_string_equal(note, "flood \"A\"");
+
+	ctl(&r, "block", "list", NULL);
+	EXPECT(&r, 0, NULL);
+	assert_non_null(strstr(r.out, "198.18.5.0/24   manual"));
+	assert_non_null(strstr(r.out, "flood \"A\""));
+	assert_non_null(strstr(r.out, "198.18.66.0/24  policy  forever"));
+	done(&r);
+
+	ctl(&r, "-j", "block", "list", NULL);
+	EXPECT(&r, 0, NULL);
+	assert_non_null(strstr(r.out, "{\"cidr\":\"198.18.5.0/24\",\"family\":4,\"origin\":\"manual\""));
+	assert_non_null(strstr(r.out, "\"comment\":\"flood \\\"A\\\"\"}"));
+	done(&r);
+
+	/* a policy entry cannot be deleted; an absent one is an error */
+	ctl(&r, "block", "del", "198.18.66.0/24", NULL);
+	EXPECT(&r, 1, "castlectl: 198.18.66.0/24 comes from the policy file; edit the policy");
+	done(&r);
+	ctl(&r, "block", "del", "198.18.99.0/24", NULL);
+	EXPECT(&r, 1, "198.18.99.0/24 is not in the blocklist");
+	done(&r);
+
+	ctl(&r, "block", "del", "198.18.5.0/24", NULL);
+	EXPECT(&r, 0, NULL);
+	done(&r);
+	assert_int_equal(castle_block_lookup(&maps, &c, false, &v), -ENOENT);
+	assert_int_equal(castle_note_get(&maps, &c, CASTLE_NOTE_BLOCK, note, sizeof(note)), -ENOENT);
+}
+
+static void test_full_map_rolls_back(void **state)
+{
+	static const char *const fill[] = { "198.18.1.0/24", "198.18.2.0/24", "198.18.3.0/24",
+					    "198.18.4.0/24" };
+	struct castle_cidr c;
+	struct castle_block_val v;
+	char note[64];
+	struct run r;
+
+	(void)state;
+	NEED_ROOT();
+	for (int i = 0; i < 4; i++) {
+		ctl(&r, "block", "add", fill[i], NULL);
+		EXPECT(&r, 0, NULL);
+		done(&r);
+	}
+	ctl(&r, "block", "add", "198.18.200.0/24", "--comment", "must not stay", NULL);
+	EXPECT(&r, 1, "castlectl: blocklist full: 4 entries (capacity 4); 198.18.200.0/24 not added");
+	done(&r);
+	cidr("198.18.200.0/24", &c);
+	assert_int_equal(castle_block_lookup(&maps, &c, false, &v), -ENOENT);
+	assert_int_equal(castle_note_get(&maps, &c, CASTLE_NOTE_BLOCK, note, sizeof(note)), -ENOENT);
+
+	/* replacing an existing entry needs no room, and its old comment comes
+	 * back if the write fails: here it succeeds and takes the new one */
+	ctl(&r, "block", "add", fill[0], "--comment", "renewed", NULL);
+	EXPECT(&r, 0, NULL);
+	done(&r);
+	cidr(fill[0], &c);
+	assert_int_equal(castle_note_get(&maps, &c, CASTLE_NOTE_BLOCK, note, sizeof(note)), 0);
+	assert_string_equal(note, "renewed");
+	/* host entries go to the exact map, which still has room */
+	ctl(&r, "block", "add", "198.18.200.1", NULL);
+	EXPECT(&r, 0, NULL);
+	done(&r);
+	for (int i = 0; i < 4; i++) {
+		ctl(&r, "block", "del", fill[i], NULL);
+		EXPECT(&r, 0, NULL);
+		done(&r);
+	}
+	ctl(&r, "block", "del", "198.18.200.1", NULL);
+	EXPECT(&r, 0, NULL);
+	done(&r);
+}
+
+static void test_allow_and_warning(void **state)
+{
+	struct run r;
+
+	(void)state;
+	NEED_ROOT();
+	ctl(&r, "allow", "add", "2001:db8:10::/48", "--comment", "office", NULL);
+	EXPECT(&r, 0, NULL);
+	done(&r);
+	ctl(&r, "allow", "list", NULL);
+	EXPECT(&r, 0, NULL);
+	assert_non_null(strstr(r.out, "2001:db8:10::/48  manual"));
+	assert_non_null(strstr(r.out, "198.18.10.0/24    policy"));
+	done(&r);
+	ctl(&r, "allow", "del", "198.18.10.0/24", NULL);
+	EXPECT(&r, 1, "198.18.10.0/24 comes from the policy file; edit the policy");
+	done(&r);
+	/* blocking an allowlisted source works but says it does nothing */
+	ctl(&r, "block", "add", "198.18.10.0/24", NULL);
+	EXPECT(&r, 0, "allow beats block");
+	done(&r);
+	ctl(&r, "block", "del", "198.18.10.0/24", NULL);
+	EXPECT(&r, 0, NULL);
+	done(&r);
+	ctl(&r, "allow", "del", "2001:db8:10::/48", NULL);
+	EXPECT(&r, 0, NULL);
+	done(&r);
+	ctl(&r, "allow", "del", "2001:db8:10::/48", NULL);
+	EXPECT(&r, 1, "2001:db8:10::/48 is not in the allowlist");
+	done(&r);
+}
+
+static void test_reading_verbs(void **state)
+{
+	struct run r;
+
+	(void)state;
+	NEED_ROOT();
+	ctl(&r, "-j", "status", NULL);
+	EXPECT(&r, 0, NULL);
+	assert_non_null(strstr(r.out, "\"daemon\":{\"running\":false,\"pid\":null}"));
+	assert_non_null(strstr(r.out, "\"serial\":7"));
+	done(&r);
+	ctl(&r, "limit", "list", NULL);
+	EXPECT(&r, 0, NULL);
+	assert_non_null(strstr(r.out, "api    udp    9000-9100  200/s      5"));
+	done(&r);
+	ctl(&r, "limit", "list", "-j", NULL);
+	EXPECT(&r, 0, NULL);
+	assert_non_null(strstr(r.out, "\"name\":\"api\",\"proto\":\"udp\",\"ports\":[[9000,9100]],"
+				      "\"rate_pps\":200,\"burst\":5"));
+	done(&r);
+	ctl(&r, "stats", NULL);
+	EXPECT(&r, 0, NULL);
+	assert_non_null(strstr(r.out, "IFACE  STAGE  VERDICT  REASON  PACKETS  BYTES"));
+	done(&r);
+	ctl(&r, "top", "--interval", "100ms", NULL);
+	EXPECT(&r, 0, NULL);
+	assert_non_null(strstr(r.out, "sampled over 100ms"));
+	done(&r);
+	ctl(&r, "events", "--timeout", "200ms", NULL);
+	EXPECT(&r, 0, NULL);
+	done(&r);
+	ctl(&r, "events", "--count", "1", "--timeout", "200ms", NULL);
+	EXPECT(&r, 1, "timeout: 0 of 1 events");
+	done(&r);
+}
+
+static void test_daemon_verbs(void **state)
+{
+	struct run r;
+	char want[256];
+
+	(void)state;
+	NEED_ROOT();
+	snprintf(want, sizeof(want), "castled is not running (no daemon pid in %s/state)", pin);
+	ctl(&r, "reload", NULL);
+	EXPECT(&r, 1, want);
+	done(&r);
+	ctl(&r, "unload", "nosuchif0", NULL);
+	EXPECT(&r, 1, "castle is not attached to nosuchif0");
+	done(&r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_block_add_list_del),
+		cmocka_unit_test(test_full_map_rolls_back),
+		cmocka_unit_test(test_allow_and_warning),
+		cmocka_unit_test(test_reading_verbs),
+		cmocka_unit_test(test_daemon_verbs),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
