@@ -1,0 +1,435 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * test_xdp_ratelimit.c - the rate-limit stage of the XDP gate: which class
+ * applies (first match by source CIDR, protocol, destination ports), how
+ * sources share buckets (aggregation prefix), burst and byte buckets, dry-run,
+ * auto-ban into the manual/auto maps with a kernel-enforced TTL.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <linux/bpf.h>
+
+#include "fixture.h"
+
+#define MS 1000000ull
+#define HUGE_RATE 1e9
+#define HUGE_BURST 1000000
+
+static int setup(void **state)
+{
+	static struct fx f;
+
+	fx_open(&f, 0);
+	*state = &f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	fx_close(*state);
+	return 0;
+}
+
+static struct pkt_spec pkt(int family, const char *src, uint8_t proto, uint16_t dport)
+{
+	return (struct pkt_spec){ .family = family, .src = src, .proto = proto, .sport = 1000,
+				  .dport = dport, .icmp_type = 8 };
+}
+
+static uint64_t charged(struct fx *f, int slot)
+{
+	return fx_class_count(f, slot, CASTLE_PASS) + fx_class_count(f, slot, CASTLE_DROP);
+}
+
+static void burst_passes_exactly_from_full_bucket(void **state)
+{
+	struct fx *f = *state;
+	struct pkt_spec a = pkt(4, "198.18.0.1", 17, 53), b = pkt(6, "2001:db8::1", 6, 443);
+
+	fx_begin(f);
+	int c = fx_class(f, NULL, CASTLE_PROTO_ANY, NULL, 1, 10);
+	fx_commit(f);
+	assert_int_equal(fx_run_spec_repeat(f, &a, 50), XDP_DROP);
+	assert_int_equal(fx_run_spec_repeat(f, &b, 7), XDP_PASS);
+	assert_int_equal(fx_run_spec_repeat(f, &b, 4), XDP_DROP);
+	assert_int_equal(fx_count(f, CASTLE_PASS, CASTLE_R_OK), 20);
+	assert_int_equal(fx_count(f, CASTLE_DROP, CASTLE_R_RATELIMIT), 41);
+	assert_int_equal(fx_class_count(f, c, CASTLE_PASS), 20);
+	assert_int_equal(fx_class_count(f, c, CASTLE_DROP), 41);
+	assert_int_equal(fx_tracked(f), 2);
+}
+
+static void first_matching_class_applies(void **state)
+{
+	struct fx *f = *state;
+	struct pkt_spec dns = pkt(4, "198.18.0.1", 17, 53), web = pkt(4, "198.18.0.1", 6, 80),
+			other = pkt(4, "198.18.0.1", 17, 54), dns6 = pkt(6, "2001:db8::1", 17, 53);
+
+	fx_begin(f);
+	int c0 = fx_class(f, NULL, CASTLE_PROTO_UDP, "53", HUGE_RATE, HUGE_BURST);
+	int c1 = fx_class(f, NULL, CASTLE_PROTO_ANY, NULL, HUGE_RATE, HUGE_BURST);
+	fx_commit(f);
+	fx_run_spec_repeat(f, &dns, 5);
+	fx_run_spec_repeat(f, &dns6, 2);
+	fx_run_spec_repeat(f, &web, 3);
+	fx_run_spec_repeat(f, &other, 4);
+	assert_int_equal(fx_class_count(f, c0, CASTLE_PASS), 7);
+	assert_int_equal(fx_class_count(f, c1, CASTLE_PASS), 7);
+	assert_int_equal(fx_class_count(f, c0, CASTLE_DROP) + fx_class_count(f, c1, CASTLE_DROP), 0);
+	assert_int_equal(fx_count(f, CASTLE_PASS, CASTLE_R_OK), 14);
+}
+
+/* A class's limit is its own: the port-53 class exhausted does not touch the
+ * "any" class behind it, and vice versa. */
+static void first_matching_class_limit_is_its_own(void **state)
+{
+	struct fx *f = *state;
+	struct pkt_spec dns = pkt(4, "198.18.0.1", 17, 53), web = pkt(4, "198.18.0.1", 6, 80);
+
+	fx_begin(f);
+	int c0 = fx_class(f, NULL, CASTLE_PROTO_UDP, "53", 1, 3);
+	int c1 = fx_class(f, NULL, CASTLE_PROTO_ANY, NULL, 1, 5);
+	fx_commit(f);
+	fx_run_spec_repeat(f, &dns, 10);
+	fx_run_spec_repeat(f, &web, 10);
+	assert_int_equal(fx_class_count(f, c0, CASTLE_PASS), 3);
+	assert_int_equal(fx_class_count(f, c0, CASTLE_DROP), 7);
+	assert_int_equal(fx_class_count(f, c1, CASTLE_PASS), 5);
+	assert_int_equal(fx_class_count(f, c1, CASTLE_DROP), 5);
+	assert_int_equal(fx_count(f, CASTLE_PASS, CASTLE_R_OK), 8);
+	assert_int_equal(fx_count(f, CASTLE_DROP, CASTLE_R_RATELIMIT), 12);
+}
+
+static void class_matches_by_protocol(void **state)
+{
+	struct fx *f = *state;
+	struct pkt_spec tcp = pkt(4, "198.18.0.1", 6, 80), udp = pkt(6, "2001:db8::1", 17, 80),
+			icmp = pkt(4, "198.18.0.1", 1, 0), icmp6 = pkt(6, "2001:db8::1", 58, 0),
+			gre = pkt(4, "198.18.0.1", 47, 0);
+
+	fx_begin(f);
+	int ct = fx_class(f, NULL, CASTLE_PROTO_TCP, NULL, HUGE_RATE, HUGE_BURST);
+	int cu = fx_class(f, NULL, CASTLE_PROTO_UDP, NULL, HUGE_RATE, HUGE_BURST);
+	int ci = fx_class(f, NULL, CASTLE_PROTO_ICMP, NULL, HUGE_RATE, HUGE_BURST);
+	int ca = fx_class(f, NULL, CASTLE_PROTO_ANY, NULL, HUGE_RATE, HUGE_BURST);
+	fx_commit(f);
+	fx_run_spec_repeat(f, &tcp, 1);
+	fx_run_spec_repeat(f, &udp, 2);
+	fx_run_spec_repeat(f, &icmp, 3);
+	fx_run_spec_repeat(f, &icmp6, 4);
+	fx_run_spec_repeat(f, &gre, 5);
+	assert_int_equal(charged(f, ct), 1);
+	assert_int_equal(charged(f, cu), 2);
+	assert_int_equal(charged(f, ci), 7);
+	assert_int_equal(charged(f, ca), 5);
+	assert_int_equal(fx_count(f, CASTLE_PASS, CASTLE_R_OK), 15);
+}
+
+static void class_matches_destination_port_ranges(void **state)
+{
+	struct fx *f = *state;
+	const uint16_t in[] = { 53, 443, 9000, 9050, 9100 }, out[] = { 52, 54, 442, 8999, 9101, 0 };
+
+	fx_begin(f);
+	int c0 = fx_class(f, NULL, CASTLE_PROTO_ANY, "53,443,9000-9100", HUGE_RATE, HUGE_BURST);
+	int c1 = fx_class(f, NULL, CASTLE_PROTO_ANY, NULL, HUGE_RATE, HUGE_BURST);
+	fx_commit(f);
+	for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+		struct pkt_spec s = pkt(4, "198.18.0.1", i & 1 ? 6 : 17, in[i]);
+		fx_run_spec(f, &s);
+	}
+	for (size_t i = 0; i < sizeof(out) / sizeof(out[0]); i++) {
+		struct pkt_spec s = pkt(6, "2001:db8::1", i & 1 ? 6 : 17, out[i]);
+		fx_run_spec(f, &s);
+	}
+	/* ICMP has no ports: it never matches a class with port ranges */
+	struct pkt_spec ping = pkt(4, "198.18.0.1", 1, 0);
+	fx_run_spec(f, &ping);
+	assert_int_equal(charged(f, c0), 5);
+	assert_int_equal(charged(f, c1), 7);
+}
+
+static void class_matches_source_cidr(void **state)
+{
+	struct fx *f = *state;
+	struct pkt_spec a = pkt(4, "198.18.1.9", 17, 53), b = pkt(4, "198.18.2.9", 17, 53),
+			c = pkt(6, "2001:db8:1::5", 17, 53), d = pkt(6, "2001:db8:2::5", 17, 53);
+
+	fx_begin(f);
+	int c0 = fx_class(f, "198.18.1.0/24", CASTLE_PROTO_ANY, NULL, HUGE_RATE, HUGE_BURST);
+	int c1 = fx_class(f, "2001:db8:1::/48", CASTLE_PROTO_ANY, NULL, HUGE_RATE, HUGE_BURST);
+	int c2 = fx_class(f, NULL, CASTLE_PROTO_ANY, NULL, HUGE_RATE, HUGE_BURST);
+	fx_commit(f);
+	fx_run_spec_repeat(f, &a, 2);
+	fx_run_spec_repeat(f, &b, 3);
+	fx_run_spec_repeat(f, &c, 4);
+	fx_run_spec_repeat(f, &d, 5);
+	assert_int_equal(charged(f, c0), 2);
+	assert_int_equal(charged(f, c1), 4);
+	assert_int_equal(charged(f, c2), 8);
+}
+
+static void sources_in_one_aggregation_prefix_share_a_bucket(void **state)
+{
+	struct fx *f = *state;
+	struct pkt_spec a = pkt(4, "198.18.7.1", 17, 53), b = pkt(4, "198.18.7.200", 17, 53),
+			c = pkt(4, "198.18.8.1", 17, 53), d = pkt(6, "2001:db8:1:2::1", 17, 53),
+			e = pkt(6, "2001:db8:1:2:ffff::9", 17, 53), g = pkt(6, "2001:db8:1:3::1", 17, 53);
+
+	fx_begin(f);
+	int c0 = fx_class(f, NULL, CASTLE_PROTO_ANY, NULL, 1, 4);
+	fx_class_per(f, c0, 24, 64); /* v6: the default /64 */
+	fx_commit(f);
+	fx_run_spec_repeat(f, &a, 3);
+	fx_run_spec_repeat(f, &b, 3);	/* 1 token left in 198.18.7.0/24 */
+	fx_run_spec_repeat(f, &c, 4);	/* another /24, full bucket */
+	fx_run_spec_repeat(f, &d, 3);
+	fx_run_spec_repeat(f, &e, 3);	/* same /64 */
+	fx_run_spec_repeat(f, &g, 4);
+	assert_int_equal(fx_count(f, CASTLE_PASS, CASTLE_R_OK), 4 + 4 + 4 + 4);
+	assert_int_equal(fx_count(f, CASTLE_DROP, CASTLE_R_RATELIMIT), 2 + 2);
+	assert_int_equal(fx_tracked(f), 4);
+}
+
+static void sources_default_to_own_bucket_per_address_v4(void **state)
+{
+	struct fx *f = *state;
+	struct pkt_spec a = pkt(4, "198.18.7.1", 17, 53), b = pkt(4, "198.18.7.2", 17, 53);
+
+	fx_begin(f);
+	fx_class(f, NULL, CASTLE_PROTO_ANY, NULL, 1, 4);
+	fx_commit(f);
+	fx_run_spec_repeat(f, &a, 5);
+	fx_run_spec_repeat(f, &b, 5);
+	assert_int_equal(fx_count(f, CASTLE_PASS, CASTLE_R_OK), 8);
+	assert_int_equal(fx_count(f, CASTLE_DROP, CASTLE_R_RATELIMIT), 2);
+	assert_int_equal(fx_tracked(f), 2);
+}
+
+static void dry_run_limit_passes_counted_with_reason_and_bans_nothing(void **state)
+{
+	struct fx *f = *state;
+	struct pkt_spec a = pkt(4, "198.18.0.1", 17, 53);
+	struct castle_entry e;
+
+	fx_begin(f);
+	fx_flags(f, CASTLE_F_DRY_RUN);
+	int c = fx_class(f, NULL, CASTLE_PROTO_ANY, NULL, 1, 2);
+	fx_class_ban(f, c, 3, 10000 * MS);
+	fx_commit(f);
+	assert_int_equal(fx_run_spec_repeat(f, &a, 20), XDP_PASS);
+	assert_int_equal(fx_count(f, CASTLE_PASS, CASTLE_R_OK), 2);
+	assert_int_equal(fx_count(f, CASTLE_PASS, CASTLE_R_RATELIMIT), 18);
+	assert_int_equal(fx_count(f, CASTLE_DROP, CASTLE_R_RATELIMIT), 0);
+	assert_int_equal(fx_class_count(f, c, CASTLE_DROP), 18);
+	assert_false(fx_block_entry(f, "198.18.0.1", &e));
+	assert_false(fx_manual_has(f, "198.18.0.1"));
+	assert_int_equal(fx_count(f, CASTLE_PASS, CASTLE_R_AUTOBAN), 0);
+}
+
+/* A frame of exactly `len` bytes: UDP with padding payload. */
+static size_t frame_of(uint8_t *buf, size_t len, const char *src)
+{
+	static const uint8_t zeros[PKT_MAX];
+	struct pkt_spec s = pkt(4, src, 17, 53);
+
+	s.payload = zeros;
+	s.paylen = len - 42;
+	size_t n = pkt_build(&s, buf, PKT_MAX);
+	assert_int_equal(n, len);
+	return n;
+}
+
+static void byte_bucket_admits_byte_burst_from_full(void **state)
+{
+	struct fx *f = *state;
+	uint8_t buf[PKT_MAX];
+	size_t n = frame_of(buf, 100, "198.18.0.1");
+
+	fx_begin(f);
+	int c = fx_class(f, NULL, CASTLE_PROTO_ANY, NULL, HUGE_RATE, HUGE_BURST);
+	fx_class_bytes(f, c, 1e4, 10000); /* 10 kB/s (a frame per 10 ms), 10000 bytes at once */
+	fx_commit(f);
+	fx_run_repeat(f, buf, n, 300);
+	assert_int_equal(fx_count(f, CASTLE_PASS, CASTLE_R_OK), 100);
+	assert_int_equal(fx_bytes(f, CASTLE_PASS, CASTLE_R_OK), 10000);
+	assert_int_equal(fx_count(f, CASTLE_DROP, CASTLE_R_RATELIMIT), 200);
+	assert_int_equal(fx_class_bytes_count(f, c, CASTLE_PASS), 10000);
+	/* a frame larger than the byte burst never fits */
+	size_t big = frame_of(buf, 1000, "198.18.0.2");
+	fx_begin(f);
+	c = fx_class(f, NULL, CASTLE_PROTO_ANY, NULL, HUGE_RATE, HUGE_BURST);
+	fx_class_bytes(f, c, 1e6, 999);
+	fx_commit(f);
+	assert_int_equal(fx_run(f, buf, big), XDP_DROP);
+}
+
+/* When the byte bucket refuses a packet, its packet token is given back. */
+static void byte_refusal_gives_packet_token_back(void **state)
+{
+	struct fx *f = *state;
+	uint8_t buf[PKT_MAX];
+	size_t n = frame_of(buf, 100, "198.18.0.1");
+
+	fx_begin(f);
+	int c = fx_class(f, NULL, CASTLE_PROTO_ANY, NULL, 1, 5);
+	fx_class_bytes(f, c, 1e6, 300);
+	fx_commit(f);
+	fx_run_repeat(f, buf, n, 10);	/* 3 fit the byte burst */
+	usleep(2000);			/* 300 bytes refill in 0.3 ms */
+	fx_run_repeat(f, buf, n, 10);	/* 2 packet tokens left */
+	assert_int_equal(fx_count(f, CASTLE_PASS, CASTLE_R_OK), 5);
+	assert_int_equal(fx_count(f, CASTLE_DROP, CASTLE_R_RATELIMIT), 15);
+}
+
+static void autoban_after_n_drops_exact_source(void **state)
+{
+	struct fx *f = *state;
+	struct pkt_spec a = pkt(4, "198.18.7.7", 17, 53), b = pkt(4, "198.18.7.8", 6, 80);
+	struct castle_entry e;
+
+	fx_begin(f);
+	fx_class(f, NULL, CASTLE_PROTO_UDP, "53", HUGE_RATE, HUGE_BURST);
+	int c = fx_class(f, NULL, CASTLE_PROTO_ANY, NULL, 10, 1); /* a token per 100 ms */
+	fx_class_ban(f, c, 3, 300 * MS);
+	fx_commit(f);
+
+	struct pkt_spec t = pkt(4, "198.18.7.7", 6, 80);
+	uint64_t t0 = castle_now_boot_ns();
+	assert_int_equal(fx_run_spec(f, &t), XDP_PASS);
+	assert_int_equal(fx_run_spec_repeat(f, &t, 3), XDP_DROP); /* 3 drops in a row */
+	assert_true(fx_block_entry(f, "198.18.7.7", &e));
+	assert_int_equal(e.origin, CASTLE_ORIGIN_AUTO);
+	assert_int_equal(e.class_slot, c);
+	assert_int_equal(e.expires_ns - e.created_ns, 300 * MS);
+	assert_true(e.created_ns >= t0);
+	assert_int_equal(fx_count(f, CASTLE_DROP, CASTLE_R_RATELIMIT), 3);
+
+	/* banned for everything, not only for the class that banned it */
+	assert_int_equal(fx_run_spec(f, &a), XDP_DROP);
+	assert_int_equal(fx_run_spec(f, &t), XDP_DROP);
+	assert_int_equal(fx_count(f, CASTLE_DROP, CASTLE_R_AUTOBAN), 2);
+	assert_int_equal(fx_run_spec(f, &b), XDP_PASS); /* the neighbour is not */
+
+	usleep(400 * 1000);
+	assert_int_equal(fx_run_spec(f, &t), XDP_PASS);
+	assert_int_equal(fx_count(f, CASTLE_DROP, CASTLE_R_AUTOBAN), 2);
+	assert_int_equal(fx_count(f, CASTLE_PASS, CASTLE_R_OK), 3);
+	assert_false(fx_block_entry(f, "198.18.7.7", &e));
+}
+
+static void autoban_of_aggregated_source_is_a_cidr(void **state)
+{
+	struct fx *f = *state;
+	struct pkt_spec a = pkt(4, "198.18.7.7", 17, 53), b = pkt(4, "198.18.7.99", 17, 53),
+			d = pkt(6, "2001:db8:1:2::1", 17, 53), g = pkt(6, "2001:db8:1:2::2", 17, 53),
+			h = pkt(6, "2001:db8:1:3::1", 17, 53);
+	struct castle_entry e;
+
+	fx_begin(f);
+	int c = fx_class(f, NULL, CASTLE_PROTO_ANY, NULL, 1, 1);
+	fx_class_per(f, c, 24, 64);
+	fx_class_ban(f, c, 2, 10000 * MS);
+	fx_commit(f);
+	fx_run_spec_repeat(f, &a, 3);
+	assert_true(fx_block_entry(f, "198.18.7.0/24", &e));
+	assert_int_equal(e.origin, CASTLE_ORIGIN_AUTO);
+	assert_false(fx_block_entry(f, "198.18.7.7", &e));
+	assert_int_equal(fx_run_spec(f, &b), XDP_DROP);
+	fx_run_spec_repeat(f, &d, 3);
+	assert_true(fx_block_entry(f, "2001:db8:1:2::/64", &e));
+	assert_int_equal(e.origin, CASTLE_ORIGIN_AUTO);
+	assert_int_equal(e.expires_ns - e.created_ns, 10000 * MS);
+	assert_int_equal(fx_run_spec(f, &g), XDP_DROP);
+	assert_int_equal(fx_run_spec(f, &h), XDP_PASS);
+	assert_int_equal(fx_count(f, CASTLE_DROP, CASTLE_R_AUTOBAN), 2);
+	assert_int_equal(fx_count(f, CASTLE_DROP, CASTLE_R_RATELIMIT), 4);
+	assert_int_equal(fx_count(f, CASTLE_PASS, CASTLE_R_OK), 3);
+}
+
+/* "N drops in a row": an admitted packet starts the count again. */
+static void autoban_needs_drops_in_a_row(void **state)
+{
+	struct fx *f = *state;
+	struct pkt_spec a = pkt(4, "198.18.7.7", 17, 53);
+	struct castle_entry e;
+
+	fx_begin(f);
+	int c = fx_class(f, NULL, CASTLE_PROTO_ANY, NULL, 20, 1); /* a token per 50 ms */
+	fx_class_ban(f, c, 3, 10000 * MS);
+	fx_commit(f);
+	fx_run_spec_repeat(f, &a, 3);	/* pass, drop, drop */
+	usleep(80 * 1000);
+	fx_run_spec_repeat(f, &a, 3);	/* pass, drop, drop */
+	assert_false(fx_block_entry(f, "198.18.7.7", &e));
+	assert_int_equal(fx_run_spec(f, &a), XDP_DROP); /* third in a row */
+	assert_true(fx_block_entry(f, "198.18.7.7", &e));
+	assert_int_equal(fx_run_spec(f, &a), XDP_DROP);
+	assert_int_equal(fx_count(f, CASTLE_PASS, CASTLE_R_OK), 2);
+	assert_int_equal(fx_count(f, CASTLE_DROP, CASTLE_R_RATELIMIT), 5);
+	assert_int_equal(fx_count(f, CASTLE_DROP, CASTLE_R_AUTOBAN), 1);
+}
+
+/* `malformed: pass` passes cut transport headers, but still charges them to
+ * the source's limit: truncating is no way past a limit. */
+static void malformed_pass_still_rate_limited(void **state)
+{
+	struct fx *f = *state;
+	struct pkt_spec s = pkt(4, "198.18.0.1", 6, 443), s6 = pkt(6, "2001:db8::1", 17, 53);
+	struct pkt_layout lay;
+	uint8_t buf[PKT_MAX];
+
+	s6.next_ext = 2;
+	s6.ext[0] = 0;
+	s6.ext[1] = 60;
+	fx_begin(f);
+	fx_flags(f, CASTLE_F_MALFORMED_PASS);
+	int c0 = fx_class(f, NULL, CASTLE_PROTO_TCP, "443", 1, 2);
+	int c1 = fx_class(f, NULL, CASTLE_PROTO_UDP, "53", 1, 3);
+	fx_commit(f);
+
+	pkt_build_layout(&s, buf, sizeof(buf), &lay);
+	pkt_set_ip_end(buf, &lay, 4, lay.l4 + 10); /* TCP cut in half */
+	assert_int_equal(fx_run_repeat(f, buf, lay.l4 + 10, 10), XDP_DROP);
+	assert_int_equal(fx_class_count(f, c0, CASTLE_PASS), 2);
+	assert_int_equal(fx_class_count(f, c0, CASTLE_DROP), 8);
+
+	/* IPv6 cut inside the extension chain: protocol unknown too */
+	pkt_build_layout(&s6, buf, sizeof(buf), &lay);
+	pkt_set_ip_end(buf, &lay, 6, lay.ext[1] + 1);
+	assert_int_equal(fx_run_repeat(f, buf, lay.ext[1] + 1, 10), XDP_DROP);
+	assert_int_equal(fx_class_count(f, c0, CASTLE_PASS), 4); /* its own bucket */
+	assert_int_equal(fx_class_count(f, c0, CASTLE_DROP), 16);
+	assert_int_equal(fx_count(f, CASTLE_PASS, CASTLE_R_MALFORMED), 4);
+	assert_int_equal(fx_count(f, CASTLE_DROP, CASTLE_R_RATELIMIT), 16);
+	assert_int_equal(charged(f, c1), 0);
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+	const struct CMUnitTest tests[] = {
+		T(burst_passes_exactly_from_full_bucket),
+		T(first_matching_class_applies),
+		T(first_matching_class_limit_is_its_own),
+		T(class_matches_by_protocol),
+		T(class_matches_destination_port_ranges),
+		T(class_matches_source_cidr),
+		T(sources_in_one_aggregation_prefix_share_a_bucket),
+		T(sources_default_to_own_bucket_per_address_v4),
+		T(dry_run_limit_passes_counted_with_reason_and_bans_nothing),
+		T(byte_bucket_admits_byte_burst_from_full),
+		T(byte_refusal_gives_packet_token_back),
+		T(autoban_after_n_drops_exact_source),
+		T(autoban_of_aggregated_source_is_a_cidr),
+		T(autoban_needs_drops_in_a_row),
+		T(malformed_pass_still_rate_limited),
+	};
+#undef T
+	return cmocka_run_group_tests_name("xdp_ratelimit", tests, NULL, NULL);
+}
