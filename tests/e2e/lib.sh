@@ -89,8 +89,12 @@ e2e_policy() { cat > "$POLICY"; chmod 0644 "$POLICY"; }
 # /healthz answers (at most 10 s).
 e2e_castled() {
 	mkdir -p "$STATE"
-	in_dut "$CASTLED" -i "$DUT_IF" -p "$POLICY" --pin-dir "$PIN" --state-dir "$STATE" \
-		--metrics "$METRICS" --foreground "$@" >>"$TMP/castled.log" 2>&1 &
+	# nsenter directly, not through in_dut: a function in the background
+	# runs in a subshell, and $! would be that shell, not castled (signals
+	# would miss it). nsenter execs castled, so $! is castled itself.
+	nsenter --net=/var/run/netns/$NS_DUT -- "$CASTLED" -i "$DUT_IF" -p "$POLICY" \
+		--pin-dir "$PIN" --state-dir "$STATE" --metrics "$METRICS" --foreground "$@" \
+		>>"$TMP/castled.log" 2>&1 &
 	CASTLED_PID=$!
 	local i
 	for i in $(seq 100); do
@@ -130,3 +134,36 @@ PY
 
 # ping_ok SRC DST: one ping from SRC succeeds within 1 s.
 ping_ok() { in_src ping -c1 -W1 -I "$1" "$2" >/dev/null 2>&1; }
+
+# ---- castled helpers (test_castled_*.sh) --------------------------------------
+
+# wait_metric NAME LABEL-SUBSTRING WANT [TENTHS]: poll /metrics until the
+# sample equals WANT (default 10 s). Prints the last value seen on failure.
+wait_metric() {
+	local i v=
+	for i in $(seq "${4:-100}"); do
+		v=$(metric "$1" "$2")
+		[ "$v" = "$3" ] && return 0
+		sleep 0.1
+	done
+	echo "# $1{$2}: waited for $3, last seen '$v'" >&2
+	return 1
+}
+
+# castled_log_has FIXED-STRING: the castled log of this test contains it.
+castled_log_has() { grep -qF -- "$1" "$TMP/castled.log"; }
+
+# castled_reload: SIGHUP and wait until castled has finished with it (either
+# reloads counter moved).
+castled_reload() {
+	local ok fail i
+	ok=$(metric castle_policy_reloads_total 'result="success"')
+	fail=$(metric castle_policy_reloads_total 'result="failure"')
+	kill -HUP "$CASTLED_PID" || return 1
+	for i in $(seq 100); do
+		[ "$(metric castle_policy_reloads_total 'result="success"')" != "$ok" ] && return 0
+		[ "$(metric castle_policy_reloads_total 'result="failure"')" != "$fail" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}

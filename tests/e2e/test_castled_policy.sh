@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# test_castled_policy.sh - castled enforces its policy file on real traffic,
+# counts exactly what it dropped, reloads on SIGHUP, keeps the running policy
+# when the new file is broken (and says where), and --check validates files.
+. "$(dirname "$0")/lib.sh"
+
+BAD=198.18.66.5		# in the blocked /24 of policy 1
+LIM=198.18.1.9		# rate-limited by class "dns"
+CLEAN=198.18.1.10	# blocked only by policy 2
+E2E_SRC_ALIASES="$BAD $LIM $CLEAN"
+
+xdp() { metric castle_packets_total "stage=\"xdp\",verdict=\"$1\",reason=\"$2\""; }
+
+# ---- --check, before anything touches the kernel ----------------------------
+cat > "$TMP/good.yaml" <<'YAML'
+version: 1
+block:
+  - 198.18.66.0/24
+YAML
+printf 'version: 1\nblock:\n  - 198.18.1.300\nlimits:\n  - name: x\n    rate: 5/q\n' > "$TMP/bad.yaml"
+chmod 0644 "$TMP/good.yaml" "$TMP/bad.yaml"
+t_cmd "castled --check accepts a good file" "$CASTLED" --check -p "$TMP/good.yaml"
+out=$("$CASTLED" --check -p "$TMP/bad.yaml" 2>&1); rc=$?
+t_eq "castled --check exits 1 on a bad file" 1 "$rc"
+case $out in
+*"$TMP/bad.yaml:3:5: "*"$TMP/bad.yaml:6:11: "*) t_ok "castled --check prints every error as FILE:LINE:COL" ;;
+*) t_fail "castled --check prints every error as FILE:LINE:COL" "got: $out" ;;
+esac
+"$CASTLED" --check >/dev/null 2>&1; t_eq "castled without -p is a usage error (2)" 2 $?
+"$CASTLED" -p "$TMP/good.yaml" --xdp-mode turbo -i lo >/dev/null 2>&1
+t_eq "castled with a bad --xdp-mode is a usage error (2)" 2 $?
+
+# ---- enforce policy 1 -------------------------------------------------------
+e2e_topology || { t_fail "topology"; t_done; }
+e2e_policy <<'YAML'
+version: 1
+block:
+  - 198.18.66.0/24
+limits:
+  - name: dns
+    match: { proto: udp, dst_ports: [5353] }
+    rate: 1/h
+    burst: 5
+YAML
+if e2e_castled; then t_ok "castled starts"; else t_fail "castled starts"; t_done; fi
+
+send_udp $BAD $DUT4 9999 7
+send_udp $LIM $DUT4 5353 20
+wait_metric castle_packets_total 'reason="blocklist"' 7
+t_eq "blocked source: every packet dropped and counted (blocklist)" 7 "$(xdp drop blocklist)"
+wait_metric castle_packets_total 'reason="ratelimit"' 15
+t_eq "limited source: packets beyond the burst dropped (ratelimit)" 15 "$(xdp drop ratelimit)"
+t_eq "class counter: burst of 5 passed" 5 "$(metric castle_limit_packets_total 'limit="dns",verdict="pass"')"
+t_eq "class counter: 15 dropped" 15 "$(metric castle_limit_packets_total 'limit="dns",verdict="drop"')"
+t_eq "one tracked source in class dns" 1 "$(metric castle_tracked_sources 'limit="dns"')"
+ok_before=$(xdp pass ok)
+send_udp $CLEAN $DUT4 9999 4
+wait_metric castle_packets_total 'verdict="pass",reason="ok"' $((ok_before + 4)) 30 ||
+	[ "$(xdp pass ok)" -ge $((ok_before + 4)) ]
+t_eq "clean source passes (no drop counted)" 7 "$(xdp drop blocklist)"
+
+# ---- edit + SIGHUP: policy 2 ------------------------------------------------
+e2e_policy <<'YAML'
+version: 1
+block:
+  - { cidr: 198.18.1.10, comment: "policy two" }
+YAML
+castled_reload
+t_eq "SIGHUP applied the edited file (serial 2)" 2 "$(metric castle_policy_serial)"
+t_eq "reload counted as success" 2 "$(metric castle_policy_reloads_total 'result="success"')"
+send_udp $BAD $DUT4 9999 5
+send_udp $CLEAN $DUT4 9999 3
+wait_metric castle_packets_total 'reason="blocklist"' 10
+t_eq "after reload: old block gone, new block enforced" 10 "$(xdp drop blocklist)"
+
+# ---- broken file + SIGHUP: nothing changes ----------------------------------
+printf 'version: 1\nblock:\n  - 198.18.1.10\n  - not-an-address\n' > "$POLICY"
+castled_reload
+t_eq "broken file: reload counted as failure" 1 "$(metric castle_policy_reloads_total 'result="failure"')"
+t_eq "broken file: serial unchanged" 2 "$(metric castle_policy_serial)"
+if castled_log_has "castled: reload failed: $POLICY:4:5: "; then
+	t_ok "broken file: log names file, line and column"
+else
+	t_fail "broken file: log names file, line and column" "$(tail -3 "$TMP/castled.log")"
+fi
+send_udp $CLEAN $DUT4 9999 2
+send_udp $BAD $DUT4 9999 2
+wait_metric castle_packets_total 'reason="blocklist"' 12
+t_eq "broken file: policy 2 still enforced exactly" 12 "$(xdp drop blocklist)"
+
+# ---- stop: the gate stays ---------------------------------------------------
+pid=$CASTLED_PID
+e2e_stop_castled
+kill -0 "$pid" 2>/dev/null && t_fail "castled exits on SIGTERM" || t_ok "castled exits on SIGTERM"
+if in_dut ip link show "$DUT_IF" | grep -q xdp; then t_ok "XDP stays attached after castled stopped"
+else t_fail "XDP stays attached after castled stopped"; fi
+t_done
