@@ -493,12 +493,13 @@ static __always_inline int payload_is_hello(struct __sk_buff *skb, const struct 
 	return tls_is_hello_start(b);
 }
 
-/* A pending handshake gets a segment with payload. */
+/* A pending handshake gets a segment with payload whose first byte has
+ * sequence number dseq (seq, or seq + 1 on a SYN). */
 static __always_inline int tcp_pending(struct __sk_buff *skb, const struct castle_tc_pkt *p,
 				       __u32 gen, const struct castle_tls_key *k,
-				       struct castle_tls_pend *st)
+				       struct castle_tls_pend *st, __u32 dseq)
 {
-	__u32 off = p->seq - st->isn - 1;
+	__u32 off = dseq - st->isn - 1;
 	int res;
 
 	if (off == 0 && st->seen)
@@ -576,12 +577,12 @@ __noinline int castle_tc_tcp(struct __sk_buff *skb, const struct castle_tc_pkt *
 			return R_PASS(CASTLE_R_OK);
 		if (!st) /* TCP Fast Open data we cannot track */
 			return R_DROP(CASTLE_R_TLS_NOT_TLS);
-		return tcp_pending(skb, p, gen, &k, st);
+		return tcp_pending(skb, p, gen, &k, st, p->seq + 1);
 	}
 	if (st) {
 		if (!p->pay_len)
 			return R_PASS(CASTLE_R_OK);
-		return tcp_pending(skb, p, gen, &k, st);
+		return tcp_pending(skb, p, gen, &k, st, p->seq);
 	}
 
 	/* No state at all: a connection older than the gate, or one whose
@@ -594,7 +595,7 @@ __noinline int castle_tc_tcp(struct __sk_buff *skb, const struct castle_tc_pkt *
 		st = open_pending(&k, p->seq - 1);
 		if (!st)
 			return R_DROP(CASTLE_R_TLS_NOT_TLS);
-		return tcp_pending(skb, p, gen, &k, st);
+		return tcp_pending(skb, p, gen, &k, st, p->seq);
 	}
 	if (marked(&k)) {
 		/* A handshake was opened here and never verified: this is not

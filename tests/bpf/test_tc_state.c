@@ -1,0 +1,293 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * test_tc_state.c - the TC gate's connection state: retransmissions, overlap
+ * and reordering of hello segments, a retransmitted first segment that turns
+ * into plaintext, SYNs on judged tuples, TCP Fast Open, connections older
+ * than the gate, and LRU eviction under a SYN flood that must not let
+ * plaintext through.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "fixture_tc.h"
+
+#define V12 0x0303
+#define V13 0x0304
+
+static const char http[] = "GET / HTTP/1.1\r\nHost: example.com\r\n\r\n";
+static uint8_t hello[4096];
+static size_t hello_len;
+
+static int setup_sized(void **state, uint32_t pending, uint32_t conns)
+{
+	static struct ftc f;
+	static const uint16_t v[] = { V13 };
+	struct ftc_hello h = { .versions = v, .nversions = 1, .sni = "example.com", .pad = 1500,
+			       .sni_last = true };
+
+	hello_len = ftc_hello(&h, hello, sizeof(hello));
+	ftc_open(&f, pending, conns);
+	ftc_begin(&f, "443", V12, 0);
+	ftc_commit(&f);
+	*state = &f;
+	return 0;
+}
+
+static int setup(void **state)
+{
+	return setup_sized(state, 0, 0);
+}
+
+/* Small tables, to evict. */
+static int setup_small(void **state)
+{
+	return setup_sized(state, 64, 64);
+}
+
+static int teardown(void **state)
+{
+	ftc_close(*state);
+	return 0;
+}
+
+static void retransmitted_and_overlapping_hello(void **state)
+{
+	struct ftc *f = *state;
+	struct ftc_conn c;
+
+	ftc_conn_init(&c, 4, "198.18.0.1", 41000, 443);
+	assert_int_equal(ftc_syn(f, &c), FTC_PASS);
+	assert_int_equal(ftc_syn(f, &c), FTC_PASS); /* SYN retransmitted */
+	assert_int_equal(ftc_send_at(f, &c, 0, hello, 1000), FTC_PASS);
+	assert_int_equal(ftc_send_at(f, &c, 0, hello, 1000), FTC_PASS);	/* again */
+	assert_int_equal(ftc_send_at(f, &c, 500, hello + 500, 300), FTC_PASS); /* inside */
+	assert_int_equal(ftc_send_at(f, &c, 800, hello + 800, 500), FTC_PASS); /* overlap */
+	assert_true(ftc_conn_pending(f, &c));
+	assert_int_equal(ftc_send_at(f, &c, 1300, hello + 1300, hello_len - 1300), FTC_PASS);
+	assert_int_equal(ftc_conn_state(f, &c), CASTLE_TLS_S_VERIFIED);
+	assert_int_equal(ftc_result(f, CASTLE_TLS_RES_TLS), 1);
+	assert_int_equal(ftc_pressure(f, CASTLE_TLSP_PENDING_INSERTS), 1);
+	assert_int_equal(ftc_pressure(f, CASTLE_TLSP_PENDING_RESOLVED), 1);
+}
+
+/* The second segment first: dropped (TCP resends it), never judged. */
+static void reordered_hello(void **state)
+{
+	struct ftc *f = *state;
+	struct ftc_conn c;
+
+	ftc_conn_init(&c, 6, "2001:db8::1", 41001, 443);
+	assert_int_equal(ftc_syn(f, &c), FTC_PASS);
+	assert_int_equal(ftc_send_at(f, &c, 1000, hello + 1000, hello_len - 1000), FTC_DROP);
+	assert_true(ftc_conn_pending(f, &c));
+	assert_int_equal(ftc_send_at(f, &c, 0, hello, 1000), FTC_PASS);
+	assert_int_equal(ftc_send_at(f, &c, 1000, hello + 1000, hello_len - 1000), FTC_PASS);
+	assert_int_equal(ftc_conn_state(f, &c), CASTLE_TLS_S_VERIFIED);
+	assert_int_equal(ftc_pressure(f, CASTLE_TLSP_OOO_DROPS), 1);
+	assert_int_equal(ftc_result(f, CASTLE_TLS_RES_NOT_TLS), 0);
+}
+
+/* Offset 0 is always inspected: a first segment "retransmitted" as plaintext
+ * (say the original never reached the socket) cannot ride on the verdict. */
+static void first_segment_replaced_by_plaintext(void **state)
+{
+	struct ftc *f = *state;
+	struct ftc_conn a, b;
+
+	ftc_conn_init(&a, 4, "198.18.0.1", 41002, 443);
+	assert_int_equal(ftc_syn(f, &a), FTC_PASS);
+	assert_int_equal(ftc_send(f, &a, hello, 1000), FTC_PASS);
+	assert_int_equal(ftc_send_at(f, &a, 0, http, sizeof(http) - 1), FTC_DROP); /* pending */
+	assert_int_equal(ftc_conn_state(f, &a), CASTLE_TLS_S_BAD);
+
+	ftc_conn_init(&b, 4, "198.18.0.1", 41003, 443);
+	assert_int_equal(ftc_syn(f, &b), FTC_PASS);
+	assert_int_equal(ftc_send(f, &b, hello, hello_len), FTC_PASS);
+	assert_int_equal(ftc_send_at(f, &b, 0, http, sizeof(http) - 1), FTC_DROP); /* verified */
+	assert_int_equal(ftc_conn_state(f, &b), CASTLE_TLS_S_BAD);
+	assert_int_equal(ftc_send(f, &b, "\x17\x03\x03", 3), FTC_DROP);
+	assert_int_equal(ftc_result(f, CASTLE_TLS_RES_NOT_TLS), 2);
+}
+
+/* A SYN on a bad tuple does not wipe the verdict (the old socket may still
+ * wait for its first bytes); a SYN on a verified tuple starts over. */
+static void syn_on_judged_tuple(void **state)
+{
+	struct ftc *f = *state;
+	struct ftc_conn bad, good;
+
+	ftc_conn_init(&bad, 4, "198.18.0.1", 41004, 443);
+	assert_int_equal(ftc_syn(f, &bad), FTC_PASS);
+	assert_int_equal(ftc_send(f, &bad, http, sizeof(http) - 1), FTC_DROP);
+	bad.isn += 100000;
+	assert_int_equal(ftc_syn(f, &bad), FTC_DROP);
+	assert_int_equal(ftc_send(f, &bad, hello, hello_len), FTC_DROP);
+	bad.isn -= 100000;
+	assert_int_equal(ftc_send_at(f, &bad, 0, http, sizeof(http) - 1), FTC_DROP);
+
+	ftc_conn_init(&good, 4, "198.18.0.1", 41005, 443);
+	assert_int_equal(ftc_syn(f, &good), FTC_PASS);
+	assert_int_equal(ftc_send(f, &good, hello, hello_len), FTC_PASS);
+	good.isn += 100000;
+	assert_int_equal(ftc_syn(f, &good), FTC_PASS);
+	assert_true(ftc_conn_pending(f, &good));
+	assert_int_equal(ftc_send(f, &good, http, sizeof(http) - 1), FTC_DROP);
+}
+
+/* TCP Fast Open: the hello rides on the SYN. */
+static void fast_open(void **state)
+{
+	struct ftc *f = *state;
+	struct ftc_conn c;
+	uint8_t small[512];
+	static const uint16_t v[] = { V13 };
+	struct ftc_hello h = { .versions = v, .nversions = 1, .sni = "example.com" };
+	size_t n = ftc_hello(&h, small, sizeof(small));
+	struct pkt_spec s = { .family = 4, .src = "198.18.0.1", .proto = 6, .sport = 41006,
+			      .dport = 443, .tcp_flags = 0x02, .seq = 777, .payload = small,
+			      .paylen = n };
+
+	assert_int_equal(ftc_run_spec(f, &s), FTC_PASS);
+	ftc_conn_init(&c, 4, "198.18.0.1", 41006, 443);
+	assert_int_equal(ftc_conn_state(f, &c), CASTLE_TLS_S_VERIFIED);
+	s.payload = http;
+	s.paylen = sizeof(http) - 1;
+	s.sport = 41007;
+	assert_int_equal(ftc_run_spec(f, &s), FTC_DROP);
+}
+
+/* Connections older than the gate: no SYN was seen, so they pass
+ * (untracked) until they close. */
+static void connections_older_than_the_gate(void **state)
+{
+	struct ftc *f = *state;
+	struct ftc_conn c;
+
+	ftc_conn_init(&c, 6, "2001:db8::1", 41008, 443);
+	c.next = 123456;
+	assert_int_equal(ftc_ack(f, &c), FTC_PASS);
+	assert_int_equal(ftc_send(f, &c, "\x8e\x11mid-record bytes", 18), FTC_PASS);
+	assert_int_equal(ftc_send(f, &c, http, sizeof(http) - 1), FTC_PASS);
+	assert_int_equal(ftc_count(f, CASTLE_PASS, CASTLE_R_UNTRACKED), 3);
+	assert_int_equal(ftc_conn_state(f, &c), 0);
+	assert_false(ftc_conn_pending(f, &c));
+	assert_int_equal(ftc_result(f, CASTLE_TLS_RES_NOT_TLS), 0);
+}
+
+static void flood(struct ftc *f, int n, uint16_t base)
+{
+	for (int i = 0; i < n; i++) {
+		struct ftc_conn x;
+		char src[32];
+
+		snprintf(src, sizeof(src), "198.19.%d.%d", (i >> 8) & 255, i & 255);
+		ftc_conn_init(&x, 4, src, (uint16_t)(base + i), 443);
+		assert_int_equal(ftc_syn(f, &x), FTC_PASS);
+	}
+}
+
+/* A SYN flood evicts a client's pending entry; its plaintext first payload,
+ * and every retransmission of it, is still dropped. */
+static void eviction_does_not_let_plaintext_through(void **state)
+{
+	struct ftc *f = *state;
+	struct ftc_conn c;
+
+	ftc_conn_init(&c, 4, "198.18.0.1", 41010, 443);
+	assert_int_equal(ftc_syn(f, &c), FTC_PASS);
+	assert_int_equal(ftc_ack(f, &c), FTC_PASS);
+	flood(f, 4000, 2000);
+	assert_false(ftc_conn_pending(f, &c)); /* evicted: the case under test */
+	assert_int_equal(ftc_send_at(f, &c, 0, http, sizeof(http) - 1), FTC_DROP);
+	assert_int_equal(ftc_send_at(f, &c, 0, http, sizeof(http) - 1), FTC_DROP);
+	assert_int_equal(ftc_send_at(f, &c, 0, "SSH-2.0-x\r\n", 11), FTC_DROP);
+	assert_int_equal(ftc_pressure(f, CASTLE_TLSP_LOST_STATE_DROPS), 1);
+	assert_int_equal(ftc_result(f, CASTLE_TLS_RES_NOT_TLS), 1);
+	assert_true(ftc_pressure(f, CASTLE_TLSP_PENDING_INSERTS) >= 4001);
+	assert_int_equal(ftc_pressure(f, CASTLE_TLSP_PENDING_RESOLVED), 0);
+}
+
+/* ... and a real client whose entry was evicted still gets through: its
+ * hello is adopted, even when split. */
+static void eviction_adopts_a_real_hello(void **state)
+{
+	struct ftc *f = *state;
+	struct ftc_conn c;
+
+	ftc_conn_init(&c, 6, "2001:db8::1", 41011, 443);
+	assert_int_equal(ftc_syn(f, &c), FTC_PASS);
+	flood(f, 4000, 2000);
+	assert_false(ftc_conn_pending(f, &c));
+	assert_int_equal(ftc_send(f, &c, hello, 1000), FTC_PASS);
+	assert_true(ftc_conn_pending(f, &c));
+	assert_int_equal(ftc_send(f, &c, hello + 1000, hello_len - 1000), FTC_PASS);
+	assert_int_equal(ftc_conn_state(f, &c), CASTLE_TLS_S_VERIFIED);
+	assert_int_equal(ftc_pressure(f, CASTLE_TLSP_ADOPTED), 1);
+	assert_int_equal(ftc_result(f, CASTLE_TLS_RES_TLS), 1);
+}
+
+/* A flood between the two halves of a hello: the continuation has no state
+ * and is not a hello start - dropped, never passed unchecked. */
+static void eviction_mid_hello_fails_closed(void **state)
+{
+	struct ftc *f = *state;
+	struct ftc_conn c;
+
+	ftc_conn_init(&c, 4, "198.18.0.1", 41012, 443);
+	assert_int_equal(ftc_syn(f, &c), FTC_PASS);
+	assert_int_equal(ftc_send(f, &c, hello, 1000), FTC_PASS);
+	flood(f, 4000, 2000);
+	assert_false(ftc_conn_pending(f, &c));
+	assert_int_equal(ftc_send(f, &c, hello + 1000, hello_len - 1000), FTC_DROP);
+	assert_int_equal(ftc_pressure(f, CASTLE_TLSP_LOST_STATE_DROPS), 1);
+}
+
+/* Verified connections evicted from tls_conns keep passing: their mark was
+ * resolved by the verdict. */
+static void evicted_verified_connection_keeps_passing(void **state)
+{
+	struct ftc *f = *state;
+	struct ftc_conn c;
+
+	ftc_conn_init(&c, 4, "198.18.0.1", 41013, 443);
+	assert_int_equal(ftc_syn(f, &c), FTC_PASS);
+	assert_int_equal(ftc_send(f, &c, hello, hello_len), FTC_PASS);
+	/* Fill tls_conns with bad connections. */
+	for (int i = 0; i < 1000; i++) {
+		struct ftc_conn x;
+		char src[32];
+
+		snprintf(src, sizeof(src), "198.19.%d.%d", (i >> 8) & 255, i & 255);
+		ftc_conn_init(&x, 4, src, (uint16_t)(3000 + i), 443);
+		ftc_syn(f, &x);
+		assert_int_equal(ftc_send(f, &x, http, sizeof(http) - 1), FTC_DROP);
+	}
+	assert_int_equal(ftc_conn_state(f, &c), 0); /* evicted */
+	assert_int_equal(ftc_send(f, &c, "\x17\x03\x03\x00\x10", 5), FTC_PASS);
+	assert_true(ftc_pressure(f, CASTLE_TLSP_CONN_INSERTS) >= 1001);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(retransmitted_and_overlapping_hello, setup, teardown),
+		cmocka_unit_test_setup_teardown(reordered_hello, setup, teardown),
+		cmocka_unit_test_setup_teardown(first_segment_replaced_by_plaintext, setup, teardown),
+		cmocka_unit_test_setup_teardown(syn_on_judged_tuple, setup, teardown),
+		cmocka_unit_test_setup_teardown(fast_open, setup, teardown),
+		cmocka_unit_test_setup_teardown(connections_older_than_the_gate, setup, teardown),
+		cmocka_unit_test_setup_teardown(eviction_does_not_let_plaintext_through, setup_small,
+						teardown),
+		cmocka_unit_test_setup_teardown(eviction_adopts_a_real_hello, setup_small, teardown),
+		cmocka_unit_test_setup_teardown(eviction_mid_hello_fails_closed, setup_small, teardown),
+		cmocka_unit_test_setup_teardown(evicted_verified_connection_keeps_passing, setup_small,
+						teardown),
+	};
+
+	return cmocka_run_group_tests_name("tc_state", tests, NULL, NULL);
+}
