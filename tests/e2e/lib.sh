@@ -167,3 +167,38 @@ castled_reload() {
 	done
 	return 1
 }
+
+# send_udp_paced SRC DST DPORT COUNT INTERVAL: like send_udp, spread over
+# time (INTERVAL seconds between datagrams), for traffic that must still be
+# flowing while something else happens.
+send_udp_paced() {
+	in_src $PY - "$@" <<'PY'
+import sys
+from scapy.all import IP, IPv6, UDP, Raw, send, conf
+conf.verb = 0
+src, dst, dport, count, gap = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
+l3 = IPv6(src=src, dst=dst) if ":" in dst else IP(src=src, dst=dst)
+send(l3 / UDP(sport=40001, dport=dport) / Raw(b"paced"), count=count, inter=gap)
+PY
+}
+
+# udp_sink PORT FILE: in the dut namespace, append the source address of
+# every datagram received on PORT to FILE (one line each) until killed.
+# Proves what reached a socket, i.e. what the gate let through.
+udp_sink() {
+	in_dut $PY - "$@" <<'PY' &
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+s.bind(("0.0.0.0", int(sys.argv[1])))
+with open(sys.argv[2], "a", buffering=1) as f:
+    while True:
+        data, addr = s.recvfrom(2048)
+        f.write(addr[0] + "\n")
+PY
+	UDP_SINK_PID=$!
+	sleep 0.5
+}
+
+# rx_from FILE SRC: datagrams from SRC that udp_sink saw.
+rx_from() { grep -cxF -- "$2" "$1" 2>/dev/null || true; }

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# test_castled_restart.sh - the data path does not depend on the daemon:
+# castled killed -9 under traffic leaves the gate enforcing; a restarted
+# castled adopts the pinned maps (counters continue, manual entries stay);
+# after a simulated reboot (pins gone) manual entries come back from the
+# state directory.
+. "$(dirname "$0")/lib.sh"
+
+BAD=198.18.66.5		# blocked by the policy
+MAN=198.18.2.2		# blocked by a manual entry written straight into the map
+CLEAN=198.18.1.10
+E2E_SRC_ALIASES="$BAD $MAN $CLEAN"
+RX=$TMP/rx.log
+
+blocklist() { metric castle_packets_total 'stage="xdp",verdict="drop",reason="blocklist"'; }
+
+# A manual block as castlectl would write it: key = address, value =
+# struct castle_block_val { expires 0, created, hits, last_hit, origin 1
+# (manual), class_slot 0xff }.
+manual_block() {
+	local key
+	key=$(printf '%02x ' ${1//./ })
+	in_dut bpftool map update pinned "$PIN/man_block4" key hex $key value hex \
+		00 00 00 00 00 00 00 00  01 00 00 00 00 00 00 00  00 00 00 00 00 00 00 00 \
+		00 00 00 00 00 00 00 00  01 00 00 00 ff 00 00 00
+}
+
+e2e_topology || { t_fail "topology"; t_done; }
+e2e_policy <<'YAML'
+version: 1
+block:
+  - 198.18.66.0/24
+YAML
+e2e_castled || { t_fail "castled starts"; t_done; }
+udp_sink 9999 "$RX"
+
+t_cmd "manual entry written directly into man_block4" manual_block $MAN
+send_udp $BAD $DUT4 9999 5
+send_udp $MAN $DUT4 9999 5
+send_udp $CLEAN $DUT4 9999 5
+wait_metric castle_packets_total 'reason="blocklist"' 10
+t_eq "policy and manual blocks both enforced" 10 "$(blocklist)"
+sleep 1.5 # one persistence tick
+if grep -q "^block $MAN 0" "$STATE/manual.state" 2>/dev/null; then t_ok "manual entry persisted to the state dir"
+else t_fail "manual entry persisted to the state dir" "$(cat "$STATE/manual.state" 2>&1)"; fi
+t_eq "state file mode 0600" 600 "$(stat -c %a "$STATE/manual.state" 2>/dev/null)"
+t_eq "state dir mode 0700" 700 "$(stat -c %a "$STATE")"
+
+# ---- kill -9 under traffic --------------------------------------------------
+before=$(blocklist)
+send_udp_paced $BAD $DUT4 9999 60 0.05 &
+sender=$!
+sleep 1
+kill -9 "$CASTLED_PID"; wait "$CASTLED_PID" 2>/dev/null; CASTLED_PID=
+t_nocmd "castled is dead (metrics unreachable)" in_dut curl -sf "http://$METRICS/healthz"
+wait $sender
+send_udp $MAN $DUT4 9999 5
+send_udp $CLEAN $DUT4 9999 5
+sleep 0.5
+t_eq "while castled is dead: nothing from the blocked source reached the socket" 0 "$(rx_from "$RX" $BAD)"
+t_eq "while castled is dead: nothing from the manual block reached the socket" 0 "$(rx_from "$RX" $MAN)"
+t_eq "while castled is dead: the clean source still gets through" 10 "$(rx_from "$RX" $CLEAN)"
+
+# ---- restart: adoption ------------------------------------------------------
+e2e_castled || { t_fail "castled restarts"; t_done; }
+castled_log_has "adopted the maps pinned in $PIN" && t_ok "restart adopts the pinned maps" ||
+	t_fail "restart adopts the pinned maps"
+castled_log_has "XDP adopted (already running)" && t_ok "restart leaves the identical program attached" ||
+	t_fail "restart leaves the identical program attached" "$(tail -4 "$TMP/castled.log")"
+after=$(blocklist)
+t_eq "counters continued: every packet sent while dead was counted" $((before + 60 + 5)) "$after"
+t_eq "manual entry survived the restart" 1 "$(metric castle_blocklist_entries 'origin="manual",family="ipv4"')"
+send_udp $MAN $DUT4 9999 3
+wait_metric castle_packets_total 'reason="blocklist"' $((after + 3))
+t_eq "manual entry still enforced after the restart" $((after + 3)) "$(blocklist)"
+
+# ---- stale program: pins removed, program still attached -------------------
+e2e_stop_castled
+old_id=$(in_dut ip -j link show "$DUT_IF" | $PY -c 'import json,sys; print(json.load(sys.stdin)[0]["xdp"]["prog"]["id"])')
+rm -rf "$PIN"
+e2e_castled || { t_fail "castled starts with pins gone but program attached"; t_done; }
+castled_log_has "XDP replaced in place" && t_ok "an attached castle program on old maps is replaced in place" ||
+	t_fail "an attached castle program on old maps is replaced in place" "$(tail -4 "$TMP/castled.log")"
+new_id=$(in_dut ip -j link show "$DUT_IF" | $PY -c 'import json,sys; print(json.load(sys.stdin)[0]["xdp"]["prog"]["id"])')
+[ "$new_id" != "$old_id" ] && t_ok "the new program runs (id $old_id -> $new_id)" || t_fail "the new program runs"
+castled_log_has "restored 1 manual entry" && t_ok "manual entry restored into fresh maps" ||
+	t_fail "manual entry restored into fresh maps" "$(tail -4 "$TMP/castled.log")"
+
+# ---- simulated reboot: stop, detach, remove the pins, start ------------------
+e2e_stop_castled
+in_dut ip link set dev "$DUT_IF" xdp off
+rm -rf "$PIN"
+: > "$TMP/castled.log"
+e2e_castled || { t_fail "castled starts after the reboot"; t_done; }
+castled_log_has "restored 1 manual entry from $STATE/manual.state" && t_ok "reboot: manual entry restored from the state dir" ||
+	t_fail "reboot: manual entry restored from the state dir" "$(cat "$TMP/castled.log")"
+t_eq "reboot: counters start from zero (fresh maps)" 0 "$(blocklist)"
+n_man=$(rx_from "$RX" $MAN)
+send_udp $MAN $DUT4 9999 4
+wait_metric castle_packets_total 'reason="blocklist"' 4
+t_eq "reboot: restored manual entry enforced" 4 "$(blocklist)"
+t_eq "reboot: nothing from the manual block reached the socket" "$n_man" "$(rx_from "$RX" $MAN)"
+t_done
