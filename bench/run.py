@@ -72,7 +72,10 @@ def v6_hosts(n):
 def ratelimit_policy(rate, burst):
     def text():
         return ("version: 1\nmode: enforce\nlimits:\n  - name: bench\n"
-                f"    match: {{ proto: udp }}\n    rate: {rate}/s\n    burst: {burst}\n")
+                f"    match: {{ proto: udp }}\n    rate: {rate}/s\n    burst: {burst}\n"
+                # One bucket per address: the IPv6 default (/64) would fold
+                # the whole 2001:db8:5::/64 pool into a single source.
+                "    per: { ipv4: 32, ipv6: 128 }\n")
     return text
 
 
@@ -101,7 +104,7 @@ def scenarios():
                  NftMeter("nft-meter", 10, 5), XdpProg("xdp-pass", "xdp-pass"), v4(65536)),
         Scenario("xdp-filter-drop", "xdp-filter, 1000 denied sources vs XDP_DROP",
                  XdpFilter("xdp-filter", 1000), XdpProg("xdp-drop", "xdp-drop"), v4(1000)),
-        # Hooks: castle with policy, pending castled.
+        # castle with a policy, through castled (pending until it is built).
         Scenario("castle-blocklist-1m", "castle, 1M-entry blocklist (all hit) vs XDP_DROP",
                  CastleDaemon("castle-block", blocklist_policy(lambda: v6_hosts(1 << 20))),
                  XdpProg("xdp-drop", "xdp-drop"), v6(1 << 20)),

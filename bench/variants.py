@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 import time
 
 from benchlib import BPFFS, DUT_DEV, BenchError, last_json, run
@@ -36,6 +37,7 @@ class LiveVariant(Variant):
         raise NotImplementedError
 
     def count(self, env):
+        """{"packets": N} and, where the counter knows, "dropped"."""
         raise NotImplementedError
 
     def teardown(self, env):
@@ -49,10 +51,16 @@ class LiveVariant(Variant):
             c1 = self.count(env)
         finally:
             self.teardown(env)
-        rx = c1 - c0
-        return {"value": rx / g["elapsed_s"] / 1e6, "received": rx,
-                "offered": g["offered"], "offered_mpps": g["mpps"],
-                "elapsed_s": g["elapsed_s"]}
+        rx = c1["packets"] - c0["packets"]
+        m = {"value": rx / g["elapsed_s"] / 1e6, "received": rx,
+             "offered": g["offered"], "offered_mpps": g["mpps"],
+             "elapsed_s": g["elapsed_s"]}
+        if "dropped" in c0:
+            m["dropped"] = c1["dropped"] - c0["dropped"]
+        if "by_reason" in c1:
+            m["by_reason"] = {k: n - c0["by_reason"].get(k, 0)
+                              for k, n in c1["by_reason"].items()}
+        return m
 
 
 class XdpProg(LiveVariant):
@@ -86,7 +94,7 @@ class XdpProg(LiveVariant):
 
     def count(self, env):
         p = env.dut_cmd([env.dut_bin, "count", "--pin", self.pins[-1]])
-        return last_json(p.stdout, "castle-dut count")["packets"]
+        return last_json(p.stdout, "castle-dut count")
 
     def teardown(self, env):
         for pin in reversed(self.pins):
@@ -117,7 +125,7 @@ class NftBase(XdpProg):
         p = env.dut_cmd(["nft", "-j", "list", "counter", "netdev", self.table, "seen"])
         for obj in json.loads(p.stdout)["nftables"]:
             if "counter" in obj:
-                return obj["counter"]["packets"]
+                return {"packets": obj["counter"]["packets"]}
         raise BenchError("nft: counter 'seen' not in the listing")
 
     def teardown(self, env):
@@ -199,7 +207,8 @@ class XdpFilter(LiveVariant):
 
     def count(self, env):
         out = self.xf(env, ["status"]).stdout
-        return sum(int(n) for n in re.findall(r"XDP_\w+\s+(\d+) pkts", out))
+        n = {a: int(v) for a, v in re.findall(r"XDP_(\w+)\s+(\d+) pkts", out)}
+        return {"packets": sum(n.values()), "dropped": n.get("DROP", 0)}
 
     def teardown(self, env):
         self.xf(env, ["unload", DUT_DEV], check=False)
@@ -207,47 +216,61 @@ class XdpFilter(LiveVariant):
 
 class CastleDaemon(XdpProg):
     """HOOK for castle-with-policy scenarios: castled attaches castle to
-    veth-dut with `policy` and pins under a private --pin-dir; the count is
-    castle's own xdp_stats there. Pending until build/castled exists; written
-    against the spec's CLI, not yet run."""
+    veth-dut with `policy`, pinning under a private --pin-dir (libxdp's pins
+    under our pin root too); the count is castle's own xdp_stats there.
+    Pending until build/castled exists; build/castlectl unloads if present,
+    else teardown clears veth-dut's hooks itself."""
+    ready_timeout = 120             # s: a 1M-entry policy takes a while
 
     def __init__(self, label, policy):
         super().__init__(label, "castle")
         self.policy = policy        # callable -> YAML text (may be large)
         self.proc = None
+        self.tmp = None
 
     @staticmethod
-    def daemon(env):
-        # build/bpf/castle_xdp.bpf.o -> build/castled
-        return os.path.join(os.path.dirname(os.path.dirname(env.castle_obj)), "castled")
+    def tool(env, name):
+        # build/bpf/castle_xdp.bpf.o -> build/NAME
+        return os.path.join(os.path.dirname(os.path.dirname(env.castle_obj)), name)
 
     def unavailable(self, env):
-        if not os.access(self.daemon(env), os.X_OK):
-            return "pending: needs castled (castle's user-space library)"
+        if not os.access(self.tool(env, "castled"), os.X_OK):
+            return "pending: needs build/castled (castle's user space)"
         return None
+
+    def xdp_attached(self, env):
+        p = run(["ip", "-n", env.dut_ns, "-j", "link", "show", DUT_DEV], check=False)
+        return p.returncode == 0 and "xdp" in (json.loads(p.stdout or "[{}]")[0])
 
     def setup(self, env):
         pin = env.new_pin("castled")
         self.pins = [pin]
-        path = f"/tmp/castle-bench-{env.pid}-policy.yaml"
-        with open(path, "w") as f:
-            f.write(self.policy())
-        state = f"/tmp/castle-bench-{env.pid}-state"
-        os.makedirs(state, exist_ok=True)
-        self.proc = subprocess.Popen(
-            ["nsenter", f"--net=/var/run/netns/{env.dut_ns}", self.daemon(env),
-             "-i", DUT_DEV, "-p", path, "--pin-dir", pin, "--state-dir", state,
-             "--metrics", "127.0.0.1:0", "--foreground"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.tmp = tempfile.mkdtemp(prefix=f"castle-bench-{env.pid}-")
         env.cleanups.append(lambda: self.teardown(env))     # if we are cut short
-        deadline = time.monotonic() + 60
-        while not os.path.exists(f"{pin}/xdp_stats") and time.monotonic() < deadline:
+        policy = os.path.join(self.tmp, "policy.yaml")
+        with open(policy, "w") as f:
+            f.write(self.policy())
+        os.makedirs(f"{env.pin_root}/xdp", exist_ok=True)
+        logf = open(os.path.join(self.tmp, "castled.log"), "w")
+        self.proc = subprocess.Popen(
+            ["nsenter", f"--net=/var/run/netns/{env.dut_ns}", self.tool(env, "castled"),
+             "-i", DUT_DEV, "-p", policy, "--pin-dir", pin,
+             "--state-dir", os.path.join(self.tmp, "state"),
+             "--metrics", "127.0.0.1:0", "--foreground"],
+            stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
+            env=dict(os.environ, LIBXDP_BPFFS=f"{env.pin_root}/xdp"))
+        logf.close()
+        deadline = time.monotonic() + self.ready_timeout
+        while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise BenchError(f"castled exited {self.proc.returncode}: "
-                                 f"{self.proc.stderr.read().strip()[-300:]}")
-            time.sleep(0.1)
-        if not os.path.exists(f"{pin}/xdp_stats"):
-            raise BenchError("castled: no xdp_stats pinned after 60 s")
+                with open(os.path.join(self.tmp, "castled.log")) as f:
+                    tail = " / ".join(f.read().strip().splitlines()[-4:])
+                raise BenchError(f"castled exited {self.proc.returncode}: {tail}")
+            if os.path.exists(f"{pin}/xdp_stats") and self.xdp_attached(env):
+                return
+            time.sleep(0.2)
+        raise BenchError(f"castled: not attached to {DUT_DEV} with {pin}/xdp_stats "
+                         f"after {self.ready_timeout} s")
 
     def teardown(self, env):
         if self.proc and self.proc.poll() is None:
@@ -256,11 +279,23 @@ class CastleDaemon(XdpProg):
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
-        ctl = os.path.join(os.path.dirname(self.daemon(env)), "castlectl")
+                self.proc.wait(10)
+        self.proc = None
+        e = dict(os.environ, LIBXDP_BPFFS=f"{env.pin_root}/xdp")
+        ctl = self.tool(env, "castlectl")
         for pin in self.pins:
-            env.dut_cmd([ctl, "--pin-dir", pin, "unload", DUT_DEV], check=False)
+            if os.access(ctl, os.X_OK):
+                env.dut_cmd([ctl, "--pin-dir", pin, "unload", DUT_DEV], check=False, env=e)
             shutil.rmtree(pin, ignore_errors=True)
+        if self.pins:
+            # Whatever castled left on our own veth (the gate outlives the
+            # daemon by design): the next variant needs the hooks free.
+            env.dut_cmd(["ip", "link", "set", "dev", DUT_DEV, "xdp", "off"], check=False)
+            env.dut_cmd(["tc", "qdisc", "del", "dev", DUT_DEV, "clsact"], check=False)
         self.pins = []
+        if self.tmp:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            self.tmp = None
 
 
 class Cost(Variant):

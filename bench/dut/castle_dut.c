@@ -286,6 +286,8 @@ static int cmd_count(const struct dut_opts *o)
 			o->pin, BENCH_MAP_RX, CASTLE_MAP_XDP_STATS, strerror(errno));
 		return err;
 	}
+	static const char *const reasons[] = { CASTLE_REASONS };
+	unsigned long long by_reason[CASTLE_VERDICT_MAX][CASTLE_REASON_MAX] = {};
 	struct castle_stats *v = calloc(ncpu, sizeof(*v));
 	__u32 key, next, *prev = NULL;
 
@@ -302,13 +304,22 @@ static int cmd_count(const struct dut_opts *o)
 			for (int vd = 0; vd < CASTLE_VERDICT_MAX; vd++)
 				for (int r = 0; r < CASTLE_REASON_MAX; r++) {
 					pkts += v[i].c[vd][r].packets;
+					by_reason[vd][r] += v[i].c[vd][r].packets;
 					if (vd == CASTLE_DROP)
 						drops += v[i].c[vd][r].packets;
 				}
 	}
 	free(v);
 	close(fd);
-	printf("{\"packets\": %llu, \"dropped\": %llu}\n", pkts, drops);
+	/* Totals first, then the non-zero (verdict, reason) pairs. */
+	printf("{\"packets\": %llu, \"dropped\": %llu, \"by_reason\": {", pkts, drops);
+	for (int vd = 0, n = 0; vd < CASTLE_VERDICT_MAX; vd++)
+		for (int r = 0; r < CASTLE_REASON_MAX; r++)
+			if (by_reason[vd][r])
+				printf("%s\"%s/%s\": %llu", n++ ? ", " : "",
+				       vd == CASTLE_DROP ? "drop" : "pass", reasons[r],
+				       by_reason[vd][r]);
+	printf("}}\n");
 	return 0;
 }
 
