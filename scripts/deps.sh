@@ -8,7 +8,7 @@ PKGS=(
 	make gcc clang llvm bpftool pkg-config libbpf-dev libxdp-dev libelf-dev zlib1g-dev
 	libyaml-dev libmicrohttpd-dev libsystemd-dev libcmocka-dev libclang-rt-14-dev
 	# run and test
-	iproute2 xdp-tools python3-scapy netcat-openbsd curl openssl jq prometheus util-linux
+	iproute2 iputils-ping xdp-tools python3-scapy netcat-openbsd curl openssl jq prometheus util-linux
 	# benchmarks and rivals
 	nftables ipset iptables gnuplot-nox
 	# lint
