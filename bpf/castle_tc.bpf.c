@@ -28,6 +28,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 #define TCP_FIN 0x01
 #define TCP_SYN 0x02
+#define TCP_RST 0x04
 #define TCP_ACK 0x10
 
 /* How long a SYN mark lasts; castled may set it before load. */
@@ -175,7 +176,9 @@ static __always_inline int tc_ipv6(struct __sk_buff *skb, struct castle_tc_pkt *
 	__u8 nh = ip6.nexthdr;
 	off += sizeof(ip6);
 
-	for (int i = 0; i < CASTLE_MAX_V6_EXT; i++) {
+	/* CASTLE_MAX_V6_EXT extension headers, then the transport header: one
+	 * turn more than there are extension headers (as in parse.h). */
+	for (int i = 0; i <= CASTLE_MAX_V6_EXT; i++) {
 		__u8 o[4];
 
 		switch (nh) {
@@ -183,13 +186,15 @@ static __always_inline int tc_ipv6(struct __sk_buff *skb, struct castle_tc_pkt *
 		case IPPROTO_ROUTING:
 		case IPPROTO_DSTOPTS:
 		case IPPROTO_AH:
-			if (off + 2 > end || bpf_skb_load_bytes(skb, off, o, 2))
+			if (i == CASTLE_MAX_V6_EXT || off + 2 > end ||
+			    bpf_skb_load_bytes(skb, off, o, 2))
 				return CASTLE_P_BAD_L4;
 			off += nh == IPPROTO_AH ? (o[1] + 2) * 4 : (o[1] + 1) * 8;
 			nh = o[0];
 			break;
 		case IPPROTO_FRAGMENT:
-			if (off + 8 > end || bpf_skb_load_bytes(skb, off, o, 4))
+			if (i == CASTLE_MAX_V6_EXT || off + 8 > end ||
+			    bpf_skb_load_bytes(skb, off, o, 4))
 				return CASTLE_P_BAD_L4;
 			nh = o[0];
 			off += 8;
@@ -549,8 +554,14 @@ __noinline int castle_tc_tcp(struct __sk_buff *skb, const struct castle_tc_pkt *
 		c = NULL;
 	}
 	if (c) {
-		if (c->state != CASTLE_TLS_S_VERIFIED)
+		if (c->state != CASTLE_TLS_S_VERIFIED) {
+			/* A FIN or RST without data carries nothing; letting it
+			 * through lets the server close the socket instead of
+			 * waiting out its handshake timeout. */
+			if (!p->pay_len && (p->tcp_flags & (TCP_FIN | TCP_RST)))
+				return R_PASS(CASTLE_R_OK);
 			return R_DROP(result_reason(c->result));
+		}
 		/* Verified: one lookup. Only a segment at stream offset 0 (a
 		 * retransmitted first segment) is looked at again. */
 		if (p->pay_len && p->seq == c->isn + 1 && !payload_is_hello(skb, p)) {

@@ -250,6 +250,9 @@ static bool parse_transport(const uint8_t *f, size_t off, size_t end, struct xm_
 {
 	size_t room = end > off ? end - off : 0;
 
+	p->l4_off = off;
+	p->ip_end = end;
+
 	switch (p->proto) {
 	case 6: /* TCP: the fixed 20 bytes, data offset at least 5 words */
 		if (room < 20 || (f[off + 12] >> 4) < 5)

@@ -40,6 +40,7 @@ struct xm_pkt {
 	bool has_icmp;
 	uint8_t hop;		/* TTL / hop limit */
 	size_t saddr_off;	/* offset of the source address in the frame */
+	size_t l4_off, ip_end;	/* transport header and end of the IP packet (if parsed) */
 };
 
 /* A hash of prefixes of one family with longest-prefix lookup. */
