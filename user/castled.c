@@ -57,8 +57,18 @@ struct daemon {
 	bool have_conf;
 	struct castle_persist persist;
 	struct castle_metrics *metrics;
+	struct castle_metrics_src msrc;
 	struct castle_metrics_snapshot snap;
 };
+
+/* A map of the TC object by its pin (-1 when this build has no TC). */
+static int pinned_fd(const char *pin_dir, const char *name)
+{
+	char path[4200];
+
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, name);
+	return bpf_obj_get(path);
+}
 
 static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void logf_(const char *fmt, ...)
@@ -427,6 +437,10 @@ static int run(struct daemon *d, int ready_fd)
 	int sig, other, restored;
 	struct timespec ts = { TICK_SEC, 0 };
 
+	if (castle_metrics_start(&d->metrics, d->o.metrics, &d->msrc, err, sizeof(err))) {
+		logf_("%s", err);
+		return 1;
+	}
 	if (castle_loader_open(&d->l, d->o.pin_dir, d->o.max_sources, err, sizeof(err))) {
 		logf_("%s", err);
 		return 1;
@@ -440,10 +454,6 @@ static int run(struct daemon *d, int ready_fd)
 		return 1;
 	}
 	if (castle_persist_init(&d->persist, d->o.state_dir, err, sizeof(err))) {
-		logf_("%s", err);
-		return 1;
-	}
-	if (castle_metrics_start(&d->metrics, d->o.metrics, &d->l.maps, err, sizeof(err))) {
 		logf_("%s", err);
 		return 1;
 	}
@@ -464,6 +474,9 @@ static int run(struct daemon *d, int ready_fd)
 		return 1;
 	state_note_reload(&d->l.maps, false, getpid());
 	tick(d, false);
+	d->msrc = (struct castle_metrics_src){ .maps = &d->l.maps,
+					       .tls_results = pinned_fd(d->o.pin_dir, "tls_results"),
+					       .tls_pressure = pinned_fd(d->o.pin_dir, "tls_pressure") };
 	castle_metrics_set_ready(d->metrics, true);
 
 	sd_notifyf(0, "READY=1\nMAINPID=%d\nSTATUS=enforcing on %d interface(s)", getpid(),
@@ -543,6 +556,10 @@ int main(int argc, char **argv)
 	ret = run(&d, ready_fd);
 	castle_metrics_stop(d.metrics);
 	castle_loader_close(&d.l);
+	if (d.msrc.tls_results > 0)
+		close(d.msrc.tls_results);
+	if (d.msrc.tls_pressure > 0)
+		close(d.msrc.tls_pressure);
 	if (d.have_conf)
 		castle_policy_free(&d.conf);
 	return ret;

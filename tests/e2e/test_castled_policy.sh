@@ -27,8 +27,16 @@ case $out in
 *) t_fail "castled --check prints every error as FILE:LINE:COL" "got: $out" ;;
 esac
 "$CASTLED" --check >/dev/null 2>&1; t_eq "castled without -p is a usage error (2)" 2 $?
-"$CASTLED" -p "$TMP/good.yaml" --xdp-mode turbo -i lo >/dev/null 2>&1
+"$CASTLED" -p "$TMP/good.yaml" --xdp-mode turbo -i castle-none0 >/dev/null 2>&1
 t_eq "castled with a bad --xdp-mode is a usage error (2)" 2 $?
+
+out=$("$CASTLED" -i castle-none0 -p "$TMP/good.yaml" --pin-dir "$TMP/notbpf/castle" --state-dir "$TMP/st" \
+	--metrics 127.0.0.1:0 --foreground 2>&1); rc=$?
+t_eq "pin dir outside bpffs: exit 1" 1 "$rc"
+case $out in
+*"bpffs not mounted at $TMP"*"mount -t bpf bpf"*) t_ok "pin dir outside bpffs: says how to mount it" ;;
+*) t_fail "pin dir outside bpffs: says how to mount it" "$out" ;;
+esac
 
 # ---- enforce policy 1 -------------------------------------------------------
 e2e_topology || { t_fail "topology"; t_done; }

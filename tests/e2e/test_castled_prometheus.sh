@@ -40,6 +40,19 @@ t_eq "GET /healthz is 200" 200 "$(in_dut curl -s -o /dev/null -w '%{http_code}' 
 t_eq "unknown path is 404" 404 "$(in_dut curl -s -o /dev/null -w '%{http_code}' "http://$METRICS/nope")"
 t_eq "POST /metrics is 405" 405 "$(in_dut curl -s -o /dev/null -w '%{http_code}' -X POST "http://$METRICS/metrics")"
 
+# A second castled (other pins) on the same port: clear error, exit 1, and
+# nothing created in the kernel.
+out=$(in_dut timeout 20 "$CASTLED" -i "$DUT_IF" -p "$POLICY" --pin-dir "$PIN-2" \
+	--state-dir "$TMP/state2" --metrics "$METRICS" --foreground 2>&1); rc=$?
+t_eq "metrics port taken: exit status 1" 1 "$rc"
+case $out in
+*"listen on $METRICS: Address already in use"*) t_ok "metrics port taken: the error says so" ;;
+*) t_fail "metrics port taken: the error says so" "$out" ;;
+esac
+[ -e "$PIN-2" ] && t_fail "metrics port taken: fails before touching the kernel" ||
+	t_ok "metrics port taken: fails before touching the kernel"
+rm -rf "$PIN-2"
+
 # ---- a real Prometheus ------------------------------------------------------
 cat > "$TMP/prometheus.yml" <<EOF
 global:

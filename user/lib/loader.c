@@ -57,18 +57,16 @@ int castle_bpffs_check(const char *pin_dir, char *err, size_t errlen)
 	char dir[4096];
 	struct statfs st;
 
-	/* The pin dir itself may not exist yet: check where it would be made. */
+	/* The pin dir may not exist yet: check the nearest existing ancestor,
+	 * which is where it would be made. */
 	snprintf(dir, sizeof(dir), "%s", pin_dir);
-	if (statfs(dir, &st)) {
+	while (statfs(dir, &st)) {
 		char *slash = strrchr(dir, '/');
-		if (slash && slash != dir)
-			*slash = '\0';
-		else if (slash)
-			slash[1] = '\0';
-		if (statfs(dir, &st)) {
-			snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		if (errno != ENOENT || !slash || slash == dir) {
+			snprintf(err, errlen, "%s: %s", pin_dir, strerror(errno));
 			return -errno;
 		}
+		*slash = '\0';
 	}
 	if (st.f_type != BPF_FS_MAGIC) {
 		snprintf(err, errlen, "bpffs not mounted at %s: mount -t bpf bpf %s", dir, dir);

@@ -20,6 +20,7 @@
 #include <bpf/libbpf.h>
 #include <microhttpd.h>
 
+#include <castle/tls.h>
 #include "ctl_maps.h"
 #include "loader.h"
 #include "metrics.h"
@@ -27,7 +28,7 @@
 struct castle_metrics {
 	struct MHD_Daemon *d;
 	int fd;
-	const struct castle_maps *maps;
+	const struct castle_metrics_src *src;	/* read only once ready */
 	pthread_mutex_t lock;
 	struct castle_metrics_snapshot snap;	/* under lock */
 	bool ready;				/* under lock */
@@ -162,30 +163,38 @@ static void render_packets(FILE *f, const struct iface_stats *v, int n, bool byt
 		}
 }
 
-static void render_tls(FILE *f, const struct iface_stats *v, int n)
+/* Sum of one slot of a PERCPU_ARRAY of __u64. */
+static uint64_t percpu_u64(int fd, uint32_t slot)
 {
-	static const struct { int reason; const char *result; } map[] = {
-		{ CASTLE_R_TLS, "tls" },	     { CASTLE_R_TLS_NOT_TLS, "not_tls" },
-		{ CASTLE_R_TLS_VERSION, "old_version" }, { CASTLE_R_TLS_SNI, "sni_denied" },
-		{ CASTLE_R_QUIC, "quic_dropped" },
-	};
-	char name[64];
+	int ncpu = libbpf_num_possible_cpus();
+	uint64_t *v, sum = 0;
+
+	if (fd < 0 || ncpu <= 0 || !(v = calloc(ncpu, sizeof(*v))))
+		return 0;
+	if (!bpf_map_lookup_elem(fd, &slot, v))
+		for (int c = 0; c < ncpu; c++)
+			sum += v[c];
+	free(v);
+	return sum;
+}
+
+static void render_tls(FILE *f, int results_fd, int pressure_fd)
+{
+	static const char *const results[] = { CASTLE_TLS_RESULTS };
+	static const char *const pressure[] = { CASTLE_TLS_PRESSURE_NAMES };
 
 	family(f, "castle_tls_connections_total", "counter",
-	       "Decisions of the TLS-only gate on protected ports, by interface and result "
-	       "(dry-run included).");
-	for (int i = 0; i < n; i++) {
-		if (!v[i].has[CASTLE_STAGE_TC])
-			continue;
-		for (size_t k = 0; k < sizeof(map) / sizeof(map[0]); k++) {
-			const struct castle_stats *st = &v[i].st[CASTLE_STAGE_TC];
-			uint64_t val = st->c[CASTLE_PASS][map[k].reason].packets +
-				       st->c[CASTLE_DROP][map[k].reason].packets;
-			fprintf(f, "castle_tls_connections_total{interface=\"%s\",result=\"%s\"} %llu\n",
-				esc(v[i].name, name, sizeof(name)), map[k].result,
-				(unsigned long long)val);
-		}
-	}
+	       "Connections judged by the TLS-only gate on protected ports, by result "
+	       "(QUIC: datagrams).");
+	for (int r = 0; results_fd >= 0 && r < CASTLE_TLS_RESULT_MAX; r++)
+		fprintf(f, "castle_tls_connections_total{result=\"%s\"} %llu\n", results[r],
+			(unsigned long long)percpu_u64(results_fd, r));
+	family(f, "castle_tls_table_events_total", "counter",
+	       "Events of the TLS gate's connection tables (evictions show as inserts "
+	       "outrunning resolutions).");
+	for (int r = 0; pressure_fd >= 0 && r < CASTLE_TLSP_MAX; r++)
+		fprintf(f, "castle_tls_table_events_total{event=\"%s\"} %llu\n", pressure[r],
+			(unsigned long long)percpu_u64(pressure_fd, r));
 }
 
 struct rl_count {
@@ -347,9 +356,10 @@ static void render_daemon(FILE *f, const struct castle_maps *m, const struct cas
 		esc(u.release, name, sizeof(name)));
 }
 
-char *castle_metrics_render(const struct castle_maps *m, const struct castle_metrics_snapshot *s,
-			    size_t *len)
+char *castle_metrics_render(const struct castle_metrics_src *src,
+			    const struct castle_metrics_snapshot *s, size_t *len)
 {
+	const struct castle_maps *m = src->maps;
 	struct iface_stats ifs[CASTLE_MAX_IFACES];
 	struct castle_policy pol;
 	struct rl_count rl = { 0 };
@@ -369,7 +379,7 @@ char *castle_metrics_render(const struct castle_maps *m, const struct castle_met
 	render_packets(f, ifs, nif, false);
 	render_packets(f, ifs, nif, true);
 	render_limits(f, m, &pol, have_pol, &rl);
-	render_tls(f, ifs, nif);
+	render_tls(f, src->tls_results, src->tls_pressure);
 	render_lists(f, s);
 	render_maps(f, m, s, rl.total);
 	render_daemon(f, m, &pol, have_pol, ifs, nif);
@@ -426,11 +436,13 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	snap = mx->snap;
 	ready = mx->ready;
 	pthread_mutex_unlock(&mx->lock);
+	/* Before ready the maps may not even be open: nothing to report. */
+	if (!ready)
+		return reply(c, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain", starting,
+			     sizeof(starting) - 1, false);
 	if (!strcmp(url, "/healthz"))
-		return ready ? reply(c, MHD_HTTP_OK, "text/plain", ok, sizeof(ok) - 1, false)
-			     : reply(c, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain", starting,
-				     sizeof(starting) - 1, false);
-	body = castle_metrics_render(mx->maps, &snap, &len);
+		return reply(c, MHD_HTTP_OK, "text/plain", ok, sizeof(ok) - 1, false);
+	body = castle_metrics_render(mx->src, &snap, &len);
 	if (!body)
 		return reply(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain", oom, sizeof(oom) - 1,
 			     false);
@@ -492,7 +504,7 @@ fail:
 }
 
 int castle_metrics_start(struct castle_metrics **out, const char *addr_port,
-			 const struct castle_maps *m, char *err, size_t errlen)
+			 const struct castle_metrics_src *src, char *err, size_t errlen)
 {
 	struct castle_metrics *mx = calloc(1, sizeof(*mx));
 	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD;
@@ -510,7 +522,7 @@ int castle_metrics_start(struct castle_metrics **out, const char *addr_port,
 	}
 	if (family == AF_INET6)
 		flags |= MHD_USE_IPv6;
-	mx->maps = m;
+	mx->src = src;
 	pthread_mutex_init(&mx->lock, NULL);
 	mx->d = MHD_start_daemon(flags, 0, NULL, NULL, handle, mx, MHD_OPTION_LISTEN_SOCKET, mx->fd,
 				 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)10, MHD_OPTION_END);

@@ -22,20 +22,30 @@ struct castle_metrics_snapshot {
 	struct castle_manual_counts manual;	/* the manual/auto maps */
 };
 
+/* Where the numbers come from. The TLS maps belong to the TC object and may
+ * be missing (-1): their families are then empty. */
+struct castle_metrics_src {
+	const struct castle_maps *maps;
+	int tls_results;	/* PERCPU_ARRAY of __u64 by enum castle_tls_result */
+	int tls_pressure;	/* PERCPU_ARRAY of __u64 by enum castle_tls_pressure */
+};
+
 /* Bind addr_port ("127.0.0.1:9753", "[::1]:9753", "0.0.0.0:9753") and serve
  * from a thread of its own. -errno with a message on failure (e.g. the port
- * is taken). */
+ * is taken). Called first thing, so a taken port fails castled before it
+ * touches the kernel: every request is answered 503 until
+ * castle_metrics_set_ready(), and src (kept, not copied) is read only after. */
 int castle_metrics_start(struct castle_metrics **out, const char *addr_port,
-			 const struct castle_maps *m, char *err, size_t errlen);
-/* /healthz answers 503 until castled says it is ready (policy live and
- * every interface attached), then 200 "ok". */
+			 const struct castle_metrics_src *src, char *err, size_t errlen);
+/* Ready: the policy is live and every interface attached; /healthz answers
+ * 200 "ok" from then on. */
 void castle_metrics_set_ready(struct castle_metrics *mx, bool ready);
 void castle_metrics_update(struct castle_metrics *mx, const struct castle_metrics_snapshot *s);
 void castle_metrics_stop(struct castle_metrics *mx);
 
 /* The exposition text (malloc'ed, NUL terminated) for maps m and snapshot s;
  * what GET /metrics answers. NULL when out of memory. */
-char *castle_metrics_render(const struct castle_maps *m, const struct castle_metrics_snapshot *s,
-			    size_t *len);
+char *castle_metrics_render(const struct castle_metrics_src *src,
+			    const struct castle_metrics_snapshot *s, size_t *len);
 
 #endif /* CASTLE_METRICS_H */
