@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# test_castled_lifecycle.sh - castled as a daemon (fork, parent exits once the
+# gate enforces), its pid in the state map, `castlectl reload` reaching it, a
+# manual entry added with castlectl persisted with its comment, refusal of a
+# second castled on the same pins, and `castlectl unload` (castled's loader)
+# taking everything off the interface and out of bpffs.
+. "$(dirname "$0")/lib.sh"
+
+BAD=198.18.66.5
+E2E_SRC_ALIASES="$BAD"
+
+state_pid() { ctl -j status 2>/dev/null | jq -r '.daemon.pid // 0'; }
+has_xdp() { in_dut ip link show "$DUT_IF" | grep -q 'xdp'; }
+
+e2e_topology || { t_fail "topology"; t_done; }
+e2e_policy <<'YAML'
+version: 1
+block:
+  - 198.18.66.0/24
+YAML
+mkdir -p "$STATE"
+
+# ---- daemon mode ------------------------------------------------------------
+in_dut "$CASTLED" -i "$DUT_IF" -p "$POLICY" --pin-dir "$PIN" --state-dir "$STATE" \
+	--metrics "$METRICS" >>"$TMP/castled.log" 2>&1
+t_eq "castled (daemon mode) returns 0 once enforcing" 0 $?
+t_cmd "healthz answers as soon as the parent returned" in_dut curl -sf "http://$METRICS/healthz"
+has_xdp && t_ok "XDP attached when the parent returned" || t_fail "XDP attached when the parent returned"
+pid=$(pgrep -f "castled -i $DUT_IF" | head -1)
+[ -n "$pid" ] && t_ok "daemon running (pid $pid)" || t_fail "daemon running"
+t_eq "state map holds the daemon's pid" "$pid" "$(state_pid)"
+
+out=$(in_dut "$CASTLED" -i "$DUT_IF" -p "$POLICY" --pin-dir "$PIN" --state-dir "$STATE" \
+	--metrics 127.0.0.1:1 --foreground 2>&1); rc=$?
+t_eq "a second castled on the same pins is refused (exit 1)" 1 $rc
+case $out in *"another castled (pid $pid)"*) t_ok "... and says which pid" ;;
+*) t_fail "... and says which pid" "$out" ;; esac
+
+# ---- castlectl reload / block add -------------------------------------------
+t_cmd "castlectl reload reaches castled" ctl reload
+t_eq "reload applied (serial 2)" 2 "$(metric castle_policy_serial)"
+t_cmd "castlectl block add with a comment" ctl block add 198.18.77.7 --comment "night shift"
+sleep 1.5
+if grep -qx "block 198.18.77.7 0 night shift" "$STATE/manual.state"; then t_ok "manual entry and its comment persisted"
+else t_fail "manual entry and its comment persisted" "$(cat "$STATE/manual.state")"; fi
+
+kill -TERM "$pid"
+for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$pid" 2>/dev/null && t_fail "SIGTERM stops the daemon" || t_ok "SIGTERM stops the daemon"
+t_eq "stopped castled cleared its pid" "0" "$(state_pid)"
+has_xdp && t_ok "the gate stays attached after the stop" || t_fail "the gate stays attached after the stop"
+send_udp $BAD $DUT4 9999 3
+sleep 0.3
+t_eq "and still drops (counted in the pinned map)" 3 \
+	"$(ctl -j stats | jq '[.. | objects | select(.reason? == "blocklist" and .verdict? == "drop") | .packets] | add // 0')"
+
+# ---- castlectl unload -------------------------------------------------------
+t_cmd "castlectl unload $DUT_IF" ctl unload "$DUT_IF"
+has_xdp && t_fail "no XDP program left on the interface" || t_ok "no XDP program left on the interface"
+tc_left=$(in_dut bpftool net show dev "$DUT_IF" 2>/dev/null | grep -c castle)
+t_eq "no castle TC program left on the interface" 0 "$tc_left"
+[ -e "$PIN" ] && t_fail "pins removed with the last interface" "$(ls "$PIN")" ||
+	t_ok "pins removed with the last interface"
+t_done
