@@ -59,6 +59,7 @@ struct daemon {
 	struct castle_metrics *metrics;
 	struct castle_metrics_src msrc;
 	struct castle_metrics_snapshot snap;
+	bool gone[CASTLE_MAX_IFACES];		/* unloaded from under us */
 };
 
 /* A map of the TC object by its pin (-1 when this build has no TC). */
@@ -387,6 +388,30 @@ static int other_daemon(const struct castle_maps *m)
 	return strncmp(comm, "castled", 7) ? 0 : (int)st.daemon_pid;
 }
 
+/* castlectl unload takes an interface away from under castled: notice it,
+ * stop managing that interface, and stop altogether when none is left (the
+ * pins are gone then; staying would manage nothing). Returns false then. */
+static bool still_managing(struct daemon *d)
+{
+	int left = 0;
+
+	for (int i = 0; i < d->o.nifaces; i++) {
+		struct castle_iface rec;
+		uint32_t key = if_nametoindex(d->o.ifaces[i]);
+
+		if (d->gone[i])
+			continue;
+		if (key && !bpf_map_lookup_elem(d->l.maps.ifaces, &key, &rec)) {
+			left++;
+			continue;
+		}
+		d->gone[i] = true;
+		logf_("%s: unloaded (castlectl unload, or the interface went away); no longer managed",
+		      d->o.ifaces[i]);
+	}
+	return left > 0;
+}
+
 static void tick(struct daemon *d, bool final)
 {
 	char err[512];
@@ -506,6 +531,11 @@ static int run(struct daemon *d, int ready_fd)
 			sd_notify(0, "READY=1");
 		}
 		tick(d, false);
+		if (!still_managing(d)) {
+			logf_("no interface left to manage: exiting");
+			sig = 0;
+			break;
+		}
 		if (time(NULL) - last_gc >= NOTES_GC_SEC) {
 			castle_notes_gc(&d->l.maps, d->have_conf ? &d->conf : NULL);
 			last_gc = time(NULL);
@@ -513,8 +543,9 @@ static int run(struct daemon *d, int ready_fd)
 	}
 
 	sd_notify(0, "STOPPING=1");
-	logf_("%s: stopping; the gate keeps enforcing (castlectl unload IFACE removes it)",
-	      strsignal(sig));
+	if (sig)
+		logf_("%s: stopping; the gate keeps enforcing (castlectl unload IFACE removes it)",
+		      strsignal(sig));
 	castle_metrics_stop(d->metrics);
 	d->metrics = NULL;
 	tick(d, true);

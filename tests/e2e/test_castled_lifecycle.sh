@@ -61,4 +61,16 @@ tc_left=$(in_dut bpftool net show dev "$DUT_IF" 2>/dev/null | grep -c castle)
 t_eq "no castle TC program left on the interface" 0 "$tc_left"
 [ -e "$PIN" ] && t_fail "pins removed with the last interface" "$(ls "$PIN")" ||
 	t_ok "pins removed with the last interface"
+
+# ---- unload under a running castled -----------------------------------------
+e2e_castled || { t_fail "castled starts again"; t_done; }
+t_cmd "castlectl unload while castled runs" ctl unload "$DUT_IF"
+for i in $(seq 50); do kill -0 "$CASTLED_PID" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$CASTLED_PID" 2>/dev/null && t_fail "castled exits when its last interface is unloaded" ||
+	t_ok "castled exits when its last interface is unloaded"
+wait "$CASTLED_PID"; t_eq "... with status 0" 0 $?
+CASTLED_PID=
+castled_log_has "no interface left to manage: exiting" && t_ok "... and says why" ||
+	t_fail "... and says why" "$(tail -3 "$TMP/castled.log")"
+has_xdp && t_fail "... leaving nothing attached" || t_ok "... leaving nothing attached"
 t_done
