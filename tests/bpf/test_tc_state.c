@@ -129,6 +129,17 @@ static void syn_on_judged_tuple(void **state)
 	assert_int_equal(ftc_send(f, &bad, hello, hello_len), FTC_DROP);
 	bad.isn -= 100000;
 	assert_int_equal(ftc_send_at(f, &bad, 0, http, sizeof(http) - 1), FTC_DROP);
+	assert_int_equal(ftc_ack(f, &bad), FTC_DROP);
+	/* A bare FIN or RST passes: the server may close its socket. */
+	struct pkt_spec fin = { .family = 4, .src = "198.18.0.1", .proto = 6, .sport = 41004,
+				.dport = 443, .tcp_flags = 0x11, .seq = bad.isn + 1 };
+	assert_int_equal(ftc_run_spec(f, &fin), FTC_PASS);
+	fin.tcp_flags = 0x04;
+	assert_int_equal(ftc_run_spec(f, &fin), FTC_PASS);
+	fin.tcp_flags = 0x19; /* FIN with data: dropped */
+	fin.payload = http;
+	fin.paylen = 4;
+	assert_int_equal(ftc_run_spec(f, &fin), FTC_DROP);
 
 	ftc_conn_init(&good, 4, "198.18.0.1", 41005, 443);
 	assert_int_equal(ftc_syn(f, &good), FTC_PASS);

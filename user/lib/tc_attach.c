@@ -118,7 +118,11 @@ int castle_tc_detach(int ifindex, const char *link_pin_path, char *err, size_t e
 		if (ret)
 			return ret;
 	}
+	/* No clsact qdisc is the usual case under TCX: keep libbpf from
+	 * printing the kernel's complaint about it. */
+	libbpf_print_fn_t print = libbpf_set_print(NULL);
 	ret = bpf_tc_detach(&hook, &opts);
+	libbpf_set_print(print);
 	if (ret && ret != -ENOENT && ret != -EINVAL && ret != -ENODEV) {
 		snprintf(err, errlen, "detach TC filter on ifindex %d: %s", ifindex, strerror(-ret));
 		return ret;
