@@ -189,6 +189,23 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } rl_state SEC(".maps");
 
+/* Steady sources: see castle.h. Not LRU: a flood cannot evict them. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, CASTLE_RL_STEADY_ENTRIES);
+	__type(key, struct castle_rl_key);
+	__type(value, struct castle_rl_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} rl_steady SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, CASTLE_RLE_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} rl_events SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, CASTLE_MAX_IFACES);

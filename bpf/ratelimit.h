@@ -10,6 +10,10 @@
 #include "common.h"
 #include "parse.h"
 
+#ifndef E2BIG
+#define E2BIG 7
+#endif
+
 /* Classes whose match.src holds the source, as a bitmap. */
 static __always_inline __u32 castle_src_classes(__u32 gen, const struct castle_policy *pol,
 						const struct castle_pkt *p)
@@ -142,6 +146,60 @@ static __always_inline void castle_autoban(const struct castle_rl_key *k, const 
 	}
 }
 
+static __always_inline void castle_rl_event(__u32 ev)
+{
+	__u64 *n = bpf_map_lookup_elem(&rl_events, &ev);
+
+	if (n)
+		(*n)++;
+}
+
+/* The source's state: rl_steady first (where every source that matters ends
+ * up, one lookup), else rl_state, creating the entry with a full bucket, and
+ * promoting it once it has shown to be steady. */
+static __always_inline struct castle_rl_val *castle_rl_lookup(const struct castle_rl_key *k, __u64 now)
+{
+	struct castle_rl_val *v = bpf_map_lookup_elem(&rl_steady, k);
+
+	if (v)
+		return v;
+	v = bpf_map_lookup_elem(&rl_state, k);
+	if (!v) {
+		/* A new source starts with a full bucket: TAT = now. */
+		struct castle_rl_val nv = {
+			.tat = now, .byte_tat = now, .last_ns = now, .first_ns = now, .pkts = 1,
+		};
+		if (bpf_map_update_elem(&rl_state, k, &nv, BPF_NOEXIST) == 0)
+			castle_rl_event(CASTLE_RLE_INSERT);
+		v = bpf_map_lookup_elem(&rl_state, k);
+		if (!v)
+			castle_rl_event(CASTLE_RLE_UNTRACKED);
+		return v;
+	}
+	if (v->pkts < CASTLE_RL_PROMOTE_PKTS) {
+		v->pkts++;
+		return v;
+	}
+	if (now - v->first_ns < CASTLE_RL_PROMOTE_NS)
+		return v;
+
+	/* Promote: copy the bucket, then drop the LRU entry. A packet racing on
+	 * another CPU may charge the old copy once; that is the only cost. */
+	struct castle_rl_val copy = *v;
+	long err = bpf_map_update_elem(&rl_steady, k, &copy, BPF_NOEXIST);
+
+	if (err == 0) {
+		castle_rl_event(CASTLE_RLE_PROMOTE);
+		bpf_map_delete_elem(&rl_state, k);
+	} else if (err == -E2BIG) {
+		castle_rl_event(CASTLE_RLE_STEADY_FULL);
+		v->pkts = 0; /* try again after the next CASTLE_RL_PROMOTE_PKTS */
+		return v;
+	}
+	struct castle_rl_val *sv = bpf_map_lookup_elem(&rl_steady, k);
+	return sv ? sv : v;
+}
+
 /* Run the source's buckets. Returns 1 to admit. `banned` is set when this
  * drop completed a run of ban_after drops (and the ban was written unless
  * dry_run). */
@@ -153,15 +211,9 @@ static __always_inline int castle_rl_admit(__u32 slot, const struct castle_class
 	__u64 now = bpf_ktime_get_ns();
 
 	castle_rl_key_of(&k, slot, c, p);
-	v = bpf_map_lookup_elem(&rl_state, &k);
-	if (!v) {
-		/* A new source starts with a full bucket: TAT = now. */
-		struct castle_rl_val nv = { .tat = now, .byte_tat = now, .last_ns = now };
-		bpf_map_update_elem(&rl_state, &k, &nv, BPF_NOEXIST);
-		v = bpf_map_lookup_elem(&rl_state, &k);
-		if (!v)
-			return 1; /* cannot track: fail open, counted by the caller */
-	}
+	v = castle_rl_lookup(&k, now);
+	if (!v)
+		return 1; /* cannot track: fail open, counted in rl_events */
 	v->last_ns = now;
 
 	int ok = castle_gcra(&v->tat, now, c->pkt_cost_ns, c->pkt_tol_ns);

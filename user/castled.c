@@ -60,6 +60,7 @@ struct daemon {
 	struct castle_metrics_src msrc;
 	struct castle_metrics_snapshot snap;
 	bool gone[CASTLE_MAX_IFACES];		/* unloaded from under us */
+	time_t last_steady_reap;		/* rl_steady idle sweep (tick) */
 };
 
 /* A map of the TC object by its pin (-1 when this build has no TC). */
@@ -420,6 +421,11 @@ static void tick(struct daemon *d, bool final)
 
 	if (ret < 0)
 		logf_("persist manual entries: %s", err);
+	/* Steady rate-limit entries of sources gone quiet free their slots. */
+	if (!final && time(NULL) - d->last_steady_reap >= 10) {
+		d->last_steady_reap = time(NULL);
+		castle_rl_reap_steady(&d->l.maps, CASTLE_RL_STEADY_IDLE_NS);
+	}
 	castle_metrics_update(d->metrics, &d->snap);
 }
 

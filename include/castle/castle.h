@@ -269,7 +269,33 @@ struct castle_note {
 
 #define CASTLE_NOTES_ENTRIES 65536
 
-/* ---- rate-limit state (LRU `rl_state`) ---------------------------------- */
+/* ---- rate-limit state (LRU `rl_state`, hash `rl_steady`) --------------- */
+
+/*
+ * Two tiers, so that a spoofed-source flood cannot reset the buckets of the
+ * sources that matter. Every new source starts in the LRU `rl_state`, where a
+ * flood of new addresses evicts the least recently seen. A source that keeps
+ * sending (CASTLE_RL_PROMOTE_PKTS packets over at least CASTLE_RL_PROMOTE_NS)
+ * moves, bucket and all, into `rl_steady`, a plain hash that nothing evicts:
+ * spoofed addresses, each seen once or twice, never get there. castled removes
+ * steady entries idle for CASTLE_RL_STEADY_IDLE_NS. When `rl_steady` is full,
+ * sources stay in the LRU (and an event is counted).
+ */
+#define CASTLE_RL_STEADY_ENTRIES 65536
+#define CASTLE_RL_PROMOTE_PKTS 8
+#define CASTLE_RL_PROMOTE_NS 1000000000ull
+#define CASTLE_RL_STEADY_IDLE_NS (120ull * 1000000000ull)
+
+/* Index of the per-CPU `rl_events` array. */
+enum castle_rl_event {
+	CASTLE_RLE_INSERT = 0,	/* new source inserted into rl_state (LRU) */
+	CASTLE_RLE_PROMOTE,	/* source moved to rl_steady */
+	CASTLE_RLE_STEADY_FULL,	/* promotion refused: rl_steady full */
+	CASTLE_RLE_UNTRACKED,	/* could not track a source: passed unlimited */
+	CASTLE_RLE_MAX,
+};
+
+#define CASTLE_RL_EVENTS "insert", "promote", "steady_full", "untracked"
 
 struct castle_rl_key {
 	__u32 class_slot;
@@ -282,7 +308,8 @@ struct castle_rl_val {
 	__u64 byte_tat;		/* byte bucket TAT, ns */
 	__u64 last_ns;		/* last packet seen */
 	__u32 drops_in_row;	/* for auto-ban */
-	__u32 _pad;
+	__u32 pkts;		/* packets seen in rl_state (saturates at promotion) */
+	__u64 first_ns;		/* when the source was first seen */
 };
 
 /* ---- drop events (ring buffer `events`) -------------------------------- */
@@ -323,6 +350,8 @@ struct castle_event {
 #define CASTLE_MAP_MAN_NET4 "man_net4"
 #define CASTLE_MAP_MAN_NET6 "man_net6"
 #define CASTLE_MAP_RL_STATE "rl_state"
+#define CASTLE_MAP_RL_STEADY "rl_steady"
+#define CASTLE_MAP_RL_EVENTS "rl_events"
 #define CASTLE_MAP_XDP_STATS "xdp_stats"
 #define CASTLE_MAP_TC_STATS "tc_stats"
 #define CASTLE_MAP_CLASS_STATS "class_stats"

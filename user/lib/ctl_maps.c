@@ -147,7 +147,7 @@ int castle_map_usage(int fd, uint32_t *entries, uint32_t *capacity)
 	return 0;
 }
 
-int castle_rl_foreach(const struct castle_maps *m, castle_rl_cb cb, void *arg)
+static int rl_walk(int fd, castle_rl_cb cb, void *arg)
 {
 	enum { CHUNK = 4096 };
 	struct castle_rl_key *keys = calloc(CHUNK, sizeof(*keys));
@@ -166,7 +166,7 @@ int castle_rl_foreach(const struct castle_maps *m, castle_rl_cb cb, void *arg)
 
 		/* The out token of one call is the in token of the next; ENOENT
 		 * marks the last batch (which may still carry entries). */
-		if (bpf_map_lookup_batch(m->rl_state, first ? NULL : &token, &token, keys, vals,
+		if (bpf_map_lookup_batch(fd, first ? NULL : &token, &token, keys, vals,
 					 &count, &o)) {
 			if (errno != ENOENT) {
 				ret = -errno;
@@ -185,4 +185,12 @@ out:
 	free(keys);
 	free(vals);
 	return ret;
+}
+
+/* Both tiers: the LRU of new sources and the steady sources (castle.h). */
+int castle_rl_foreach(const struct castle_maps *m, castle_rl_cb cb, void *arg)
+{
+	int ret = rl_walk(m->rl_state, cb, arg);
+
+	return ret ? ret : rl_walk(m->rl_steady, cb, arg);
 }

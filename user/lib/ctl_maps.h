@@ -39,7 +39,7 @@ int castle_manual_allow_fd(const struct castle_maps *m, const struct castle_cidr
 /* Entries in a map (walked, so O(n)) and its capacity. */
 int castle_map_usage(int fd, uint32_t *entries, uint32_t *capacity);
 
-/* Every rl_state entry, in batches (an LRU of a million entries is read in a
+/* Every rl_state and rl_steady entry, in batches (an LRU of a million entries is read in a
  * few hundred syscalls, not two million). cb returning non-zero stops. */
 typedef int (*castle_rl_cb)(const struct castle_rl_key *k, const struct castle_rl_val *v,
 			    void *arg);

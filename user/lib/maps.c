@@ -41,7 +41,7 @@ uint64_t castle_now_boot_ns(void)
 static void maps_reset(struct castle_maps *m)
 {
 	memset(m, 0, sizeof(*m));
-	m->state = m->policy = m->rl_state = m->xdp_stats = m->tc_stats = -1;
+	m->state = m->policy = m->rl_state = m->rl_steady = m->rl_events = m->xdp_stats = m->tc_stats = -1;
 	m->class_stats = m->events = m->ifaces = m->notes = -1;
 	for (int i = 0; i < CASTLE_PM_MAX; i++)
 		m->pol[i] = -1;
@@ -59,6 +59,8 @@ static void maps_reset(struct castle_maps *m)
 		for (int i_ = 0; i_ < CASTLE_MM_MAX; i_++)           \
 			X(castle_man_map_names[i_], (m)->man[i_]);   \
 		X(CASTLE_MAP_RL_STATE, (m)->rl_state);               \
+		X(CASTLE_MAP_RL_STEADY, (m)->rl_steady);             \
+		X(CASTLE_MAP_RL_EVENTS, (m)->rl_events);             \
 		X(CASTLE_MAP_XDP_STATS, (m)->xdp_stats);             \
 		X(CASTLE_MAP_TC_STATS, (m)->tc_stats);               \
 		X(CASTLE_MAP_CLASS_STATS, (m)->class_stats);         \
@@ -376,7 +378,9 @@ int castle_manual_block_put(const struct castle_maps *m, const struct castle_cid
 	int fd = castle_block_map_fd(m, c, false, 0);
 
 	v.created_ns = castle_now_boot_ns();
-	v.expires_ns = ttl_ns ? v.created_ns + ttl_ns : 0;
+	/* Saturate: a huge TTL (--ttl 213503d) must not wrap to "already expired". */
+	v.expires_ns = !ttl_ns ? 0 : ttl_ns > UINT64_MAX - v.created_ns ? UINT64_MAX
+									  : v.created_ns + ttl_ns;
 	if (castle_cidr_is_host(c))
 		return put_entry(fd, c->addr, &v);
 	lpm_key(c, &k);
@@ -613,4 +617,32 @@ int castle_manual_foreach(const struct castle_maps *m, bool reap, castle_entry_c
 			return ret;
 	}
 	return 0;
+}
+
+/* ---- steady rate-limit tier --------------------------------------------- */
+
+int castle_rl_reap_steady(const struct castle_maps *m, uint64_t idle_ns)
+{
+	struct castle_rl_key key, next;
+	struct castle_rl_val v;
+	struct timespec ts;
+	void *prev = NULL;
+	int reaped = 0;
+
+	/* last_ns is bpf_ktime_get_ns(): CLOCK_MONOTONIC. */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+
+	while (bpf_map_get_next_key(m->rl_steady, prev, &next) == 0) {
+		key = next;
+		if (bpf_map_lookup_elem(m->rl_steady, &key, &v) == 0 && now > v.last_ns &&
+		    now - v.last_ns > idle_ns && bpf_map_delete_elem(m->rl_steady, &key) == 0) {
+			reaped++;
+			/* the walk restarts after a delete of the cursor key */
+			prev = NULL;
+			continue;
+		}
+		prev = &key;
+	}
+	return reaped;
 }

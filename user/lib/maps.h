@@ -46,6 +46,8 @@ struct castle_maps {
 	int pol[CASTLE_PM_MAX];		/* outer maps */
 	int man[CASTLE_MM_MAX];
 	int rl_state;
+	int rl_steady;
+	int rl_events;
 	int xdp_stats;
 	int tc_stats;
 	int class_stats;
@@ -149,5 +151,10 @@ int castle_stats_ifaces(int map_fd, uint32_t *ifindexes, int max);
 int castle_class_stats_read(int map_fd, uint32_t slot, struct castle_class_stats *out);
 
 uint64_t castle_now_boot_ns(void);
+
+/* Delete steady rate-limit entries (rl_steady) idle for longer than idle_ns;
+ * returns how many. castled calls it periodically: the steady tier is a plain
+ * hash, nothing else ever frees its slots. */
+int castle_rl_reap_steady(const struct castle_maps *m, uint64_t idle_ns);
 
 #endif /* CASTLE_MAPS_H */

@@ -213,6 +213,21 @@ static int count_rl(const struct castle_rl_key *k, const struct castle_rl_val *v
 	return 0;
 }
 
+/* Rate-limit table pressure: inserts into the LRU far beyond its capacity
+ * mean evictions (a spoofed flood); promotions and steady_full tell how the
+ * steady tier copes (castle.h explains the two tiers). */
+static void render_rl_events(FILE *f, const struct castle_maps *m)
+{
+	static const char *const names[CASTLE_RLE_MAX] = { CASTLE_RL_EVENTS };
+
+	family(f, "castle_ratelimit_table_events_total", "counter",
+	       "Rate-limit table events: insert (new source in the LRU), promote (to the steady "
+	       "table), steady_full (promotion refused), untracked (source passed unlimited).");
+	for (uint32_t r = 0; m->rl_events >= 0 && r < CASTLE_RLE_MAX; r++)
+		fprintf(f, "castle_ratelimit_table_events_total{event=\"%s\"} %llu\n", names[r],
+			(unsigned long long)percpu_u64(m->rl_events, r));
+}
+
 static void render_limits(FILE *f, const struct castle_maps *m, const struct castle_policy *pol,
 			  bool have_pol, const struct rl_count *rl)
 {
@@ -232,7 +247,8 @@ static void render_limits(FILE *f, const struct castle_maps *m, const struct cas
 			(unsigned long long)cs.c[CASTLE_DROP].packets);
 	}
 	family(f, "castle_tracked_sources", "gauge",
-	       "Sources (aggregated to the class prefix) with a token bucket in rl_state, by class.");
+	       "Sources (aggregated to the class prefix) with a token bucket (rl_state and "
+	       "rl_steady), by class.");
 	for (uint32_t s = 0; have_pol && s < pol->nclasses && s < CASTLE_MAX_CLASSES; s++)
 		fprintf(f, "castle_tracked_sources{limit=\"%s\"} %llu\n",
 			esc(pol->class_names[s], name, sizeof(name)),
@@ -292,7 +308,11 @@ static void render_maps(FILE *f, const struct castle_maps *m, const struct castl
 	for (int i = 0; i < CASTLE_MM_MAX; i++)
 		v[n++] = (typeof(v[0])){ castle_man_map_names[i], s->manual.map_entries[i],
 					 capacity_of(m->man[i]) };
-	v[n++] = (typeof(v[0])){ CASTLE_MAP_RL_STATE, rl_total, capacity_of(m->rl_state) };
+	uint64_t steady = count_keys(m->rl_steady);
+
+	v[n++] = (typeof(v[0])){ CASTLE_MAP_RL_STATE, rl_total > steady ? rl_total - steady : 0,
+				 capacity_of(m->rl_state) };
+	v[n++] = (typeof(v[0])){ CASTLE_MAP_RL_STEADY, steady, capacity_of(m->rl_steady) };
 	v[n++] = (typeof(v[0])){ CASTLE_MAP_XDP_STATS, count_keys(m->xdp_stats), capacity_of(m->xdp_stats) };
 	v[n++] = (typeof(v[0])){ CASTLE_MAP_TC_STATS, count_keys(m->tc_stats), capacity_of(m->tc_stats) };
 	v[n++] = (typeof(v[0])){ CASTLE_MAP_CLASS_STATS, capacity_of(m->class_stats),
@@ -380,6 +400,7 @@ char *castle_metrics_render(const struct castle_metrics_src *src,
 	render_packets(f, ifs, nif, true);
 	render_limits(f, m, &pol, have_pol, &rl);
 	render_tls(f, src->tls_results, src->tls_pressure);
+	render_rl_events(f, m);
 	render_lists(f, s);
 	render_maps(f, m, s, rl.total);
 	render_daemon(f, m, &pol, have_pol, ifs, nif);

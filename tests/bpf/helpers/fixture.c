@@ -349,5 +349,11 @@ uint32_t fx_tracked(struct fx *f)
 		prev = &k;
 		n++;
 	}
+	prev = NULL;
+	while (bpf_map_get_next_key(f->maps.rl_steady, prev, &next) == 0) {
+		k = next;
+		prev = &k;
+		n++;
+	}
 	return n;
 }
