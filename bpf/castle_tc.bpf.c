@@ -618,6 +618,20 @@ __noinline int castle_tc_tcp(struct __sk_buff *skb, const struct castle_tc_pkt *
 	return R_PASS(CASTLE_R_UNTRACKED);
 }
 
+/* The fast path: a segment of a verified connection, other than a SYN or a
+ * first segment again, passes at the cost of this one lookup. */
+__noinline int castle_tc_verified(const struct castle_tc_pkt *p)
+{
+	struct castle_tls_key k = {};
+	struct castle_tls_conn *c;
+
+	if (!p || (p->tcp_flags & TCP_SYN))
+		return 0;
+	tc_seg_key(p, &k);
+	c = bpf_map_lookup_elem(&tls_conns, &k);
+	return c && c->state == CASTLE_TLS_S_VERIFIED && !(p->pay_len && p->seq == c->isn + 1);
+}
+
 /* ---- UDP: QUIC ------------------------------------------------------------ */
 
 __noinline int castle_tc_quic(struct __sk_buff *skb, const struct castle_tc_pkt *p, __u32 flags)
@@ -671,6 +685,10 @@ int castle_tc(struct __sk_buff *skb)
 		goto out; /* later fragments: their first one was judged */
 	if (!castle_tc_protected(gen, p.ip.dport))
 		goto out;
+	if (p.ip.proto == IPPROTO_TCP && castle_tc_verified(&p)) {
+		reason = CASTLE_R_TLS;
+		goto out;
+	}
 	if (castle_tc_allowed(gen, &p.ip)) {
 		reason = CASTLE_R_ALLOWLIST;
 		goto out;
