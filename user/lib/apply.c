@@ -119,7 +119,8 @@ static int fill_blocks(struct castle_maps *m, struct castle_gen *g,
 			if (keep_ttl(live[pm], c, b->ttl_ns, &v))
 				st->ttl_kept++;
 			else
-				v.expires_ns = now + b->ttl_ns;
+				v.expires_ns = b->ttl_ns > UINT64_MAX - now ? UINT64_MAX /* no wrap */
+									    : now + b->ttl_ns;
 		}
 		if (host) {
 			struct exact_buf *e = &ex[v4 ? 0 : 1];

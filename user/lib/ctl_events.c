@@ -73,7 +73,8 @@ static void print_event(struct ev_ctx *x, const struct castle_event *e)
 
 		out_json_init(&j, c->out);
 		out_json_obj_begin(&j);
-		out_json_kdouble(&j, "time_unix", (double)(real / 1000000) / 1e3);
+		/* whole milliseconds, on purpose */
+		out_json_kdouble(&j, "time_unix", (double)(real / 1000000) / 1e3); // NOLINT(bugprone-integer-division)
 		out_json_ku64(&j, "ifindex", e->ifindex);
 		out_json_kstr(&j, "interface", ifn);
 		out_json_kstr(&j, "stage", stage);

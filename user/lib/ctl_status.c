@@ -20,7 +20,7 @@ static const char *const xdp_modes[] = { "none", "native", "generic", "multiprog
 					 "multiprog-generic" };
 static const char *const tc_modes[] = { "none", "tcx", "clsact" };
 
-#define NAME_OF(tab, i) ((i) < sizeof(tab) / sizeof(tab[0]) ? tab[i] : "unknown")
+#define NAME_OF(tab, i) ((i) < sizeof(tab) / sizeof((tab)[0]) ? (tab)[i] : "unknown")
 
 static int read_state(struct ctl *c, struct castle_state *st)
 {

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -254,6 +255,19 @@ static void unescape(char *s)
 	*d = 0;
 }
 
+/* The TTL left until `expires` (unix seconds, in the future), in ns. A
+ * far-future expiry (a corrupt or edited file) saturates instead of wrapping
+ * around to a short TTL. */
+static uint64_t restore_ttl_ns(long long expires, int64_t now_unix)
+{
+	uint64_t s;
+
+	if (!expires)
+		return 0;
+	s = (uint64_t)(expires - now_unix);
+	return s > UINT64_MAX / 4 / 1000000000ull ? UINT64_MAX / 4 : s * 1000000000ull;
+}
+
 static int restore_line(const struct castle_maps *m, char *line, int64_t now_unix, int *restored,
 			char *why, size_t whylen)
 {
@@ -263,7 +277,9 @@ static int restore_line(const struct castle_maps *m, char *line, int64_t now_uni
 	int used = 0, ret;
 	bool allow;
 
-	if (sscanf(line, "%7s %79s %lld%n", kind, cidr_s, &expires, &used) != 3) {
+	/* NOLINTNEXTLINE(cert-err34-c): out-of-range values are refused below */
+	if (sscanf(line, "%7s %79s %lld%n", kind, cidr_s, &expires, &used) != 3 || expires < 0 ||
+	    expires == LLONG_MAX) {
 		snprintf(why, whylen, "expected: kind cidr expires [comment]");
 		return -EINVAL;
 	}
@@ -281,8 +297,7 @@ static int restore_line(const struct castle_maps *m, char *line, int64_t now_uni
 	if (allow)
 		ret = castle_manual_allow_put(m, &c);
 	else
-		ret = castle_manual_block_put(m, &c,
-					      expires ? (uint64_t)(expires - now_unix) * 1000000000ull : 0,
+		ret = castle_manual_block_put(m, &c, restore_ttl_ns(expires, now_unix),
 					      CASTLE_ORIGIN_MANUAL);
 	if (ret) {
 		snprintf(why, whylen, "%s: %s", cidr_s, strerror(-ret));
