@@ -31,15 +31,10 @@ static __always_inline int castle_gcra(__u64 *tat, __u64 now, __u64 cost, __u64 
 
 static __always_inline struct castle_stats *castle_stats_for(void *map, __u32 ifindex)
 {
-	struct castle_stats *st = bpf_map_lookup_elem(map, &ifindex);
+	__u32 *slot = bpf_map_lookup_elem(&ifslot, &ifindex);
+	__u32 idx = slot ? *slot & (CASTLE_MAX_IFACES - 1) : 0;
 
-	if (st)
-		return st;
-	/* First packet on this interface: a zeroed slot (per-CPU, so every CPU
-	 * starts at zero). BPF_NOEXIST keeps a racing CPU's slot. */
-	static const struct castle_stats zero;
-	bpf_map_update_elem(map, &ifindex, &zero, BPF_NOEXIST);
-	return bpf_map_lookup_elem(map, &ifindex);
+	return bpf_map_lookup_elem(map, &idx);
 }
 
 static __always_inline void castle_count(void *map, __u32 ifindex, __u32 verdict,

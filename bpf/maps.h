@@ -206,8 +206,17 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } rl_events SEC(".maps");
 
+/* ifindex -> counter slot of xdp_stats/tc_stats (see castle.h). */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, CASTLE_IFSLOT_ENTRIES);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ifslot SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, CASTLE_MAX_IFACES);
 	__type(key, __u32);
 	__type(value, struct castle_stats);
@@ -215,7 +224,7 @@ struct {
 } xdp_stats SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, CASTLE_MAX_IFACES);
 	__type(key, __u32);
 	__type(value, struct castle_stats);

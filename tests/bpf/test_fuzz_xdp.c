@@ -471,12 +471,12 @@ static void hexdump(const uint8_t *b, size_t n)
 static void read_stats(struct fx *f, struct castle_stats *out)
 {
 	uint32_t ifs[CASTLE_MAX_IFACES];
-	int n = castle_stats_ifaces(f->maps.xdp_stats, ifs, CASTLE_MAX_IFACES);
+	int n = castle_stats_ifaces(&f->maps, f->maps.xdp_stats, ifs, CASTLE_MAX_IFACES);
 
 	memset(out, 0, sizeof(*out));
 	for (int i = 0; i < n; i++) {
 		struct castle_stats st;
-		assert_int_equal(castle_stats_read(f->maps.xdp_stats, ifs[i], &st), 0);
+		assert_int_equal(castle_stats_read(&f->maps, f->maps.xdp_stats, ifs[i], &st), 0);
 		for (int v = 0; v < CASTLE_VERDICT_MAX; v++)
 			for (int r = 0; r < CASTLE_REASON_SLOTS; r++) {
 				out->c[v][r].packets += st.c[v][r].packets;
@@ -732,12 +732,12 @@ static int tc_run(struct ftc *f, const struct frame *fr)
 static uint64_t tc_total_bytes(struct ftc *f)
 {
 	uint32_t ifs[CASTLE_MAX_IFACES];
-	int n = castle_stats_ifaces(f->maps.tc_stats, ifs, CASTLE_MAX_IFACES);
+	int n = castle_stats_ifaces(&f->maps, f->maps.tc_stats, ifs, CASTLE_MAX_IFACES);
 	uint64_t b = 0;
 
 	for (int i = 0; i < n; i++) {
 		struct castle_stats st;
-		assert_int_equal(castle_stats_read(f->maps.tc_stats, ifs[i], &st), 0);
+		assert_int_equal(castle_stats_read(&f->maps, f->maps.tc_stats, ifs[i], &st), 0);
 		for (int v = 0; v < CASTLE_VERDICT_MAX; v++)
 			for (int r = 0; r < CASTLE_REASON_MAX; r++)
 				b += st.c[v][r].bytes;

@@ -62,12 +62,12 @@ static void build_policy(struct fx *f, bool b)
 static void stats_sum(struct fx *f, struct castle_stats *out)
 {
 	uint32_t ifs[CASTLE_MAX_IFACES];
-	int n = castle_stats_ifaces(f->maps.xdp_stats, ifs, CASTLE_MAX_IFACES);
+	int n = castle_stats_ifaces(&f->maps, f->maps.xdp_stats, ifs, CASTLE_MAX_IFACES);
 
 	memset(out, 0, sizeof(*out));
 	for (int i = 0; i < n; i++) {
 		struct castle_stats st;
-		if (castle_stats_read(f->maps.xdp_stats, ifs[i], &st))
+		if (castle_stats_read(&f->maps, f->maps.xdp_stats, ifs[i], &st))
 			continue;
 		for (int v = 0; v < CASTLE_VERDICT_MAX; v++)
 			for (int r = 0; r < CASTLE_REASON_SLOTS; r++)

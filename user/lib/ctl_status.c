@@ -211,13 +211,13 @@ int ctl_stats(struct ctl *c, const struct ctl_args *a)
 	for (int s = 0; s < 2; s++) {
 		int fd = s ? c->maps.tc_stats : c->maps.xdp_stats;
 		uint32_t idx[CASTLE_MAX_IFACES];
-		int n = castle_stats_ifaces(fd, idx, CASTLE_MAX_IFACES);
+		int n = castle_stats_ifaces(&c->maps, fd, idx, CASTLE_MAX_IFACES);
 
 		for (int i = 0; i < n; i++) {
 			struct castle_stats st;
 			char name[IF_NAMESIZE + 8];
 
-			if (castle_stats_read(fd, idx[i], &st))
+			if (castle_stats_read(&c->maps, fd, idx[i], &st))
 				continue;
 			ctl_ifname(c, idx[i], name, sizeof(name));
 			for (int v = 0; v < CASTLE_VERDICT_MAX; v++)

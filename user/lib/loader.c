@@ -489,6 +489,15 @@ int castle_loader_attach(struct castle_loader *l, const char *ifname, enum castl
 	}
 	key = ifindex;
 	snprintf(res->iface.name, sizeof(res->iface.name), "%s", ifname);
+	/* A counter slot before the first packet. Without one (more than 63
+	 * interfaces, or an ifindex beyond the slot table) the interface is
+	 * still guarded; its counters are reported under ifindex 0. */
+	uint32_t slot;
+	ret = castle_ifslot_assign(&l->maps, ifindex, &slot);
+	if (ret && ret != -ENOSPC && ret != -ERANGE) {
+		snprintf(err, errlen, "counter slot for %s: %s", ifname, strerror(-ret));
+		return ret;
+	}
 	ret = xdp_attach(l, ifname, ifindex, req, res, err, errlen);
 	if (ret)
 		return ret;
@@ -606,6 +615,7 @@ int castle_unload_iface(const char *pin_dir, const char *ifname, bool *all_gone,
 	unlink(link); /* the link pin holds the TC attachment */
 	key = found ? found : (uint32_t)ifindex;
 	bpf_map_delete_elem(m.ifaces, &key);
+	castle_ifslot_release(&m, key);
 
 	prev = NULL;
 	while (bpf_map_get_next_key(m.ifaces, prev, &next) == 0) {

@@ -41,7 +41,7 @@ uint64_t castle_now_boot_ns(void)
 static void maps_reset(struct castle_maps *m)
 {
 	memset(m, 0, sizeof(*m));
-	m->state = m->policy = m->rl_state = m->rl_steady = m->rl_events = m->xdp_stats = m->tc_stats = -1;
+	m->state = m->policy = m->rl_state = m->rl_steady = m->rl_events = m->ifslot = m->xdp_stats = m->tc_stats = -1;
 	m->class_stats = m->events = m->ifaces = m->notes = -1;
 	for (int i = 0; i < CASTLE_PM_MAX; i++)
 		m->pol[i] = -1;
@@ -61,6 +61,7 @@ static void maps_reset(struct castle_maps *m)
 		X(CASTLE_MAP_RL_STATE, (m)->rl_state);               \
 		X(CASTLE_MAP_RL_STEADY, (m)->rl_steady);             \
 		X(CASTLE_MAP_RL_EVENTS, (m)->rl_events);             \
+		X(CASTLE_MAP_IFSLOT, (m)->ifslot);                   \
 		X(CASTLE_MAP_XDP_STATS, (m)->xdp_stats);             \
 		X(CASTLE_MAP_TC_STATS, (m)->tc_stats);               \
 		X(CASTLE_MAP_CLASS_STATS, (m)->class_stats);         \
@@ -536,7 +537,7 @@ int castle_allow_foreach(const struct castle_maps *m, castle_entry_cb cb, void *
 
 /* ---- counters ----------------------------------------------------------- */
 
-int castle_stats_read(int map_fd, uint32_t ifindex, struct castle_stats *out)
+static int stats_read_slot(int map_fd, uint32_t slot, struct castle_stats *out)
 {
 	int ncpu = libbpf_num_possible_cpus();
 	struct castle_stats *per;
@@ -547,7 +548,7 @@ int castle_stats_read(int map_fd, uint32_t ifindex, struct castle_stats *out)
 	if (!per)
 		return -ENOMEM;
 	memset(out, 0, sizeof(*out));
-	if (bpf_map_lookup_elem(map_fd, &ifindex, per)) {
+	if (bpf_map_lookup_elem(map_fd, &slot, per)) {
 		int e = errno;
 		free(per);
 		return -e;
@@ -562,18 +563,139 @@ int castle_stats_read(int map_fd, uint32_t ifindex, struct castle_stats *out)
 	return 0;
 }
 
-int castle_stats_ifaces(int map_fd, uint32_t *ifindexes, int max)
+/* Every (ifindex, slot) pair in use, from one pass over ifslot. */
+static int ifslot_pairs(const struct castle_maps *m, uint32_t *ifx, uint32_t *slots, int max)
 {
-	uint32_t key, next;
-	uint32_t *prev = NULL;
+	enum { CHUNK = 8192 };
+	uint32_t *keys = calloc(CHUNK, sizeof(*keys)), *vals = calloc(CHUNK, sizeof(*vals));
+	uint32_t token = 0;
+	bool first = true, done = false;
 	int n = 0;
 
-	while (n < max && bpf_map_get_next_key(map_fd, prev, &next) == 0) {
-		ifindexes[n++] = next;
-		key = next;
-		prev = &key;
+	if (!keys || !vals) {
+		free(keys);
+		free(vals);
+		return -ENOMEM;
+	}
+	while (!done && n < max) {
+		LIBBPF_OPTS(bpf_map_batch_opts, o);
+		uint32_t count = CHUNK;
+
+		if (bpf_map_lookup_batch(m->ifslot, first ? NULL : &token, &token, keys, vals, &count,
+					 &o)) {
+			if (errno != ENOENT) {
+				n = -errno;
+				break;
+			}
+			done = true;
+		}
+		first = false;
+		for (uint32_t i = 0; i < count && n < max; i++) {
+			if (!vals[i])
+				continue;
+			ifx[n] = keys[i];
+			slots[n++] = vals[i];
+		}
+	}
+	free(keys);
+	free(vals);
+	return n;
+}
+
+static int slot_of(const struct castle_maps *m, uint32_t ifindex, uint32_t *slot)
+{
+	if (!ifindex) {
+		*slot = 0;
+		return 0;
+	}
+	if (bpf_map_lookup_elem(m->ifslot, &ifindex, slot) || !*slot ||
+	    *slot >= CASTLE_MAX_IFACES)
+		return -ENOENT;
+	return 0;
+}
+
+int castle_stats_read(const struct castle_maps *m, int map_fd, uint32_t ifindex,
+		      struct castle_stats *out)
+{
+	uint32_t slot;
+	int ret = slot_of(m, ifindex, &slot);
+
+	return ret ? ret : stats_read_slot(map_fd, slot, out);
+}
+
+int castle_stats_ifaces(const struct castle_maps *m, int map_fd, uint32_t *ifindexes, int max)
+{
+	uint32_t ifx[CASTLE_MAX_IFACES], slots[CASTLE_MAX_IFACES];
+	struct castle_stats st;
+	int n = 0, k = ifslot_pairs(m, ifx, slots, CASTLE_MAX_IFACES);
+
+	for (int i = 0; i < k && n < max; i++)
+		ifindexes[n++] = ifx[i];
+	if (n < max && !stats_read_slot(map_fd, 0, &st)) {
+		for (int v = 0; v < CASTLE_VERDICT_MAX; v++)
+			for (int r = 0; r < CASTLE_REASON_MAX; r++)
+				if (st.c[v][r].packets) {
+					ifindexes[n++] = 0;
+					return n;
+				}
 	}
 	return n;
+}
+
+/* A slot's per-CPU counters set to zero (a new interface starts at zero). */
+static int zero_slot(int map_fd, uint32_t slot)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct castle_stats *z;
+	int ret = 0;
+
+	if (ncpu <= 0)
+		return -EINVAL;
+	z = calloc(ncpu, sizeof(*z));
+	if (!z)
+		return -ENOMEM;
+	if (bpf_map_update_elem(map_fd, &slot, z, BPF_ANY))
+		ret = -errno;
+	free(z);
+	return ret;
+}
+
+int castle_ifslot_assign(const struct castle_maps *m, uint32_t ifindex, uint32_t *slot)
+{
+	uint32_t ifx[CASTLE_MAX_IFACES], slots[CASTLE_MAX_IFACES];
+	bool used[CASTLE_MAX_IFACES] = { true }; /* slot 0 is "no slot" */
+	int n, ret;
+
+	if (ifindex >= CASTLE_IFSLOT_ENTRIES)
+		return -ERANGE;
+	if (!slot_of(m, ifindex, slot) && ifindex)
+		return 0;
+	n = ifslot_pairs(m, ifx, slots, CASTLE_MAX_IFACES);
+	if (n < 0)
+		return n;
+	for (int i = 0; i < n; i++)
+		used[slots[i] & (CASTLE_MAX_IFACES - 1)] = true;
+	for (uint32_t s = 1; s < CASTLE_MAX_IFACES; s++) {
+		if (used[s])
+			continue;
+		ret = zero_slot(m->xdp_stats, s);
+		if (!ret)
+			ret = zero_slot(m->tc_stats, s);
+		if (!ret && bpf_map_update_elem(m->ifslot, &ifindex, &s, BPF_ANY))
+			ret = -errno;
+		if (!ret)
+			*slot = s;
+		return ret;
+	}
+	return -ENOSPC;
+}
+
+void castle_ifslot_release(const struct castle_maps *m, uint32_t ifindex)
+{
+	uint32_t zero = 0;
+
+	if (ifindex < CASTLE_IFSLOT_ENTRIES)
+		bpf_map_update_elem(m->ifslot, &ifindex, &zero, BPF_ANY);
 }
 
 int castle_class_stats_read(int map_fd, uint32_t slot, struct castle_class_stats *out)

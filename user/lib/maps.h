@@ -48,6 +48,7 @@ struct castle_maps {
 	int rl_state;
 	int rl_steady;
 	int rl_events;
+	int ifslot;
 	int xdp_stats;
 	int tc_stats;
 	int class_stats;
@@ -145,9 +146,19 @@ int castle_manual_foreach(const struct castle_maps *m, bool reap, castle_entry_c
 /* ---- counters --------------------------------------------------------- */
 
 /* Sum a castle_stats over CPUs for one interface (map = xdp_stats/tc_stats). */
-int castle_stats_read(int map_fd, uint32_t ifindex, struct castle_stats *out);
-/* Every interface present in a stats map; returns the count (<= max). */
-int castle_stats_ifaces(int map_fd, uint32_t *ifindexes, int max);
+/* Counters live in per-CPU arrays indexed by a slot that ifslot[ifindex]
+ * gives; slot 0 collects every interface without one (reported as ifindex 0).
+ * read: -ENOENT for an ifindex without a slot. */
+int castle_stats_read(const struct castle_maps *m, int map_fd, uint32_t ifindex,
+		      struct castle_stats *out);
+/* Every interface with a slot, plus 0 when slot 0 counted anything; returns
+ * the count (<= max). */
+int castle_stats_ifaces(const struct castle_maps *m, int map_fd, uint32_t *ifindexes, int max);
+/* Give ifindex a counter slot (kept if it has one: adoption keeps counters);
+ * a new slot starts at zero. -ENOSPC when all CASTLE_MAX_IFACES - 1 are taken,
+ * -ERANGE for an ifindex beyond CASTLE_IFSLOT_ENTRIES (counted in slot 0). */
+int castle_ifslot_assign(const struct castle_maps *m, uint32_t ifindex, uint32_t *slot);
+void castle_ifslot_release(const struct castle_maps *m, uint32_t ifindex);
 int castle_class_stats_read(int map_fd, uint32_t slot, struct castle_class_stats *out);
 
 uint64_t castle_now_boot_ns(void);

@@ -100,10 +100,10 @@ static int collect_ifaces(const struct castle_maps *m, struct iface_stats *v)
 	}
 	for (int s = 0; s < 2; s++) {
 		int fd = s ? m->tc_stats : m->xdp_stats;
-		cnt = castle_stats_ifaces(fd, ids, CASTLE_MAX_IFACES);
+		cnt = castle_stats_ifaces(m, fd, ids, CASTLE_MAX_IFACES);
 		for (int i = 0; i < cnt; i++) {
 			k = find_or_add(v, &n, ids[i]);
-			if (k >= 0 && !castle_stats_read(fd, ids[i], &v[k].st[s]))
+			if (k >= 0 && !castle_stats_read(m, fd, ids[i], &v[k].st[s]))
 				v[k].has[s] = true;
 		}
 	}

@@ -235,12 +235,12 @@ int fx_run_spec(struct fx *f, const struct pkt_spec *s)
 static uint64_t sum(struct fx *f, int verdict, int reason, bool bytes)
 {
 	uint32_t ifs[CASTLE_MAX_IFACES];
-	int n = castle_stats_ifaces(f->maps.xdp_stats, ifs, CASTLE_MAX_IFACES);
+	int n = castle_stats_ifaces(&f->maps, f->maps.xdp_stats, ifs, CASTLE_MAX_IFACES);
 	uint64_t total = 0;
 
 	for (int i = 0; i < n; i++) {
 		struct castle_stats st;
-		if (castle_stats_read(f->maps.xdp_stats, ifs[i], &st))
+		if (castle_stats_read(&f->maps, f->maps.xdp_stats, ifs[i], &st))
 			continue;
 		total += bytes ? st.c[verdict][reason].bytes : st.c[verdict][reason].packets;
 	}

@@ -145,12 +145,12 @@ int ftc_run_spec(struct ftc *f, const struct pkt_spec *s)
 uint64_t ftc_count(struct ftc *f, int verdict, int reason)
 {
 	uint32_t ifs[CASTLE_MAX_IFACES];
-	int n = castle_stats_ifaces(f->maps.tc_stats, ifs, CASTLE_MAX_IFACES);
+	int n = castle_stats_ifaces(&f->maps, f->maps.tc_stats, ifs, CASTLE_MAX_IFACES);
 	uint64_t total = 0;
 
 	for (int i = 0; i < n; i++) {
 		struct castle_stats st;
-		if (castle_stats_read(f->maps.tc_stats, ifs[i], &st))
+		if (castle_stats_read(&f->maps, f->maps.tc_stats, ifs[i], &st))
 			continue;
 		total += st.c[verdict][reason].packets;
 	}
