@@ -625,7 +625,7 @@ int castle_stats_read(const struct castle_maps *m, int map_fd, uint32_t ifindex,
 
 int castle_stats_ifaces(const struct castle_maps *m, int map_fd, uint32_t *ifindexes, int max)
 {
-	uint32_t ifx[CASTLE_MAX_IFACES], slots[CASTLE_MAX_IFACES];
+	uint32_t ifx[CASTLE_MAX_IFACES] = { 0 }, slots[CASTLE_MAX_IFACES] = { 0 };
 	struct castle_stats st;
 	int n = 0, k = ifslot_pairs(m, ifx, slots, CASTLE_MAX_IFACES);
 
@@ -662,7 +662,7 @@ static int zero_slot(int map_fd, uint32_t slot)
 
 int castle_ifslot_assign(const struct castle_maps *m, uint32_t ifindex, uint32_t *slot)
 {
-	uint32_t ifx[CASTLE_MAX_IFACES], slots[CASTLE_MAX_IFACES];
+	uint32_t ifx[CASTLE_MAX_IFACES] = { 0 }, slots[CASTLE_MAX_IFACES] = { 0 };
 	bool used[CASTLE_MAX_IFACES] = { true }; /* slot 0 is "no slot" */
 	int n, ret;
 
