@@ -61,6 +61,7 @@ struct daemon {
 	struct castle_metrics_snapshot snap;
 	bool gone[CASTLE_MAX_IFACES];		/* unloaded from under us */
 	time_t last_steady_reap;		/* rl_steady idle sweep (tick) */
+	char persist_err[512];			/* last persist failure logged, "" if none */
 };
 
 /* A map of the TC object by its pin (-1 when this build has no TC). */
@@ -407,8 +408,15 @@ static bool still_managing(struct daemon *d)
 			continue;
 		}
 		d->gone[i] = true;
-		logf_("%s: unloaded (castlectl unload, or the interface went away); no longer managed",
-		      d->o.ifaces[i]);
+		if (!key) {
+			/* Deleted: the kernel took the program and the TC link
+			 * with the device; drop our record of it too. */
+			castle_iface_forget(&d->l.maps, d->o.pin_dir, d->o.ifaces[i]);
+			logf_("%s: interface went away (deleted); no longer managed (restart castled "
+			      "to attach again once it is back)", d->o.ifaces[i]);
+		} else {
+			logf_("%s: unloaded (castlectl unload); no longer managed", d->o.ifaces[i]);
+		}
 	}
 	return left > 0;
 }
@@ -419,8 +427,17 @@ static void tick(struct daemon *d, bool final)
 	int ret = castle_persist_sync(&d->persist, &d->l.maps, !final, &d->snap.manual, err,
 				      sizeof(err));
 
-	if (ret < 0)
-		logf_("persist manual entries: %s", err);
+	/* Saving fails until the cause goes away (read-only or full file
+	 * system): enforcement goes on; say so once, and once when it works
+	 * again, not every second. */
+	if (ret < 0 && strcmp(err, d->persist_err)) {
+		logf_("persist manual entries: %s (the gate keeps enforcing; retrying every %ds)", err,
+		      TICK_SEC);
+		snprintf(d->persist_err, sizeof(d->persist_err), "%s", err);
+	} else if (ret >= 0 && d->persist_err[0]) {
+		logf_("persist manual entries: saved again to %s", d->persist.path);
+		d->persist_err[0] = 0;
+	}
 	/* Steady rate-limit entries of sources gone quiet free their slots. */
 	if (!final && time(NULL) - d->last_steady_reap >= 10) {
 		d->last_steady_reap = time(NULL);
@@ -472,6 +489,12 @@ static int run(struct daemon *d, int ready_fd)
 		logf_("%s", err);
 		return 1;
 	}
+	/* Before the kernel is touched: a state dir that cannot work is a
+	 * configuration error. */
+	if (castle_persist_init(&d->persist, d->o.state_dir, err, sizeof(err))) {
+		logf_("%s", err);
+		return 1;
+	}
 	if (castle_loader_open(&d->l, d->o.pin_dir, d->o.max_sources, err, sizeof(err))) {
 		logf_("%s", err);
 		return 1;
@@ -482,10 +505,6 @@ static int run(struct daemon *d, int ready_fd)
 	other = other_daemon(&d->l.maps);
 	if (other) {
 		logf_("another castled (pid %d) manages %s; stop it first", other, d->o.pin_dir);
-		return 1;
-	}
-	if (castle_persist_init(&d->persist, d->o.state_dir, err, sizeof(err))) {
-		logf_("%s", err);
 		return 1;
 	}
 	if (!d->l.adopted) {

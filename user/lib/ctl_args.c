@@ -12,6 +12,7 @@
 #include <bpf/bpf.h>
 
 #include "ctl.h"
+#include "loader.h"
 #include "units.h"
 
 /* ---- messages ----------------------------------------------------------- */
@@ -426,6 +427,8 @@ int ctl_open(struct ctl *c)
 
 		if (e == EPERM || e == EACCES)
 			ctl_errf(c, "permission denied opening %s: run as root or with CAP_BPF", path);
+		else if (e == ENOENT && castle_bpffs_check(c->pin_dir, err, sizeof(err)) == -ENOTDIR)
+			ctl_errf(c, "%s", err); /* "bpffs not mounted at DIR: mount -t bpf bpf DIR" */
 		else if (e == ENOENT)
 			ctl_errf(c, "%s not found: castle is not loaded (castled pins its maps in %s; "
 				 "see --pin-dir)", path, c->pin_dir);

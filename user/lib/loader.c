@@ -12,6 +12,7 @@
  *    kernel refuses the dispatcher (it falls back by itself).
  */
 #include <dirent.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <errno.h>
 #include <net/if.h>
@@ -253,6 +254,55 @@ static bool same_program(int new_fd, uint32_t running_id, int state_fd)
 	return found;
 }
 
+/* The pid of a live castled, other than us, that keeps the program running
+ * as running_id enforcing (its `state` map records that pid), or 0. A castle
+ * program on other maps is replaced in place only when nobody runs it: a
+ * second castled with another pin directory must not take an interface from
+ * under the first. */
+static pid_t running_owner(uint32_t running_id)
+{
+	struct bpf_prog_info ri = {};
+	__u32 len = sizeof(ri), ids[64];
+	pid_t owner = 0;
+	int rfd = bpf_prog_get_fd_by_id(running_id);
+
+	if (rfd < 0)
+		return 0;
+	ri.nr_map_ids = 64;
+	ri.map_ids = (uintptr_t)ids;
+	if (bpf_obj_get_info_by_fd(rfd, &ri, &len))
+		ri.nr_map_ids = 0;
+	close(rfd);
+	for (__u32 i = 0; i < ri.nr_map_ids && i < 64 && !owner; i++) {
+		struct bpf_map_info mi = {};
+		struct castle_state st;
+		__u32 mlen = sizeof(mi), zero = 0;
+		char path[64], comm[32] = "";
+		int mfd = bpf_map_get_fd_by_id(ids[i]);
+		FILE *f;
+
+		if (mfd < 0)
+			continue;
+		if (bpf_obj_get_info_by_fd(mfd, &mi, &mlen) || strcmp(mi.name, CASTLE_MAP_STATE) ||
+		    mi.value_size != sizeof(st) || bpf_map_lookup_elem(mfd, &zero, &st) ||
+		    !st.daemon_pid || (pid_t)st.daemon_pid == getpid() || kill((pid_t)st.daemon_pid, 0)) {
+			close(mfd);
+			continue;
+		}
+		close(mfd);
+		snprintf(path, sizeof(path), "/proc/%u/comm", st.daemon_pid);
+		f = fopen(path, "re");
+		if (f) {
+			if (!fgets(comm, sizeof(comm), f))
+				comm[0] = 0;
+			fclose(f);
+		}
+		if (!strncmp(comm, "castled", 7))
+			owner = (pid_t)st.daemon_pid;
+	}
+	return owner;
+}
+
 struct xdp_now {
 	bool any;		/* some XDP program is attached */
 	bool legacy;		/* without the libxdp dispatcher */
@@ -354,6 +404,7 @@ static int xdp_attach(struct castle_loader *l, const char *ifname, int ifindex,
 	int new_fd = bpf_program__fd(l->xdp->progs.castle_xdp);
 	struct xdp_now now;
 	char path[4200];
+	pid_t owner;
 	int ret, fd;
 
 	ret = xdp_inspect(ifindex, &now);
@@ -363,6 +414,12 @@ static int xdp_attach(struct castle_loader *l, const char *ifname, int ifindex,
 	}
 	if (now.ours_id && same_program(new_fd, now.ours_id, l->maps.state)) {
 		res->xdp_action = CASTLE_ATT_ADOPTED;
+	} else if (now.ours_id && (owner = running_owner(now.ours_id)) > 0) {
+		snprintf(err, errlen,
+			 "attach XDP to %s: %s (another castled, pid %d, runs castle there with "
+			 "other pins; stop it first, or `castlectl --pin-dir ITS_PIN_DIR unload %s`)",
+			 ifname, strerror(EBUSY), (int)owner, ifname);
+		return -EBUSY;
 	} else if (now.ours_id && now.legacy) {
 		/* One netlink request swaps the programs: no packet goes unjudged. */
 		LIBBPF_OPTS(bpf_xdp_attach_opts, o);
@@ -572,6 +629,29 @@ static void unpin_all(const char *pin_dir)
 	}
 	closedir(d);
 	rmdir(pin_dir);
+}
+
+int castle_iface_forget(const struct castle_maps *m, const char *pin_dir, const char *ifname)
+{
+	struct castle_iface v;
+	uint32_t key, next, *prev = NULL, found = 0;
+	char link[4200];
+
+	while (bpf_map_get_next_key(m->ifaces, prev, &next) == 0) {
+		if (!bpf_map_lookup_elem(m->ifaces, &next, &v) && !strncmp(v.name, ifname, sizeof(v.name)))
+			found = next;
+		key = next;
+		prev = &key;
+	}
+	/* The device took its XDP program and TC link with it; what is left
+	 * is our record and the pin of a defunct link. */
+	snprintf(link, sizeof(link), "%s/" CASTLE_PIN_LINK_TC_FMT, pin_dir, ifname);
+	unlink(link);
+	if (!found)
+		return -ENOENT;
+	bpf_map_delete_elem(m->ifaces, &found);
+	castle_ifslot_release(m, found);
+	return 0;
 }
 
 int castle_unload_iface(const char *pin_dir, const char *ifname, bool *all_gone, char *err,

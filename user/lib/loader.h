@@ -75,4 +75,9 @@ int castle_unload_iface(const char *pin_dir, const char *ifname, bool *all_gone,
 const char *castle_xdp_mode_name(uint32_t mode);
 const char *castle_tc_mode_name(uint32_t mode);
 
+/* ifname went away (deleted) while castle was attached: drop its record from
+ * the ifaces map, its counter slot and its TC link pin, so status does not
+ * show an interface that no longer exists. Other pins are left alone. */
+int castle_iface_forget(const struct castle_maps *m, const char *pin_dir, const char *ifname);
+
 #endif /* CASTLE_LOADER_H */

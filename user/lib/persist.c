@@ -20,6 +20,7 @@
 int castle_persist_init(struct castle_persist *p, const char *state_dir, char *err, size_t errlen)
 {
 	struct timespec rt;
+	struct stat sb;
 	uint64_t boot;
 
 	memset(p, 0, sizeof(*p));
@@ -28,6 +29,16 @@ int castle_persist_init(struct castle_persist *p, const char *state_dir, char *e
 	if (mkdir(state_dir, 0700) && errno != EEXIST) {
 		snprintf(err, errlen, "create state directory %s: %s", state_dir, strerror(errno));
 		return -errno;
+	}
+	/* A file (or anything else) where the directory should be would fail
+	 * every save, and chmod below would change a stranger's file. */
+	if (stat(state_dir, &sb)) {
+		snprintf(err, errlen, "state directory %s: %s", state_dir, strerror(errno));
+		return -errno;
+	}
+	if (!S_ISDIR(sb.st_mode)) {
+		snprintf(err, errlen, "state directory %s exists and is not a directory", state_dir);
+		return -ENOTDIR;
 	}
 	chmod(state_dir, 0700); /* manual entries are nobody else's business */
 	boot = castle_now_boot_ns();
