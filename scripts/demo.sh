@@ -57,4 +57,6 @@ step "castlectl limit list"
 ctl limit list
 step "metrics (excerpt)"
 in_dut curl -s "http://$METRICS/metrics" | grep -E '^castle_(packets_total|limit_packets_total)' | grep -v ' 0$' | head -20
-step "done: tearing down"
+step "castlectl unload $DUT_IF, stop castled, tear down"
+ctl unload "$DUT_IF"
+e2e_stop_castled
