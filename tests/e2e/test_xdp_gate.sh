@@ -48,9 +48,10 @@ t_eq "50 datagrams from a blocked source: blocklist drops +50" 50 $((after - bef
 
 # nc: a TCP connection from an unlisted source works end to end.
 in_dut timeout 5 nc -l -s $DUT4 -p 8080 >"$TMP/nc.out" &
+ncpid=$!
 sleep 0.3
 echo "hello castle" | in_src timeout 3 nc -q1 -s $SRC4 $DUT4 8080
-wait
+wait $ncpid # not a bare wait: castled runs in the background too
 t_eq "nc from an unlisted source delivers its line" "hello castle" "$(cat "$TMP/nc.out")"
 
 # Rate limit: 30 datagrams at once to port 9000 from one source: burst (5)
@@ -74,11 +75,11 @@ from scapy.all import Ether, Dot1Q, Dot1AD, IP, UDP, Raw, sendp, fragment, conf
 conf.verb = 0
 ifc = sys.argv[1]
 base = IP(src="198.18.66.5", dst="198.18.0.2") / UDP(sport=1, dport=7000) / Raw(b"x" * 64)
-sendp(Ether() / Dot1Q(vlan=10) / base, iface=ifc, count=10)
-sendp(Ether(type=0x88a8) / Dot1AD(vlan=20) / Dot1Q(vlan=10) / base, iface=ifc, count=10)
+sendp(Ether(dst="ff:ff:ff:ff:ff:ff") / Dot1Q(vlan=10) / base, iface=ifc, count=10)
+sendp(Ether(dst="ff:ff:ff:ff:ff:ff", type=0x88a8) / Dot1AD(vlan=20) / Dot1Q(vlan=10) / base, iface=ifc, count=10)
 big = IP(src="198.18.66.5", dst="198.18.0.2") / UDP(sport=1, dport=7000) / Raw(b"y" * 3000)
 for f in fragment(big, fragsize=1000):
-    sendp(Ether() / f, iface=ifc, count=1)
+    sendp(Ether(dst="ff:ff:ff:ff:ff:ff") / f, iface=ifc, count=1)
 PY
 after=$(xdp_count drop blocklist)
 t_eq "VLAN, QinQ and fragments from a blocked source: all 24 dropped as blocklist" 24 $((after - before))
