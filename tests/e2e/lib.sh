@@ -47,7 +47,7 @@ in_dut() { nsenter --net=/var/run/netns/$NS_DUT -- "$@"; }
 ctl() { in_dut "$CASTLECTL" --pin-dir "$PIN" "$@"; }
 
 e2e_cleanup() {
-	[ -n "$CASTLED_PID" ] && kill -9 "$CASTLED_PID" 2>/dev/null
+	[ -n "$CASTLED_PID" ] && { kill -9 "$CASTLED_PID"; wait "$CASTLED_PID"; } 2>/dev/null
 	ip netns pids "$NS_DUT" 2>/dev/null | xargs -r kill -9 2>/dev/null
 	ip netns pids "$NS_SRC" 2>/dev/null | xargs -r kill -9 2>/dev/null
 	ip netns del "$NS_SRC" 2>/dev/null
