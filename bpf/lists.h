@@ -175,7 +175,10 @@ static __always_inline __u32 castle_blocked(__u32 gen, const struct castle_pkt *
 	__sync_fetch_and_add(&v->hits, 1);
 	if (!now)
 		now = bpf_ktime_get_boot_ns();
-	v->last_hit_ns = now;
+	/* Store only when it moved by 1 ms or more: under a flood from one
+	 * source every CPU would otherwise write the shared entry each packet. */
+	if (now - v->last_hit_ns >= 1000000ull)
+		v->last_hit_ns = now;
 	return v->origin == CASTLE_ORIGIN_AUTO ? CASTLE_R_AUTOBAN : CASTLE_R_BLOCKLIST;
 }
 
