@@ -93,10 +93,12 @@ static uint32_t pinned_max_entries(const char *pin_dir, const char *name)
 	return info.max_entries;
 }
 
+#define CASTLE_CAPS_HINT " (castled needs CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN and CAP_SYS_ADMIN, or root: see dist/castled.service)"
+
 static const char *load_hint(int e, bool adopted)
 {
 	if (e == EPERM || e == EACCES)
-		return " (castled needs root, or CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON)";
+		return CASTLE_CAPS_HINT;
 	if (adopted && (e == EINVAL || e == EEXIST))
 		return " (a map pinned under the pin directory does not match this build: "
 		       "run `castlectl unload` on every interface, or remove the pin directory)";
@@ -391,7 +393,7 @@ static const char *attach_hint(int e, enum castle_xdp_req req)
 	if (e == EOPNOTSUPP && req == CASTLE_XDP_NATIVE)
 		return " (the driver has no native XDP; use --xdp-mode generic or auto)";
 	if (e == EPERM)
-		return " (castled needs CAP_NET_ADMIN and CAP_BPF)";
+		return CASTLE_CAPS_HINT;
 	return "";
 }
 
@@ -407,9 +409,29 @@ static int xdp_attach(struct castle_loader *l, const char *ifname, int ifindex,
 	pid_t owner;
 	int ret, fd;
 
+	/* Reading an attached program back (libxdp, adoption) takes
+	 * BPF_PROG_GET_FD_BY_ID, i.e. CAP_SYS_ADMIN. Find out on our own
+	 * program before attaching: failing after the attach would leave a
+	 * program on the interface with no record of it. */
+	{
+		struct bpf_prog_info pi = {};
+		__u32 plen = sizeof(pi);
+
+		if (!bpf_obj_get_info_by_fd(new_fd, &pi, &plen)) {
+			fd = bpf_prog_get_fd_by_id(pi.id);
+			if (fd < 0 && (errno == EPERM || errno == EACCES)) {
+				snprintf(err, errlen, "attach XDP to %s: cannot look programs up by id: %s%s",
+					 ifname, strerror(errno), CASTLE_CAPS_HINT);
+				return -EPERM;
+			}
+			if (fd >= 0)
+				close(fd);
+		}
+	}
 	ret = xdp_inspect(ifindex, &now);
 	if (ret) {
-		snprintf(err, errlen, "query XDP on %s: %s", ifname, strerror(-ret));
+		snprintf(err, errlen, "query XDP on %s: %s%s", ifname, strerror(-ret),
+			 ret == -EPERM ? CASTLE_CAPS_HINT : "");
 		return ret;
 	}
 	if (now.ours_id && same_program(new_fd, now.ours_id, l->maps.state)) {
@@ -476,6 +498,11 @@ static int xdp_attach(struct castle_loader *l, const char *ifname, int ifindex,
 	}
 
 	ret = xdp_inspect(ifindex, &now);
+	if (ret == -EPERM) {
+		snprintf(err, errlen, "attach XDP to %s: cannot read the attached program back: %s%s",
+			 ifname, strerror(EPERM), CASTLE_CAPS_HINT);
+		return ret;
+	}
 	if (ret || !now.ours_id) {
 		snprintf(err, errlen, "attach XDP to %s: castle's program is not attached after all",
 			 ifname);
