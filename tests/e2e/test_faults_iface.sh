@@ -22,18 +22,20 @@ DUT_IF2=cy$ID		# second interface of castled (a veth with its peer in src)
 SRC_IF2=cx$ID
 trap 'e2e_cleanup; rm -rf "$PIN-b"' EXIT
 
-blocklist() { metric castle_packets_total 'stage="xdp",verdict="drop",reason="blocklist"'; }
+# castled manages two interfaces at first: count the drops of DUT_IF only.
+blocklist() { metric castle_packets_total "interface=\"$DUT_IF\",stage=\"xdp\",verdict=\"drop\",reason=\"blocklist\""; }
 xdp_id() { in_dut ip -j link show "$1" 2>/dev/null | jq -r '.[0].xdp.prog.id // 0'; }
 status_ifaces() { ctl -j status | jq -r '[.interfaces[]?.name] | sort | join(",")'; }
 # probe: 3 datagrams from BAD and CLEAN; BAD all counted as blocklist drops,
 # CLEAN all received. Prints "drops received".
 probe() {
 	local b r
-	b=$(blocklist); r=$(rx_from "$RX" $CLEAN)
+	b=$(blocklist); b=${b:-0}; r=$(rx_from "$RX" $CLEAN)
 	send_udp $BAD $DUT4 9999 3
 	send_udp $CLEAN $DUT4 9999 3
-	wait_metric castle_packets_total 'reason="blocklist"' $((b + 3)) 30 2>/dev/null
-	sleep 0.3
+	wait_metric castle_packets_total "interface=\"$DUT_IF\",stage=\"xdp\",verdict=\"drop\",reason=\"blocklist\"" $((b + 3)) 2>/dev/null
+	for i in $(seq 20); do [ "$(rx_from "$RX" $CLEAN)" -ge $((r + 3)) ] && break; sleep 0.1; done
+	sleep 0.2
 	echo "$(($(blocklist) - b)) $(($(rx_from "$RX" $CLEAN) - r))"
 }
 

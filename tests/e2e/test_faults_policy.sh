@@ -28,7 +28,7 @@ still_enforced() {
 	local b r
 	b=$(blocklist); r=$(rx_from "$RX" $CLEAN)
 	send_udp $BAD $DUT4 9999 2; send_udp $TAIL $DUT4 9999 2; send_udp $CLEAN $DUT4 9999 2
-	wait_metric castle_packets_total 'reason="blocklist"' $((b + 4)) 30 2>/dev/null
+	wait_metric castle_packets_total 'stage="xdp",verdict="drop",reason="blocklist"' $((b + 4)) 2>/dev/null
 	sleep 0.3
 	t_eq "$1: running policy still enforced (4 dropped, 2 received)" "4 2" \
 		"$(($(blocklist) - b)) $(($(rx_from "$RX" $CLEAN) - r))"
