@@ -1,6 +1,6 @@
 # bench.mk - the benchmark harness (included by the top-level Makefile).
 # `make bench-quick` runs the short set (< 1 min), `make bench` the full one;
-# both need root and write build/bench/results.json. Extra driver options go
+# both need root and write build/bench/results-{quick,full}.json. Extra driver options go
 # in BENCH_ARGS, e.g. `make bench BENCH_ARGS="--runs 9 --only sanity-drop"`.
 
 BENCH_O       := $(O)/bench
@@ -12,7 +12,7 @@ BENCH_BPFFLAGS = $(BPF_CFLAGS) -Ibench/common
 
 BENCH_BASELINES := xdp_drop xdp_pass tc_ok
 BENCH_SKELS     := $(patsubst %,$(BENCH_O)/%.skel.h,castle_gen $(BENCH_BASELINES))
-BENCH_BINS      := $(BENCH_O)/castle-gen $(BENCH_O)/castle-dut
+BENCH_BINS      := $(BENCH_O)/castle-gen $(BENCH_O)/castle-dut $(BENCH_O)/castle-cost
 BENCH_COMMON    := bench/common/frame.c
 BENCH_HDRS      := bench/common/bench.h bench/common/frame.h
 
@@ -40,10 +40,19 @@ $(BENCH_O)/castle-dut: bench/dut/castle_dut.c $(BENCH_COMMON) $(BENCH_HDRS) \
 		       $(BENCH_SKELS) include/castle/castle.h
 	$(CC) $(BENCH_CFLAGS) $< $(BENCH_COMMON) -o $@ $(BENCH_LDLIBS)
 
+# castle-cost: every path of both programs, with the BPF tests' fixtures
+# building the state (policy, verified TLS connection) through user/lib.
+BENCH_FIXTURES := tests/bpf/helpers/fixture.c tests/bpf/helpers/fixture_tc.c \
+		  tests/bpf/helpers/pkt.c
+$(BENCH_O)/castle-cost: bench/cost/castle_cost.c $(BENCH_FIXTURES) $(wildcard tests/bpf/helpers/*.h) \
+			$(O)/libcastle.a $(SKELS) $(BENCH_SKELS)
+	$(CC) $(BENCH_CFLAGS) -Itests/bpf/helpers $< $(BENCH_FIXTURES) $(O)/libcastle.a -o $@ \
+		$(LDLIBS) $(BENCH_LDLIBS)
+
 bench: bench-build
 	$(BENCH_PYTHON) bench/run.py --full --build $(BENCH_O) \
-		--castle-obj $(O)/bpf/castle_xdp.bpf.o --json $(BENCH_O)/results.json $(BENCH_ARGS)
+		--castle-obj $(O)/bpf/castle_xdp.bpf.o $(BENCH_ARGS)
 
 bench-quick: bench-build
 	$(BENCH_PYTHON) bench/run.py --quick --build $(BENCH_O) \
-		--castle-obj $(O)/bpf/castle_xdp.bpf.o --json $(BENCH_O)/results.json $(BENCH_ARGS)
+		--castle-obj $(O)/bpf/castle_xdp.bpf.o $(BENCH_ARGS)

@@ -28,6 +28,7 @@ import argparse
 import datetime
 import json
 import os
+import re
 import signal
 import statistics
 import sys
@@ -35,18 +36,28 @@ import time
 
 sys.dont_write_bytecode = True      # keep bench/ free of __pycache__
 from benchlib import BenchError, Env, log                            # noqa: E402
-from variants import (CastleDaemon, Cost, NftMeter, NftSet, XdpFilter,  # noqa: E402
-                      XdpProg, nft_cidrs)
+from benchlib import run as run_cmd                                    # noqa: E402
+from variants import (AttachedCost, CastleDaemon, Cost, NftMeter, NftSet,  # noqa: E402
+                      XdpFilter, XdpProg, nft_cidrs, udp4_frame)
 
 
 # ---- scenarios -------------------------------------------------------------
 
 class Scenario:
-    def __init__(self, name, title, a, b, traffic, quick=False):
+    def __init__(self, name, title, a, b, traffic, quick=False, goal=None):
         self.name, self.title = name, title
         self.a, self.b = a, b
         self.traffic = traffic
         self.quick = quick
+        self.goal = goal            # (op, x): A/B op x is the issue's goal
+
+
+class Probe:
+    """A measurement that is not one A/B pair: fn(env, args, runs) returns
+    a list of result rows (A/B rows of a test-run suite, or one row with
+    "values")."""
+    def __init__(self, name, title, fn, quick=False):
+        self.name, self.title, self.fn, self.quick = name, title, fn, quick
 
 
 def v4(sources=1000, **kw):
@@ -69,55 +80,216 @@ def v6_hosts(n):
     return [f"2001:db8:5::{i >> 16 & 0xffff:x}:{i & 0xffff:x}/128" for i in range(n)]
 
 
-def ratelimit_policy(rate, burst):
+def v6_nets(n):
+    """n /96s in 2001:db8:6::/64: CIDRs loaded beside the exact entries
+    (the traffic, from 2001:db8:5::/64, hits none of them)."""
+    return [f"2001:db8:6:0:{i >> 16:x}:{i & 0xffff:x}::/96" for i in range(n)]
+
+
+def v4_hosts(n):
+    """n IPv4 /32s from 198.18.0.0 up (xdp-filter's denied addresses too)."""
+    base = 198 << 24 | 18 << 16
+    return [f"{a >> 24}.{a >> 16 & 255}.{a >> 8 & 255}.{a & 255}/32"
+            for a in range(base, base + n)]
+
+
+def ratelimit_policy(rate, burst, per="s"):
     def text():
         return ("version: 1\nmode: enforce\nlimits:\n  - name: bench\n"
-                f"    match: {{ proto: udp }}\n    rate: {rate}/s\n    burst: {burst}\n"
+                f"    match: {{ proto: udp }}\n    rate: {rate}/{per}\n    burst: {burst}\n"
                 # One bucket per address: the IPv6 default (/64) would fold
                 # the whole 2001:db8:5::/64 pool into a single source.
                 "    per: { ipv4: 32, ipv6: 128 }\n")
     return text
 
 
+# The rate-limit scenarios: 1 packet per minute per source, burst 1. With
+# 1M sources at ~1 Mpps each source sends about once a second, so after the
+# warm-up (which admits every source's first packet and fills rl_state) almost
+# every packet is over its limit: the drop path of the rate limiter.
+RL_RATE, RL_BURST = 1, 1
+RL_WARMUP = 2.0             # s of traffic before counting (1M sources)
+
+
 def scenarios():
     """The scenario table. quick=True rows run in `make bench-quick`."""
-    return [
+    drop, pas = (lambda: XdpProg("xdp-drop", "xdp-drop")), (lambda: XdpProg("xdp-pass", "xdp-pass"))
+    rl = ratelimit_policy(RL_RATE, RL_BURST, "m")
+    blk_1m = blocklist_policy(lambda: v6_hosts(1 << 20) + v6_nets(100_000))
+    rows = [
         Scenario("sanity-drop", "trivial XDP_DROP vs itself (ratio ~1)",
-                 XdpProg("xdp-drop", "xdp-drop"), XdpProg("xdp-drop", "xdp-drop"),
-                 v4(1000), quick=True),
+                 drop(), drop(), v4(1000), quick=True),
         Scenario("castle-pass-v4", "castle XDP, no policy (pass path) vs XDP_PASS",
-                 XdpProg("castle", "castle"), XdpProg("xdp-pass", "xdp-pass"),
-                 v4(1000), quick=True),
-        Scenario("cost-v4", "castle_xdp vs XDP_DROP, test-run ns/pkt, UDPv4",
+                 XdpProg("castle", "castle"), pas(), v4(1000), quick=True),
+        Scenario("cost-v4", "castle_xdp (no policy) vs XDP_DROP, test-run ns/pkt, UDPv4",
                  Cost("castle", "castle"), Cost("xdp-drop", "xdp-drop"),
                  v4(1), quick=True),
         Scenario("castle-pass-v6", "castle XDP, no policy vs XDP_PASS, IPv6",
-                 XdpProg("castle", "castle"), XdpProg("xdp-pass", "xdp-pass"), v6(1000)),
-        Scenario("cost-v6", "castle_xdp vs XDP_DROP, test-run ns/pkt, UDPv6",
+                 XdpProg("castle", "castle"), pas(), v6(1000)),
+        Scenario("cost-v6", "castle_xdp (no policy) vs XDP_DROP, test-run ns/pkt, UDPv6",
                  Cost("castle", "castle"), Cost("xdp-drop", "xdp-drop"), v6(1)),
         Scenario("tcx-ok", "XDP_PASS + tcx TC_ACT_OK vs XDP_PASS alone",
-                 XdpProg("pass+tc-ok", "xdp-pass", extra="tc-ok"),
-                 XdpProg("xdp-pass", "xdp-pass"), v4(1000)),
+                 XdpProg("pass+tc-ok", "xdp-pass", extra="tc-ok"), pas(), v4(1000)),
         Scenario("nft-set-drop", "nft netdev ingress, 1000-CIDR set -> drop vs XDP_DROP",
-                 NftSet("nft-set", 1000), XdpProg("xdp-drop", "xdp-drop"), v4(4096)),
-        Scenario("nft-meter", "nft per-source limit (dynamic set) vs XDP_PASS",
-                 NftMeter("nft-meter", 10, 5), XdpProg("xdp-pass", "xdp-pass"), v4(65536)),
+                 NftSet("nft-set", 1000), drop(), v4(4096)),
+        Scenario("nft-meter", "nft per-source limit (dynamic set), 1M sources vs XDP_DROP",
+                 NftMeter("nft-meter", RL_RATE, RL_BURST, "minute"), drop(),
+                 v6(1 << 20, warmup=RL_WARMUP)),
         Scenario("xdp-filter-drop", "xdp-filter, 1000 denied sources vs XDP_DROP",
-                 XdpFilter("xdp-filter", 1000), XdpProg("xdp-drop", "xdp-drop"), v4(1000)),
-        # castle with a policy, through castled (pending until it is built).
-        Scenario("castle-blocklist-1m", "castle, 1M-entry blocklist (all hit) vs XDP_DROP",
-                 CastleDaemon("castle-block", blocklist_policy(lambda: v6_hosts(1 << 20))),
-                 XdpProg("xdp-drop", "xdp-drop"), v6(1 << 20)),
+                 XdpFilter("xdp-filter", 1000), drop(), v4(1000)),
+        # castle with a policy, through castled.
+        Scenario("castle-blocklist-1m", "castle, 1M /128 + 100k /96 blocklist (all hit) "
+                 "vs XDP_DROP", CastleDaemon("castle-block", blk_1m), drop(), v6(1 << 20),
+                 goal=(">=", 0.9)),
+        Scenario("castle-ratelimit-1m", "castle, 1M sources over a 1/min limit vs XDP_DROP",
+                 CastleDaemon("castle-limit", rl), drop(),
+                 v6(1 << 20, warmup=RL_WARMUP), goal=(">=", 0.7)),
+        Scenario("castle-pass-policy", "castle pass path, policy loaded (1M blocklist, a "
+                 "limit no packet matches) vs XDP_PASS",
+                 CastleDaemon("castle-pass", pass_policy(blk_1m)), pas(),
+                 v4(1000)),
         Scenario("castle-vs-nft-set", "castle vs nft, the same 1000-CIDR blocklist",
                  CastleDaemon("castle-block", blocklist_policy(lambda: nft_cidrs(1000))),
-                 NftSet("nft-set", 1000), v4(4096)),
-        Scenario("castle-ratelimit-1m", "castle, 1M-source rate limit vs XDP_PASS",
-                 CastleDaemon("castle-limit", ratelimit_policy(10, 5)),
-                 XdpProg("xdp-pass", "xdp-pass"), v6(1 << 20)),
-        Scenario("castle-vs-nft-meter", "castle 1M-source limit vs nft meter",
-                 CastleDaemon("castle-limit", ratelimit_policy(10, 5)),
-                 NftMeter("nft-meter", 10, 5), v6(1 << 20)),
+                 NftSet("nft-set", 1000), v4(4096), goal=(">=", 3.0)),
+        Scenario("castle-vs-nft-meter", "castle vs nft meter, 1M sources over a 1/min limit",
+                 CastleDaemon("castle-limit", rl),
+                 NftMeter("nft-meter", RL_RATE, RL_BURST, "minute"),
+                 v6(1 << 20, warmup=RL_WARMUP), goal=(">=", 3.0)),
+        Scenario("castle-vs-xdp-filter", "castle vs xdp-filter, 1000 exact IPv4 denies, "
+                 "test-run ns/pkt of the attached program (lower is better)",
+                 AttachedCost("castle", CastleDaemon(
+                     "castle-block", blocklist_policy(lambda: v4_hosts(1000))),
+                     udp4_frame("198.18.0.5")),
+                 AttachedCost("xdp-filter", XdpFilter("xdp-filter", 1000),
+                              udp4_frame("198.18.0.5")),
+                 v4(1), goal=("<=", 1.0)),
     ]
+    # Sweeps for the plots: throughput vs sources (rate limit) and vs
+    # blocklist size; their 1M points are the -1m rows above.
+    for n, tag in ((1, "1"), (1000, "1k"), (100_000, "100k")):
+        rows.append(Scenario(f"sweep-sources-{tag}", f"castle rate limit, {n} source(s) "
+                             "over a 1/min limit vs XDP_DROP",
+                             CastleDaemon("castle-limit", rl), drop(),
+                             v6(n, warmup=min(RL_WARMUP, 0.5 + n / 1e6))))
+    for n, tag in ((1000, "1k"), (100_000, "100k")):
+        rows.append(Scenario(f"sweep-blocklist-{tag}", f"castle, {n} /128 blocklist "
+                             "(all hit) vs XDP_DROP",
+                             CastleDaemon("castle-block",
+                                          blocklist_policy(lambda n=n: v6_hosts(n))),
+                             drop(), v6(n)))
+    return rows
+
+
+def pass_policy(blocklist):
+    """The blocklist's policy plus a udp/9 limit the bench traffic (udp/443)
+    never matches: the pass path walks every stage with everything loaded."""
+    def text():
+        return blocklist() + ("limits:\n  - name: other\n    match: { proto: udp, dst_ports: [9] }\n"
+                              "    rate: 10/s\n    burst: 10\n")
+    return text
+
+
+def probes(args):
+    """Measurements that are not one A/B pair."""
+    return [
+        Probe("cost-xdp", "castle_xdp per path, test-run ns/pkt vs XDP_DROP/XDP_PASS",
+              lambda env, runs: cost_suite(env, "xdp", runs), quick=True),
+        Probe("cost-tc", "castle_tc per path, test-run ns/pkt vs TC_ACT_OK",
+              lambda env, runs: cost_suite(env, "tc", runs), quick=True),
+        Probe("control-plane", "castled: start to ready with 1M+100k entries, 100k reload, "
+              "kernel memory per tracked source", control_plane),
+        Probe("accuracy", "token bucket admitted/expected, one and both CPUs "
+              "(tests/bpf/test_xdp_accuracy)", accuracy),
+    ]
+
+
+# ---- probes ------------------------------------------------------------------
+
+def cost_suite(env, prog, runs):
+    """castle-cost: every path, interleaved with its baseline inside the tool."""
+    quick = not env.args.full
+    cmd = [os.path.join(env.args.build, "castle-cost"), prog, "--runs", str(runs),
+           "--repeat", str(env.args.cost_repeat // (10 if quick else 1))]
+    if prog == "xdp":
+        cmd += ["--exact", str(65536 if quick else 1 << 20),
+                "--nets", str(4096 if quick else 100_000), "--obj", env.castle_obj]
+    p = run_cmd(cmd, timeout=600)
+    rows = []
+    for line in p.stdout.splitlines():
+        if not line.startswith("{"):
+            continue
+        r = json.loads(line)
+        if "info" in r:
+            rows.append({"name": f"cost-{prog}:verifier", "status": "ok",
+                         "title": f"castle_{prog}: verifier and JIT", "values": r["info"]})
+            continue
+        rows.append({"name": f"cost-{prog}:{r['path']}", "title": f"castle_{prog} {r['path']}",
+                     "unit": "ns/pkt", "traffic": {"test_run": True},
+                     "a": {"label": f"castle-{prog}", "median": r["ns"],
+                           "samples": [{"value": v} for v in r["samples"]]},
+                     "b": {"label": r["base"], "median": r["base_ns"],
+                           "samples": [{"value": v} for v in r["base_samples"]]},
+                     "ratios": [], "ratio_median": r["ratio"], "status": "ok",
+                     "retval": r["retval"]})
+    if not rows:
+        raise BenchError(f"castle-cost {prog}: no rows: {p.stderr.strip()[-300:]}")
+    log("  " + p.stderr.strip().replace("\n", "\n  ")) if p.stderr.strip() else None
+    return rows
+
+
+def map_mem(pin):
+    """bytes_memlock / max_entries of a pinned map (bpftool)."""
+    info = json.loads(run_cmd(["bpftool", "-j", "map", "show", "pinned", pin]).stdout)
+    mem = int(info.get("bytes_memlock", 0))
+    return {"max_entries": info["max_entries"], "bytes_memlock": mem,
+            "bytes_per_entry": round(mem / info["max_entries"], 1)}
+
+
+def control_plane(env, runs):
+    big = blocklist_policy(lambda: v6_hosts(1 << 20) + v6_nets(100_000))
+    reload_text = blocklist_policy(lambda: v4_hosts(50_000) + v6_hosts(50_000))()
+    ready, reload, mem = [], [], {}
+    for i in range(min(runs, 3)):
+        d = CastleDaemon("castle-cp", big)
+        try:
+            d.setup(env)
+            ready.append(d.ready_s)
+            reload.append(d.reload(reload_text))
+            if not mem:
+                for m in ("rl_state", "rl_steady", "pol_block6", "man_block6"):
+                    path = f"{d.pins[0]}/{m}"
+                    if os.path.exists(path):
+                        mem[m] = map_mem(path)
+        finally:
+            d.teardown(env)
+        log(f"  control-plane run {i + 1}: ready {ready[-1]:.2f} s, reload {reload[-1]:.2f} s")
+    vals = {"start_to_ready_1m_s": statistics.median(ready),
+            "reload_100k_s": statistics.median(reload),
+            "ready_samples_s": [round(x, 3) for x in ready],
+            "reload_samples_s": [round(x, 3) for x in reload],
+            "maps": mem}
+    if "rl_state" in mem:
+        vals["bytes_per_tracked_source"] = mem["rl_state"]["bytes_per_entry"]
+    if "rl_steady" in mem:
+        vals["bytes_per_steady_source"] = mem["rl_steady"]["bytes_per_entry"]
+    return [{"name": "control-plane", "title": "castled control plane", "status": "ok",
+             "values": vals}]
+
+
+def accuracy(env, runs):
+    exe = os.path.join(os.path.dirname(os.path.dirname(env.castle_obj)), "tests", "bpf",
+                       "test_xdp_accuracy")
+    if not os.access(exe, os.X_OK):
+        return [{"name": "accuracy", "status": "skipped", "reason": f"{exe} not built"}]
+    p = run_cmd([exe], timeout=300, check=False)
+    vals = {"exit": p.returncode}
+    for m in re.finditer(r"# (bytes, )?(\d) cpu\(s\): .*?\(([\d.]+)%\)", p.stdout):
+        key = f"{'bytes' if m.group(1) else 'packets'}_{m.group(2)}cpu_admitted_pct"
+        vals[key] = float(m.group(3))
+    vals["lines"] = [ln for ln in p.stdout.splitlines() if ln.startswith("# ")]
+    return [{"name": "accuracy", "title": "token bucket admitted / expected (window)",
+             "status": "ok" if p.returncode == 0 else "error", "values": vals,
+             **({} if p.returncode == 0 else {"reason": p.stdout.strip()[-300:]})}]
 
 
 # ---- running and reporting ---------------------------------------------------
@@ -155,19 +327,32 @@ def run_scenario(env, sc, runs, duration):
     ratios = [r for r in res["ratios"] if r is not None]
     res["ratio_median"] = statistics.median(ratios) if ratios else None
     res["status"] = "ok"
+    set_goal(res, sc.goal)
     return res
 
 
+def set_goal(res, goal):
+    if not goal or res.get("ratio_median") is None:
+        return
+    op, x = goal
+    r = res["ratio_median"]
+    res["goal"] = f"{op} {x:g}"
+    res["goal_met"] = r >= x if op == ">=" else r <= x
+
+
 def table(results):
-    head = ["scenario", "A", "B", "A median", "B median", "A/B", "unit", "status"]
+    head = ["scenario", "A", "B", "A median", "B median", "A/B", "unit", "goal", "status"]
     rows = []
     for r in results:
         ok = r["status"] == "ok"
+        goal = "-"
+        if "goal" in r:
+            goal = f"{r['goal']} {'met' if r['goal_met'] else 'MISSED'}"
         rows.append([r["name"], r["a"]["label"], r["b"]["label"],
                      f"{r['a']['median']:.3f}" if ok else "-",
                      f"{r['b']['median']:.3f}" if ok else "-",
                      f"{r['ratio_median']:.3f}" if ok and r["ratio_median"] else "-",
-                     r["unit"], r["status"]])
+                     r["unit"], goal, r["status"]])
     w = [max(len(str(x[i])) for x in [head] + rows) for i in range(len(head))]
     num = {3, 4, 5}
     lines = []
@@ -180,6 +365,22 @@ def table(results):
         if r["status"] != "ok":
             lines.append(f"{r['name']}: {r['status']}: {r.get('reason', '')}")
     return "\n".join(lines)
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "?"
+
+
+def git_commit():
+    p = run_cmd(["git", "rev-parse", "--short", "HEAD"], check=False)
+    return p.stdout.strip() or "?"
 
 
 def main():
@@ -202,10 +403,15 @@ def main():
                     help="test-run repeat for ns/pkt scenarios")
     ap.add_argument("--build", default="build/bench", help="where castle-gen/castle-dut are")
     ap.add_argument("--castle-obj", default="build/bpf/castle_xdp.bpf.o")
-    ap.add_argument("--json", default="build/bench/results.json", help="results file")
+    ap.add_argument("--json", help="results file (default BUILD/results-MODE.json, "
+                    "BUILD/results-MODE-partial.json with --only)")
     args = ap.parse_args()
+    mode_name = "full" if args.full else "quick"
+    if not args.json:
+        args.json = os.path.join(args.build, f"results-{mode_name}"
+                                 f"{'-partial' if args.only else ''}.json")
 
-    all_sc = scenarios()
+    all_sc = scenarios() + probes(args)
     if args.list:
         for sc in all_sc:
             print(f"{sc.name:22} {'quick' if sc.quick else 'full ':5}  {sc.title}")
@@ -245,7 +451,14 @@ def main():
         warm.measure(env, v4(1000), min(duration, 0.3))
         for sc in chosen:
             log(f"run.py: {sc.name}: {sc.title}")
-            results.append(run_scenario(env, sc, runs, duration))
+            if isinstance(sc, Probe):
+                try:
+                    results.extend(sc.fn(env, runs))
+                except BenchError as e:
+                    log(f"run.py: {sc.name}: {e}")
+                    results.append({"name": sc.name, "status": "error", "reason": str(e)})
+            else:
+                results.append(run_scenario(env, sc, runs, duration))
     except BenchError as e:
         log(f"run.py: {e}")
         results.append({"name": "setup", "status": "error", "reason": str(e)})
@@ -256,9 +469,10 @@ def main():
         "meta": {
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "kernel": os.uname().release, "cpus": os.cpu_count(),
-            "mode": "full" if args.full else "quick", "runs": runs,
+            "mode": mode_name, "runs": runs, "only": args.only,
             "duration_s": duration, "threads": args.threads, "queues": args.queues,
             "wall_s": round(time.monotonic() - t0, 1),
+            "cpu_model": cpu_model(), "commit": git_commit(),
         },
         "scenarios": results,
     }
@@ -268,8 +482,14 @@ def main():
         f.write("\n")
     print(table([r for r in results if "a" in r]))
     for r in results:
-        if "a" not in r:
-            print(f"{r['name']}: {r['status']}: {r['reason']}")
+        if "a" in r:
+            continue
+        if "values" in r:
+            print(f"{r['name']}: " + ", ".join(
+                f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
+                for k, v in r["values"].items() if not isinstance(v, (list, dict))))
+        else:
+            print(f"{r['name']}: {r['status']}: {r.get('reason', '')}")
     print(f"results: {args.json} ({report['meta']['wall_s']} s)")
     return 1 if any(r["status"] == "error" for r in results) else 0
 

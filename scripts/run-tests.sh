@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# run-tests.sh [bpf|unit|e2e|fuzz ...] - run the test suites and print one summary.
+# run-tests.sh [bpf|unit|e2e|fuzz|bench ...] - run the test suites and print one summary.
 # Every suite speaks TAP ("ok N - name" / "not ok N - name"); a suite that exits
 # non-zero without reporting a failure counts as one failure of its own.
 set -u
 cd "$(dirname "$0")/.."
 O=${O:-build}
 suites=("$@")
-[ ${#suites[@]} -eq 0 ] && suites=(unit bpf fuzz e2e)
+[ ${#suites[@]} -eq 0 ] && suites=(unit bpf fuzz e2e bench)
 
 pass=0 fail=0
 failed=()
@@ -62,6 +62,16 @@ for s in "${suites[@]}"; do
 		for t in tests/e2e/test_*.sh; do
 			[ -f "$t" ] && run_one "e2e/$(basename "$t")" bash "$t"
 		done ;;
+	bench)
+		# `make bench-quick` (~30 s) keeps the benchmark harness working:
+		# one line, ok when it ran every quick scenario without a harness
+		# error. Its numbers are never asserted (see docs/BENCHMARKS.md).
+		run_one "bench/bench-quick" bash -c '
+			if make -s bench-quick >"$1/bench/quick.log" 2>&1; then
+				echo "ok 1 - make bench-quick ($(tail -1 "$1/bench/quick.log"))"
+			else
+				tail -30 "$1/bench/quick.log"; echo "not ok 1 - make bench-quick failed"
+			fi' _ "$O" ;;
 	*)
 		echo "unknown suite: $s" >&2; exit 2 ;;
 	esac

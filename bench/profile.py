@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+"""profile.py - what each stage of castle_xdp costs, by subtraction.
+
+perf and `bpftool prog profile` need hardware events a VM often lacks, so this
+builds variants of bpf/castle_xdp.bpf.c with one stage cut out (a textual
+edit of a copy of bpf/ under build/bench/prof/VARIANT/), runs
+`castle-cost xdp --obj VARIANT.o` on the paths given, and prints each
+variant's median ns/pkt and its difference to the full program, plus the
+verifier's instruction count and the JIT'd size. A variant's numbers are only
+a cost estimate of what was cut (the compiler may lay out the rest
+differently); a variant is never a correct gate.
+
+  python3 bench/profile.py [--paths block-exact-v4,pass-v4] [--runs 7]
+                           [--repeat 2000000] [--variants full,no-event,...]
+Needs root (test-run); builds with clang like the Makefile.
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+
+# name -> [(file, regex, replacement)]; every edit must apply.
+VARIANTS = {
+    "full": [],
+    "no-event": [("castle_xdp.bpf.c", r"\bcastle_event\(s,", "if (0) castle_event(s,")],
+    "no-hits": [("lists.h",
+                 r"__sync_fetch_and_add\(&v->hits, 1\);\n\tif \(!now\)\n\t\tnow = "
+                 r"bpf_ktime_get_boot_ns\(\);\n\tv->last_hit_ns = now;", "")],
+    "no-hits-atomic": [("lists.h", r"(static __always_inline __u32 castle_blocked[\s\S]*?)"
+                        r"__sync_fetch_and_add\(&v->hits, 1\);", r"\1")],
+    "no-allow": [("castle_xdp.bpf.c", r"return p \? castle_allowed\(gen, p\) : 0;", "return 0;")],
+    "no-manual": [("lists.h", r"m = bpf_map_lookup_elem\(&man_block([46]), &a\);", "m = NULL;"),
+                  ("lists.h", r"return castle_lpm_live\(&man_net([46]), &k, now\);",
+                   "return NULL;")],
+    "no-count": [("castle_xdp.bpf.c", r"\bcastle_count\(&xdp_stats,", "if (0) castle_count(&xdp_stats,")],
+    "no-ratelimit": [("castle_xdp.bpf.c", r"int rl = castle_xdp_ratelimit\(gen, &p, len\);",
+                      "int rl = CASTLE_NO_CLASS;")],
+    "no-rl-last-ns": [("ratelimit.h", r"\tv->last_ns = now;\n", "")],
+    "no-class-stats": [("castle_xdp.bpf.c", r"if \(cs\) \{", "if (0) {")],
+    # Candidate optimisations, measured the same way.
+    "coarse-event": [("common.h", r"castle_gcra\(&s->ev_tat, bpf_ktime_get_ns\(\)",
+                      "castle_gcra(&s->ev_tat, bpf_ktime_get_coarse_ns()")],
+    "no-boot-clock": [("lists.h", r"(static __always_inline __u32 castle_blocked[\s\S]*?)"
+                       r"now = bpf_ktime_get_boot_ns\(\);", r"\1now = 1;")],
+}
+
+
+def sh(cmd, **kw):
+    p = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    if p.returncode:
+        sys.exit(f"profile.py: {' '.join(cmd)}: exit {p.returncode}: {p.stderr.strip()[-600:]}")
+    return p.stdout
+
+
+def build(name, edits, out, clang_flags):
+    d = os.path.join(out, name)
+    shutil.rmtree(d, ignore_errors=True)
+    shutil.copytree("bpf", d)
+    for fname, rx, rep in edits:
+        path = os.path.join(d, fname)
+        with open(path) as f:
+            text = f.read()
+        new, n = re.subn(rx, rep, text)
+        if not n:
+            sys.exit(f"profile.py: variant {name}: edit {rx!r} matched nothing in {fname}")
+        with open(path, "w") as f:
+            f.write(new)
+    obj = os.path.join(out, f"{name}.o")
+    sh(["clang"] + clang_flags + [f"-I{d}", "-c", os.path.join(d, "castle_xdp.bpf.c"),
+                                   "-o", obj])
+    return obj
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--paths", default="block-exact-v4,block-exact-v6,block-cidr-v4,"
+                    "pass-v4,rl-drop-v4,allow-v4")
+    ap.add_argument("--variants", default=",".join(VARIANTS))
+    ap.add_argument("--runs", type=int, default=7)
+    ap.add_argument("--repeat", type=int, default=2_000_000)
+    ap.add_argument("--exact", type=int, default=65536)
+    ap.add_argument("--nets", type=int, default=4096)
+    ap.add_argument("--build", default="build")
+    ap.add_argument("--json", help="write the results here too")
+    args = ap.parse_args()
+    out = os.path.join(args.build, "bench", "prof")
+    os.makedirs(out, exist_ok=True)
+    flags = ["-g", "-O2", "-target", "bpf", "-mcpu=v3", "-D__TARGET_ARCH_x86", "-Wall",
+             "-Wno-unused-function", f"-I{args.build}", "-Iinclude"]
+    cost = os.path.join(args.build, "bench", "castle-cost")
+    paths = args.paths.split(",")
+    res = {}
+    objs = {v: build(v, VARIANTS[v], out, flags) for v in args.variants.split(",")}
+    # Interleave: every variant once per round, rounds = --runs.
+    samples = {v: {p: [] for p in paths} for v in objs}
+    info = {}
+    for r in range(args.runs):
+        for v, obj in objs.items():
+            o = sh([cost, "xdp", "--obj", obj, "--only", ",".join(paths), "--runs", "1",
+                    "--repeat", str(args.repeat), "--exact", str(args.exact),
+                    "--nets", str(args.nets)] + (["--no-check"] if v != "full" else []))
+            for line in o.splitlines():
+                j = json.loads(line)
+                if "info" in j:
+                    info[v] = j["info"]
+                else:
+                    samples[v][j["path"]].append(j["ns"])
+        print(f"# round {r + 1}/{args.runs} done", file=sys.stderr, flush=True)
+    full = {p: statistics.median(samples["full"][p]) for p in paths} if "full" in objs else {}
+    w = max(len(v) for v in objs)
+    print(f"{'variant':{w}}  {'insns':>7}  {'jit B':>6}  " +
+          "  ".join(f"{p:>16}" for p in paths))
+    for v in objs:
+        cells = []
+        for p in paths:
+            m = statistics.median(samples[v][p])
+            d = f" ({m - full[p]:+.0f})" if full and v != "full" else ""
+            cells.append(f"{m:.0f}{d}".rjust(16))
+        print(f"{v:{w}}  {info[v]['verified_insns']:>7}  {info[v]['jited_bytes']:>6}  " +
+              "  ".join(cells))
+        res[v] = {"info": info[v], "median_ns": {p: statistics.median(samples[v][p]) for p in paths},
+                  "samples": samples[v]}
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(res, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
