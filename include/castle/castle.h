@@ -140,7 +140,8 @@ struct castle_block_val {
 	__u64 expires_ns;	/* 0 = never */
 	__u64 created_ns;
 	__u64 hits;		/* packets this entry dropped (atomic add) */
-	__u64 last_hit_ns;
+	__u64 last_hit_ns;	/* CLOCK_MONOTONIC_COARSE (cheap in BPF); maps.c
+				 * converts it to CLOCK_BOOTTIME for listings */
 	__u32 origin;		/* enum castle_origin */
 	__u32 class_slot;	/* auto: the class that banned the source */
 };

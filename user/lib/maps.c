@@ -431,6 +431,11 @@ static int walk(int fd, int family, bool lpm, bool allow, bool reap, uint64_t no
 	} val;
 	void *prev = NULL;
 	int ret;
+	struct timespec mono;
+
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	uint64_t mono_to_boot = castle_now_boot_ns() -
+				((uint64_t)mono.tv_sec * 1000000000ull + (uint64_t)mono.tv_nsec);
 
 	while (bpf_map_get_next_key(fd, prev, next) == 0) {
 		memcpy(key, next, sizeof(key));
@@ -459,7 +464,8 @@ static int walk(int fd, int family, bool lpm, bool allow, bool reap, uint64_t no
 			e.expires_ns = val.b.expires_ns;
 			e.created_ns = val.b.created_ns;
 			e.hits = val.b.hits;
-			e.last_hit_ns = val.b.last_hit_ns;
+			/* coarse monotonic in the map, boot time for callers */
+			e.last_hit_ns = val.b.last_hit_ns ? val.b.last_hit_ns + mono_to_boot : 0;
 			if (e.expires_ns && e.expires_ns <= now) {
 				if (reap && e.origin != CASTLE_ORIGIN_POLICY)
 					bpf_map_delete_elem(fd, key);
