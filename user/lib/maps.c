@@ -420,63 +420,96 @@ int castle_manual_allow_del(const struct castle_maps *m, const struct castle_cid
 
 /* ---- listing ------------------------------------------------------------ */
 
-/* Walk one map: exact (key = address) or LPM (key = castle_lpm4/6). */
-static int walk(int fd, int family, bool lpm, bool allow, bool reap, uint64_t now,
-		castle_entry_cb cb, void *arg)
+int castle_map_foreach_key(int fd, size_t key_size, castle_key_cb cb, void *arg)
 {
-	uint8_t key[sizeof(struct castle_lpm6)], next[sizeof(struct castle_lpm6)];
+	uint8_t cur[CASTLE_MAP_KEY_MAX], next[CASTLE_MAP_KEY_MAX];
+	bool more;
+	int ret;
+
+	if (key_size > sizeof(cur))
+		return -EINVAL;
+	if (bpf_map_get_next_key(fd, NULL, cur))
+		return errno == ENOENT ? 0 : -errno;
+	do {
+		/* The successor first: the callback may delete cur, and the
+		 * successor of a missing key is the first key again. */
+		more = bpf_map_get_next_key(fd, cur, next) == 0;
+		if (!more && errno != ENOENT)
+			return -errno;
+		ret = cb(fd, cur, arg);
+		if (ret)
+			return ret;
+		memcpy(cur, next, key_size);
+	} while (more);
+	return 0;
+}
+
+struct walk_ctx {
+	int family;
+	bool lpm, allow, reap;
+	uint64_t now, mono_to_boot;
+	castle_entry_cb cb;
+	void *arg;
+};
+
+static int walk_one(int fd, const void *kp, void *arg)
+{
+	const struct walk_ctx *w = arg;
+	const uint8_t *key = kp;
 	union {
 		struct castle_block_val b;
 		struct castle_allow_val a;
 	} val;
-	void *prev = NULL;
-	int ret;
+	struct castle_entry e = { .allow = w->allow };
+
+	if (bpf_map_lookup_elem(fd, key, &val))
+		return 0; /* deleted meanwhile */
+	e.cidr.family = w->family;
+	if (w->lpm) {
+		uint32_t plen;
+		memcpy(&plen, key, 4);
+		e.cidr.plen = plen;
+		memcpy(e.cidr.addr, key + 4, w->family == 4 ? 4 : 16);
+	} else {
+		e.cidr.plen = w->family == 4 ? 32 : 128;
+		memcpy(e.cidr.addr, key, w->family == 4 ? 4 : 16);
+	}
+	if (w->allow) {
+		e.origin = val.a.origin;
+		e.created_ns = val.a.created_ns;
+		e.hits = val.a.hits;
+	} else {
+		e.origin = val.b.origin;
+		e.class_slot = val.b.class_slot;
+		e.expires_ns = val.b.expires_ns;
+		e.created_ns = val.b.created_ns;
+		e.hits = val.b.hits;
+		/* coarse monotonic in the map, boot time for callers */
+		e.last_hit_ns = val.b.last_hit_ns ? val.b.last_hit_ns + w->mono_to_boot : 0;
+		if (e.expires_ns && e.expires_ns <= w->now) {
+			if (w->reap && e.origin != CASTLE_ORIGIN_POLICY)
+				bpf_map_delete_elem(fd, key);
+			return 0;
+		}
+	}
+	return w->cb(&e, w->arg);
+}
+
+/* Walk one map: exact (key = address) or LPM (key = castle_lpm4/6). Every
+ * entry present for the whole walk is seen exactly once, reaping or not. */
+static int walk(int fd, int family, bool lpm, bool allow, bool reap, uint64_t now,
+		castle_entry_cb cb, void *arg)
+{
+	struct walk_ctx w = { .family = family, .lpm = lpm, .allow = allow, .reap = reap,
+			      .now = now, .cb = cb, .arg = arg };
+	size_t ksz = lpm ? (family == 4 ? sizeof(struct castle_lpm4) : sizeof(struct castle_lpm6))
+			 : (family == 4 ? 4 : 16);
 	struct timespec mono;
 
 	clock_gettime(CLOCK_MONOTONIC, &mono);
-	uint64_t mono_to_boot = castle_now_boot_ns() -
-				((uint64_t)mono.tv_sec * 1000000000ull + (uint64_t)mono.tv_nsec);
-
-	while (bpf_map_get_next_key(fd, prev, next) == 0) {
-		memcpy(key, next, sizeof(key));
-		prev = key;
-		if (bpf_map_lookup_elem(fd, key, &val))
-			continue; /* deleted meanwhile */
-
-		struct castle_entry e = { .allow = allow };
-		e.cidr.family = family;
-		if (lpm) {
-			uint32_t plen;
-			memcpy(&plen, key, 4);
-			e.cidr.plen = plen;
-			memcpy(e.cidr.addr, key + 4, family == 4 ? 4 : 16);
-		} else {
-			e.cidr.plen = family == 4 ? 32 : 128;
-			memcpy(e.cidr.addr, key, family == 4 ? 4 : 16);
-		}
-		if (allow) {
-			e.origin = val.a.origin;
-			e.created_ns = val.a.created_ns;
-			e.hits = val.a.hits;
-		} else {
-			e.origin = val.b.origin;
-			e.class_slot = val.b.class_slot;
-			e.expires_ns = val.b.expires_ns;
-			e.created_ns = val.b.created_ns;
-			e.hits = val.b.hits;
-			/* coarse monotonic in the map, boot time for callers */
-			e.last_hit_ns = val.b.last_hit_ns ? val.b.last_hit_ns + mono_to_boot : 0;
-			if (e.expires_ns && e.expires_ns <= now) {
-				if (reap && e.origin != CASTLE_ORIGIN_POLICY)
-					bpf_map_delete_elem(fd, key);
-				continue;
-			}
-		}
-		ret = cb(&e, arg);
-		if (ret)
-			return ret;
-	}
-	return 0;
+	w.mono_to_boot = castle_now_boot_ns() -
+			 ((uint64_t)mono.tv_sec * 1000000000ull + (uint64_t)mono.tv_nsec);
+	return castle_map_foreach_key(fd, ksz, walk_one, &w);
 }
 
 static int inner_fd(const struct castle_maps *m, int pm, uint32_t gen)
@@ -749,28 +782,30 @@ int castle_manual_foreach(const struct castle_maps *m, bool reap, castle_entry_c
 
 /* ---- steady rate-limit tier --------------------------------------------- */
 
+struct reap_ctx {
+	uint64_t now, idle_ns;
+	int reaped;
+};
+
+static int reap_one(int fd, const void *key, void *arg)
+{
+	struct reap_ctx *r = arg;
+	struct castle_rl_val v;
+
+	if (bpf_map_lookup_elem(fd, key, &v) == 0 && r->now > v.last_ns &&
+	    r->now - v.last_ns > r->idle_ns && bpf_map_delete_elem(fd, key) == 0)
+		r->reaped++;
+	return 0;
+}
+
 int castle_rl_reap_steady(const struct castle_maps *m, uint64_t idle_ns)
 {
-	struct castle_rl_key key, next;
-	struct castle_rl_val v;
+	struct reap_ctx r = { .idle_ns = idle_ns };
 	struct timespec ts;
-	void *prev = NULL;
-	int reaped = 0;
 
 	/* last_ns is bpf_ktime_get_ns(): CLOCK_MONOTONIC. */
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	uint64_t now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-
-	while (bpf_map_get_next_key(m->rl_steady, prev, &next) == 0) {
-		key = next;
-		if (bpf_map_lookup_elem(m->rl_steady, &key, &v) == 0 && now > v.last_ns &&
-		    now - v.last_ns > idle_ns && bpf_map_delete_elem(m->rl_steady, &key) == 0) {
-			reaped++;
-			/* the walk restarts after a delete of the cursor key */
-			prev = NULL;
-			continue;
-		}
-		prev = &key;
-	}
-	return reaped;
+	r.now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	castle_map_foreach_key(m->rl_steady, sizeof(struct castle_rl_key), reap_one, &r);
+	return r.reaped;
 }

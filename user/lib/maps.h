@@ -168,4 +168,20 @@ uint64_t castle_now_boot_ns(void);
  * hash, nothing else ever frees its slots. */
 int castle_rl_reap_steady(const struct castle_maps *m, uint64_t idle_ns);
 
+/* ---- walking any map ---------------------------------------------------- */
+
+#define CASTLE_MAP_KEY_MAX 64		/* largest key castle_map_foreach_key takes */
+
+typedef int (*castle_key_cb)(int fd, const void *key, void *arg);
+
+/* Call cb for every key of fd (key_size bytes, <= CASTLE_MAP_KEY_MAX). The
+ * next key is fetched before cb runs, so cb may delete the key it is given
+ * and the walk still visits every other key once: bpf_map_get_next_key()
+ * from a deleted key starts over at the first key, which would visit entries
+ * twice and cost quadratic time. A non-zero return of cb stops the walk and
+ * is returned; otherwise 0 or -errno. Keys that others add or delete during
+ * the walk may be seen or not (and a concurrent delete of the prefetched key
+ * restarts the walk once, as any get_next_key walk would). */
+int castle_map_foreach_key(int fd, size_t key_size, castle_key_cb cb, void *arg);
+
 #endif /* CASTLE_MAPS_H */

@@ -83,6 +83,26 @@ struct walk_ctx {
 	struct castle_manual_counts c;
 };
 
+/* A CLOCK_BOOTTIME expiry (ns, not 0) as unix seconds, rounded up, in
+ * unsigned arithmetic: a huge TTL (up to the UINT64_MAX that
+ * castle_manual_block_put saturates to) saturates too, far in the future,
+ * instead of overflowing into the past and being lost at the next restore.
+ * The result is at most UINT64_MAX / 1e9 + 1 (about 1.8e10), far below
+ * LLONG_MAX, and at least 1 (never 0, which means "no expiry"). */
+static long long unix_expiry(uint64_t expires_ns, int64_t boot_to_unix_ns)
+{
+	uint64_t off, u;
+
+	if (boot_to_unix_ns >= 0) {
+		off = (uint64_t)boot_to_unix_ns;
+		u = expires_ns > UINT64_MAX - off ? UINT64_MAX : expires_ns + off;
+	} else {
+		off = (uint64_t)-(boot_to_unix_ns + 1) + 1; /* no overflow for INT64_MIN */
+		u = expires_ns > off ? expires_ns - off : 0;
+	}
+	return (long long)(u / 1000000000ull) + 1;
+}
+
 static int one_entry(const struct castle_entry *e, void *arg)
 {
 	struct walk_ctx *w = arg;
@@ -105,7 +125,7 @@ static int one_entry(const struct castle_entry *e, void *arg)
 	if (!e->allow && e->origin != CASTLE_ORIGIN_MANUAL)
 		return 0;
 	if (e->expires_ns)
-		expires = ((int64_t)e->expires_ns + w->p->boot_to_unix_ns) / 1000000000ll + 1;
+		expires = unix_expiry(e->expires_ns, w->p->boot_to_unix_ns);
 	n = snprintf(line, sizeof(line), "%s %s %lld", e->allow ? "allow" : "block",
 		     castle_cidr_str(&e->cidr, cidr, sizeof(cidr)), expires);
 	put(&w->b, line, n);
@@ -267,16 +287,17 @@ static void unescape(char *s)
 }
 
 /* The TTL left until `expires` (unix seconds, in the future), in ns. A
- * far-future expiry (a corrupt or edited file) saturates instead of wrapping
- * around to a short TTL. */
+ * far-future expiry (a saturated TTL written by unix_expiry, or an edited
+ * file) saturates to UINT64_MAX, which castle_manual_block_put turns into the
+ * saturated expiry again, instead of wrapping around to a short TTL. */
 static uint64_t restore_ttl_ns(long long expires, int64_t now_unix)
 {
 	uint64_t s;
 
 	if (!expires)
 		return 0;
-	s = (uint64_t)(expires - now_unix);
-	return s > UINT64_MAX / 4 / 1000000000ull ? UINT64_MAX / 4 : s * 1000000000ull;
+	s = (uint64_t)expires - (uint64_t)now_unix; /* expires > now_unix >= 0 */
+	return s > UINT64_MAX / 1000000000ull ? UINT64_MAX : s * 1000000000ull;
 }
 
 static int restore_line(const struct castle_maps *m, char *line, int64_t now_unix, int *restored,

@@ -1,0 +1,336 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * test_maps_walk.c - walking castle's maps while deleting from them, and the
+ * persistence of far-future expiries, against real maps: the XDP object is
+ * loaded with its maps pinned in a private directory (as test_ctl_maps.c).
+ * Proves: a reaping walk of the manual maps visits every live entry exactly
+ * once and deletes every expired one (castled's state file and counts had
+ * duplicates when a delete restarted the walk); castle_rl_reap_steady removes
+ * exactly the idle entries; a saturated or huge TTL is written as a
+ * far-future expiry and comes back after a restore instead of being lost.
+ * Needs root (BPF).
+ */
+#include <dirent.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <cmocka.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "castle_xdp.skel.h"
+#include "ctl_maps.h"
+#include "persist.h"
+
+static char pin[128];
+static struct castle_xdp_bpf *skel;
+static struct castle_maps maps;
+
+static void rm_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char p[512];
+
+	if (!d)
+		return;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.') {
+			snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+			unlink(p);
+		}
+	closedir(d);
+	rmdir(dir);
+}
+
+static int setup(void **state)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, o);
+
+	(void)state;
+	if (geteuid() != 0)
+		return 0;
+	snprintf(pin, sizeof(pin), "/sys/fs/bpf/castle-utest-walk-%d", getpid());
+	mkdir(pin, 0700);
+	o.pin_root_path = pin;
+	libbpf_set_print(NULL);
+	skel = castle_xdp_bpf__open_opts(&o);
+	assert_non_null(skel);
+	bpf_map__set_max_entries(skel->maps.rl_state, 1024);
+	assert_int_equal(castle_xdp_bpf__load(skel), 0);
+	assert_int_equal(castle_maps_from_object(skel->obj, &maps), 0);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	if (skel)
+		castle_xdp_bpf__destroy(skel);
+	rm_dir(pin);
+	return 0;
+}
+
+#define NEED_ROOT()                                      \
+	do {                                             \
+		if (geteuid() != 0) {                    \
+			fprintf(stderr, "needs root\n"); \
+			skip();                          \
+		}                                        \
+	} while (0)
+
+enum { N_EXPIRED = 300, N_LIVE = 200 };
+
+/* 10.<kind>.<i / 256>.<i % 256>: kind 1 expired, 2 live. */
+static void addr_of(int kind, int i, uint8_t a[4])
+{
+	a[0] = 10;
+	a[1] = kind;
+	a[2] = i / 256;
+	a[3] = i % 256;
+}
+
+static void fill(void)
+{
+	struct castle_block_val dead = { .origin = CASTLE_ORIGIN_MANUAL, .expires_ns = 1,
+					 .created_ns = 1 };
+	struct castle_block_val live = { .origin = CASTLE_ORIGIN_MANUAL };
+	uint8_t a[4];
+
+	/* interleaved, so that hash order mixes both kinds */
+	for (int i = 0; i < N_EXPIRED || i < N_LIVE; i++) {
+		if (i < N_EXPIRED) {
+			addr_of(1, i, a);
+			assert_int_equal(bpf_map_update_elem(maps.man[CASTLE_MM_BLOCK4], a, &dead,
+							     BPF_ANY), 0);
+			struct castle_lpm4 k = { .prefixlen = 24 };
+			memcpy(k.addr, a, 4);
+			k.addr[3] = 0;
+			k.addr[1] = 101;
+			assert_int_equal(bpf_map_update_elem(maps.man[CASTLE_MM_NET4], &k, &dead,
+							     BPF_ANY), 0);
+		}
+		if (i < N_LIVE) {
+			addr_of(2, i, a);
+			assert_int_equal(bpf_map_update_elem(maps.man[CASTLE_MM_BLOCK4], a, &live,
+							     BPF_ANY), 0);
+			struct castle_lpm4 k = { .prefixlen = 24 };
+			memcpy(k.addr, a, 4);
+			k.addr[3] = 0;
+			k.addr[1] = 102;
+			assert_int_equal(bpf_map_update_elem(maps.man[CASTLE_MM_NET4], &k, &live,
+							     BPF_ANY), 0);
+		}
+	}
+}
+
+static void clear_manual(void)
+{
+	uint8_t key[64], next[64];
+
+	for (int i = 0; i < CASTLE_MM_MAX; i++)
+		while (bpf_map_get_next_key(maps.man[i], NULL, next) == 0) {
+			memcpy(key, next, sizeof(key));
+			assert_int_equal(bpf_map_delete_elem(maps.man[i], key), 0);
+		}
+}
+
+struct seen {
+	int exact[N_LIVE], net[N_LIVE];
+	int other, total;
+};
+
+static int count(const struct castle_entry *e, void *arg)
+{
+	struct seen *s = arg;
+
+	s->total++;
+	if (e->cidr.family == 4 && e->cidr.plen == 32 && e->cidr.addr[0] == 10 &&
+	    e->cidr.addr[1] == 2)
+		s->exact[e->cidr.addr[2] * 256 + e->cidr.addr[3]]++;
+	else if (e->cidr.family == 4 && e->cidr.plen == 24 && e->cidr.addr[1] == 102)
+		s->net[e->cidr.addr[2] * 256]++;
+	else
+		s->other++;
+	return 0;
+}
+
+static void test_reaping_walk_visits_each_live_entry_once(void **state)
+{
+	struct seen *s = calloc(1, sizeof(*s));
+	struct castle_block_val v;
+	uint8_t a[4];
+
+	(void)state;
+	NEED_ROOT();
+	assert_non_null(s);
+	clear_manual();
+	fill();
+	assert_int_equal(castle_manual_foreach(&maps, true, count, s), 0);
+	assert_int_equal(s->other, 0);
+	for (int i = 0; i < N_LIVE; i++) {
+		if (s->exact[i] != 1)
+			fail_msg("10.2.%d.%d seen %d times", i / 256, i % 256, s->exact[i]);
+		/* net keys: 10.102.(i/256).0/24, one per i/256 group */
+		if (i % 256 == 0 && s->net[i] != 1)
+			fail_msg("10.102.%d.0/24 seen %d times", i / 256, s->net[i]);
+	}
+	int live_nets = (N_LIVE + 255) / 256;
+	assert_int_equal(s->total, N_LIVE + live_nets);
+	for (int i = 0; i < N_EXPIRED; i++) {
+		addr_of(1, i, a);
+		assert_int_not_equal(bpf_map_lookup_elem(maps.man[CASTLE_MM_BLOCK4], a, &v), 0);
+	}
+	struct castle_lpm4 k = { .prefixlen = 24, .addr = { 10, 101, 0, 0 } };
+	assert_int_not_equal(bpf_map_lookup_elem(maps.man[CASTLE_MM_NET4], &k, &v), 0);
+
+	/* a second reaping walk finds the same live entries, nothing else */
+	memset(s, 0, sizeof(*s));
+	assert_int_equal(castle_manual_foreach(&maps, true, count, s), 0);
+	assert_int_equal(s->total, N_LIVE + live_nets);
+	free(s);
+	clear_manual();
+}
+
+static void test_persist_counts_without_duplicates(void **state)
+{
+	char dir[] = "/tmp/castle-utest-persist-XXXXXX", err[256], path[300], line[512];
+	struct castle_manual_counts counts;
+	struct castle_persist p;
+	int lines = 0;
+
+	(void)state;
+	NEED_ROOT();
+	clear_manual();
+	fill();
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(castle_persist_init(&p, dir, err, sizeof(err)), 0);
+	assert_int_equal(castle_persist_sync(&p, &maps, true, &counts, err, sizeof(err)), 1);
+	int live_nets = (N_LIVE + 255) / 256;
+	assert_int_equal(counts.block[CASTLE_ORIGIN_MANUAL][0], N_LIVE + live_nets);
+	assert_int_equal(counts.map_entries[CASTLE_MM_BLOCK4], N_LIVE);
+	assert_int_equal(counts.map_entries[CASTLE_MM_NET4], live_nets);
+	snprintf(path, sizeof(path), "%s/%s", dir, CASTLE_STATE_FILE);
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		lines += line[0] != '#';
+	fclose(f);
+	assert_int_equal(lines, N_LIVE + live_nets);
+	rm_dir(dir);
+	clear_manual();
+}
+
+static void test_rl_reap_steady(void **state)
+{
+	struct castle_rl_val idle = { 0 }, fresh = { 0 };
+	struct castle_rl_key k;
+	struct timespec ts;
+	int n = 0;
+
+	(void)state;
+	NEED_ROOT();
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	idle.last_ns = 1;
+	fresh.last_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	for (int i = 0; i < 500; i++) {
+		memset(&k, 0, sizeof(k));
+		k.family = 4;
+		k.addr[0] = 10;
+		k.addr[2] = i / 256;
+		k.addr[3] = i % 256;
+		assert_int_equal(bpf_map_update_elem(maps.rl_steady, &k, i % 3 ? &idle : &fresh,
+						     BPF_ANY), 0);
+		n += i % 3 != 0;
+	}
+	assert_int_equal(castle_rl_reap_steady(&maps, 60ull * 1000000000ull), n);
+	uint32_t left = 0, cap = 0;
+	assert_int_equal(castle_map_usage(maps.rl_steady, &left, &cap), 0);
+	assert_int_equal(left, 500 - n);
+	assert_int_equal(castle_rl_reap_steady(&maps, 60ull * 1000000000ull), 0);
+}
+
+/* The expiry column (third field) of the line for cidr. */
+static long long file_expiry(const char *path, const char *cidr)
+{
+	char line[512], kind[8], c[80];
+	long long exp;
+	FILE *f = fopen(path, "r");
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (line[0] != '#' && sscanf(line, "%7s %79s %lld", kind, c, &exp) == 3 &&
+		    !strcmp(c, cidr)) {
+			fclose(f);
+			return exp;
+		}
+	fclose(f);
+	fail_msg("%s not in %s", cidr, path);
+	return -1;
+}
+
+static void test_persist_far_future_ttl(void **state)
+{
+	static const char *const cidrs[] = { "198.18.7.7", "198.18.7.8", "198.18.7.0/24" };
+	const uint64_t year_ns = 365ull * 86400 * 1000000000ull;
+	const uint64_t ttls[] = { UINT64_MAX, 250 * year_ns, 290 * year_ns };
+	char dir[] = "/tmp/castle-utest-persist-XXXXXX", err[256], path[300];
+	struct castle_persist p;
+	struct castle_cidr c[3];
+	struct castle_block_val v;
+	int restored = 0;
+
+	(void)state;
+	NEED_ROOT();
+	clear_manual();
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(castle_cidr_parse(cidrs[i], &c[i], err, sizeof(err)), 0);
+		assert_int_equal(castle_manual_block_put(&maps, &c[i], ttls[i], CASTLE_ORIGIN_MANUAL),
+				 0);
+	}
+	assert_int_equal(castle_block_lookup(&maps, &c[0], false, &v), 0);
+	assert_true(v.expires_ns == UINT64_MAX);
+
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(castle_persist_init(&p, dir, err, sizeof(err)), 0);
+	assert_int_equal(castle_persist_sync(&p, &maps, true, NULL, err, sizeof(err)), 1);
+	snprintf(path, sizeof(path), "%s/%s", dir, CASTLE_STATE_FILE);
+	long long now = time(NULL), century = 100ll * 365 * 86400;
+	for (int i = 0; i < 3; i++) {
+		long long e = file_expiry(path, cidrs[i]);
+		if (e < now + 2 * century)
+			fail_msg("%s: expiry %lld written, not far in the future", cidrs[i], e);
+	}
+
+	/* a reboot: the maps are empty, the file puts the entries back */
+	clear_manual();
+	assert_int_equal(castle_persist_restore(&p, &maps, &restored, err, sizeof(err)), 0);
+	assert_int_equal(restored, 3);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(castle_block_lookup(&maps, &c[i], false, &v), 0);
+		if (v.expires_ns < castle_now_boot_ns() + 2 * 100 * year_ns)
+			fail_msg("%s: restored expiry %llu is not far in the future", cidrs[i],
+				 (unsigned long long)v.expires_ns);
+	}
+	rm_dir(dir);
+	clear_manual();
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_reaping_walk_visits_each_live_entry_once),
+		cmocka_unit_test(test_persist_counts_without_duplicates),
+		cmocka_unit_test(test_rl_reap_steady),
+		cmocka_unit_test(test_persist_far_future_ttl),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
