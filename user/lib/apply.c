@@ -351,15 +351,39 @@ static bool in_policy(const struct castle_policy_conf *conf, const struct castle
 	return false;
 }
 
+/* Whether a manual/auto entry for the note's prefix and list may exist now,
+ * checked right before its note is deleted: an entry added since the walk
+ * began (castlectl writes the entry, then the note) keeps its note. A lookup
+ * of an LPM map answers the longest match, so a hit is taken for this prefix
+ * only when it was created since the walk began; an older enclosing entry
+ * (which the walk saw under its own prefix) does not keep an orphan alive. */
+static bool entry_now(const struct castle_maps *m, const struct castle_note_key *k,
+		      uint64_t since)
+{
+	struct castle_cidr c = { .family = k->family, .plen = k->plen };
+	struct castle_block_val bv;
+	struct castle_allow_val av;
+
+	if ((k->family != 4 && k->family != 6) || k->plen > (k->family == 4 ? 32u : 128u))
+		return false;
+	memcpy(c.addr, k->addr, k->family == 4 ? 4 : 16);
+	if (k->list == CASTLE_NOTE_ALLOW)
+		return !castle_allow_lookup(m, &c, false, &av) && av.created_ns >= since;
+	if (castle_block_lookup(m, &c, false, &bv))
+		return false;
+	return castle_cidr_is_host(&c) || bv.created_ns >= since;
+}
+
 int castle_notes_gc(const struct castle_maps *m, const struct castle_policy_conf *conf)
 {
 	struct keyset cand = { 0 }, man = { 0 };
 	struct castle_note_key key, next;
 	void *prev = NULL;
+	uint64_t since;
 	int gone = 0;
 
 	/* Notes first, manual entries second: castlectl writes an entry before
-	 * its note, so a note added meanwhile is never taken for an orphan. */
+	 * its note (ctl_lists.c), so a note seen here has its entry already. */
 	while (bpf_map_get_next_key(m->notes, prev, &next) == 0) {
 		key = next;
 		prev = &key;
@@ -368,11 +392,17 @@ int castle_notes_gc(const struct castle_maps *m, const struct castle_policy_conf
 	}
 	if (!cand.n)
 		goto out;
+	since = castle_now_boot_ns();
 	if (castle_manual_foreach(m, false, add_manual, &man))
 		goto out;
 	qsort(man.v, man.n, sizeof(*man.v), key_cmp);
 	for (size_t i = 0; i < cand.n; i++) {
 		if (man.n && bsearch(&cand.v[i], man.v, man.n, sizeof(*man.v), key_cmp))
+			continue;
+		/* The walk is already history: castlectl may have added the
+		 * entry and a new note of the same key since. Look again, one
+		 * syscall before the delete. */
+		if (entry_now(m, &cand.v[i], since))
 			continue;
 		if (!bpf_map_delete_elem(m->notes, &cand.v[i]))
 			gone++;

@@ -31,47 +31,31 @@ static void report_full(struct ctl *c, int fd, bool allow, const char *cidr)
 }
 
 /*
- * The note goes in first and the entry second: if the entry cannot be written
- * (a full map), the note is put back as it was, and a listing never shows an
- * entry with someone else's comment. A note without its entry, for the instant
- * between the two writes, is invisible (listings start from entries).
+ * The entry goes in first and its note second, the order castle_notes_gc
+ * relies on (it reads the notes before the entries, so a note it sees has its
+ * entry already). If the note cannot be written, the entry is put back as it
+ * was (or removed when it was new): never a partial change. For the instant
+ * between the two writes a new entry may show the comment an earlier entry of
+ * the same prefix left behind.
  */
 static int add_entry(struct ctl *c, const struct ctl_args *a, bool allow)
 {
 	uint32_t list = allow ? CASTLE_NOTE_ALLOW : CASTLE_NOTE_BLOCK;
-	char cs[CASTLE_CIDR_STRLEN], old[CASTLE_NOTE_MAX];
-	bool had_old = false;
+	char cs[CASTLE_CIDR_STRLEN];
+	struct castle_block_val old_b;
+	struct castle_allow_val old_a;
+	bool had = false;
 	int ret;
 
 	if (ctl_open(c))
 		return CTL_FAIL;
 	castle_cidr_str(&a->cidr, cs, sizeof(cs));
-	if (a->comment) {
-		had_old = castle_note_get(&c->maps, &a->cidr, list, old, sizeof(old)) == 0;
-		ret = castle_note_put(&c->maps, &a->cidr, list, a->comment);
-		if (ret == -ENOSPC) {
-			uint32_t n = 0, cap = 0;
-			castle_map_usage(c->maps.notes, &n, &cap);
-			ctl_errf(c, "comment store full: %u entries (capacity %u); %s not added", n,
-				 cap, cs);
-			return CTL_FAIL;
-		}
-		if (ret) {
-			ctl_errf(c, "write the comment of %s: %s; %s not added", cs, strerror(-ret), cs);
-			return CTL_FAIL;
-		}
-	}
 	if (allow)
-		ret = castle_manual_allow_put(&c->maps, &a->cidr);
+		ret = castle_manual_allow_put_prev(&c->maps, &a->cidr, &had, &old_a);
 	else
-		ret = castle_manual_block_put(&c->maps, &a->cidr, a->ttl_ns, CASTLE_ORIGIN_MANUAL);
+		ret = castle_manual_block_put_prev(&c->maps, &a->cidr, a->ttl_ns, CASTLE_ORIGIN_MANUAL,
+						   &had, &old_b);
 	if (ret) {
-		if (a->comment) {
-			if (had_old)
-				castle_note_put(&c->maps, &a->cidr, list, old);
-			else
-				castle_note_del(&c->maps, &a->cidr, list);
-		}
 		if (ret == -ENOSPC)
 			report_full(c, allow ? castle_manual_allow_fd(&c->maps, &a->cidr)
 					     : castle_manual_block_fd(&c->maps, &a->cidr),
@@ -79,6 +63,26 @@ static int add_entry(struct ctl *c, const struct ctl_args *a, bool allow)
 		else
 			ctl_errf(c, "%s add %s: %s", allow ? "allow" : "block", cs, strerror(-ret));
 		return CTL_FAIL;
+	}
+	if (a->comment) {
+		ret = castle_note_put(&c->maps, &a->cidr, list, a->comment);
+		if (ret) {
+			int u = allow ? castle_manual_allow_undo(&c->maps, &a->cidr, had, &old_a)
+				      : castle_manual_block_undo(&c->maps, &a->cidr, had, &old_b);
+			if (ret == -ENOSPC) {
+				uint32_t n = 0, cap = 0;
+				castle_map_usage(c->maps.notes, &n, &cap);
+				ctl_errf(c, "comment store full: %u entries (capacity %u); %s not added",
+					 n, cap, cs);
+			} else {
+				ctl_errf(c, "write the comment of %s: %s; %s not added", cs,
+					 strerror(-ret), cs);
+			}
+			if (u)
+				ctl_errf(c, "could not take back the %s entry of %s: %s", list_name(allow),
+					 cs, strerror(-u));
+			return CTL_FAIL;
+		}
 	}
 	if (!allow) {
 		struct castle_allow_val av;

@@ -418,6 +418,79 @@ int castle_manual_allow_del(const struct castle_maps *m, const struct castle_cid
 		       ? -errno : 0;
 }
 
+/* Write v under the exact key k and say what k held before: a first try with
+ * BPF_NOEXIST tells an existing exact key from none (an LPM lookup alone
+ * would answer an enclosing prefix), and once k exists, the lookup answers k. */
+static int put_prev(int fd, const void *k, const void *v, void *old, bool *had)
+{
+	int ret = put(fd, k, v, BPF_NOEXIST);
+
+	*had = false;
+	if (ret != -EEXIST)
+		return ret == -E2BIG ? -ENOSPC : ret;
+	*had = bpf_map_lookup_elem(fd, k, old) == 0;
+	return put_entry(fd, k, v);
+}
+
+static int undo(int fd, const void *k, bool had, const void *old)
+{
+	if (had)
+		return put(fd, k, old, BPF_ANY);
+	return bpf_map_delete_elem(fd, k) ? -errno : 0;
+}
+
+static const void *man_key(const struct castle_cidr *c, bool exact, struct castle_lpm6 *k)
+{
+	if (exact)
+		return c->addr;
+	memset(k, 0, sizeof(*k));
+	lpm_key(c, k);
+	return k;
+}
+
+int castle_manual_block_put_prev(const struct castle_maps *m, const struct castle_cidr *c,
+				 uint64_t ttl_ns, uint32_t origin, bool *had,
+				 struct castle_block_val *old)
+{
+	struct castle_block_val v = { .origin = origin };
+	struct castle_lpm6 k;
+	int fd = castle_block_map_fd(m, c, false, 0);
+
+	v.created_ns = castle_now_boot_ns();
+	v.expires_ns = !ttl_ns ? 0 : ttl_ns > UINT64_MAX - v.created_ns ? UINT64_MAX
+									  : v.created_ns + ttl_ns;
+	return put_prev(fd, man_key(c, castle_cidr_is_host(c), &k), &v, old, had);
+}
+
+int castle_manual_block_undo(const struct castle_maps *m, const struct castle_cidr *c, bool had,
+			     const struct castle_block_val *old)
+{
+	struct castle_lpm6 k;
+
+	return undo(castle_block_map_fd(m, c, false, 0), man_key(c, castle_cidr_is_host(c), &k),
+		    had, old);
+}
+
+int castle_manual_allow_put_prev(const struct castle_maps *m, const struct castle_cidr *c,
+				 bool *had, struct castle_allow_val *old)
+{
+	struct castle_allow_val v = { .origin = CASTLE_ORIGIN_MANUAL };
+	struct castle_lpm6 k;
+
+	v.created_ns = castle_now_boot_ns();
+	return put_prev(m->man[c->family == 4 ? CASTLE_MM_ALLOW4 : CASTLE_MM_ALLOW6],
+			man_key(c, false, &k), &v, old, had);
+}
+
+int castle_manual_allow_undo(const struct castle_maps *m, const struct castle_cidr *c, bool had,
+			     const struct castle_allow_val *old)
+{
+	struct castle_lpm6 k;
+
+	return undo(m->man[c->family == 4 ? CASTLE_MM_ALLOW4 : CASTLE_MM_ALLOW6],
+		    man_key(c, false, &k), had, old);
+}
+
 /* ---- listing ------------------------------------------------------------ */
 
 int castle_map_foreach_key(int fd, size_t key_size, castle_key_cb cb, void *arg)

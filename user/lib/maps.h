@@ -118,6 +118,20 @@ int castle_manual_block_del(const struct castle_maps *m, const struct castle_cid
 int castle_manual_allow_put(const struct castle_maps *m, const struct castle_cidr *c);
 int castle_manual_allow_del(const struct castle_maps *m, const struct castle_cidr *c);
 
+/* The same writes, for a caller that may have to take them back (castlectl
+ * writes an entry, then its comment): *had says whether the exact key held an
+ * entry before, and *old what. undo puts *old back, or deletes the key when
+ * there was none. */
+int castle_manual_block_put_prev(const struct castle_maps *m, const struct castle_cidr *c,
+				 uint64_t ttl_ns, uint32_t origin, bool *had,
+				 struct castle_block_val *old);
+int castle_manual_block_undo(const struct castle_maps *m, const struct castle_cidr *c, bool had,
+			     const struct castle_block_val *old);
+int castle_manual_allow_put_prev(const struct castle_maps *m, const struct castle_cidr *c,
+				 bool *had, struct castle_allow_val *old);
+int castle_manual_allow_undo(const struct castle_maps *m, const struct castle_cidr *c, bool had,
+			     const struct castle_allow_val *old);
+
 /* One entry of a listing. */
 struct castle_entry {
 	struct castle_cidr cidr;

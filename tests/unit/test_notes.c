@@ -1,0 +1,208 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * test_notes.c - comments (the notes map) and their entries, against real
+ * maps loaded privately (as test_ctl_maps.c), notes map shrunk to 3 entries.
+ * Proves: castlectl writes the entry, then the note, and takes the entry back
+ * (removed when new, restored when replaced) when the note cannot be written;
+ * castle_notes_gc removes orphan notes, also under an older enclosing entry,
+ * and keeps the notes of present entries. Needs root (BPF).
+ */
+#include <dirent.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <cmocka.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "castle_xdp.skel.h"
+#include "ctl_maps.h"
+#include "apply.h"
+#include "ctl.h"
+
+static char pin[128];
+static struct castle_xdp_bpf *skel;
+static struct castle_maps maps;
+
+static void rm_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char p[512];
+
+	if (!d)
+		return;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.') {
+			snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+			unlink(p);
+		}
+	closedir(d);
+	rmdir(dir);
+}
+
+static int setup(void **state)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, o);
+
+	(void)state;
+	if (geteuid() != 0)
+		return 0;
+	snprintf(pin, sizeof(pin), "/sys/fs/bpf/castle-utest-notes-%d", getpid());
+	mkdir(pin, 0700);
+	o.pin_root_path = pin;
+	libbpf_set_print(NULL);
+	skel = castle_xdp_bpf__open_opts(&o);
+	assert_non_null(skel);
+	bpf_map__set_max_entries(skel->maps.rl_state, 1024);
+	bpf_map__set_max_entries(skel->maps.notes, 3);
+	assert_int_equal(castle_xdp_bpf__load(skel), 0);
+	assert_int_equal(castle_maps_from_object(skel->obj, &maps), 0);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	if (skel)
+		castle_xdp_bpf__destroy(skel);
+	rm_dir(pin);
+	return 0;
+}
+
+#define NEED_ROOT()                                      \
+	do {                                             \
+		if (geteuid() != 0) {                    \
+			fprintf(stderr, "needs root\n"); \
+			skip();                          \
+		}                                        \
+	} while (0)
+
+
+static int ctl(const char *a0, ...)
+{
+	char *argv[32], *out = NULL, *err = NULL;
+	size_t ol = 0, el = 0;
+	int argc = 0, rc;
+	va_list ap;
+
+	argv[argc++] = "castlectl";
+	argv[argc++] = "--pin-dir";
+	argv[argc++] = pin;
+	argv[argc++] = (char *)a0;
+	va_start(ap, a0);
+	for (char *a; argc < 31 && (a = va_arg(ap, char *));)
+		argv[argc++] = a;
+	va_end(ap);
+	argv[argc] = NULL;
+	FILE *o = open_memstream(&out, &ol), *e = open_memstream(&err, &el);
+	rc = castle_ctl_main(argc, argv, o, e);
+	fclose(o);
+	fclose(e);
+	if (rc)
+		fprintf(stderr, "castlectl %s ...: rc %d: %s", a0, rc, err);
+	free(out);
+	free(err);
+	return rc;
+}
+
+static void cidr(const char *s, struct castle_cidr *c)
+{
+	char err[128];
+
+	assert_int_equal(castle_cidr_parse(s, c, err, sizeof(err)), 0);
+}
+
+static void clear_notes(void)
+{
+	struct castle_note_key k;
+
+	while (bpf_map_get_next_key(maps.notes, NULL, &k) == 0)
+		assert_int_equal(bpf_map_delete_elem(maps.notes, &k), 0);
+}
+
+static void test_note_failure_takes_entry_back(void **state)
+{
+	struct castle_cidr c, f;
+	struct castle_block_val v0, v;
+	struct castle_allow_val av;
+	char note[64];
+
+	(void)state;
+	NEED_ROOT();
+	clear_notes();
+	/* a replaced entry: its old value comes back */
+	assert_int_equal(ctl("block", "add", "198.18.8.0/24", "--ttl", "1h", NULL), 0);
+	cidr("198.18.8.0/24", &c);
+	assert_int_equal(castle_block_lookup(&maps, &c, false, &v0), 0);
+	static const char *const fill[] = { "198.18.1.1", "198.18.1.2", "198.18.1.3" };
+	for (int i = 0; i < 3; i++) {
+		cidr(fill[i], &f);
+		assert_int_equal(castle_note_put(&maps, &f, CASTLE_NOTE_BLOCK, "x"), 0);
+	}
+	assert_int_equal(ctl("block", "add", "198.18.8.0/24", "--ttl", "2h", "--comment", "y", NULL),
+			 1);
+	assert_int_equal(castle_block_lookup(&maps, &c, false, &v), 0);
+	assert_true(v.expires_ns == v0.expires_ns && v.created_ns == v0.created_ns);
+	assert_int_equal(castle_note_get(&maps, &c, CASTLE_NOTE_BLOCK, note, sizeof(note)), -ENOENT);
+
+	/* a new entry, inside an existing one: removed, the enclosing one stays */
+	cidr("198.18.8.128/25", &c);
+	assert_int_equal(ctl("block", "add", "198.18.8.128/25", "--comment", "z", NULL), 1);
+	uint32_t n = 0, cap = 0;
+	assert_int_equal(castle_map_usage(maps.man[CASTLE_MM_NET4], &n, &cap), 0);
+	assert_int_equal(n, 1);
+	cidr("198.18.8.0/24", &c);
+	assert_int_equal(castle_block_lookup(&maps, &c, false, &v), 0);
+	assert_true(v.expires_ns == v0.expires_ns);
+
+	/* allow: same */
+	cidr("2001:db8:77::/48", &c);
+	assert_int_equal(ctl("allow", "add", "2001:db8:77::/48", "--comment", "z", NULL), 1);
+	assert_int_equal(castle_allow_lookup(&maps, &c, false, &av), -ENOENT);
+
+	clear_notes();
+	assert_int_equal(ctl("block", "del", "198.18.8.0/24", NULL), 0);
+}
+
+static void test_gc_orphans_only(void **state)
+{
+	struct castle_cidr keep, orphan, cover;
+	char note[64];
+
+	(void)state;
+	NEED_ROOT();
+	clear_notes();
+	/* an enclosing manual entry, older than the GC run */
+	assert_int_equal(ctl("block", "add", "198.18.0.0/16", NULL), 0);
+	assert_int_equal(ctl("block", "add", "198.18.30.0/24", "--comment", "kept", NULL), 0);
+	cidr("198.18.0.0/16", &cover);
+	cidr("198.18.30.0/24", &keep);
+	cidr("198.18.20.0/24", &orphan);
+	assert_int_equal(castle_note_put(&maps, &orphan, CASTLE_NOTE_BLOCK, "orphan"), 0);
+	assert_int_equal(castle_notes_gc(&maps, NULL), 1);
+	assert_int_equal(castle_note_get(&maps, &orphan, CASTLE_NOTE_BLOCK, note, sizeof(note)),
+			 -ENOENT);
+	assert_int_equal(castle_note_get(&maps, &keep, CASTLE_NOTE_BLOCK, note, sizeof(note)), 0);
+	assert_string_equal(note, "kept");
+	assert_int_equal(ctl("block", "del", "198.18.30.0/24", NULL), 0);
+	assert_int_equal(ctl("block", "del", "198.18.0.0/16", NULL), 0);
+	clear_notes();
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_note_failure_takes_entry_back),
+		cmocka_unit_test(test_gc_orphans_only),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
