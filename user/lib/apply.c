@@ -44,32 +44,113 @@ struct exact_buf {
 	uint32_t n;
 };
 
-/* A TTL entry the live generation holds with the same ttl keeps its expiry
- * and hit count: editing an unrelated line must not restart a 1h block. */
-static bool keep_ttl(int fd, const struct castle_cidr *c, uint64_t ttl_ns,
-		     struct castle_block_val *v)
+/* A TTL entry the live generation holds under the same prefix with the same
+ * ttl keeps its expiry and hit count: editing an unrelated line must not
+ * restart a 1h block. Only an exact prefix counts (for CIDRs, the caller
+ * found the key in the old trie: a lookup there answers the longest match,
+ * and a new /25 must not inherit the expiry of an old /24), and only while
+ * the old expiry is still ahead: an expired TTL entry that is applied again
+ * starts a fresh TTL instead of staying dead on arrival forever. */
+static bool keep_ttl(int fd, const struct castle_cidr *c, bool exact_in_old, uint64_t ttl_ns,
+		     uint64_t now, struct castle_block_val *v)
 {
 	struct castle_lpm6 k = { .prefixlen = c->plen };
 	struct castle_block_val old;
 	const void *key = c->addr;
 
-	if (fd < 0)
+	if (fd < 0 || !exact_in_old)
 		return false;
 	if (!castle_cidr_is_host(c)) {
 		memcpy(k.addr, c->addr, 16);
 		key = &k;
 	}
 	if (bpf_map_lookup_elem(fd, key, &old) || old.origin != CASTLE_ORIGIN_POLICY ||
-	    !old.expires_ns || old.expires_ns - old.created_ns != ttl_ns)
+	    !old.expires_ns || old.expires_ns <= now || old.expires_ns - old.created_ns != ttl_ns)
 		return false;
-	/* An LPM lookup answers the longest match, which for a CIDR could be an
-	 * enclosing prefix of the old policy with the same ttl: then the
-	 * expiry of that prefix is taken over, a harmless approximation. */
 	v->created_ns = old.created_ns;
 	v->expires_ns = old.expires_ns;
 	v->hits = old.hits;
 	v->last_hit_ns = old.last_hit_ns;
 	return true;
+}
+
+/* The TTL CIDRs (not host entries: the exact maps answer exact keys) of the
+ * new policy, as LPM keys, to be looked for in the old tries. TTL entries
+ * are few; the old trie is walked once per family. */
+struct ttl_net {
+	struct castle_lpm6 key;		/* zeroed beyond the address */
+	size_t idx;			/* in conf->block */
+};
+
+struct ttl_set {
+	struct ttl_net *v;		/* one family, sorted */
+	size_t n;
+	size_t ksz;			/* key size of the trie walked */
+	bool *exact;			/* by conf->block index */
+};
+
+static int ttl_net_cmp(const void *a, const void *b)
+{
+	return memcmp(&((const struct ttl_net *)a)->key, &((const struct ttl_net *)b)->key,
+		      sizeof(struct castle_lpm6));
+}
+
+/* One key of the old trie: mark the new TTL entries of exactly that prefix. */
+static int mark_exact(int fd, const void *key, void *arg)
+{
+	struct ttl_set *t = arg;
+	struct ttl_net q;
+	struct ttl_net *hit;
+
+	(void)fd;
+	memset(&q, 0, sizeof(q));
+	memcpy(&q.key, key, t->ksz);
+	hit = bsearch(&q, t->v, t->n, sizeof(*t->v), ttl_net_cmp);
+	if (!hit)
+		return 0;
+	/* the same CIDR may be listed twice: mark every copy */
+	size_t lo = hit - t->v, hi = lo;
+	while (lo > 0 && !ttl_net_cmp(&t->v[lo - 1], &q))
+		lo--;
+	while (hi + 1 < t->n && !ttl_net_cmp(&t->v[hi + 1], &q))
+		hi++;
+	for (size_t i = lo; i <= hi; i++)
+		t->exact[t->v[i].idx] = true;
+	return 0;
+}
+
+/* exact[i] = the TTL CIDR conf->block[i] is a key of the old trie fd. */
+static int find_exact(const struct castle_policy_conf *conf, int family, int fd, bool *exact)
+{
+	struct ttl_set t = { .ksz = family == 4 ? sizeof(struct castle_lpm4)
+						: sizeof(struct castle_lpm6),
+			     .exact = exact };
+	int ret;
+
+	if (fd < 0)
+		return 0;
+	for (size_t i = 0; i < conf->nblock; i++) {
+		const struct castle_block_entry *b = &conf->block[i];
+		t.n += b->ttl_ns && b->cidr.family == family && !castle_cidr_is_host(&b->cidr);
+	}
+	if (!t.n)
+		return 0;
+	t.v = calloc(t.n, sizeof(*t.v));
+	if (!t.v)
+		return -ENOMEM;
+	t.n = 0;
+	for (size_t i = 0; i < conf->nblock; i++) {
+		const struct castle_block_entry *b = &conf->block[i];
+		if (!b->ttl_ns || b->cidr.family != family || castle_cidr_is_host(&b->cidr))
+			continue;
+		t.v[t.n].key.prefixlen = b->cidr.plen;
+		memcpy(t.v[t.n].key.addr, b->cidr.addr, family == 4 ? 4 : 16);
+		t.v[t.n++].idx = i;
+	}
+	qsort(t.v, t.n, sizeof(*t.v), ttl_net_cmp);
+	ret = castle_map_foreach_key(fd, t.ksz, mark_exact, &t);
+	free(t.v);
+	return ret;
 }
 
 static int fill_blocks(struct castle_maps *m, struct castle_gen *g,
@@ -80,7 +161,7 @@ static int fill_blocks(struct castle_maps *m, struct castle_gen *g,
 	int live[CASTLE_PM_MAX], ret = 0;
 	uint64_t now = castle_now_boot_ns();
 	size_t n4 = 0, n6 = 0;
-	bool any_ttl = false;
+	bool any_ttl = false, *exact = NULL;
 
 	for (int i = 0; i < CASTLE_PM_MAX; i++)
 		live[i] = -1;
@@ -104,6 +185,12 @@ static int fill_blocks(struct castle_maps *m, struct castle_gen *g,
 		live[CASTLE_PM_BLOCK6] = live_inner(m, CASTLE_PM_BLOCK6, live_gen);
 		live[CASTLE_PM_NET4] = live_inner(m, CASTLE_PM_NET4, live_gen);
 		live[CASTLE_PM_NET6] = live_inner(m, CASTLE_PM_NET6, live_gen);
+		exact = calloc(conf->nblock, sizeof(*exact));
+		/* Without the exact set (out of memory, a failed walk), TTL
+		 * CIDRs simply start afresh: correct, only not kept. */
+		if (exact && (find_exact(conf, 4, live[CASTLE_PM_NET4], exact) ||
+			      find_exact(conf, 6, live[CASTLE_PM_NET6], exact)))
+			memset(exact, 0, conf->nblock * sizeof(*exact));
 	}
 
 	for (size_t i = 0; i < conf->nblock; i++) {
@@ -116,7 +203,7 @@ static int fill_blocks(struct castle_maps *m, struct castle_gen *g,
 		if (b->ttl_ns) {
 			int pm = host ? (v4 ? CASTLE_PM_BLOCK4 : CASTLE_PM_BLOCK6)
 				      : (v4 ? CASTLE_PM_NET4 : CASTLE_PM_NET6);
-			if (keep_ttl(live[pm], c, b->ttl_ns, &v))
+			if (keep_ttl(live[pm], c, host || (exact && exact[i]), b->ttl_ns, now, &v))
 				st->ttl_kept++;
 			else
 				v.expires_ns = b->ttl_ns > UINT64_MAX - now ? UINT64_MAX /* no wrap */
@@ -148,6 +235,7 @@ static int fill_blocks(struct castle_maps *m, struct castle_gen *g,
 		st->entries[f ? CASTLE_PM_BLOCK6 : CASTLE_PM_BLOCK4] = ex[f].n;
 	}
 out:
+	free(exact);
 	for (int i = 0; i < CASTLE_PM_MAX; i++)
 		if (live[i] >= 0)
 			close(live[i]);
