@@ -62,6 +62,7 @@ struct daemon {
 	bool gone[CASTLE_MAX_IFACES];		/* unloaded from under us */
 	time_t last_steady_reap;		/* rl_steady idle sweep (tick) */
 	char persist_err[512];			/* last persist failure logged, "" if none */
+	int lock_fd;				/* flock on the pin directory, -1 if none */
 };
 
 /* A map of the TC object by its pin (-1 when this build has no TC). */
@@ -370,24 +371,15 @@ static int daemonize(void)
 	return p[1];
 }
 
+/* The pid of another live castled recorded in PIN/state, or 0. */
 static int other_daemon(const struct castle_maps *m)
 {
 	struct castle_state st;
-	uint32_t zero = 0;
-	char path[64], comm[32] = "";
-	FILE *f;
 
-	if (bpf_map_lookup_elem(m->state, &zero, &st) || !st.daemon_pid ||
-	    (pid_t)st.daemon_pid == getpid() || kill(st.daemon_pid, 0))
+	if (castle_state_read(m->state, &st) || (pid_t)st.daemon_pid == getpid() ||
+	    !castle_daemon_alive((pid_t)st.daemon_pid))
 		return 0;
-	snprintf(path, sizeof(path), "/proc/%u/comm", st.daemon_pid);
-	f = fopen(path, "re");
-	if (f) {
-		if (!fgets(comm, sizeof(comm), f))
-			comm[0] = 0;
-		fclose(f);
-	}
-	return strncmp(comm, "castled", 7) ? 0 : (int)st.daemon_pid;
+	return (int)st.daemon_pid;
 }
 
 /* castlectl unload takes an interface away from under castled: notice it,
@@ -448,7 +440,7 @@ static void tick(struct daemon *d, bool final)
 
 static int attach_all(struct daemon *d)
 {
-	char err[512];
+	char err[512] = "";
 	int i;
 
 	for (i = 0; i < d->o.nifaces; i++) {
@@ -492,6 +484,13 @@ static int run(struct daemon *d, int ready_fd)
 	/* Before the kernel is touched: a state dir that cannot work is a
 	 * configuration error. */
 	if (castle_persist_init(&d->persist, d->o.state_dir, err, sizeof(err))) {
+		logf_("%s", err);
+		return 1;
+	}
+	/* One castled per pin directory, decided before anything is committed
+	 * to the pins (the pid in PIN/state is only written once the gate
+	 * enforces, seconds later for a large policy). Held until exit. */
+	if (castle_pin_lock(d->o.pin_dir, &d->lock_fd, err, sizeof(err))) {
 		logf_("%s", err);
 		return 1;
 	}
@@ -581,7 +580,7 @@ static int run(struct daemon *d, int ready_fd)
 
 int main(int argc, char **argv)
 {
-	struct daemon d = { 0 };
+	struct daemon d = { .lock_fd = -1 };
 	struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
 	sigset_t set;
 	int ret, ready_fd = -1;
@@ -618,5 +617,7 @@ int main(int argc, char **argv)
 		close(d.msrc.tls_pressure);
 	if (d.have_conf)
 		castle_policy_free(&d.conf);
+	if (d.lock_fd >= 0)
+		close(d.lock_fd);
 	return ret;
 }

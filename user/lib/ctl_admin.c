@@ -18,20 +18,13 @@
 #include "ctl.h"
 #include "loader.h"
 
-static bool pid_alive(uint32_t pid)
-{
-	return pid && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
-}
-
 static int state_get(struct ctl *c, struct castle_state *st)
 {
-	uint32_t zero = 0;
+	int ret = castle_state_read(c->maps.state, st);
 
-	if (bpf_map_lookup_elem(c->maps.state, &zero, st)) {
-		ctl_errf(c, "read %s/state: %s", c->pin_dir, strerror(errno));
-		return CTL_FAIL;
-	}
-	return CTL_OK;
+	if (ret)
+		ctl_errf(c, "read %s/state: %s", c->pin_dir, strerror(-ret));
+	return ret ? CTL_FAIL : CTL_OK;
 }
 
 /* ---- reload ------------------------------------------------------------- */
@@ -50,9 +43,12 @@ int ctl_reload(struct ctl *c, const struct ctl_args *a)
 		ctl_errf(c, "castled is not running (no daemon pid in %s/state)", c->pin_dir);
 		return CTL_FAIL;
 	}
-	if (!pid_alive(st.daemon_pid)) {
-		ctl_errf(c, "castled is not running (pid %u in %s/state is gone)", st.daemon_pid,
-			 c->pin_dir);
+	/* After a kill -9 the pid stays recorded and may belong to another
+	 * process by now: SIGHUP would end it. Only a process named castled
+	 * gets the signal. */
+	if (!castle_daemon_alive((pid_t)st.daemon_pid)) {
+		ctl_errf(c, "castled is not running (pid %u in %s/state is gone, or is not "
+			 "castled)", st.daemon_pid, c->pin_dir);
 		return CTL_FAIL;
 	}
 	if (kill((pid_t)st.daemon_pid, SIGHUP)) {
@@ -128,10 +124,10 @@ int ctl_unload(struct ctl *c, const struct ctl_args *a)
 	if (!all_gone)
 		return CTL_OK;
 	fprintf(c->out, "no interface left: removed the pins in %s\n", c->pin_dir);
-	/* castled keeps its own fds on the old maps; it no longer enforces
-	 * anything, but it would report stale state until it is stopped. */
-	if (pid_alive(st.daemon_pid))
-		fprintf(c->err, "castlectl: note: castled (pid %u) is still running on the removed "
-			"maps; stop it\n", st.daemon_pid);
+	/* castled notices within a tick that none of its interfaces is left
+	 * and exits by itself (still_managing in castled.c). */
+	if (castle_daemon_alive((pid_t)st.daemon_pid))
+		fprintf(c->err, "castlectl: note: castled (pid %u) has no interface left and exits "
+			"on its own\n", st.daemon_pid);
 	return CTL_OK;
 }

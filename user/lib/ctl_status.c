@@ -4,7 +4,6 @@
  * which policy, is castled alive), stats (counters) and limit list (classes).
  */
 #include <errno.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -13,6 +12,7 @@
 
 #include "ctl.h"
 #include "ctl_maps.h"
+#include "loader.h"
 #include "out.h"
 #include "units.h"
 
@@ -21,23 +21,6 @@ static const char *const xdp_modes[] = { "none", "native", "generic", "multiprog
 static const char *const tc_modes[] = { "none", "tcx", "clsact" };
 
 #define NAME_OF(tab, i) ((i) < sizeof(tab) / sizeof((tab)[0]) ? (tab)[i] : "unknown")
-
-static int read_state(struct ctl *c, struct castle_state *st)
-{
-	uint32_t zero = 0;
-
-	if (bpf_map_lookup_elem(c->maps.state, &zero, st)) {
-		ctl_errf(c, "read %s/state: %s", c->pin_dir, strerror(errno));
-		return CTL_FAIL;
-	}
-	return CTL_OK;
-}
-
-/* kill(pid, 0): EPERM still means the process exists. */
-static bool pid_alive(uint32_t pid)
-{
-	return pid && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
-}
 
 /* ---- status ------------------------------------------------------------- */
 
@@ -74,10 +57,14 @@ int ctl_status(struct ctl *c, const struct ctl_args *a)
 	int n;
 
 	(void)a;
-	if (ctl_open(c) || read_state(c, &st))
+	if (ctl_open(c))
 		return CTL_FAIL;
+	if ((n = castle_state_read(c->maps.state, &st))) {
+		ctl_errf(c, "read %s/state: %s", c->pin_dir, strerror(-n));
+		return CTL_FAIL;
+	}
 	have_pol = castle_gen_live(&c->maps, &gen, &pol) == 0 && pol.serial;
-	alive = pid_alive(st.daemon_pid);
+	alive = castle_daemon_alive((pid_t)st.daemon_pid);
 	n = read_ifaces(c, rows, CASTLE_MAX_IFACES);
 
 	if (c->json) {

@@ -127,8 +127,9 @@ const struct ctl_verb ctl_verbs[] = {
 	  o_reload, false, ctl_reload },
 	{ "unload", "detach castle's XDP and TC programs from IFACE",
 	  "Detach castle's XDP and TC programs from IFACE and forget it. When no interface "
-	  "is left and castled is not running, the pins (maps, programs, links) are "
-	  "removed, which ends enforcement and clears manual entries held in the kernel.",
+	  "is left, the pins (maps, programs, links) are removed, whether castled runs or "
+	  "not, which ends enforcement and clears manual entries held in the kernel; a "
+	  "castled left with no interface exits on its own.",
 	  o_unload, false, ctl_unload },
 	{ NULL, NULL, NULL, NULL, false, NULL },
 };

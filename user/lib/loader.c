@@ -19,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <time.h>
@@ -206,6 +208,103 @@ void castle_loader_close(struct castle_loader *l)
 	l->xdp = NULL;
 }
 
+/* ---- castled's presence -------------------------------------------------- */
+
+bool castle_daemon_alive(pid_t pid)
+{
+	char path[64], comm[32] = "";
+	size_t n;
+	FILE *f;
+
+	if (pid <= 0 || (kill(pid, 0) && errno != EPERM))
+		return false;
+	/* The kernel's comm is the executable's name cut to 15 bytes, then a
+	 * newline: an exact "castled", not a prefix (castled-foo is not it). */
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	if (!fgets(comm, sizeof(comm), f))
+		comm[0] = 0;
+	fclose(f);
+	n = strlen(comm);
+	if (n && comm[n - 1] == '\n')
+		comm[--n] = 0;
+	return !strcmp(comm, "castled");
+}
+
+int castle_state_read(int state_fd, struct castle_state *st)
+{
+	uint32_t zero = 0;
+
+	return bpf_map_lookup_elem(state_fd, &zero, st) ? -errno : 0;
+}
+
+int castle_pin_lock(const char *pin_dir, int *fd_out, char *err, size_t errlen)
+{
+	struct stat a, b;
+	int fd, ret, tries;
+
+	*fd_out = -1;
+	ret = castle_bpffs_check(pin_dir, err, errlen);
+	if (ret)
+		return ret;
+	/* castlectl unload removes the directory with its last interface; a
+	 * lock on a directory removed between open and flock locks nothing:
+	 * take it again on the directory the path names now. */
+	for (tries = 0; tries < 5; tries++) {
+		if (mkdir(pin_dir, 0700) && errno != EEXIST) {
+			ret = -errno;
+			snprintf(err, errlen, "create %s: %s", pin_dir, strerror(-ret));
+			return ret;
+		}
+		fd = open(pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0) {
+			ret = -errno;
+			if (ret == -ENOENT)
+				continue;
+			snprintf(err, errlen, "open %s: %s", pin_dir, strerror(-ret));
+			return ret;
+		}
+		if (flock(fd, LOCK_EX | LOCK_NB)) {
+			struct castle_state st = {};
+			char path[4200];
+			int sfd;
+
+			ret = -errno;
+			close(fd);
+			if (ret != -EWOULDBLOCK) {
+				snprintf(err, errlen, "lock %s: %s", pin_dir, strerror(-ret));
+				return ret;
+			}
+			/* Name the holder when it got as far as recording itself. */
+			snprintf(path, sizeof(path), "%s/%s", pin_dir, CASTLE_MAP_STATE);
+			sfd = bpf_obj_get(path);
+			if (sfd >= 0) {
+				if (castle_state_read(sfd, &st) ||
+				    !castle_daemon_alive((pid_t)st.daemon_pid))
+					st.daemon_pid = 0;
+				close(sfd);
+			}
+			if (st.daemon_pid)
+				snprintf(err, errlen, "another castled (pid %u) holds %s; stop it first",
+					 st.daemon_pid, pin_dir);
+			else
+				snprintf(err, errlen, "another castled holds %s (it is starting, or "
+					 "stopping); stop it first", pin_dir);
+			return -EWOULDBLOCK;
+		}
+		if (!fstat(fd, &a) && !stat(pin_dir, &b) && a.st_dev == b.st_dev &&
+		    a.st_ino == b.st_ino) {
+			*fd_out = fd;
+			return 0;
+		}
+		close(fd);
+	}
+	snprintf(err, errlen, "lock %s: the directory keeps being removed", pin_dir);
+	return -EAGAIN;
+}
+
 /* ---- XDP ---------------------------------------------------------------- */
 
 /* Put fd at path, replacing what is there; through a temporary name and a
@@ -278,29 +377,16 @@ static pid_t running_owner(uint32_t running_id)
 	for (__u32 i = 0; i < ri.nr_map_ids && i < 64 && !owner; i++) {
 		struct bpf_map_info mi = {};
 		struct castle_state st;
-		__u32 mlen = sizeof(mi), zero = 0;
-		char path[64], comm[32] = "";
+		__u32 mlen = sizeof(mi);
 		int mfd = bpf_map_get_fd_by_id(ids[i]);
-		FILE *f;
 
 		if (mfd < 0)
 			continue;
-		if (bpf_obj_get_info_by_fd(mfd, &mi, &mlen) || strcmp(mi.name, CASTLE_MAP_STATE) ||
-		    mi.value_size != sizeof(st) || bpf_map_lookup_elem(mfd, &zero, &st) ||
-		    !st.daemon_pid || (pid_t)st.daemon_pid == getpid() || kill((pid_t)st.daemon_pid, 0)) {
-			close(mfd);
-			continue;
-		}
-		close(mfd);
-		snprintf(path, sizeof(path), "/proc/%u/comm", st.daemon_pid);
-		f = fopen(path, "re");
-		if (f) {
-			if (!fgets(comm, sizeof(comm), f))
-				comm[0] = 0;
-			fclose(f);
-		}
-		if (!strncmp(comm, "castled", 7))
+		if (!bpf_obj_get_info_by_fd(mfd, &mi, &mlen) && !strcmp(mi.name, CASTLE_MAP_STATE) &&
+		    mi.value_size == sizeof(st) && !castle_state_read(mfd, &st) &&
+		    (pid_t)st.daemon_pid != getpid() && castle_daemon_alive((pid_t)st.daemon_pid))
 			owner = (pid_t)st.daemon_pid;
+		close(mfd);
 	}
 	return owner;
 }
@@ -397,9 +483,11 @@ static const char *attach_hint(int e, enum castle_xdp_req req)
 	return "";
 }
 
+/* *attached_new: this call attached castle's program where none of castle's
+ * ran (set as soon as it did, so that a later failure can take it back). */
 static int xdp_attach(struct castle_loader *l, const char *ifname, int ifindex,
-		      enum castle_xdp_req req, struct castle_attach_result *res, char *err,
-		      size_t errlen)
+		      enum castle_xdp_req req, struct castle_attach_result *res,
+		      bool *attached_new, char *err, size_t errlen)
 {
 	static const enum xdp_attach_mode req_mode[] = { XDP_MODE_UNSPEC, XDP_MODE_NATIVE,
 							 XDP_MODE_SKB };
@@ -494,6 +582,7 @@ static int xdp_attach(struct castle_loader *l, const char *ifname, int ifindex,
 			res->xdp_action = CASTLE_ATT_REPLACED;
 		} else {
 			res->xdp_action = CASTLE_ATT_NEW;
+			*attached_new = true;
 		}
 	}
 
@@ -558,14 +647,20 @@ static int tc_attach(struct castle_loader *l, const char *ifname, int ifindex,
 }
 #endif
 
+static int xdp_detach(int ifindex, const char *ifname, char *err, size_t errlen);
+
 int castle_loader_attach(struct castle_loader *l, const char *ifname, enum castle_xdp_req req,
 			 struct castle_attach_result *res, char *err, size_t errlen)
 {
 	struct castle_iface old;
 	int ifindex = if_nametoindex(ifname);
-	uint32_t key;
+	uint32_t key, slot, had_slot = 0;
+	bool slot_new = false, xdp_new = false;
 	int ret;
 
+	/* Every failure below writes err; callers' buffers need not be set. */
+	if (errlen)
+		err[0] = 0;
 	memset(res, 0, sizeof(*res));
 	if (!ifindex) {
 		snprintf(err, errlen, "interface %s: %s", ifname, strerror(errno));
@@ -575,20 +670,24 @@ int castle_loader_attach(struct castle_loader *l, const char *ifname, enum castl
 	snprintf(res->iface.name, sizeof(res->iface.name), "%s", ifname);
 	/* A counter slot before the first packet. Without one (more than 63
 	 * interfaces, or an ifindex beyond the slot table) the interface is
-	 * still guarded; its counters are reported under ifindex 0. */
-	uint32_t slot;
+	 * still guarded; its counters are reported under ifindex 0. A slot
+	 * the interface already had (adoption keeps counters) is kept on
+	 * failure; one assigned here is given back. */
+	if (bpf_map_lookup_elem(l->maps.ifslot, &key, &had_slot))
+		had_slot = 0;
 	ret = castle_ifslot_assign(&l->maps, ifindex, &slot);
 	if (ret && ret != -ENOSPC && ret != -ERANGE) {
 		snprintf(err, errlen, "counter slot for %s: %s", ifname, strerror(-ret));
 		return ret;
 	}
-	ret = xdp_attach(l, ifname, ifindex, req, res, err, errlen);
+	slot_new = !ret && !had_slot;
+	ret = xdp_attach(l, ifname, ifindex, req, res, &xdp_new, err, errlen);
 	if (ret)
-		return ret;
+		goto undo;
 #ifdef CASTLE_HAVE_TC
 	ret = tc_attach(l, ifname, ifindex, res, err, errlen);
 	if (ret)
-		return ret;
+		goto undo;
 #else
 	snprintf(res->tc_note, sizeof(res->tc_note), "this build has no TC program");
 #endif
@@ -597,10 +696,34 @@ int castle_loader_attach(struct castle_loader *l, const char *ifname, enum castl
 	    !bpf_map_lookup_elem(l->maps.ifaces, &key, &old) && old.attached_unix)
 		res->iface.attached_unix = old.attached_unix;
 	if (bpf_map_update_elem(l->maps.ifaces, &key, &res->iface, BPF_ANY)) {
-		snprintf(err, errlen, "record %s in the ifaces map: %s", ifname, strerror(errno));
-		return -errno;
+		ret = -errno;
+		snprintf(err, errlen, "record %s in the ifaces map: %s", ifname, strerror(-ret));
+		goto undo;
 	}
 	return 0;
+undo:
+	/* Take back what this call did, and only that: castle's XDP program
+	 * where none of castle's ran before (an adopted or replaced one keeps
+	 * enforcing, whoever asked), with the TC attachment made alongside it,
+	 * and a counter slot assigned here. Nothing is left on the interface
+	 * without a record in the ifaces map. */
+	if (xdp_new) {
+		char e2[256];
+		char link[4200];
+
+		if (xdp_detach(ifindex, ifname, e2, sizeof(e2)))
+			snprintf(err + strlen(err), errlen - strlen(err),
+				 "; and taking castle's XDP program off %s again failed: %s", ifname,
+				 e2);
+		snprintf(link, sizeof(link), "%s/" CASTLE_PIN_LINK_TC_FMT, l->pin_dir, ifname);
+#ifdef CASTLE_HAVE_TC
+		if (res->iface.tc_mode)
+			castle_tc_detach(ifindex, link, e2, sizeof(e2));
+#endif
+	}
+	if (slot_new)
+		castle_ifslot_release(&l->maps, key);
+	return ret;
 }
 
 /* ---- unload ------------------------------------------------------------- */

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <castle/castle.h>
 #include "maps.h"
 
@@ -79,5 +80,27 @@ const char *castle_tc_mode_name(uint32_t mode);
  * the ifaces map, its counter slot and its TC link pin, so status does not
  * show an interface that no longer exists. Other pins are left alone. */
 int castle_iface_forget(const struct castle_maps *m, const char *pin_dir, const char *ifname);
+
+/* ---- castled's presence ---------------------------------------------------
+ * PIN/state records castled's pid while it runs. After a kill -9 the pid
+ * stays there and may be reused by an unrelated process: a pid only counts
+ * as castled when the process exists AND /proc/PID/comm is "castled". Every
+ * "is castled running" question (castled, the loader, castlectl status and
+ * reload) goes through castle_daemon_alive. */
+
+/* pid is a live process named castled. False for 0, for a gone pid, for a
+ * process of another name, and when /proc/PID/comm cannot be read. */
+bool castle_daemon_alive(pid_t pid);
+
+/* Read the single entry of the state map (0 or -errno). */
+int castle_state_read(int state_fd, struct castle_state *st);
+
+/* The pin directory lock: castled creates pin_dir if needed (0700), opens it
+ * and takes flock(LOCK_EX | LOCK_NB) on it, held through *fd_out (O_CLOEXEC)
+ * for the daemon's life, so two castleds cannot manage the same pins, even
+ * when started at the same instant (the pid in PIN/state is written only
+ * once the gate enforces). -EWOULDBLOCK with "another castled (pid N) holds
+ * PIN_DIR ..." in err when it is taken. castlectl never takes it. */
+int castle_pin_lock(const char *pin_dir, int *fd_out, char *err, size_t errlen);
 
 #endif /* CASTLE_LOADER_H */

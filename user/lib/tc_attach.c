@@ -45,8 +45,12 @@ static int tcx_attach(int ifindex, int prog_fd, const char *pin, char *err, size
 		unlink(pin);
 	}
 	fd = bpf_link_create(prog_fd, ifindex, CASTLE_BPF_TCX_INGRESS, NULL);
-	if (fd < 0)
-		return -errno;
+	if (fd < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "attach TCX ingress on ifindex %d: %s", ifindex,
+			 strerror(-ret));
+		return ret;
+	}
 	if (bpf_obj_pin(fd, pin)) {
 		ret = -errno;
 		snprintf(err, errlen, "pin TCX link at %s: %s", pin, strerror(-ret));
@@ -84,12 +88,9 @@ int castle_tc_attach(int ifindex, int prog_fd, const char *link_pin_path, int *m
 		*mode_out = CASTLE_TCM_TCX;
 		return 0;
 	}
-	if (!no_tcx(-ret)) {
-		if (!err[0] || ret != -errno)
-			snprintf(err, errlen, "attach TCX ingress on ifindex %d: %s", ifindex,
-				 strerror(-ret));
+	/* tcx_attach wrote err on every failure. */
+	if (!no_tcx(-ret))
 		return ret;
-	}
 	err[0] = 0;
 	ret = clsact_attach(ifindex, prog_fd, err, errlen);
 	if (ret)
