@@ -120,8 +120,9 @@ static __always_inline struct castle_block_val *castle_block4(__u32 gen, const s
 	v = castle_live(m, now);
 	if (v)
 		return v;
-	if (m) /* expired manual or auto entry: reclaim it now */
-		bpf_map_delete_elem(&man_block4, &a);
+	/* An expired manual/auto entry is left for castled to reap: deleting it
+	 * here would race with castlectl re-adding the same address. */
+	(void)m;
 
 	__builtin_memcpy(k.addr, p->saddr, 4);
 	inner = bpf_map_lookup_elem(&pol_net4, &gen);
@@ -150,8 +151,7 @@ static __always_inline struct castle_block_val *castle_block6(__u32 gen, const s
 	v = castle_live(m, now);
 	if (v)
 		return v;
-	if (m)
-		bpf_map_delete_elem(&man_block6, &a);
+	(void)m;
 
 	__builtin_memcpy(k.addr, p->saddr, 16);
 	inner = bpf_map_lookup_elem(&pol_net6, &gen);

@@ -218,7 +218,11 @@ static __always_inline int castle_rl_admit(__u32 slot, const struct castle_class
 
 	int ok = castle_gcra(&v->tat, now, c->pkt_cost_ns, c->pkt_tol_ns);
 	if (ok && c->byte_cost_fp) {
-		__u64 cost = (len * c->byte_cost_fp) >> CASTLE_BYTE_FP_SHIFT;
+		/* len * fp would wrap for a very slow byte rate (fp up to ~2^56):
+		 * integer and fraction parts separately. */
+		__u64 fp = c->byte_cost_fp;
+		__u64 cost = len * (fp >> CASTLE_BYTE_FP_SHIFT) +
+			     ((len * (fp & ((1ull << CASTLE_BYTE_FP_SHIFT) - 1))) >> CASTLE_BYTE_FP_SHIFT);
 		__u64 tol = c->byte_burst_ns > cost ? c->byte_burst_ns - cost : 0;
 		if (c->byte_burst_ns < cost || !castle_gcra(&v->byte_tat, now, cost, tol)) {
 			/* The packet token is given back: this packet was not sent. */

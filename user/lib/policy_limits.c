@@ -273,6 +273,12 @@ static void parse_class(struct pol_ctx *c, yaml_node_t *n, unsigned int idx)
 		parse_per(c, cl, v[K_PER], where);
 	if (v[K_BAN])
 		parse_ban(c, cl, v[K_BAN], where);
+	/* A ban writes the aggregated prefix into the blocklist: with a short
+	 * `per`, one noisy source bans everyone behind it. */
+	if (v[K_BAN] && cl->ban_after && (cl->plen4 < 16 || cl->plen6 < 32))
+		pol_warn(c, v[K_BAN], "%s.ban with per ipv4 /%u, ipv6 /%u: a ban blocks the whole "
+			 "prefix (below /16 or /32 that is a large share of the Internet)", where,
+			 cl->plen4, cl->plen6);
 }
 
 void pol_parse_limits(struct pol_ctx *c, yaml_node_t *n)

@@ -527,7 +527,8 @@ void xm_judge(struct xm *m, const uint8_t *f, size_t n, struct xm_result *r)
 			continue;
 		r->slot = (int)i;
 		if (!class_admit(m, (int)i, p)) {
-			r->class_drop = true;
+			/* in dry-run the class counts a pass (nothing drops) */
+			r->class_drop = !m->dry_run;
 			r->reason = CASTLE_R_RATELIMIT;
 			goto drop;
 		}
