@@ -166,6 +166,20 @@ static void policy_block_inside_allow_is_a_warning(void **state)
 	castle_policy_free(&c);
 }
 
+static void policy_ban_with_short_prefix_is_a_warning(void **state)
+{
+	struct castle_policy_conf c;
+	struct castle_errors e;
+
+	(void)state;
+	assert_int_equal(load("warn_ban_short_prefix.yaml", &c, &e), 0);
+	assert_int_equal(e.nerrors, 0);
+	assert_int_equal(e.nwarnings, 1);
+	expect_diag(&e, "warn_ban_short_prefix.yaml", 6, 10, "warning: limits[0].ban with per ipv4 /8");
+	castle_errors_free(&e);
+	castle_policy_free(&c);
+}
+
 /* ---- bad files ----------------------------------------------------------- */
 
 static void policy_version_missing_or_wrong(void **state)
@@ -484,6 +498,7 @@ int main(void)
 		cmocka_unit_test(policy_loads_contract_example),
 		cmocka_unit_test(policy_minimal_has_defaults),
 		cmocka_unit_test(policy_block_inside_allow_is_a_warning),
+		cmocka_unit_test(policy_ban_with_short_prefix_is_a_warning),
 		cmocka_unit_test(policy_version_missing_or_wrong),
 		cmocka_unit_test(policy_yaml_syntax_error_has_position),
 		cmocka_unit_test(policy_empty_and_two_documents),
