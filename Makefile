@@ -37,8 +37,16 @@ TESTHELP  := $(wildcard tests/bpf/helpers/*.c)
 
 .SECONDARY:
 .DELETE_ON_ERROR:
-.PHONY: all deps test test-bpf test-unit test-e2e clean install demo bench bench-quick lint fuzz fuzzers
-all: $(SKELS) $(BINS) $(BPFTESTS) $(UNITTESTS) $(EXTRA_BINS)
+.PHONY: all check-deps deps test test-bpf test-unit test-e2e clean install demo bench bench-quick lint fuzz fuzzers
+all: check-deps $(SKELS) $(BINS) $(BPFTESTS) $(UNITTESTS) $(EXTRA_BINS)
+
+# A missing library would otherwise surface as unrelated compile errors.
+check-deps:
+	@for p in $(PKGS) cmocka; do pkg-config --exists $$p || { \
+		echo "castle: the $$p development package is missing: run 'make deps' (scripts/deps.sh)" >&2; \
+		exit 1; }; done
+	@for t in $(CLANG) $(BPFTOOL); do command -v $$t >/dev/null || { \
+		echo "castle: $$t not found: run 'make deps' (scripts/deps.sh)" >&2; exit 1; }; done
 
 deps:
 	scripts/deps.sh

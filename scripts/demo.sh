@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # demo.sh - install what is missing, build, and show castle guarding a
-# self-made two-host topology: namespaces castle-demo-src and castle-demo-dut
+# self-made two-host topology: namespaces castle-src-demo and castle-dut-demo
 # joined by a veth pair (198.18.0.0/15, 2001:db8::/32). Nothing outside those
 # namespaces is touched; everything is torn down at the end.
 set -eu
