@@ -463,7 +463,8 @@ int castle_policy_parse(const char *name, const char *buf, size_t len,
 out:
 	/* sort only what this parse added: the caller's earlier messages stay */
 	{
-		struct castle_errors tail = { .v = errs->v + n0, .n = errs->n - n0 };
+		/* no diagnostics yet: v may be NULL, and NULL + 0 is UB */
+		struct castle_errors tail = { .v = errs->v ? errs->v + n0 : NULL, .n = errs->n - n0 };
 
 		castle_errors_sort(&tail);
 	}
