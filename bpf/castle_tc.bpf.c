@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * castle_tc.bpf.c - the TC ingress TLS gate. The body reads as the order of
- * checks: parse -> tls enabled? -> protected port? -> allowlist -> QUIC (UDP)
+ * checks: parse -> tls enabled? -> malformed (only where it is the gate's
+ * business, allowlist first) -> protected port? -> allowlist -> QUIC (UDP)
  * or the TCP connection state machine -> count. It runs after the XDP gate,
  * so blocked and rate-limited sources never get here.
  *
@@ -111,16 +112,27 @@ static __always_inline void bump(void *map, __u32 idx)
 static __always_inline int tc_l4(struct __sk_buff *skb, struct castle_tc_pkt *p, __u32 off,
 				 __u32 ip_end)
 {
+	__be16 ports[2];
+
+	if (p->ip.proto != IPPROTO_TCP && p->ip.proto != IPPROTO_UDP)
+		return CASTLE_P_IP;
+	/* The ports first: a header cut after them is still malformed, but
+	 * the gate can tell whether it is its business (a protected port). */
+	if (off + sizeof(ports) > ip_end || bpf_skb_load_bytes(skb, off, ports, sizeof(ports)))
+		return CASTLE_P_BAD_L4;
+	p->ip.sport = bpf_ntohs(ports[0]);
+	p->ip.dport = bpf_ntohs(ports[1]);
+	p->ip.has_ports = 1;
 	if (p->ip.proto == IPPROTO_TCP) {
 		struct tcphdr th;
 
 		if (off + sizeof(th) > ip_end || bpf_skb_load_bytes(skb, off, &th, sizeof(th)))
 			return CASTLE_P_BAD_L4;
+		/* Stricter than parse.h, which needs only the ports: the gate
+		 * reads the payload, so the data offset must hold. The caller
+		 * calls this malformed only on a protected port. */
 		if (th.doff < 5 || off + th.doff * 4 > ip_end)
 			return CASTLE_P_BAD_L4;
-		p->ip.sport = bpf_ntohs(th.source);
-		p->ip.dport = bpf_ntohs(th.dest);
-		p->ip.has_ports = 1;
 		p->seq = bpf_ntohl(th.seq);
 		p->tcp_flags = ((__u8 *)&th)[13];
 		p->pay_off = off + th.doff * 4;
@@ -129,12 +141,7 @@ static __always_inline int tc_l4(struct __sk_buff *skb, struct castle_tc_pkt *p,
 
 		if (off + sizeof(uh) > ip_end || bpf_skb_load_bytes(skb, off, &uh, sizeof(uh)))
 			return CASTLE_P_BAD_L4;
-		p->ip.sport = bpf_ntohs(uh.source);
-		p->ip.dport = bpf_ntohs(uh.dest);
-		p->ip.has_ports = 1;
 		p->pay_off = off + sizeof(uh);
-	} else {
-		return CASTLE_P_IP;
 	}
 	p->pay_len = ip_end - p->pay_off;
 	return CASTLE_P_IP;
@@ -675,8 +682,26 @@ int castle_tc(struct __sk_buff *skb)
 	}
 	if (!(flags & CASTLE_F_TLS))
 		goto out;
+	if (pr == CASTLE_P_BAD_L4) {
+		/* Source known, transport header cut (or, on TCP, a data offset
+		 * past the packet). XDP judged it already (allowlist first, then
+		 * `malformed:`); the gate adds a verdict only where it is its
+		 * business: allow beats everything, a visible port that is not
+		 * protected passes, and a protected or unknown port is
+		 * malformed, the policy decides. docs/TLS.md, "Malformed". */
+		if (castle_tc_allowed(gen, &p.ip)) {
+			reason = CASTLE_R_ALLOWLIST;
+			goto out;
+		}
+		if (p.ip.has_ports && !castle_tc_protected(gen, p.ip.dport))
+			goto out;
+		reason = CASTLE_R_MALFORMED;
+		verdict = CASTLE_DROP;
+		goto out;
+	}
 	if (pr != CASTLE_P_IP) {
-		/* Ports out of sight: the malformed policy decides, as at XDP. */
+		/* No trustworthy source (XDP calls it malformed before its
+		 * allowlist, too): the malformed policy decides. */
 		reason = CASTLE_R_MALFORMED;
 		verdict = CASTLE_DROP;
 		goto out;

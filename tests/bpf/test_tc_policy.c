@@ -2,7 +2,8 @@
 /*
  * test_tc_policy.c - what decides whether the TC gate looks at a packet at
  * all, and UDP on the protected ports: no tls section, other ports, the
- * allowlist (policy and manual), dry-run, malformed frames, IP fragments,
+ * allowlist (policy and manual), dry-run, malformed frames (cut transport
+ * headers: allow first, other ports not the gate's business), IP fragments,
  * QUIC long and short headers with quic: allow and quic: drop.
  */
 #include <stdarg.h>
@@ -146,6 +147,89 @@ static void malformed_follows_the_policy(void **state)
 	assert_int_equal(ftc_count(f, CASTLE_PASS, CASTLE_R_MALFORMED), 1);
 }
 
+/* A TCP frame from src to dport, cut: the IP length (and the frame) end
+ * `keep` bytes into the TCP header; keep 0 = whole, with data offset `doff`
+ * (0 = as built). Returns the frame length. */
+static size_t cut_tcp(uint8_t *buf, int family, const char *src, uint16_t dport, size_t keep,
+		      unsigned doff)
+{
+	struct pkt_spec s = { .family = family, .src = src, .proto = 6, .sport = 40000,
+			      .dport = dport, .payload = http, .paylen = 8 };
+	struct pkt_layout lay;
+	size_t n = pkt_build_layout(&s, buf, PKT_MAX, &lay);
+
+	if (doff)
+		buf[lay.l4 + 12] = (uint8_t)(doff << 4 | (buf[lay.l4 + 12] & 0x0f));
+	if (keep) {
+		n = lay.l4 + keep;
+		pkt_set_ip_end(buf, &lay, family, n);
+	}
+	return n;
+}
+
+/* Allow beats everything, at TC as at XDP: an allowlisted source whose TCP
+ * header is cut (ports visible or not) or whose data offset runs past the
+ * packet passes, whatever the port and the malformed policy. */
+static void allowlisted_cut_header_passes(void **state)
+{
+	struct ftc *f = *state;
+	uint8_t buf[PKT_MAX];
+
+	ftc_begin(f, "443", V12, 0);
+	ftc_allow(f, "198.18.10.0/24");
+	ftc_allow(f, "2001:db8:10::/48");
+	ftc_commit(f);
+	assert_int_equal(ftc_run(f, buf, cut_tcp(buf, 4, "198.18.10.7", 443, 10, 0)), FTC_PASS);
+	assert_int_equal(ftc_run(f, buf, cut_tcp(buf, 4, "198.18.10.7", 443, 2, 0)), FTC_PASS);
+	assert_int_equal(ftc_run(f, buf, cut_tcp(buf, 4, "198.18.10.7", 443, 0, 15)), FTC_PASS);
+	assert_int_equal(ftc_run(f, buf, cut_tcp(buf, 6, "2001:db8:10::7", 443, 19, 0)), FTC_PASS);
+	assert_int_equal(ftc_run(f, buf, cut_tcp(buf, 4, "198.18.10.7", 80, 10, 0)), FTC_PASS);
+	assert_int_equal(ftc_count(f, CASTLE_PASS, CASTLE_R_ALLOWLIST), 5);
+	assert_int_equal(ftc_count(f, CASTLE_DROP, CASTLE_R_MALFORMED), 0);
+	assert_int_equal(ftc_count(f, CASTLE_PASS, CASTLE_R_MALFORMED), 0);
+	assert_int_equal(ftc_total(f), 5);
+
+	/* The same frames from a source that is not allowlisted: malformed on
+	 * the protected port (ports visible or not). */
+	assert_int_equal(ftc_run(f, buf, cut_tcp(buf, 4, "198.18.0.7", 443, 10, 0)), FTC_DROP);
+	assert_int_equal(ftc_run(f, buf, cut_tcp(buf, 4, "198.18.0.7", 443, 2, 0)), FTC_DROP);
+	assert_int_equal(ftc_run(f, buf, cut_tcp(buf, 4, "198.18.0.7", 443, 0, 15)), FTC_DROP);
+	assert_int_equal(ftc_run(f, buf, cut_tcp(buf, 6, "2001:db8::7", 443, 19, 0)), FTC_DROP);
+	assert_int_equal(ftc_count(f, CASTLE_DROP, CASTLE_R_MALFORMED), 4);
+	assert_int_equal(ftc_total(f), 9);
+}
+
+/* A cut header is the TLS gate's business only on a protected port, or when
+ * the port is out of sight: on another visible port it passes (`ok`), XDP
+ * already applied `malformed:` to it. */
+static void cut_header_on_other_port_is_not_tc_business(void **state)
+{
+	struct ftc *f = *state;
+	uint8_t buf[PKT_MAX];
+
+	ftc_begin(f, "443", V12, 0);
+	ftc_commit(f);
+	assert_int_equal(ftc_run(f, buf, cut_tcp(buf, 4, "198.18.0.7", 80, 10, 0)), FTC_PASS);
+	assert_int_equal(ftc_run(f, buf, cut_tcp(buf, 4, "198.18.0.7", 80, 4, 0)), FTC_PASS);
+	assert_int_equal(ftc_run(f, buf, cut_tcp(buf, 4, "198.18.0.7", 80, 0, 15)), FTC_PASS);
+	assert_int_equal(ftc_run(f, buf, cut_tcp(buf, 4, "198.18.0.7", 80, 0, 3)), FTC_PASS);
+	assert_int_equal(ftc_run(f, buf, cut_tcp(buf, 6, "2001:db8::7", 22, 12, 0)), FTC_PASS);
+	assert_int_equal(ftc_count(f, CASTLE_PASS, CASTLE_R_OK), 5);
+	assert_int_equal(ftc_count(f, CASTLE_DROP, CASTLE_R_MALFORMED), 0);
+	assert_int_equal(ftc_count(f, CASTLE_PASS, CASTLE_R_MALFORMED), 0);
+
+	/* Ports out of sight (3 bytes of TCP header): it could be a protected
+	 * port, so the malformed policy decides - as XDP decided. */
+	assert_int_equal(ftc_run(f, buf, cut_tcp(buf, 4, "198.18.0.7", 80, 3, 0)), FTC_DROP);
+	assert_int_equal(ftc_count(f, CASTLE_DROP, CASTLE_R_MALFORMED), 1);
+	ftc_begin(f, "443", V12, CASTLE_F_MALFORMED_PASS);
+	ftc_commit(f);
+	assert_int_equal(ftc_run(f, buf, cut_tcp(buf, 4, "198.18.0.7", 80, 3, 0)), FTC_PASS);
+	assert_int_equal(ftc_run(f, buf, cut_tcp(buf, 4, "198.18.0.7", 443, 10, 0)), FTC_PASS);
+	assert_int_equal(ftc_count(f, CASTLE_PASS, CASTLE_R_MALFORMED), 2);
+	assert_int_equal(ftc_total(f), 8);
+}
+
 /* A first fragment to a protected port cannot be inspected whole: dropped,
  * so the later fragments (which pass: no ports) never reassemble. */
 static void fragments(void **state)
@@ -258,6 +342,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(allowlist_is_never_tls_checked, setup, teardown),
 		cmocka_unit_test_setup_teardown(dry_run_counts_would_drops, setup, teardown),
 		cmocka_unit_test_setup_teardown(malformed_follows_the_policy, setup, teardown),
+		cmocka_unit_test_setup_teardown(allowlisted_cut_header_passes, setup, teardown),
+		cmocka_unit_test_setup_teardown(cut_header_on_other_port_is_not_tc_business, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(fragments, setup, teardown),
 		cmocka_unit_test_setup_teardown(quic_allow, setup, teardown),
 		cmocka_unit_test_setup_teardown(quic_drop, setup, teardown),
