@@ -293,10 +293,153 @@ static uint32_t count_keys(int fd)
 	return castle_map_usage(fd, &entries, &cap) ? 0 : entries;
 }
 
-static void render_maps(FILE *f, const struct castle_maps *m, const struct castle_metrics_snapshot *s,
-			uint64_t rl_total)
+/* Entries of a hash map by batched lookups (a few syscalls for the TLS
+ * tables' 65536 and 262144 entries, where a key walk costs one per entry);
+ * the key walk when the kernel refuses batches. */
+static uint32_t count_batch(int fd)
 {
-	struct { const char *name; uint64_t entries, cap; } v[CASTLE_PM_MAX + CASTLE_MM_MAX + 8];
+	enum { CHUNK = 4096 };
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	uint32_t n = 0;
+	bool first = true, done = false;
+	void *keys = NULL, *vals = NULL, *token = NULL;
+
+	if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
+		return 0;
+	keys = calloc(CHUNK, info.key_size);
+	vals = calloc(CHUNK, info.value_size);
+	token = calloc(1, info.key_size > 8 ? info.key_size : 8);
+	while (keys && vals && token && !done) {
+		LIBBPF_OPTS(bpf_map_batch_opts, o);
+		__u32 count = CHUNK;
+
+		/* ENOENT marks the last batch (which may still carry entries). */
+		if (bpf_map_lookup_batch(fd, first ? NULL : token, token, keys, vals, &count, &o)) {
+			if (errno != ENOENT) {
+				n = count_keys(fd);
+				break;
+			}
+			done = true;
+		}
+		first = false;
+		n += count;
+	}
+	free(keys);
+	free(vals);
+	free(token);
+	return n;
+}
+
+/* The TC object's tables. castled hands over only tls_results and
+ * tls_pressure; the program that uses tls_results is the TC gate, and its
+ * map list holds the others. Found once and kept (the fds keep the maps). */
+struct tc_tables {
+	uint32_t results_id;	/* what the fds below were found from */
+	int pending, conns, marks;
+};
+
+static pthread_mutex_t tc_tables_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct tc_tables tc_tables = { 0, -1, -1, -1 };
+
+static uint32_t map_id_of(int fd)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
+	return fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len) ? info.id : 0;
+}
+
+/* Of the maps of program `pfd`, keep those named like the TC tables; true
+ * when the program uses the map `want`. */
+static bool tc_tables_of_prog(int pfd, uint32_t want, struct tc_tables *t)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info), nmaps;
+	uint32_t *ids;
+	bool uses = false;
+
+	if (bpf_obj_get_info_by_fd(pfd, &info, &len) || !info.nr_map_ids)
+		return false;
+	nmaps = info.nr_map_ids;
+	ids = calloc(nmaps, sizeof(*ids));
+	if (!ids)
+		return false;
+	memset(&info, 0, sizeof(info));
+	info.nr_map_ids = nmaps;
+	info.map_ids = (__u64)(unsigned long)ids;
+	len = sizeof(info);
+	if (bpf_obj_get_info_by_fd(pfd, &info, &len))
+		goto out;
+	if (info.nr_map_ids < nmaps)
+		nmaps = info.nr_map_ids;
+	for (__u32 i = 0; i < nmaps; i++)
+		uses |= ids[i] == want;
+	for (__u32 i = 0; uses && i < nmaps; i++) {
+		struct bpf_map_info mi = {};
+		__u32 mlen = sizeof(mi);
+		int *slot = NULL, fd = bpf_map_get_fd_by_id(ids[i]);
+
+		if (fd < 0)
+			continue;
+		if (!bpf_obj_get_info_by_fd(fd, &mi, &mlen)) {
+			if (!strcmp(mi.name, CASTLE_MAP_TLS_PENDING))
+				slot = &t->pending;
+			else if (!strcmp(mi.name, CASTLE_MAP_TLS_CONNS))
+				slot = &t->conns;
+			else if (!strcmp(mi.name, CASTLE_MAP_TLS_MARKS))
+				slot = &t->marks;
+		}
+		if (slot && *slot < 0)
+			*slot = fd;
+		else
+			close(fd);
+	}
+out:
+	free(ids);
+	return uses;
+}
+
+static void tc_tables_get(int results_fd, struct tc_tables *out)
+{
+	uint32_t want = map_id_of(results_fd), id = 0;
+
+	pthread_mutex_lock(&tc_tables_lock);
+	if (want && want != tc_tables.results_id) {
+		struct tc_tables t = { want, -1, -1, -1 };
+
+		while (!bpf_prog_get_next_id(id, &id)) {
+			int pfd = bpf_prog_get_fd_by_id(id);
+			bool found;
+
+			if (pfd < 0)
+				continue;
+			found = tc_tables_of_prog(pfd, want, &t);
+			close(pfd);
+			if (found)
+				break;
+		}
+		/* Not found (no program loaded yet): look again next time. */
+		if (t.pending >= 0 || t.conns >= 0 || t.marks >= 0) {
+			if (tc_tables.pending >= 0)
+				close(tc_tables.pending);
+			if (tc_tables.conns >= 0)
+				close(tc_tables.conns);
+			if (tc_tables.marks >= 0)
+				close(tc_tables.marks);
+			tc_tables = t;
+		}
+	}
+	*out = want && want == tc_tables.results_id ? tc_tables
+						    : (struct tc_tables){ 0, -1, -1, -1 };
+	pthread_mutex_unlock(&tc_tables_lock);
+}
+
+static void render_maps(FILE *f, const struct castle_maps *m, const struct castle_metrics_snapshot *s,
+			int tls_results, uint64_t rl_total)
+{
+	struct { const char *name; uint64_t entries, cap; } v[CASTLE_PM_MAX + CASTLE_MM_MAX + 12];
+	struct tc_tables tc;
 	int n = 0;
 
 	/* Arrays are always full; hash maps of a few entries are walked; the
@@ -319,16 +462,32 @@ static void render_maps(FILE *f, const struct castle_maps *m, const struct castl
 				 capacity_of(m->class_stats) };
 	v[n++] = (typeof(v[0])){ CASTLE_MAP_IFACES, count_keys(m->ifaces), capacity_of(m->ifaces) };
 	v[n++] = (typeof(v[0])){ CASTLE_MAP_NOTES, count_keys(m->notes), capacity_of(m->notes) };
+	/* The TLS gate's tables (TC object), when it is loaded. */
+	tc_tables_get(tls_results, &tc);
+	if (tc.pending >= 0)
+		v[n++] = (typeof(v[0])){ CASTLE_MAP_TLS_PENDING, count_batch(tc.pending),
+					 capacity_of(tc.pending) };
+	if (tc.conns >= 0)
+		v[n++] = (typeof(v[0])){ CASTLE_MAP_TLS_CONNS, count_batch(tc.conns),
+					 capacity_of(tc.conns) };
+	if (tc.marks >= 0)
+		v[n++] = (typeof(v[0])){ CASTLE_MAP_TLS_MARKS, capacity_of(tc.marks),
+					 capacity_of(tc.marks) };
 
 	family(f, "castle_map_entries", "gauge",
-	       "Entries in each map (policy maps: the live generation).");
+	       "Entries in each map (policy maps: the live generation; arrays: always full).");
 	for (int i = 0; i < n; i++)
 		fprintf(f, "castle_map_entries{map=\"%s\"} %llu\n", v[i].name,
 			(unsigned long long)v[i].entries);
-	family(f, "castle_map_capacity", "gauge", "Capacity (max_entries) of each map.");
+	family(f, "castle_map_capacity", "gauge",
+	       "Capacity (max_entries) of each map; for the events ring buffer, its size in bytes.");
 	for (int i = 0; i < n; i++)
 		fprintf(f, "castle_map_capacity{map=\"%s\"} %llu\n", v[i].name,
 			(unsigned long long)v[i].cap);
+	/* A ring buffer has no entries to count, only a size. */
+	if (m->events >= 0)
+		fprintf(f, "castle_map_capacity{map=\"%s\"} %llu\n", CASTLE_MAP_EVENTS,
+			(unsigned long long)capacity_of(m->events));
 }
 
 static void render_daemon(FILE *f, const struct castle_maps *m, const struct castle_policy *pol,
@@ -402,7 +561,7 @@ char *castle_metrics_render(const struct castle_metrics_src *src,
 	render_tls(f, src->tls_results, src->tls_pressure);
 	render_rl_events(f, m);
 	render_lists(f, s);
-	render_maps(f, m, s, rl.total);
+	render_maps(f, m, s, src->tls_results, rl.total);
 	render_daemon(f, m, &pol, have_pol, ifs, nif);
 	if (fclose(f)) {
 		free(buf);
