@@ -86,7 +86,7 @@ $(O)/tests/bpf/%: tests/bpf/%.c $(TESTHELP) $(wildcard tests/bpf/*.h) $(O)/libca
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SAN) -Itests/bpf -Itests/bpf/helpers $< $(TESTHELP) $(O)/libcastle-asan.a -o $@ $(LDLIBS) -lcmocka
 
-$(O)/tests/unit/%: tests/unit/%.c $(O)/libcastle-asan.a $(LIB_HDRS)
+$(O)/tests/unit/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(O)/libcastle-asan.a $(LIB_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SAN) $< $(O)/libcastle-asan.a -o $@ $(LDLIBS) -lcmocka
 

@@ -23,6 +23,7 @@
 #include <bpf/libbpf.h>
 
 #include "castle_xdp.skel.h"
+#include "pinned_skel.h"
 #include "ctl_maps.h"
 #include "apply.h"
 #include "errors.h"
@@ -32,58 +33,22 @@ static char pin[128];
 static struct castle_xdp_bpf *skel;
 static struct castle_maps maps;
 
-static void rm_dir(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	char p[512];
-
-	if (!d)
-		return;
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.') {
-			snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
-			unlink(p);
-		}
-	closedir(d);
-	rmdir(dir);
-}
-
 static int setup(void **state)
 {
-	LIBBPF_OPTS(bpf_object_open_opts, o);
 
 	(void)state;
-	if (geteuid() != 0)
+	ut_skel_open(pin, sizeof(pin), "apply", &skel, &maps, NULL);
+	if (!skel)
 		return 0;
-	snprintf(pin, sizeof(pin), "/sys/fs/bpf/castle-utest-apply-%d", getpid());
-	mkdir(pin, 0700);
-	o.pin_root_path = pin;
-	libbpf_set_print(NULL);
-	skel = castle_xdp_bpf__open_opts(&o);
-	assert_non_null(skel);
-	bpf_map__set_max_entries(skel->maps.rl_state, 1024);
-	assert_int_equal(castle_xdp_bpf__load(skel), 0);
-	assert_int_equal(castle_maps_from_object(skel->obj, &maps), 0);
 	return 0;
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	if (skel)
-		castle_xdp_bpf__destroy(skel);
-	rm_dir(pin);
+	ut_skel_close(pin, &skel);
 	return 0;
 }
-
-#define NEED_ROOT()                                      \
-	do {                                             \
-		if (geteuid() != 0) {                    \
-			fprintf(stderr, "needs root\n"); \
-			skip();                          \
-		}                                        \
-	} while (0)
 
 
 static void apply(const char *text, struct castle_apply_stats *st)
@@ -124,7 +89,7 @@ static void test_kept_only_on_exact_prefix(void **state)
 	struct castle_apply_stats st;
 
 	(void)state;
-	NEED_ROOT();
+	UT_NEED_ROOT();
 	apply("version: 1\nblock:\n"
 	      "  - { cidr: 198.18.40.0/24, ttl: 1h }\n"
 	      "  - { cidr: 198.18.41.7, ttl: 1h }\n", &st);
@@ -162,7 +127,7 @@ static void test_expired_ttl_starts_afresh(void **state)
 	struct castle_apply_stats st;
 
 	(void)state;
-	NEED_ROOT();
+	UT_NEED_ROOT();
 	apply(pol, &st);
 	usleep(1200000);
 	apply(pol, &st);

@@ -111,7 +111,7 @@ static void cidr_invalid_address(void **state)
 	parse_bad("256.1.1.1", "not a valid IPv4 address");
 	parse_bad("1.2.3.4.5", "not a valid IPv4 address");
 	parse_bad("2001:db8:::1", "not a valid IPv6 address");
-	parse_bad("fe80::1%eth0", "not a valid IPv6 address");
+	parse_bad("fe80::1%veth9", "not a valid IPv6 address");
 	parse_bad("1111:2222:3333:4444:5555:6666:7777:8888:9999:aaaa", "too long");
 }
 

@@ -23,6 +23,7 @@
 #include <bpf/libbpf.h>
 
 #include "castle_xdp.skel.h"
+#include "pinned_skel.h"
 #include "ctl.h"
 #include "ctl_maps.h"
 
@@ -82,26 +83,13 @@ static void cidr(const char *s, struct castle_cidr *c)
 	assert_int_equal(castle_cidr_parse(s, c, err, sizeof(err)), 0);
 }
 
-static void rm_pins(void)
+static void shrink(struct castle_xdp_bpf *s)
 {
-	DIR *d = opendir(pin);
-	struct dirent *e;
-	char p[512];
-
-	if (!d)
-		return;
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.') {
-			snprintf(p, sizeof(p), "%s/%s", pin, e->d_name);
-			unlink(p);
-		}
-	closedir(d);
-	rmdir(pin);
+	bpf_map__set_max_entries(s->maps.man_net4, 4);
 }
 
 static int setup(void **state)
 {
-	LIBBPF_OPTS(bpf_object_open_opts, o);
 	struct castle_gen g;
 	struct castle_policy pol = { 0 };
 	struct castle_block_val bv = { .origin = CASTLE_ORIGIN_POLICY };
@@ -109,18 +97,9 @@ static int setup(void **state)
 	char err[256];
 
 	(void)state;
-	if (geteuid() != 0)
+	ut_skel_open(pin, sizeof(pin), "ctl", &skel, &maps, shrink);
+	if (!skel)
 		return 0;
-	snprintf(pin, sizeof(pin), "/sys/fs/bpf/castle-utest-%d", getpid());
-	mkdir(pin, 0700);
-	o.pin_root_path = pin;
-	libbpf_set_print(NULL);
-	skel = castle_xdp_bpf__open_opts(&o);
-	assert_non_null(skel);
-	bpf_map__set_max_entries(skel->maps.rl_state, 1024);
-	bpf_map__set_max_entries(skel->maps.man_net4, 4);
-	assert_int_equal(castle_xdp_bpf__load(skel), 0);
-	assert_int_equal(castle_maps_from_object(skel->obj, &maps), 0);
 
 	/* A policy: one block prefix, one allow, one class named "api". */
 	struct castle_gen_sizes sz = { 64, 64, 64 };
@@ -145,19 +124,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	(void)state;
-	if (skel)
-		castle_xdp_bpf__destroy(skel);
-	rm_pins();
+	ut_skel_close(pin, &skel);
 	return 0;
 }
-
-#define NEED_ROOT()                                   \
-	do {                                          \
-		if (geteuid() != 0) {                 \
-			fprintf(stderr, "needs root\n"); \
-			skip();                       \
-		}                                     \
-	} while (0)
 
 static void test_block_add_list_del(void **state)
 {
@@ -167,7 +136,7 @@ static void test_block_add_list_del(void **state)
 	char note[64];
 
 	(void)state;
-	NEED_ROOT();
+	UT_NEED_ROOT();
 	ctl(&r, "block", "add", "198.18.5.0/24", "--ttl", "10m", "--comment", "flood \"A\"", NULL);
 	EXPECT(&r, 0, NULL);
 	assert_string_equal(r.err, "");
@@ -217,7 +186,7 @@ static void test_full_map_rolls_back(void **state)
 	struct run r;
 
 	(void)state;
-	NEED_ROOT();
+	UT_NEED_ROOT();
 	for (int i = 0; i < 4; i++) {
 		ctl(&r, "block", "add", fill[i], NULL);
 		EXPECT(&r, 0, NULL);
@@ -257,7 +226,7 @@ static void test_allow_and_warning(void **state)
 	struct run r;
 
 	(void)state;
-	NEED_ROOT();
+	UT_NEED_ROOT();
 	ctl(&r, "allow", "add", "2001:db8:10::/48", "--comment", "office", NULL);
 	EXPECT(&r, 0, NULL);
 	done(&r);
@@ -289,7 +258,7 @@ static void test_reading_verbs(void **state)
 	struct run r;
 
 	(void)state;
-	NEED_ROOT();
+	UT_NEED_ROOT();
 	ctl(&r, "-j", "status", NULL);
 	EXPECT(&r, 0, NULL);
 	assert_non_null(strstr(r.out, "\"daemon\":{\"running\":false,\"pid\":null}"));
@@ -326,7 +295,7 @@ static void test_daemon_verbs(void **state)
 	char want[256];
 
 	(void)state;
-	NEED_ROOT();
+	UT_NEED_ROOT();
 	snprintf(want, sizeof(want), "castled is not running (no daemon pid in %s/state)", pin);
 	ctl(&r, "reload", NULL);
 	EXPECT(&r, 1, want);

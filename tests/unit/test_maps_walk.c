@@ -26,6 +26,7 @@
 #include <bpf/libbpf.h>
 
 #include "castle_xdp.skel.h"
+#include "pinned_skel.h"
 #include "ctl_maps.h"
 #include "persist.h"
 
@@ -33,58 +34,22 @@ static char pin[128];
 static struct castle_xdp_bpf *skel;
 static struct castle_maps maps;
 
-static void rm_dir(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	char p[512];
-
-	if (!d)
-		return;
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.') {
-			snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
-			unlink(p);
-		}
-	closedir(d);
-	rmdir(dir);
-}
-
 static int setup(void **state)
 {
-	LIBBPF_OPTS(bpf_object_open_opts, o);
 
 	(void)state;
-	if (geteuid() != 0)
+	ut_skel_open(pin, sizeof(pin), "walk", &skel, &maps, NULL);
+	if (!skel)
 		return 0;
-	snprintf(pin, sizeof(pin), "/sys/fs/bpf/castle-utest-walk-%d", getpid());
-	mkdir(pin, 0700);
-	o.pin_root_path = pin;
-	libbpf_set_print(NULL);
-	skel = castle_xdp_bpf__open_opts(&o);
-	assert_non_null(skel);
-	bpf_map__set_max_entries(skel->maps.rl_state, 1024);
-	assert_int_equal(castle_xdp_bpf__load(skel), 0);
-	assert_int_equal(castle_maps_from_object(skel->obj, &maps), 0);
 	return 0;
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	if (skel)
-		castle_xdp_bpf__destroy(skel);
-	rm_dir(pin);
+	ut_skel_close(pin, &skel);
 	return 0;
 }
-
-#define NEED_ROOT()                                      \
-	do {                                             \
-		if (geteuid() != 0) {                    \
-			fprintf(stderr, "needs root\n"); \
-			skip();                          \
-		}                                        \
-	} while (0)
 
 enum { N_EXPIRED = 300, N_LIVE = 200 };
 
@@ -169,7 +134,7 @@ static void test_reaping_walk_visits_each_live_entry_once(void **state)
 	uint8_t a[4];
 
 	(void)state;
-	NEED_ROOT();
+	UT_NEED_ROOT();
 	assert_non_null(s);
 	clear_manual();
 	fill();
@@ -207,7 +172,7 @@ static void test_persist_counts_without_duplicates(void **state)
 	int lines = 0;
 
 	(void)state;
-	NEED_ROOT();
+	UT_NEED_ROOT();
 	clear_manual();
 	fill();
 	assert_non_null(mkdtemp(dir));
@@ -224,7 +189,7 @@ static void test_persist_counts_without_duplicates(void **state)
 		lines += line[0] != '#';
 	fclose(f);
 	assert_int_equal(lines, N_LIVE + live_nets);
-	rm_dir(dir);
+	ut_rm_dir(dir);
 	clear_manual();
 }
 
@@ -236,7 +201,7 @@ static void test_rl_reap_steady(void **state)
 	int n = 0;
 
 	(void)state;
-	NEED_ROOT();
+	UT_NEED_ROOT();
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	idle.last_ns = 1;
 	fresh.last_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
@@ -288,7 +253,7 @@ static void test_persist_far_future_ttl(void **state)
 	int restored = 0;
 
 	(void)state;
-	NEED_ROOT();
+	UT_NEED_ROOT();
 	clear_manual();
 	for (int i = 0; i < 3; i++) {
 		assert_int_equal(castle_cidr_parse(cidrs[i], &c[i], err, sizeof(err)), 0);
@@ -319,7 +284,7 @@ static void test_persist_far_future_ttl(void **state)
 			fail_msg("%s: restored expiry %llu is not far in the future", cidrs[i],
 				 (unsigned long long)v.expires_ns);
 	}
-	rm_dir(dir);
+	ut_rm_dir(dir);
 	clear_manual();
 }
 

@@ -23,6 +23,7 @@
 #include <bpf/libbpf.h>
 
 #include "castle_xdp.skel.h"
+#include "pinned_skel.h"
 #include "ctl_maps.h"
 #include "apply.h"
 #include "ctl.h"
@@ -31,59 +32,27 @@ static char pin[128];
 static struct castle_xdp_bpf *skel;
 static struct castle_maps maps;
 
-static void rm_dir(const char *dir)
+static void shrink(struct castle_xdp_bpf *s)
 {
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	char p[512];
-
-	if (!d)
-		return;
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.') {
-			snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
-			unlink(p);
-		}
-	closedir(d);
-	rmdir(dir);
+	bpf_map__set_max_entries(s->maps.notes, 3);
 }
 
 static int setup(void **state)
 {
-	LIBBPF_OPTS(bpf_object_open_opts, o);
 
 	(void)state;
-	if (geteuid() != 0)
+	ut_skel_open(pin, sizeof(pin), "notes", &skel, &maps, shrink);
+	if (!skel)
 		return 0;
-	snprintf(pin, sizeof(pin), "/sys/fs/bpf/castle-utest-notes-%d", getpid());
-	mkdir(pin, 0700);
-	o.pin_root_path = pin;
-	libbpf_set_print(NULL);
-	skel = castle_xdp_bpf__open_opts(&o);
-	assert_non_null(skel);
-	bpf_map__set_max_entries(skel->maps.rl_state, 1024);
-	bpf_map__set_max_entries(skel->maps.notes, 3);
-	assert_int_equal(castle_xdp_bpf__load(skel), 0);
-	assert_int_equal(castle_maps_from_object(skel->obj, &maps), 0);
 	return 0;
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	if (skel)
-		castle_xdp_bpf__destroy(skel);
-	rm_dir(pin);
+	ut_skel_close(pin, &skel);
 	return 0;
 }
-
-#define NEED_ROOT()                                      \
-	do {                                             \
-		if (geteuid() != 0) {                    \
-			fprintf(stderr, "needs root\n"); \
-			skip();                          \
-		}                                        \
-	} while (0)
 
 
 static int ctl(const char *a0, ...)
@@ -136,7 +105,7 @@ static void test_note_failure_takes_entry_back(void **state)
 	char note[64];
 
 	(void)state;
-	NEED_ROOT();
+	UT_NEED_ROOT();
 	clear_notes();
 	/* a replaced entry: its old value comes back */
 	assert_int_equal(ctl("block", "add", "198.18.8.0/24", "--ttl", "1h", NULL), 0);
@@ -178,7 +147,7 @@ static void test_gc_orphans_only(void **state)
 	char note[64];
 
 	(void)state;
-	NEED_ROOT();
+	UT_NEED_ROOT();
 	clear_notes();
 	/* an enclosing manual entry, older than the GC run */
 	assert_int_equal(ctl("block", "add", "198.18.0.0/16", NULL), 0);

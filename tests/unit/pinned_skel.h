@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * pinned_skel.h - for unit tests of user-space code that works on castle's
+ * pinned maps: the XDP object loaded with its maps pinned in a private
+ * directory (/sys/fs/bpf/castle-utest-TAG-PID), never a running castle's.
+ * Header-only: every unit test is one .c file (see the Makefile).
+ */
+#ifndef CASTLE_UT_PINNED_SKEL_H
+#define CASTLE_UT_PINNED_SKEL_H
+
+#include <dirent.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <bpf/libbpf.h>
+
+#include "castle_xdp.skel.h"
+#include "maps.h"
+
+/* Unit tests run as any user; the map tests skip without root. */
+#define UT_NEED_ROOT()                                   \
+	do {                                             \
+		if (geteuid() != 0) {                    \
+			fprintf(stderr, "needs root\n"); \
+			skip();                          \
+		}                                        \
+	} while (0)
+
+static inline void ut_rm_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char p[512];
+
+	if (!d)
+		return;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.') {
+			snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+			unlink(p);
+		}
+	closedir(d);
+	rmdir(dir);
+}
+
+/* Open and load with maps pinned under a private dir; `size` (may be NULL)
+ * shrinks maps before the load, e.g. to test "map full". Without root this
+ * does nothing and leaves *skel NULL. */
+static inline void ut_skel_open(char *pin, size_t pinlen, const char *tag,
+				struct castle_xdp_bpf **skel, struct castle_maps *maps,
+				void (*size)(struct castle_xdp_bpf *skel))
+{
+	LIBBPF_OPTS(bpf_object_open_opts, o);
+
+	*skel = NULL;
+	if (geteuid() != 0)
+		return;
+	snprintf(pin, pinlen, "/sys/fs/bpf/castle-utest-%s-%d", tag, getpid());
+	mkdir(pin, 0700);
+	o.pin_root_path = pin;
+	libbpf_set_print(NULL);
+	*skel = castle_xdp_bpf__open_opts(&o);
+	assert_non_null(*skel);
+	bpf_map__set_max_entries((*skel)->maps.rl_state, 1024);
+	if (size)
+		size(*skel);
+	assert_int_equal(castle_xdp_bpf__load(*skel), 0);
+	assert_int_equal(castle_maps_from_object((*skel)->obj, maps), 0);
+}
+
+static inline void ut_skel_close(const char *pin, struct castle_xdp_bpf **skel)
+{
+	if (*skel)
+		castle_xdp_bpf__destroy(*skel);
+	*skel = NULL;
+	ut_rm_dir(pin);
+}
+
+#endif
