@@ -649,30 +649,37 @@ int castle_allow_foreach(const struct castle_maps *m, castle_entry_cb cb, void *
 
 /* ---- counters ----------------------------------------------------------- */
 
-static int stats_read_slot(int map_fd, uint32_t slot, struct castle_stats *out)
+/* Sum over CPUs a per-CPU value made only of castle_counters (n of them):
+ * castle_stats and castle_class_stats both are. */
+static int percpu_counters_sum(int map_fd, uint32_t key, struct castle_counter *out, size_t n)
 {
 	int ncpu = libbpf_num_possible_cpus();
-	struct castle_stats *per;
+	struct castle_counter *per;
 
 	if (ncpu <= 0)
 		return -EINVAL;
-	per = calloc(ncpu, sizeof(*per));
+	per = calloc((size_t)ncpu * n, sizeof(*per));
 	if (!per)
 		return -ENOMEM;
-	memset(out, 0, sizeof(*out));
-	if (bpf_map_lookup_elem(map_fd, &slot, per)) {
+	memset(out, 0, n * sizeof(*out));
+	if (bpf_map_lookup_elem(map_fd, &key, per)) {
 		int e = errno;
 		free(per);
 		return -e;
 	}
-	for (int c = 0; c < ncpu; c++)
-		for (int v = 0; v < CASTLE_VERDICT_MAX; v++)
-			for (int r = 0; r < CASTLE_REASON_MAX; r++) {
-				out->c[v][r].packets += per[c].c[v][r].packets;
-				out->c[v][r].bytes += per[c].c[v][r].bytes;
-			}
+	for (size_t c = 0; c < (size_t)ncpu; c++)
+		for (size_t i = 0; i < n; i++) {
+			out[i].packets += per[c * n + i].packets;
+			out[i].bytes += per[c * n + i].bytes;
+		}
 	free(per);
 	return 0;
+}
+
+static int stats_read_slot(int map_fd, uint32_t slot, struct castle_stats *out)
+{
+	return percpu_counters_sum(map_fd, slot, &out->c[0][0],
+				   sizeof(*out) / sizeof(struct castle_counter));
 }
 
 /* Every (ifindex, slot) pair in use, from one pass over ifslot. */
@@ -812,27 +819,8 @@ void castle_ifslot_release(const struct castle_maps *m, uint32_t ifindex)
 
 int castle_class_stats_read(int map_fd, uint32_t slot, struct castle_class_stats *out)
 {
-	int ncpu = libbpf_num_possible_cpus();
-	struct castle_class_stats *per;
-
-	if (ncpu <= 0)
-		return -EINVAL;
-	per = calloc(ncpu, sizeof(*per));
-	if (!per)
-		return -ENOMEM;
-	memset(out, 0, sizeof(*out));
-	if (bpf_map_lookup_elem(map_fd, &slot, per)) {
-		int e = errno;
-		free(per);
-		return -e;
-	}
-	for (int c = 0; c < ncpu; c++)
-		for (int v = 0; v < CASTLE_VERDICT_MAX; v++) {
-			out->c[v].packets += per[c].c[v].packets;
-			out->c[v].bytes += per[c].c[v].bytes;
-		}
-	free(per);
-	return 0;
+	return percpu_counters_sum(map_fd, slot, &out->c[0],
+				   sizeof(*out) / sizeof(struct castle_counter));
 }
 
 int castle_manual_foreach(const struct castle_maps *m, bool reap, castle_entry_cb cb, void *arg)
