@@ -202,3 +202,28 @@ PY
 
 # rx_from FILE SRC: datagrams from SRC that udp_sink saw.
 rx_from() { grep -cxF -- "$2" "$1" 2>/dev/null || true; }
+
+# send_rounds STOP OUT DST SPORT MAXSECS SRC...: in the background, one UDP
+# datagram from every SRC to DST:9999 every 10 ms (a "round") until the file
+# STOP appears or MAXSECS pass; then write the number of rounds to OUT. Sets
+# SENDER_PID.
+send_rounds() {
+	in_src $PY - "$@" <<'PY' &
+import os, sys, time
+from scapy.all import IP, UDP, Raw, conf
+conf.verb = 0
+stop, out, dst, sport, maxs, srcs = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), float(sys.argv[5]), sys.argv[6:]
+pkts = [IP(src=s, dst=dst) / UDP(sport=sport, dport=9999) / Raw(b"castle") for s in srcs]
+sock = conf.L3socket()
+sent = 0
+deadline = time.time() + maxs
+while not os.path.exists(stop) and time.time() < deadline:
+    for p in pkts:
+        sock.send(p)
+    sent += 1
+    time.sleep(0.01)
+with open(out, "w") as f:
+    f.write("%d\n" % sent)
+PY
+	SENDER_PID=$!
+}

@@ -34,24 +34,8 @@ udp_sink 9999 "$RX"
 
 # Sender: one round = one datagram from every source; rounds until the stop
 # file appears. Writes how many datagrams each source sent.
-in_src $PY - "$TMP/stop" "$TMP/sent.txt" $DUT4 $SRCS $CANARY $CONTROL <<'PY' &
-import os, sys, time
-from scapy.all import IP, UDP, Raw, conf
-conf.verb = 0
-stop, out, dst, srcs = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
-pkts = [IP(src=s, dst=dst) / UDP(sport=40002, dport=9999) / Raw(b"atomic") for s in srcs]
-sock = conf.L3socket()
-sent = 0
-deadline = time.time() + 120
-while not os.path.exists(stop) and time.time() < deadline:
-    for p in pkts:
-        sock.send(p)
-    sent += 1
-    time.sleep(0.01)
-with open(out, "w") as f:
-    f.write("%d\n" % sent)
-PY
-sender=$!
+send_rounds "$TMP/stop" "$TMP/sent.txt" $DUT4 40002 120 $SRCS $CANARY $CONTROL
+sender=$SENDER_PID
 sleep 1
 
 fails=0

@@ -52,24 +52,8 @@ udp_sink 9999 "$RX"
 t_eq "policy A live at start" A "$(live)"
 
 # Canary and control: one datagram each every 10 ms until the stop file.
-in_src $PY - "$TMP/stop" "$TMP/sent.txt" $DUT4 $CANARY $CONTROL <<'PY' &
-import os, sys, time
-from scapy.all import IP, UDP, Raw, conf
-conf.verb = 0
-stop, out, dst, srcs = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
-pkts = [IP(src=s, dst=dst) / UDP(sport=40003, dport=9999) / Raw(b"kill") for s in srcs]
-sock = conf.L3socket()
-sent = 0
-deadline = time.time() + 150
-while not os.path.exists(stop) and time.time() < deadline:
-    for p in pkts:
-        sock.send(p)
-    sent += 1
-    time.sleep(0.01)
-with open(out, "w") as f:
-    f.write("%d\n" % sent)
-PY
-sender=$!
+send_rounds "$TMP/stop" "$TMP/sent.txt" $DUT4 40003 150 $CANARY $CONTROL
+sender=$SENDER_PID
 
 cur=A mid=0
 for d in $DELAYS; do

@@ -35,11 +35,8 @@ static struct castle_maps maps;
 
 static int setup(void **state)
 {
-
 	(void)state;
 	ut_skel_open(pin, sizeof(pin), "apply", &skel, &maps, NULL);
-	if (!skel)
-		return 0;
 	return 0;
 }
 
