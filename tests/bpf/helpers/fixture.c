@@ -232,19 +232,25 @@ int fx_run_spec(struct fx *f, const struct pkt_spec *s)
 	return fx_run_spec_repeat(f, s, 1);
 }
 
-static uint64_t sum(struct fx *f, int verdict, int reason, bool bytes)
+uint64_t fx_stats_sum(const struct castle_maps *m, int stats_fd, int verdict, int reason,
+		     bool bytes)
 {
 	uint32_t ifs[CASTLE_MAX_IFACES];
-	int n = castle_stats_ifaces(&f->maps, f->maps.xdp_stats, ifs, CASTLE_MAX_IFACES);
+	int n = castle_stats_ifaces(m, stats_fd, ifs, CASTLE_MAX_IFACES);
 	uint64_t total = 0;
 
 	for (int i = 0; i < n; i++) {
 		struct castle_stats st;
-		if (castle_stats_read(&f->maps, f->maps.xdp_stats, ifs[i], &st))
+		if (castle_stats_read(m, stats_fd, ifs[i], &st))
 			continue;
 		total += bytes ? st.c[verdict][reason].bytes : st.c[verdict][reason].packets;
 	}
 	return total;
+}
+
+static uint64_t sum(struct fx *f, int verdict, int reason, bool bytes)
+{
+	return fx_stats_sum(&f->maps, f->maps.xdp_stats, verdict, reason, bytes);
 }
 
 uint64_t fx_count(struct fx *f, int verdict, int reason)

@@ -72,6 +72,11 @@ bool fx_manual_has(struct fx *f, const char *cidr);
 /* Sources tracked in rl_state. */
 uint32_t fx_tracked(struct fx *f);
 
+/* Packets (or bytes) with this verdict and reason in a stats map (xdp_stats
+ * or tc_stats), summed over CPUs and interfaces. */
+uint64_t fx_stats_sum(const struct castle_maps *m, int stats_fd, int verdict, int reason,
+		     bool bytes);
+
 /* Parse a CIDR or die (test input is trusted). */
 void fx_cidr(const char *s, struct castle_cidr *c);
 

@@ -9,6 +9,7 @@
 #include <bpf/libbpf.h>
 
 #include "castle_tc.skel.h"
+#include "fixture.h"
 #include "fixture_tc.h"
 
 static void die(const char *what, int err)
@@ -98,16 +99,8 @@ void ftc_allow(struct ftc *f, const char *cidr)
 {
 	struct castle_allow_val v = { .origin = CASTLE_ORIGIN_POLICY };
 	struct castle_cidr c;
-	char buf[80];
-	const char *slash = strchr(cidr, '/');
-	size_t n = slash ? (size_t)(slash - cidr) : strlen(cidr);
 
-	memset(&c, 0, sizeof(c));
-	snprintf(buf, sizeof(buf), "%.*s", (int)n, cidr);
-	c.family = strchr(buf, ':') ? 6 : 4;
-	if (inet_pton(c.family == 4 ? AF_INET : AF_INET6, buf, c.addr) != 1)
-		die(cidr, EINVAL);
-	c.plen = slash ? (unsigned)atoi(slash + 1) : (c.family == 4 ? 32 : 128);
+	fx_cidr(cidr, &c);
 	if (castle_gen_add_allow(&f->gen, &c, &v))
 		die(cidr, EINVAL);
 }
@@ -144,17 +137,7 @@ int ftc_run_spec(struct ftc *f, const struct pkt_spec *s)
 
 uint64_t ftc_count(struct ftc *f, int verdict, int reason)
 {
-	uint32_t ifs[CASTLE_MAX_IFACES];
-	int n = castle_stats_ifaces(&f->maps, f->maps.tc_stats, ifs, CASTLE_MAX_IFACES);
-	uint64_t total = 0;
-
-	for (int i = 0; i < n; i++) {
-		struct castle_stats st;
-		if (castle_stats_read(&f->maps, f->maps.tc_stats, ifs[i], &st))
-			continue;
-		total += st.c[verdict][reason].packets;
-	}
-	return total;
+	return fx_stats_sum(&f->maps, f->maps.tc_stats, verdict, reason, false);
 }
 
 uint64_t ftc_total(struct ftc *f)
