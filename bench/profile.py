@@ -28,25 +28,18 @@ import sys
 VARIANTS = {
     "full": [],
     "no-event": [("castle_xdp.bpf.c", r"\bcastle_event\(s,", "if (0) castle_event(s,")],
-    "no-hits": [("lists.h",
-                 r"__sync_fetch_and_add\(&v->hits, 1\);\n\tif \(!now\)\n\t\tnow = "
-                 r"bpf_ktime_get_boot_ns\(\);\n\tv->last_hit_ns = now;", "")],
+    "no-last-hit": [("lists.h", r"__u64 hit = castle_tick_mono_ns\(castle_state_get\(\)\);\n\tif \(hit - v->last_hit_ns >= 1000000ull\)\n\t\tv->last_hit_ns = hit;", "")],
     "no-hits-atomic": [("lists.h", r"(static __always_inline __u32 castle_blocked[\s\S]*?)"
                         r"__sync_fetch_and_add\(&v->hits, 1\);", r"\1")],
-    "no-allow": [("castle_xdp.bpf.c", r"return p \? castle_allowed\(gen, p\) : 0;", "return 0;")],
-    "no-manual": [("lists.h", r"m = bpf_map_lookup_elem\(&man_block([46]), &a\);", "m = NULL;"),
-                  ("lists.h", r"return castle_lpm_live\(&man_net([46]), &k, now\);",
-                   "return NULL;")],
+    "no-allow": [("castle_xdp.bpf.c", r"return p \? castle_allowed\(gen, have, p\) : 0;", "return 0;")],
+    "no-manual": [("common.h", r"have \|= CASTLE_HAVE_MAN\(i\);", ";")],
     "no-count": [("castle_xdp.bpf.c", r"\bcastle_count\(&xdp_stats,", "if (0) castle_count(&xdp_stats,")],
     "no-ratelimit": [("castle_xdp.bpf.c", r"int rl = castle_xdp_ratelimit\(gen, &p, len\);",
                       "int rl = CASTLE_NO_CLASS;")],
     "no-rl-last-ns": [("ratelimit.h", r"\tv->last_ns = now;\n", "")],
     "no-class-stats": [("castle_xdp.bpf.c", r"if \(cs\) \{", "if (0) {")],
-    # Candidate optimisations, measured the same way.
-    "coarse-event": [("common.h", r"castle_gcra\(&s->ev_tat, bpf_ktime_get_ns\(\)",
-                      "castle_gcra(&s->ev_tat, bpf_ktime_get_coarse_ns()")],
-    "no-boot-clock": [("lists.h", r"(static __always_inline __u32 castle_blocked[\s\S]*?)"
-                       r"now = bpf_ktime_get_boot_ns\(\);", r"\1now = 1;")],
+    "no-ifslot": [("common.h", r"__u32 \*slot = bpf_map_lookup_elem\(&ifslot, &ifindex\);",
+                   "__u32 *slot = NULL;")],
 }
 
 

@@ -273,7 +273,9 @@ __noinline int castle_tc_allowed(__u32 gen, const struct castle_pkt *p)
 {
 	if (!p)
 		return 0;
-	return (p->family == 4 ? castle_allow4(gen, p) : castle_allow6(gen, p)) != NULL;
+	__u32 have = castle_have(bpf_map_lookup_elem(&policy, &gen));
+
+	return (p->family == 4 ? castle_allow4(gen, have, p) : castle_allow6(gen, have, p)) != NULL;
 }
 
 struct sni_wild {

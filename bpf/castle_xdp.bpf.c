@@ -34,14 +34,14 @@ __noinline int castle_xdp_parse(struct xdp_md *ctx, struct castle_pkt *p)
 	return castle_parse((void *)(long)ctx->data, (void *)(long)ctx->data_end, p);
 }
 
-__noinline int castle_xdp_allowed(__u32 gen, const struct castle_pkt *p)
+__noinline int castle_xdp_allowed(__u32 gen, __u32 have, const struct castle_pkt *p)
 {
-	return p ? castle_allowed(gen, p) : 0;
+	return p ? castle_allowed(gen, have, p) : 0;
 }
 
-__noinline int castle_xdp_blocked(__u32 gen, const struct castle_pkt *p)
+__noinline int castle_xdp_blocked(__u32 gen, __u32 have, const struct castle_pkt *p)
 {
-	return p ? castle_blocked(gen, p) : CASTLE_R_OK;
+	return p ? castle_blocked(gen, have, p) : CASTLE_R_OK;
 }
 
 /* The buckets of one source, verified on their own: class matching and the
@@ -90,6 +90,7 @@ int castle_xdp(struct xdp_md *ctx)
 	__u32 gen = s ? s->gen & 1 : 0;
 	struct castle_policy *pol = bpf_map_lookup_elem(&policy, &gen);
 	__u32 flags = pol ? pol->flags : 0;
+	__u32 have;
 	__u32 reason = CASTLE_R_OK;
 	__u32 verdict = CASTLE_DROP;
 	__u32 slot = CASTLE_NO_CLASS;
@@ -110,14 +111,17 @@ int castle_xdp(struct xdp_md *ctx)
 		verdict = CASTLE_PASS;
 		goto out;
 	}
-	if (castle_xdp_allowed(gen, &p)) {
+	have = castle_have(pol);
+	if ((have & CASTLE_HAVE_ALLOW) && castle_xdp_allowed(gen, have, &p)) {
 		reason = CASTLE_R_ALLOWLIST;
 		verdict = CASTLE_PASS;
 		goto out;
 	}
-	reason = castle_xdp_blocked(gen, &p);
-	if (reason != CASTLE_R_OK)
-		goto out;
+	if (have & CASTLE_HAVE_BLOCK) {
+		reason = castle_xdp_blocked(gen, have, &p);
+		if (reason != CASTLE_R_OK)
+			goto out;
+	}
 	/* A cut transport header is malformed. When the policy passes malformed
 	 * packets, the source is still charged to its limit (on the source and
 	 * what the parser saw): a truncated header must not carry a limited

@@ -49,11 +49,44 @@ static __always_inline void castle_count(void *map, __u32 ifindex, __u32 verdict
 	st->c[verdict & 1][reason & (CASTLE_REASON_SLOTS - 1)].bytes += len;
 }
 
+/* CONFIG_HZ, from the kernel's config (libbpf fills it in; 0 when the config
+ * cannot be read). */
+extern unsigned int CONFIG_HZ __kconfig __weak;
+
+/*
+ * A clock to a tick, for what needs no more: the event sampler and the
+ * blocklist's last-hit stamps, paid on every drop. jiffies is one load;
+ * bpf_ktime_get_coarse_ns is a seqlock read and a precise clock a TSC read,
+ * 15-40 ns each in a VM (measured with bench/profile.py). In ns, with an
+ * arbitrary origin; the coarse clock when HZ is unknown.
+ */
+static __always_inline __u64 castle_tick_ns(void)
+{
+	__u32 hz = CONFIG_HZ;
+
+	if (!hz)
+		return bpf_ktime_get_coarse_ns();
+	return bpf_jiffies64() * (1000000000ull / hz);
+}
+
+/* castle_tick_ns on CLOCK_MONOTONIC's origin, so user space can tell how long
+ * ago it was: the offset is measured once, with one precise clock read, and
+ * kept in state (jiffies advance with the monotonic clock, tick by tick). */
+static __always_inline __u64 castle_tick_mono_ns(struct castle_state *s)
+{
+	__u64 t = castle_tick_ns();
+
+	if (!s)
+		return bpf_ktime_get_coarse_ns();
+	if (!s->tick_to_mono)
+		s->tick_to_mono = bpf_ktime_get_ns() - t;
+	return t + s->tick_to_mono;
+}
+
 /* A drop event, at most `per_sec` per second across all CPUs (a GCRA with a
  * burst of one second), so a flood cannot flood user space. The sampler runs
- * on the coarse monotonic clock (updated every tick, read without the TSC):
- * in a VM a precise clock read is ~15-35 ns, paid on every drop otherwise,
- * while a clock that lags by at most a tick only ever admits fewer events. */
+ * on castle_tick_ns: a precise clock read would be paid on every drop, while
+ * a clock that lags by at most a tick only ever admits fewer events. */
 static __always_inline void castle_event(struct castle_state *s, __u32 per_sec, __u8 stage,
 					 __u8 reason, __u32 ifindex, const __u8 *addr,
 					 __u32 family, __u8 proto, __u16 dport, __u8 class_slot,
@@ -64,7 +97,7 @@ static __always_inline void castle_event(struct castle_state *s, __u32 per_sec, 
 	if (!per_sec)
 		per_sec = CASTLE_EVENTS_PER_SEC_DEFAULT;
 	__u64 cost = 1000000000ull / per_sec;
-	if (!castle_gcra(&s->ev_tat, bpf_ktime_get_coarse_ns(), cost, 1000000000ull - cost))
+	if (!castle_gcra(&s->ev_tat, castle_tick_ns(), cost, 1000000000ull - cost))
 		return;
 
 	struct castle_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
@@ -82,6 +115,35 @@ static __always_inline void castle_event(struct castle_state *s, __u32 per_sec, 
 	e->dry_run = dry_run;
 	e->len = len;
 	bpf_ringbuf_submit(e, 0);
+}
+
+/* Which lists a packet has to look at, as one word the stages test: bit
+ * CASTLE_HAVE_POL(x) when the live generation's inner map x has entries, bit
+ * CASTLE_HAVE_MAN(x) when manual/auto map x may have some. An empty list is
+ * the common case (no allowlist, no manual entries) and skipping its lookup
+ * saves 10-20 ns each. */
+#define CASTLE_HAVE_POL(x) (1u << (x))
+#define CASTLE_HAVE_MAN(x) (1u << (16 + (x)))
+#define CASTLE_HAVE_ALLOW                                                                    \
+	(CASTLE_HAVE_POL(CASTLE_PM_ALLOW4) | CASTLE_HAVE_POL(CASTLE_PM_ALLOW6) |             \
+	 CASTLE_HAVE_MAN(CASTLE_MM_ALLOW4) | CASTLE_HAVE_MAN(CASTLE_MM_ALLOW6))
+#define CASTLE_HAVE_BLOCK                                                                    \
+	(CASTLE_HAVE_POL(CASTLE_PM_BLOCK4) | CASTLE_HAVE_POL(CASTLE_PM_BLOCK6) |             \
+	 CASTLE_HAVE_POL(CASTLE_PM_NET4) | CASTLE_HAVE_POL(CASTLE_PM_NET6) |                 \
+	 CASTLE_HAVE_MAN(CASTLE_MM_BLOCK4) | CASTLE_HAVE_MAN(CASTLE_MM_BLOCK6) |             \
+	 CASTLE_HAVE_MAN(CASTLE_MM_NET4) | CASTLE_HAVE_MAN(CASTLE_MM_NET6))
+
+static __always_inline __u32 castle_have(const struct castle_policy *pol)
+{
+	__u32 zero = 0, have = pol ? pol->lists : 0xffffu;
+	struct castle_man_count *mc = bpf_map_lookup_elem(&man_count, &zero);
+
+	if (!mc)
+		return have | 0xffff0000u;
+	for (int i = 0; i < CASTLE_MM_MAX; i++)
+		if (mc->n[i])
+			have |= CASTLE_HAVE_MAN(i);
+	return have;
 }
 
 static __always_inline struct castle_state *castle_state_get(void)

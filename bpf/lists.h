@@ -10,38 +10,47 @@
 #include "common.h"
 #include "parse.h"
 
-static __always_inline struct castle_allow_val *castle_allow4(__u32 gen, const struct castle_pkt *p)
+static __always_inline struct castle_allow_val *castle_allow4(__u32 gen, __u32 have,
+							      const struct castle_pkt *p)
 {
 	struct castle_lpm4 k = { .prefixlen = 32 };
 	struct castle_allow_val *v = NULL;
-	void *inner = bpf_map_lookup_elem(&pol_allow4, &gen);
 
 	__builtin_memcpy(k.addr, p->saddr, 4);
-	if (inner)
-		v = bpf_map_lookup_elem(inner, &k);
-	if (!v)
+	if (have & CASTLE_HAVE_POL(CASTLE_PM_ALLOW4)) {
+		void *inner = bpf_map_lookup_elem(&pol_allow4, &gen);
+
+		if (inner)
+			v = bpf_map_lookup_elem(inner, &k);
+	}
+	if (!v && (have & CASTLE_HAVE_MAN(CASTLE_MM_ALLOW4)))
 		v = bpf_map_lookup_elem(&man_allow4, &k);
 	return v;
 }
 
-static __always_inline struct castle_allow_val *castle_allow6(__u32 gen, const struct castle_pkt *p)
+static __always_inline struct castle_allow_val *castle_allow6(__u32 gen, __u32 have,
+							      const struct castle_pkt *p)
 {
 	struct castle_lpm6 k = { .prefixlen = 128 };
 	struct castle_allow_val *v = NULL;
-	void *inner = bpf_map_lookup_elem(&pol_allow6, &gen);
 
 	__builtin_memcpy(k.addr, p->saddr, 16);
-	if (inner)
-		v = bpf_map_lookup_elem(inner, &k);
-	if (!v)
+	if (have & CASTLE_HAVE_POL(CASTLE_PM_ALLOW6)) {
+		void *inner = bpf_map_lookup_elem(&pol_allow6, &gen);
+
+		if (inner)
+			v = bpf_map_lookup_elem(inner, &k);
+	}
+	if (!v && (have & CASTLE_HAVE_MAN(CASTLE_MM_ALLOW6)))
 		v = bpf_map_lookup_elem(&man_allow6, &k);
 	return v;
 }
 
 /* Allow beats everything: true when the source is on either allowlist. */
-static __always_inline int castle_allowed(__u32 gen, const struct castle_pkt *p)
+static __always_inline int castle_allowed(__u32 gen, __u32 have, const struct castle_pkt *p)
 {
-	struct castle_allow_val *v = p->family == 4 ? castle_allow4(gen, p) : castle_allow6(gen, p);
+	struct castle_allow_val *v = p->family == 4 ? castle_allow4(gen, have, p)
+						    : castle_allow6(gen, have, p);
 
 	if (!v)
 		return 0;
@@ -102,83 +111,95 @@ static __always_inline struct castle_block_val *castle_lpm_live(void *map, void 
 	return castle_live(v, now);
 }
 
-static __always_inline struct castle_block_val *castle_block4(__u32 gen, const struct castle_pkt *p,
-							       __u64 *now)
+/* The policy's then the manual/auto lists of one family: exact hash, then
+ * CIDR trie; lists that are empty (see castle_have) are not looked at. */
+static __always_inline struct castle_block_val *castle_block4(__u32 gen, __u32 have,
+							       const struct castle_pkt *p, __u64 *now)
 {
 	struct castle_lpm4 k = { .prefixlen = 32 };
-	struct castle_block_val *v = NULL, *m;
+	struct castle_block_val *v = NULL;
 	__u32 a;
 	void *inner;
 
 	__builtin_memcpy(&a, p->saddr, 4);
-	inner = bpf_map_lookup_elem(&pol_block4, &gen);
-	if (inner)
-		v = castle_live(bpf_map_lookup_elem(inner, &a), now);
-	if (v)
-		return v;
-	m = bpf_map_lookup_elem(&man_block4, &a);
-	v = castle_live(m, now);
-	if (v)
-		return v;
+	if (have & CASTLE_HAVE_POL(CASTLE_PM_BLOCK4)) {
+		inner = bpf_map_lookup_elem(&pol_block4, &gen);
+		if (inner)
+			v = castle_live(bpf_map_lookup_elem(inner, &a), now);
+		if (v)
+			return v;
+	}
 	/* An expired manual/auto entry is left for castled to reap: deleting it
 	 * here would race with castlectl re-adding the same address. */
-	(void)m;
-
+	if (have & CASTLE_HAVE_MAN(CASTLE_MM_BLOCK4)) {
+		v = castle_live(bpf_map_lookup_elem(&man_block4, &a), now);
+		if (v)
+			return v;
+	}
 	__builtin_memcpy(k.addr, p->saddr, 4);
-	inner = bpf_map_lookup_elem(&pol_net4, &gen);
-	if (inner)
-		v = castle_lpm_live(inner, &k, now);
-	if (v)
-		return v;
-	return castle_lpm_live(&man_net4, &k, now);
+	if (have & CASTLE_HAVE_POL(CASTLE_PM_NET4)) {
+		inner = bpf_map_lookup_elem(&pol_net4, &gen);
+		if (inner)
+			v = castle_lpm_live(inner, &k, now);
+		if (v)
+			return v;
+	}
+	if (have & CASTLE_HAVE_MAN(CASTLE_MM_NET4))
+		return castle_lpm_live(&man_net4, &k, now);
+	return NULL;
 }
 
-static __always_inline struct castle_block_val *castle_block6(__u32 gen, const struct castle_pkt *p,
-							       __u64 *now)
+static __always_inline struct castle_block_val *castle_block6(__u32 gen, __u32 have,
+							       const struct castle_pkt *p, __u64 *now)
 {
 	struct castle_lpm6 k = { .prefixlen = 128 };
-	struct castle_block_val *v = NULL, *m;
+	struct castle_block_val *v = NULL;
 	struct castle_in6 a;
 	void *inner;
 
 	__builtin_memcpy(a.a, p->saddr, 16);
-	inner = bpf_map_lookup_elem(&pol_block6, &gen);
-	if (inner)
-		v = castle_live(bpf_map_lookup_elem(inner, &a), now);
-	if (v)
-		return v;
-	m = bpf_map_lookup_elem(&man_block6, &a);
-	v = castle_live(m, now);
-	if (v)
-		return v;
-	(void)m;
-
+	if (have & CASTLE_HAVE_POL(CASTLE_PM_BLOCK6)) {
+		inner = bpf_map_lookup_elem(&pol_block6, &gen);
+		if (inner)
+			v = castle_live(bpf_map_lookup_elem(inner, &a), now);
+		if (v)
+			return v;
+	}
+	if (have & CASTLE_HAVE_MAN(CASTLE_MM_BLOCK6)) {
+		v = castle_live(bpf_map_lookup_elem(&man_block6, &a), now);
+		if (v)
+			return v;
+	}
 	__builtin_memcpy(k.addr, p->saddr, 16);
-	inner = bpf_map_lookup_elem(&pol_net6, &gen);
-	if (inner)
-		v = castle_lpm_live(inner, &k, now);
-	if (v)
-		return v;
-	return castle_lpm_live(&man_net6, &k, now);
+	if (have & CASTLE_HAVE_POL(CASTLE_PM_NET6)) {
+		inner = bpf_map_lookup_elem(&pol_net6, &gen);
+		if (inner)
+			v = castle_lpm_live(inner, &k, now);
+		if (v)
+			return v;
+	}
+	if (have & CASTLE_HAVE_MAN(CASTLE_MM_NET6))
+		return castle_lpm_live(&man_net6, &k, now);
+	return NULL;
 }
 
 /* The blocklist reason of the source (CASTLE_R_BLOCKLIST or CASTLE_R_AUTOBAN),
  * or CASTLE_R_OK when it is not blocked. */
-static __always_inline __u32 castle_blocked(__u32 gen, const struct castle_pkt *p)
+static __always_inline __u32 castle_blocked(__u32 gen, __u32 have, const struct castle_pkt *p)
 {
 	__u64 now = 0;
-	struct castle_block_val *v = p->family == 4 ? castle_block4(gen, p, &now)
-						    : castle_block6(gen, p, &now);
+	struct castle_block_val *v = p->family == 4 ? castle_block4(gen, have, p, &now)
+						    : castle_block6(gen, have, p, &now);
 
 	if (!v)
 		return CASTLE_R_OK;
 	__sync_fetch_and_add(&v->hits, 1);
-	/* last_hit_ns is on the coarse monotonic clock (a precise clock read
-	 * costs 15-40 ns in a VM, on every drop); user space converts it (see
-	 * castle_block_val). Stored only when it moved by 1 ms or more: under a
-	 * flood from one source every CPU would otherwise write the shared entry
-	 * on each packet. */
-	__u64 hit = bpf_ktime_get_coarse_ns();
+	/* last_hit_ns is to a tick (see castle_tick_mono_ns; a precise clock
+	 * read costs 15-40 ns in a VM, on every drop); user space converts it
+	 * (see castle_block_val). Stored only when it moved by 1 ms or more:
+	 * under a flood from one source every CPU would otherwise write the
+	 * shared entry on each packet. */
+	__u64 hit = castle_tick_mono_ns(castle_state_get());
 	if (hit - v->last_hit_ns >= 1000000ull)
 		v->last_hit_ns = hit;
 	return v->origin == CASTLE_ORIGIN_AUTO ? CASTLE_R_AUTOBAN : CASTLE_R_BLOCKLIST;

@@ -179,6 +179,16 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } man_net6 SEC(".maps");
 
+/* Entries each man_* map may hold (struct castle_man_count): zero skips it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct castle_man_count);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} man_count SEC(".maps");
+
 /* Per-source token buckets. LRU: a flood of new sources evicts the least
  * recently seen ones, never refuses an insert. Sized by castled. */
 struct {

@@ -24,12 +24,18 @@ static __always_inline __u32 castle_src_classes(__u32 gen, const struct castle_p
 
 	if (p->family == 4) {
 		struct castle_lpm4 k = { .prefixlen = 32 };
+
+		if (!(pol->lists & CASTLE_HAVE_POL(CASTLE_PM_CSRC4)))
+			return mask;
 		__builtin_memcpy(k.addr, p->saddr, 4);
 		inner = bpf_map_lookup_elem(&pol_csrc4, &gen);
 		if (inner)
 			v = bpf_map_lookup_elem(inner, &k);
 	} else {
 		struct castle_lpm6 k = { .prefixlen = 128 };
+
+		if (!(pol->lists & CASTLE_HAVE_POL(CASTLE_PM_CSRC6)))
+			return mask;
 		__builtin_memcpy(k.addr, p->saddr, 16);
 		inner = bpf_map_lookup_elem(&pol_csrc6, &gen);
 		if (inner)
@@ -111,6 +117,24 @@ static __always_inline void castle_rl_key_of(struct castle_rl_key *k, __u32 slot
 	}
 }
 
+/* Write a manual/auto entry the way every writer must (see castle_man_count):
+ * count it first, take the count back when the key existed already (then
+ * overwrite it) or the insert failed. */
+static __always_inline void castle_man_put(void *map, __u32 idx, const void *key,
+					   const struct castle_block_val *v)
+{
+	__u32 zero = 0;
+	struct castle_man_count *mc = bpf_map_lookup_elem(&man_count, &zero);
+
+	if (!mc || idx >= CASTLE_MM_MAX)
+		return;
+	__sync_fetch_and_add(&mc->n[idx], 1);
+	if (bpf_map_update_elem(map, key, v, BPF_NOEXIST) == 0)
+		return;
+	bpf_map_update_elem(map, key, v, BPF_EXIST);
+	__sync_fetch_and_sub(&mc->n[idx], 1);
+}
+
 /* Ban the aggregated source: an exact entry for a full-length prefix, a CIDR
  * otherwise. Auto entries live with the manual ones, so reloads keep them. */
 static __always_inline void castle_autoban(const struct castle_rl_key *k, const struct castle_class *c)
@@ -127,21 +151,21 @@ static __always_inline void castle_autoban(const struct castle_rl_key *k, const 
 		if (plen >= 32) {
 			__u32 a;
 			__builtin_memcpy(&a, k->addr, 4);
-			bpf_map_update_elem(&man_block4, &a, &v, BPF_ANY);
+			castle_man_put(&man_block4, CASTLE_MM_BLOCK4, &a, &v);
 		} else {
 			struct castle_lpm4 l = { .prefixlen = plen };
 			__builtin_memcpy(l.addr, k->addr, 4);
-			bpf_map_update_elem(&man_net4, &l, &v, BPF_ANY);
+			castle_man_put(&man_net4, CASTLE_MM_NET4, &l, &v);
 		}
 	} else {
 		if (plen >= 128) {
 			struct castle_in6 a;
 			__builtin_memcpy(a.a, k->addr, 16);
-			bpf_map_update_elem(&man_block6, &a, &v, BPF_ANY);
+			castle_man_put(&man_block6, CASTLE_MM_BLOCK6, &a, &v);
 		} else {
 			struct castle_lpm6 l = { .prefixlen = plen };
 			__builtin_memcpy(l.addr, k->addr, 16);
-			bpf_map_update_elem(&man_net6, &l, &v, BPF_ANY);
+			castle_man_put(&man_net6, CASTLE_MM_NET6, &l, &v);
 		}
 	}
 }

@@ -430,6 +430,14 @@ static void tick(struct daemon *d, bool final)
 		logf_("persist manual entries: saved again to %s", d->persist.path);
 		d->persist_err[0] = 0;
 	}
+	/* An entry written around castle's tools (bpftool) is not counted in
+	 * man_count, so the programs would not look at its map: count it. */
+	int healed = castle_man_count_heal(&d->l.maps);
+	for (int i = 0; i < CASTLE_MM_MAX; i++)
+		if (healed & (1 << i))
+			logf_("%s holds entries castle did not write (bpftool?); they are enforced "
+			      "from now on: change manual entries with castlectl",
+			      castle_man_map_names[i]);
 	/* Steady rate-limit entries of sources gone quiet free their slots. */
 	if (!final && time(NULL) - d->last_steady_reap >= 10) {
 		d->last_steady_reap = time(NULL);

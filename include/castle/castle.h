@@ -140,8 +140,9 @@ struct castle_block_val {
 	__u64 expires_ns;	/* 0 = never */
 	__u64 created_ns;
 	__u64 hits;		/* packets this entry dropped (atomic add) */
-	__u64 last_hit_ns;	/* CLOCK_MONOTONIC_COARSE (cheap in BPF); maps.c
-				 * converts it to CLOCK_BOOTTIME for listings */
+	__u64 last_hit_ns;	/* CLOCK_MONOTONIC to a tick (the BPF side's
+				 * castle_tick_mono_ns, cheap); maps.c converts
+				 * it to CLOCK_BOOTTIME for listings */
 	__u32 origin;		/* enum castle_origin */
 	__u32 class_slot;	/* auto: the class that banned the source */
 };
@@ -215,11 +216,42 @@ struct castle_tls_conf {
 	__u8 _pad[5];
 };
 
+/* The per-generation (array-of-maps) maps, in a fixed order. */
+enum castle_pol_map {
+	CASTLE_PM_ALLOW4,
+	CASTLE_PM_ALLOW6,
+	CASTLE_PM_BLOCK4,
+	CASTLE_PM_BLOCK6,
+	CASTLE_PM_NET4,
+	CASTLE_PM_NET6,
+	CASTLE_PM_CSRC4,
+	CASTLE_PM_CSRC6,
+	CASTLE_PM_SNI,
+	CASTLE_PM_MAX,
+};
+
+/* Manual/auto maps, in a fixed order. */
+enum castle_man_map {
+	CASTLE_MM_ALLOW4,
+	CASTLE_MM_ALLOW6,
+	CASTLE_MM_BLOCK4,
+	CASTLE_MM_BLOCK6,
+	CASTLE_MM_NET4,
+	CASTLE_MM_NET6,
+	CASTLE_MM_MAX,
+};
+
 struct castle_policy {
 	__u32 flags;		/* enum castle_policy_flags */
 	__u32 nclasses;
 	__u32 any_src_classes;	/* classes without match.src: they match every source */
 	__u32 events_per_sec;	/* drop-event sampling rate; 0 = default */
+	/* Bit (1 << CASTLE_PM_x): this generation's inner map x holds entries.
+	 * Set by castle_gen_commit from the maps themselves; an inner map never
+	 * changes after its generation went live, so a clear bit lets the
+	 * programs skip the lookup. */
+	__u32 lists;
+	__u32 _pad0;
 	__u64 serial;		/* increases with every applied policy */
 	struct castle_class classes[CASTLE_MAX_CLASSES];
 	struct castle_tls_conf tls;
@@ -235,9 +267,24 @@ struct castle_state {
 	__u32 gen;
 	__u32 daemon_pid;	/* castled's pid while it runs, else 0 (user space only) */
 	__u64 ev_tat;		/* GCRA state of the drop-event sampler */
+	__u64 tick_to_mono;	/* CLOCK_MONOTONIC minus jiffies in ns, set by
+				 * the programs on first use (0 = not yet) */
 	__u64 reloads_ok;	/* user space only: policy applies that succeeded */
 	__u64 reloads_failed;	/* ... and that were refused */
 	__u64 last_reload_ok_unix; /* wall clock, seconds */
+};
+
+/* Value of the single-entry `man_count` array (mmap-able): how many entries
+ * each manual/auto map may hold, indexed by CASTLE_MM_x. An upper bound, never
+ * less than the truth: every writer adds one before it inserts and takes one
+ * off after a failed insert or a successful delete (user space through
+ * maps.c, the XDP program when it auto-bans). A zero lets the programs skip
+ * that map; a crash between the two steps leaves the count one too high,
+ * which costs a lookup and nothing else. castled adds one back for a map it
+ * finds non-empty with a zero count (an entry written around castle's tools,
+ * e.g. with bpftool). */
+struct castle_man_count {
+	__u64 n[CASTLE_MM_MAX];
 };
 
 /* ---- user-space-only maps (pinned with the others, never read by BPF) --- */
@@ -354,6 +401,7 @@ struct castle_event {
 #define CASTLE_MAP_MAN_BLOCK6 "man_block6"
 #define CASTLE_MAP_MAN_NET4 "man_net4"
 #define CASTLE_MAP_MAN_NET6 "man_net6"
+#define CASTLE_MAP_MAN_COUNT "man_count"
 #define CASTLE_MAP_RL_STATE "rl_state"
 #define CASTLE_MAP_RL_STEADY "rl_steady"
 #define CASTLE_MAP_RL_EVENTS "rl_events"

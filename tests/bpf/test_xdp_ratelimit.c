@@ -309,6 +309,8 @@ static void autoban_after_n_drops_exact_source(void **state)
 	assert_int_equal(e.class_slot, c);
 	assert_int_equal(e.expires_ns - e.created_ns, 300 * MS);
 	assert_true(e.created_ns >= t0);
+	/* counted, so the blocklist stage looks at the manual/auto map */
+	assert_int_equal(castle_man_count_get(&f->maps, CASTLE_MM_BLOCK4), 1);
 	assert_int_equal(fx_count(f, CASTLE_DROP, CASTLE_R_RATELIMIT), 3);
 
 	/* banned for everything, not only for the class that banned it */
@@ -348,6 +350,9 @@ static void autoban_of_aggregated_source_is_a_cidr(void **state)
 	assert_int_equal(e.expires_ns - e.created_ns, 10000 * MS);
 	assert_int_equal(fx_run_spec(f, &g), XDP_DROP);
 	assert_int_equal(fx_run_spec(f, &h), XDP_PASS);
+	assert_int_equal(castle_man_count_get(&f->maps, CASTLE_MM_NET4), 1);
+	assert_int_equal(castle_man_count_get(&f->maps, CASTLE_MM_NET6), 1);
+	assert_int_equal(castle_man_count_get(&f->maps, CASTLE_MM_BLOCK4), 0);
 	assert_int_equal(fx_count(f, CASTLE_DROP, CASTLE_R_AUTOBAN), 2);
 	assert_int_equal(fx_count(f, CASTLE_DROP, CASTLE_R_RATELIMIT), 4);
 	assert_int_equal(fx_count(f, CASTLE_PASS, CASTLE_R_OK), 3);

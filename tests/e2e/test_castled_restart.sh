@@ -35,6 +35,10 @@ e2e_castled || { t_fail "castled starts"; t_done; }
 udp_sink 9999 "$RX"
 
 t_cmd "manual entry written directly into man_block4" manual_block $MAN
+# Written around castle's tools, the entry is not in man_count: castled
+# notices within a tick and counts it, so the gate looks at the map again.
+for _ in $(seq 30); do castled_log_has "man_block4 holds entries castle did not write" && break; sleep 0.1; done
+t_cmd "castled counted the entry written around it" castled_log_has "man_block4 holds entries castle did not write"
 send_udp $BAD $DUT4 9999 5
 send_udp $MAN $DUT4 9999 5
 send_udp $CLEAN $DUT4 9999 5

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -42,7 +43,7 @@ static void maps_reset(struct castle_maps *m)
 {
 	memset(m, 0, sizeof(*m));
 	m->state = m->policy = m->rl_state = m->rl_steady = m->rl_events = m->ifslot = m->xdp_stats = m->tc_stats = -1;
-	m->class_stats = m->events = m->ifaces = m->notes = -1;
+	m->class_stats = m->events = m->ifaces = m->notes = m->man_count = -1;
 	for (int i = 0; i < CASTLE_PM_MAX; i++)
 		m->pol[i] = -1;
 	for (int i = 0; i < CASTLE_MM_MAX; i++)
@@ -68,7 +69,22 @@ static void maps_reset(struct castle_maps *m)
 		X(CASTLE_MAP_EVENTS, (m)->events);                   \
 		X(CASTLE_MAP_IFACES, (m)->ifaces);                   \
 		X(CASTLE_MAP_NOTES, (m)->notes);                     \
+		X(CASTLE_MAP_MAN_COUNT, (m)->man_count);             \
 	} while (0)
+
+/* man_count is written with atomic instructions from both sides, so user
+ * space maps it rather than going through lookup/update. */
+static int man_count_map(struct castle_maps *m)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	void *p = mmap(NULL, page > 0 ? (size_t)page : 4096, PROT_READ | PROT_WRITE, MAP_SHARED,
+		       m->man_count, 0);
+
+	if (p == MAP_FAILED)
+		return -errno;
+	m->man_count_mem = p;
+	return 0;
+}
 
 int castle_maps_from_object(struct bpf_object *obj, struct castle_maps *m)
 {
@@ -84,7 +100,9 @@ int castle_maps_from_object(struct bpf_object *obj, struct castle_maps *m)
 	} while (0)
 	CASTLE_FOR_EACH_MAP(m, FROM_OBJ);
 #undef FROM_OBJ
-	return missing ? -ENOENT : 0;
+	if (missing)
+		return -ENOENT;
+	return man_count_map(m);
 }
 
 int castle_maps_open_pinned(const char *pin_dir, struct castle_maps *m, char *err, size_t errlen)
@@ -109,6 +127,12 @@ int castle_maps_open_pinned(const char *pin_dir, struct castle_maps *m, char *er
 	} while (0)
 	CASTLE_FOR_EACH_MAP(m, FROM_PIN);
 #undef FROM_PIN
+	if (!ret) {
+		ret = man_count_map(m);
+		if (ret)
+			snprintf(err, errlen, "map %s/%s: %s", pin_dir, CASTLE_MAP_MAN_COUNT,
+				 strerror(-ret));
+	}
 	if (ret)
 		castle_maps_close(m);
 	return ret;
@@ -116,6 +140,11 @@ int castle_maps_open_pinned(const char *pin_dir, struct castle_maps *m, char *er
 
 void castle_maps_close(struct castle_maps *m)
 {
+	if (m->man_count_mem) {
+		long page = sysconf(_SC_PAGESIZE);
+
+		munmap(m->man_count_mem, page > 0 ? (size_t)page : 4096);
+	}
 	if (m->owned) {
 #define CLOSE(name, slot)               \
 	do {                            \
@@ -232,8 +261,23 @@ int castle_gen_commit(struct castle_maps *m, struct castle_gen *g, const struct 
 	live = st.gen & 1;
 	standby = live ^ 1;
 
-	if (bpf_map_update_elem(m->policy, &standby, pol, BPF_ANY)) {
-		ret = -errno;
+	/* Which lists the programs may skip in this generation. */
+	struct castle_policy *slot = malloc(sizeof(*slot));
+	if (!slot) {
+		snprintf(err, errlen, "policy slot: %s", strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	*slot = *pol;
+	slot->lists = 0;
+	for (int i = 0; i < CASTLE_PM_MAX; i++) {
+		uint8_t key[sizeof(struct castle_sni_key)]; /* the largest inner key */
+
+		if (g->inner[i] >= 0 && bpf_map_get_next_key(g->inner[i], NULL, key) == 0)
+			slot->lists |= 1u << i;
+	}
+	ret = bpf_map_update_elem(m->policy, &standby, slot, BPF_ANY) ? -errno : 0;
+	free(slot);
+	if (ret) {
 		snprintf(err, errlen, "write policy slot %u: %s", standby, strerror(-ret));
 		return ret;
 	}
@@ -363,80 +407,109 @@ int castle_block_map_fd(const struct castle_maps *m, const struct castle_cidr *c
 	return fd < 0 ? -errno : fd;
 }
 
-/* A full map answers E2BIG; the contract calls that "full". */
-static int put_entry(int fd, const void *k, const void *v)
+/* The manual/auto map an entry of c lives in. */
+static int man_idx(const struct castle_cidr *c, bool allow)
 {
-	int ret = put(fd, k, v, BPF_ANY);
+	bool v4 = c->family == 4;
 
+	if (allow)
+		return v4 ? CASTLE_MM_ALLOW4 : CASTLE_MM_ALLOW6;
+	if (castle_cidr_is_host(c))
+		return v4 ? CASTLE_MM_BLOCK4 : CASTLE_MM_BLOCK6;
+	return v4 ? CASTLE_MM_NET4 : CASTLE_MM_NET6;
+}
+
+/* man_count: one more before an insert, one less after a failed insert or a
+ * successful delete, never below zero (see castle_man_count). Without the
+ * mapping (a castle_maps not opened by this file) nothing is counted, and the
+ * count stays an upper bound only if nothing is deleted either: every opener
+ * maps it. */
+static void man_count_inc(const struct castle_maps *m, int idx)
+{
+	if (m->man_count_mem)
+		__atomic_fetch_add(&m->man_count_mem->n[idx], 1, __ATOMIC_SEQ_CST);
+}
+
+static void man_count_dec(const struct castle_maps *m, int idx)
+{
+	__u64 *n;
+	__u64 c;
+
+	if (!m->man_count_mem)
+		return;
+	n = &m->man_count_mem->n[idx];
+	c = __atomic_load_n(n, __ATOMIC_SEQ_CST);
+	while (c && !__atomic_compare_exchange_n(n, &c, c - 1, false, __ATOMIC_SEQ_CST,
+						 __ATOMIC_SEQ_CST))
+		;
+}
+
+uint64_t castle_man_count_get(const struct castle_maps *m, int idx)
+{
+	return m->man_count_mem && idx >= 0 && idx < CASTLE_MM_MAX
+		       ? __atomic_load_n(&m->man_count_mem->n[idx], __ATOMIC_SEQ_CST)
+		       : UINT64_MAX;
+}
+
+int castle_man_count_heal(const struct castle_maps *m)
+{
+	int healed = 0;
+
+	for (int i = 0; i < CASTLE_MM_MAX; i++) {
+		struct castle_lpm6 key; /* the largest manual key */
+
+		if (castle_man_count_get(m, i) == 0 &&
+		    bpf_map_get_next_key(m->man[i], NULL, &key) == 0) {
+			man_count_inc(m, i);
+			healed |= 1 << i;
+		}
+	}
+	return healed;
+}
+
+/* Write v under the exact key k of manual map idx, counted. *had (when not
+ * NULL) says whether k existed; its value then lands in old (when not NULL).
+ * A first try with BPF_NOEXIST tells an existing exact key from none (an LPM
+ * lookup alone would answer an enclosing prefix). A full map answers E2BIG;
+ * the contract calls that "full". */
+static int man_put(const struct castle_maps *m, int idx, const void *k, const void *v, void *old,
+		   bool *had)
+{
+	int fd = m->man[idx], ret = -EAGAIN;
+
+	if (had)
+		*had = false;
+	man_count_inc(m, idx);
+	for (int tries = 0; tries < 16; tries++) {
+		ret = put(fd, k, v, BPF_NOEXIST);
+		if (!ret)
+			return 0; /* a new entry: the count stays */
+		if (ret != -EEXIST)
+			break;
+		if (old && bpf_map_lookup_elem(fd, k, old))
+			continue; /* deleted meanwhile: insert again */
+		ret = put(fd, k, v, BPF_EXIST);
+		if (ret == -ENOENT)
+			continue;
+		if (!ret && had)
+			*had = true;
+		break;
+	}
+	man_count_dec(m, idx);
 	return ret == -E2BIG ? -ENOSPC : ret;
 }
 
-int castle_manual_block_put(const struct castle_maps *m, const struct castle_cidr *c,
-			    uint64_t ttl_ns, uint32_t origin)
+static int man_del(const struct castle_maps *m, int idx, const void *k)
 {
-	struct castle_block_val v = { .origin = origin };
-	struct castle_lpm6 k;
-	int fd = castle_block_map_fd(m, c, false, 0);
-
-	v.created_ns = castle_now_boot_ns();
-	/* Saturate: a huge TTL (--ttl 213503d) must not wrap to "already expired". */
-	v.expires_ns = !ttl_ns ? 0 : ttl_ns > UINT64_MAX - v.created_ns ? UINT64_MAX
-									  : v.created_ns + ttl_ns;
-	if (castle_cidr_is_host(c))
-		return put_entry(fd, c->addr, &v);
-	lpm_key(c, &k);
-	return put_entry(fd, &k, &v);
+	if (bpf_map_delete_elem(m->man[idx], k))
+		return -errno;
+	man_count_dec(m, idx);
+	return 0;
 }
 
-int castle_manual_block_del(const struct castle_maps *m, const struct castle_cidr *c)
+static int undo(const struct castle_maps *m, int idx, const void *k, bool had, const void *old)
 {
-	struct castle_lpm6 k;
-	int fd = castle_block_map_fd(m, c, false, 0);
-
-	if (castle_cidr_is_host(c))
-		return bpf_map_delete_elem(fd, c->addr) ? -errno : 0;
-	lpm_key(c, &k);
-	return bpf_map_delete_elem(fd, &k) ? -errno : 0;
-}
-
-int castle_manual_allow_put(const struct castle_maps *m, const struct castle_cidr *c)
-{
-	struct castle_allow_val v = { .origin = CASTLE_ORIGIN_MANUAL };
-	struct castle_lpm6 k;
-
-	v.created_ns = castle_now_boot_ns();
-	lpm_key(c, &k);
-	return put_entry(m->man[c->family == 4 ? CASTLE_MM_ALLOW4 : CASTLE_MM_ALLOW6], &k, &v);
-}
-
-int castle_manual_allow_del(const struct castle_maps *m, const struct castle_cidr *c)
-{
-	struct castle_lpm6 k;
-
-	lpm_key(c, &k);
-	return bpf_map_delete_elem(m->man[c->family == 4 ? CASTLE_MM_ALLOW4 : CASTLE_MM_ALLOW6], &k)
-		       ? -errno : 0;
-}
-
-/* Write v under the exact key k and say what k held before: a first try with
- * BPF_NOEXIST tells an existing exact key from none (an LPM lookup alone
- * would answer an enclosing prefix), and once k exists, the lookup answers k. */
-static int put_prev(int fd, const void *k, const void *v, void *old, bool *had)
-{
-	int ret = put(fd, k, v, BPF_NOEXIST);
-
-	*had = false;
-	if (ret != -EEXIST)
-		return ret == -E2BIG ? -ENOSPC : ret;
-	*had = bpf_map_lookup_elem(fd, k, old) == 0;
-	return put_entry(fd, k, v);
-}
-
-static int undo(int fd, const void *k, bool had, const void *old)
-{
-	if (had)
-		return put(fd, k, old, BPF_ANY);
-	return bpf_map_delete_elem(fd, k) ? -errno : 0;
+	return had ? man_put(m, idx, k, old, NULL, NULL) : man_del(m, idx, k);
 }
 
 static const void *man_key(const struct castle_cidr *c, bool exact, struct castle_lpm6 *k)
@@ -448,18 +521,59 @@ static const void *man_key(const struct castle_cidr *c, bool exact, struct castl
 	return k;
 }
 
+static void block_val(struct castle_block_val *v, uint64_t ttl_ns, uint32_t origin)
+{
+	memset(v, 0, sizeof(*v));
+	v->origin = origin;
+	v->created_ns = castle_now_boot_ns();
+	/* Saturate: a huge TTL (--ttl 213503d) must not wrap to "already expired". */
+	v->expires_ns = !ttl_ns ? 0 : ttl_ns > UINT64_MAX - v->created_ns ? UINT64_MAX
+									     : v->created_ns + ttl_ns;
+}
+
+int castle_manual_block_put(const struct castle_maps *m, const struct castle_cidr *c,
+			    uint64_t ttl_ns, uint32_t origin)
+{
+	struct castle_block_val v;
+	struct castle_lpm6 k;
+
+	block_val(&v, ttl_ns, origin);
+	return man_put(m, man_idx(c, false), man_key(c, castle_cidr_is_host(c), &k), &v, NULL,
+		       NULL);
+}
+
+int castle_manual_block_del(const struct castle_maps *m, const struct castle_cidr *c)
+{
+	struct castle_lpm6 k;
+
+	return man_del(m, man_idx(c, false), man_key(c, castle_cidr_is_host(c), &k));
+}
+
+int castle_manual_allow_put(const struct castle_maps *m, const struct castle_cidr *c)
+{
+	struct castle_allow_val v = { .origin = CASTLE_ORIGIN_MANUAL };
+	struct castle_lpm6 k;
+
+	v.created_ns = castle_now_boot_ns();
+	return man_put(m, man_idx(c, true), man_key(c, false, &k), &v, NULL, NULL);
+}
+
+int castle_manual_allow_del(const struct castle_maps *m, const struct castle_cidr *c)
+{
+	struct castle_lpm6 k;
+
+	return man_del(m, man_idx(c, true), man_key(c, false, &k));
+}
+
 int castle_manual_block_put_prev(const struct castle_maps *m, const struct castle_cidr *c,
 				 uint64_t ttl_ns, uint32_t origin, bool *had,
 				 struct castle_block_val *old)
 {
-	struct castle_block_val v = { .origin = origin };
+	struct castle_block_val v;
 	struct castle_lpm6 k;
-	int fd = castle_block_map_fd(m, c, false, 0);
 
-	v.created_ns = castle_now_boot_ns();
-	v.expires_ns = !ttl_ns ? 0 : ttl_ns > UINT64_MAX - v.created_ns ? UINT64_MAX
-									  : v.created_ns + ttl_ns;
-	return put_prev(fd, man_key(c, castle_cidr_is_host(c), &k), &v, old, had);
+	block_val(&v, ttl_ns, origin);
+	return man_put(m, man_idx(c, false), man_key(c, castle_cidr_is_host(c), &k), &v, old, had);
 }
 
 int castle_manual_block_undo(const struct castle_maps *m, const struct castle_cidr *c, bool had,
@@ -467,8 +581,7 @@ int castle_manual_block_undo(const struct castle_maps *m, const struct castle_ci
 {
 	struct castle_lpm6 k;
 
-	return undo(castle_block_map_fd(m, c, false, 0), man_key(c, castle_cidr_is_host(c), &k),
-		    had, old);
+	return undo(m, man_idx(c, false), man_key(c, castle_cidr_is_host(c), &k), had, old);
 }
 
 int castle_manual_allow_put_prev(const struct castle_maps *m, const struct castle_cidr *c,
@@ -478,8 +591,7 @@ int castle_manual_allow_put_prev(const struct castle_maps *m, const struct castl
 	struct castle_lpm6 k;
 
 	v.created_ns = castle_now_boot_ns();
-	return put_prev(m->man[c->family == 4 ? CASTLE_MM_ALLOW4 : CASTLE_MM_ALLOW6],
-			man_key(c, false, &k), &v, old, had);
+	return man_put(m, man_idx(c, true), man_key(c, false, &k), &v, old, had);
 }
 
 int castle_manual_allow_undo(const struct castle_maps *m, const struct castle_cidr *c, bool had,
@@ -487,8 +599,7 @@ int castle_manual_allow_undo(const struct castle_maps *m, const struct castle_ci
 {
 	struct castle_lpm6 k;
 
-	return undo(m->man[c->family == 4 ? CASTLE_MM_ALLOW4 : CASTLE_MM_ALLOW6],
-		    man_key(c, false, &k), had, old);
+	return undo(m, man_idx(c, true), man_key(c, false, &k), had, old);
 }
 
 /* ---- listing ------------------------------------------------------------ */
@@ -518,6 +629,8 @@ int castle_map_foreach_key(int fd, size_t key_size, castle_key_cb cb, void *arg)
 }
 
 struct walk_ctx {
+	const struct castle_maps *m;
+	int mm;			/* manual map index (reaping), -1 for a policy map */
 	int family;
 	bool lpm, allow, reap;
 	uint64_t now, mono_to_boot;
@@ -560,8 +673,8 @@ static int walk_one(int fd, const void *kp, void *arg)
 		/* coarse monotonic in the map, boot time for callers */
 		e.last_hit_ns = val.b.last_hit_ns ? val.b.last_hit_ns + w->mono_to_boot : 0;
 		if (e.expires_ns && e.expires_ns <= w->now) {
-			if (w->reap && e.origin != CASTLE_ORIGIN_POLICY)
-				bpf_map_delete_elem(fd, key);
+			if (w->reap && w->mm >= 0 && e.origin != CASTLE_ORIGIN_POLICY)
+				man_del(w->m, w->mm, key);
 			return 0;
 		}
 	}
@@ -570,10 +683,10 @@ static int walk_one(int fd, const void *kp, void *arg)
 
 /* Walk one map: exact (key = address) or LPM (key = castle_lpm4/6). Every
  * entry present for the whole walk is seen exactly once, reaping or not. */
-static int walk(int fd, int family, bool lpm, bool allow, bool reap, uint64_t now,
-		castle_entry_cb cb, void *arg)
+static int walk(const struct castle_maps *m, int mm, int fd, int family, bool lpm, bool allow,
+		bool reap, uint64_t now, castle_entry_cb cb, void *arg)
 {
-	struct walk_ctx w = { .family = family, .lpm = lpm, .allow = allow, .reap = reap,
+	struct walk_ctx w = { .m = m, .mm = mm, .family = family, .lpm = lpm, .allow = allow, .reap = reap,
 			      .now = now, .cb = cb, .arg = arg };
 	size_t ksz = lpm ? (family == 4 ? sizeof(struct castle_lpm4) : sizeof(struct castle_lpm6))
 			 : (family == 4 ? 4 : 16);
@@ -611,12 +724,14 @@ int castle_block_foreach(const struct castle_maps *m, bool reap, castle_entry_cb
 	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
 		int fd = inner_fd(m, lists[i].pm, gen);
 		if (fd >= 0) {
-			ret = walk(fd, lists[i].family, lists[i].lpm, false, false, now, cb, arg);
+			ret = walk(m, -1, fd, lists[i].family, lists[i].lpm, false, false, now, cb,
+				   arg);
 			close(fd);
 			if (ret)
 				return ret;
 		}
-		ret = walk(m->man[lists[i].mm], lists[i].family, lists[i].lpm, false, reap, now, cb, arg);
+		ret = walk(m, lists[i].mm, m->man[lists[i].mm], lists[i].family, lists[i].lpm, false,
+			   reap, now, cb, arg);
 		if (ret)
 			return ret;
 	}
@@ -634,12 +749,13 @@ int castle_allow_foreach(const struct castle_maps *m, castle_entry_cb cb, void *
 		int family = f ? 6 : 4;
 		int fd = inner_fd(m, f ? CASTLE_PM_ALLOW6 : CASTLE_PM_ALLOW4, gen);
 		if (fd >= 0) {
-			ret = walk(fd, family, true, true, false, 0, cb, arg);
+			ret = walk(m, -1, fd, family, true, true, false, 0, cb, arg);
 			close(fd);
 			if (ret)
 				return ret;
 		}
-		ret = walk(m->man[f ? CASTLE_MM_ALLOW6 : CASTLE_MM_ALLOW4], family, true, true, false, 0,
+		ret = walk(m, f ? CASTLE_MM_ALLOW6 : CASTLE_MM_ALLOW4,
+			   m->man[f ? CASTLE_MM_ALLOW6 : CASTLE_MM_ALLOW4], family, true, true, false, 0,
 			   cb, arg);
 		if (ret)
 			return ret;
@@ -833,7 +949,7 @@ int castle_manual_foreach(const struct castle_maps *m, bool reap, castle_entry_c
 	uint64_t now = castle_now_boot_ns();
 
 	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
-		int ret = walk(m->man[lists[i].mm], lists[i].family, lists[i].lpm, lists[i].allow,
+		int ret = walk(m, lists[i].mm, m->man[lists[i].mm], lists[i].family, lists[i].lpm, lists[i].allow,
 			       reap, now, cb, arg);
 		if (ret)
 			return ret;

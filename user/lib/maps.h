@@ -15,36 +15,12 @@
 
 struct bpf_object;
 
-/* The per-generation (array-of-maps) maps, in a fixed order. */
-enum castle_pol_map {
-	CASTLE_PM_ALLOW4,
-	CASTLE_PM_ALLOW6,
-	CASTLE_PM_BLOCK4,
-	CASTLE_PM_BLOCK6,
-	CASTLE_PM_NET4,
-	CASTLE_PM_NET6,
-	CASTLE_PM_CSRC4,
-	CASTLE_PM_CSRC6,
-	CASTLE_PM_SNI,
-	CASTLE_PM_MAX,
-};
-
-/* Manual/auto maps, in a fixed order. */
-enum castle_man_map {
-	CASTLE_MM_ALLOW4,
-	CASTLE_MM_ALLOW6,
-	CASTLE_MM_BLOCK4,
-	CASTLE_MM_BLOCK6,
-	CASTLE_MM_NET4,
-	CASTLE_MM_NET6,
-	CASTLE_MM_MAX,
-};
-
 struct castle_maps {
 	int state;
 	int policy;
 	int pol[CASTLE_PM_MAX];		/* outer maps */
 	int man[CASTLE_MM_MAX];
+	int man_count;			/* struct castle_man_count, see castle.h */
 	int rl_state;
 	int rl_steady;
 	int rl_events;
@@ -56,6 +32,9 @@ struct castle_maps {
 	int ifaces;
 	int notes;
 	bool owned;			/* fds are ours to close */
+	/* man_count mapped, on first use (castle_man_count_add); unmapped by
+	 * castle_maps_close. */
+	struct castle_man_count *man_count_mem;
 };
 
 extern const char *const castle_pol_map_names[CASTLE_PM_MAX];
@@ -69,6 +48,13 @@ struct castle_gen_sizes {
 	uint32_t net;		/* per family, policy block CIDRs */
 	uint32_t allow;		/* per family, policy allow CIDRs */
 };
+
+/* man_count[idx] (UINT64_MAX when it is not mapped: "look"). */
+uint64_t castle_man_count_get(const struct castle_maps *m, int idx);
+/* Add one to the count of every manual map that holds an entry but counts
+ * zero (written around maps.c, e.g. with bpftool), so the programs look at it
+ * again. Returns the healed maps as bits (1 << CASTLE_MM_x). */
+int castle_man_count_heal(const struct castle_maps *m);
 
 /* Fds of a loaded object's maps (not owned: the object closes them). */
 int castle_maps_from_object(struct bpf_object *obj, struct castle_maps *m);
