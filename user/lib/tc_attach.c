@@ -222,8 +222,13 @@ static int clsact_attach(const char *ifname, int ifindex, int prog_fd, bool *own
 		    .prog_fd = prog_fd, .flags = BPF_TC_F_REPLACE);
 	libbpf_print_fn_t print;
 	bool created;
-	int ret = bpf_tc_hook_create(&hook);
+	int ret;
 
+	/* An existing qdisc (EEXIST) is expected: keep libbpf from printing
+	 * the kernel's "Exclusivity flag on" about it. */
+	print = libbpf_set_print(NULL);
+	ret = bpf_tc_hook_create(&hook);
+	libbpf_set_print(print);
 	if (ret && ret != -EEXIST) {
 		snprintf(err, errlen, "create clsact qdisc on %s: %s", ifname, strerror(-ret));
 		return ret;
