@@ -45,6 +45,7 @@ struct opts {
 	const char *pin_dir;
 	const char *state_dir;
 	enum castle_xdp_req xdp_mode;
+	enum castle_tc_req tc_mode;
 	uint32_t max_sources;
 	bool foreground;
 	bool check;
@@ -124,6 +125,7 @@ static void usage(FILE *f)
 		"      --metrics ADDR:PORT Prometheus endpoint (default " DEFAULT_METRICS ")\n"
 		"      --pin-dir DIR       bpffs directory of pins (default " CASTLE_PIN_DIR_DEFAULT ")\n"
 		"      --xdp-mode MODE     auto | native | generic (default auto)\n"
+		"      --tc-mode MODE      auto | tcx | clsact (default auto: TCX, else clsact)\n"
 		"      --state-dir DIR     where manual entries persist (default " DEFAULT_STATE_DIR ")\n"
 		"      --max-sources N     rate-limit table size when first created (default %u)\n"
 		"  -f, --foreground        do not daemonize (implied under systemd)\n"
@@ -152,13 +154,14 @@ static int usage_error(const char *fmt, ...)
 /* Returns -1 to go on, else the exit status. */
 static int parse_args(int argc, char **argv, struct opts *o)
 {
-	enum { O_METRICS = 256, O_PIN, O_XDP, O_STATE, O_MAXSRC, O_CHECK };
+	enum { O_METRICS = 256, O_PIN, O_XDP, O_TC, O_STATE, O_MAXSRC, O_CHECK };
 	static const struct option lo[] = {
 		{ "interface", required_argument, NULL, 'i' },
 		{ "policy", required_argument, NULL, 'p' },
 		{ "metrics", required_argument, NULL, O_METRICS },
 		{ "pin-dir", required_argument, NULL, O_PIN },
 		{ "xdp-mode", required_argument, NULL, O_XDP },
+		{ "tc-mode", required_argument, NULL, O_TC },
 		{ "state-dir", required_argument, NULL, O_STATE },
 		{ "max-sources", required_argument, NULL, O_MAXSRC },
 		{ "foreground", no_argument, NULL, 'f' },
@@ -200,6 +203,16 @@ static int parse_args(int argc, char **argv, struct opts *o)
 				o->xdp_mode = CASTLE_XDP_GENERIC;
 			else
 				return usage_error("--xdp-mode: '%s' is not auto, native or generic", optarg);
+			break;
+		case O_TC:
+			if (!strcmp(optarg, "auto"))
+				o->tc_mode = CASTLE_TC_AUTO;
+			else if (!strcmp(optarg, "tcx"))
+				o->tc_mode = CASTLE_TC_TCX;
+			else if (!strcmp(optarg, "clsact"))
+				o->tc_mode = CASTLE_TC_CLSACT;
+			else
+				return usage_error("--tc-mode: '%s' is not auto, tcx or clsact", optarg);
 			break;
 		case O_MAXSRC: {
 			unsigned long v;
@@ -456,13 +469,15 @@ static int attach_all(struct daemon *d)
 						   "replaced in place" };
 		struct castle_attach_result r;
 
-		if (castle_loader_attach(&d->l, d->o.ifaces[i], d->o.xdp_mode, &r, err, sizeof(err))) {
+		if (castle_loader_attach(&d->l, d->o.ifaces[i], d->o.xdp_mode, d->o.tc_mode, &r, err,
+					 sizeof(err))) {
 			logf_("%s", err);
 			goto undo;
 		}
-		logf_("%s: XDP %s, %s mode, prog id %u%s%s; TC %s%s%s", d->o.ifaces[i],
+		logf_("%s: XDP %s, %s mode, prog id %u%s%s; TC %s%s%s%s%s", d->o.ifaces[i],
 		      act[r.xdp_action], castle_xdp_mode_name(r.iface.xdp_mode), r.iface.xdp_prog_id,
 		      r.xdp_note[0] ? ", " : "", r.xdp_note, castle_tc_mode_name(r.iface.tc_mode),
+		      r.iface.tc_mode ? " " : "", r.iface.tc_mode ? act[r.tc_action] : "",
 		      r.tc_note[0] ? ": " : "", r.tc_note);
 	}
 	return 0;

@@ -292,13 +292,18 @@ struct castle_man_count {
 enum castle_xdp_mode_id { CASTLE_XDPM_NONE = 0, CASTLE_XDPM_NATIVE, CASTLE_XDPM_GENERIC,
 			  CASTLE_XDPM_MULTIPROG_NATIVE, CASTLE_XDPM_MULTIPROG_GENERIC };
 enum castle_tc_mode_id { CASTLE_TCM_NONE = 0, CASTLE_TCM_TCX, CASTLE_TCM_CLSACT };
+/* Flags above the mode in castle_iface.tc_mode (the low byte is the mode):
+ * castle created the clsact qdisc, so unload removes it once it holds no
+ * filter of anyone's. */
+#define CASTLE_TCM_MODE_MASK 0xffu
+#define CASTLE_TCM_F_OWN_QDISC 0x100u
 
 /* Value of `ifaces` (HASH keyed by __u32 ifindex): what castled attached. */
 struct castle_iface {
 	char name[16];
 	__u32 xdp_mode;		/* enum castle_xdp_mode_id */
 	__u32 xdp_prog_id;
-	__u32 tc_mode;		/* enum castle_tc_mode_id */
+	__u32 tc_mode;		/* enum castle_tc_mode_id | CASTLE_TCM_F_* */
 	__u32 tc_prog_id;
 	__u64 attached_unix;	/* wall clock, seconds */
 };

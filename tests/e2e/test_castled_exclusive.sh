@@ -10,7 +10,8 @@
 #    signal it, castlectl status says castled is not running;
 #  - an attach that fails half way (TC after XDP) leaves nothing behind on
 #    that interface: its XDP program is detached and its counter slot freed,
-#    even when castled adopted existing pins.
+#    and PIN/prog_xdp names the running program again, even when castled
+#    adopted existing pins.
 . "$(dirname "$0")/lib.sh"
 
 EX_IF=ex$ID	# second interface in the dut namespace (veth to EY_IF)
@@ -145,5 +146,10 @@ has_xdp "$EX_IF" && t_fail "no orphan XDP program left on $EX_IF" "$(in_dut ip l
 t_eq "no counter slot left assigned to $EX_IF" 0 "$(slot_of "$EX_IF")"
 has_xdp "$DUT_IF" && t_ok "the adopted gate on $DUT_IF keeps enforcing" ||
 	t_fail "the adopted gate on $DUT_IF keeps enforcing"
+# EX_IF's program was pinned as PIN/prog_xdp, then taken off again: the pin
+# goes back to the program that still runs.
+t_eq "PIN/prog_xdp names the program running on $DUT_IF, not the one taken off $EX_IF" \
+	"$(in_dut ip -j link show "$DUT_IF" | jq -r '.[0].xdp.prog.id // 0')" \
+	"$(bpftool -j prog show pinned "$PIN/prog_xdp" 2>/dev/null | jq -r '.id // 0')"
 rmdir "$PIN/link_tc_$EX_IF"
 t_done

@@ -21,6 +21,7 @@ static const char *const xdp_modes[] = { "none", "native", "generic", "multiprog
 static const char *const tc_modes[] = { "none", "tcx", "clsact" };
 
 #define NAME_OF(tab, i) ((i) < sizeof(tab) / sizeof((tab)[0]) ? (tab)[i] : "unknown")
+#define TC_MODE(m) ((m) & CASTLE_TCM_MODE_MASK) /* without the CASTLE_TCM_F_* flags */
 
 /* ---- status ------------------------------------------------------------- */
 
@@ -113,7 +114,8 @@ int ctl_status(struct ctl *c, const struct ctl_args *a)
 			out_json_ku64(&j, "ifindex", rows[i].ifindex);
 			out_json_kstr(&j, "xdp_mode", NAME_OF(xdp_modes, rows[i].v.xdp_mode));
 			out_json_ku64(&j, "xdp_prog_id", rows[i].v.xdp_prog_id);
-			out_json_kstr(&j, "tc_mode", NAME_OF(tc_modes, rows[i].v.tc_mode));
+			out_json_kstr(&j, "tc_mode", NAME_OF(tc_modes, TC_MODE(rows[i].v.tc_mode)));
+			out_json_kbool(&j, "tc_own_qdisc", rows[i].v.tc_mode & CASTLE_TCM_F_OWN_QDISC);
 			out_json_ku64(&j, "tc_prog_id", rows[i].v.tc_prog_id);
 			out_json_ku64(&j, "attached_unix", rows[i].v.attached_unix);
 			out_json_obj_end(&j);
@@ -161,7 +163,7 @@ int ctl_status(struct ctl *c, const struct ctl_args *a)
 		snprintf(tid, sizeof(tid), "%u", rows[i].v.tc_prog_id);
 		const char *cells[] = { rows[i].v.name, idx, NAME_OF(xdp_modes, rows[i].v.xdp_mode),
 					rows[i].v.xdp_prog_id ? xid : "-",
-					NAME_OF(tc_modes, rows[i].v.tc_mode),
+					NAME_OF(tc_modes, TC_MODE(rows[i].v.tc_mode)),
 					rows[i].v.tc_prog_id ? tid : "-",
 					out_wall(rows[i].v.attached_unix, b2, sizeof(b2)) };
 		out_table_row(&t, cells);

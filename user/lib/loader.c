@@ -52,6 +52,8 @@ const char *castle_xdp_mode_name(uint32_t mode)
 const char *castle_tc_mode_name(uint32_t mode)
 {
 	static const char *const n[] = { "none", "tcx", "clsact" };
+
+	mode &= CASTLE_TCM_MODE_MASK;
 	return mode < sizeof(n) / sizeof(n[0]) ? n[mode] : "?";
 }
 
@@ -620,14 +622,18 @@ static int xdp_attach(struct castle_loader *l, const char *ifname, int ifindex,
 /* ---- TC ----------------------------------------------------------------- */
 
 #ifdef CASTLE_HAVE_TC
+/* prev_mode: the tc_mode recorded for this interface, 0 if none. Sets
+ * *attached_new when castle's TC program was not attached there before. */
 static int tc_attach(struct castle_loader *l, const char *ifname, int ifindex,
-		     struct castle_attach_result *res, char *err, size_t errlen)
+		     enum castle_tc_req req, uint32_t prev_mode, struct castle_attach_result *res,
+		     bool *attached_new, char *err, size_t errlen)
 {
 	struct bpf_program *p = bpf_object__next_program(l->tc, NULL);
 	struct bpf_prog_info info = {};
 	__u32 len = sizeof(info);
 	char link[4200], path[4200];
-	int mode = 0, ret, fd;
+	uint32_t mode = prev_mode;
+	int ret, fd;
 
 	if (!p) {
 		snprintf(err, errlen, "castle_tc has no program");
@@ -635,9 +641,11 @@ static int tc_attach(struct castle_loader *l, const char *ifname, int ifindex,
 	}
 	fd = bpf_program__fd(p);
 	snprintf(link, sizeof(link), "%s/" CASTLE_PIN_LINK_TC_FMT, l->pin_dir, ifname);
-	ret = castle_tc_attach(ifindex, fd, link, &mode, err, errlen);
-	if (ret)
+	ret = castle_tc_attach(ifname, ifindex, fd, link, req, &mode, err, errlen);
+	if (ret < 0)
 		return ret;
+	*attached_new = ret == 0;
+	res->tc_action = ret ? CASTLE_ATT_REPLACED : CASTLE_ATT_NEW;
 	res->iface.tc_mode = mode;
 	if (!bpf_obj_get_info_by_fd(fd, &info, &len))
 		res->iface.tc_prog_id = info.id;
@@ -649,13 +657,42 @@ static int tc_attach(struct castle_loader *l, const char *ifname, int ifindex,
 
 static int xdp_detach(int ifindex, const char *ifname, char *err, size_t errlen);
 
+/* A pin as it was before an attach, to put back if the attach fails. */
+struct pin_saved {
+	char path[4200];
+	int fd;		/* what was pinned there, -1 if nothing */
+};
+
+static void pin_save(struct pin_saved *ps, const char *pin_dir, const char *name)
+{
+	snprintf(ps->path, sizeof(ps->path), "%s/%s", pin_dir, name);
+	ps->fd = bpf_obj_get(ps->path);
+}
+
+static void pin_restore(struct pin_saved *ps)
+{
+	if (ps->fd >= 0)
+		pin_replace(ps->fd, ps->path);
+	else
+		unlink(ps->path);
+}
+
+static void pin_saved_close(struct pin_saved *ps)
+{
+	if (ps->fd >= 0)
+		close(ps->fd);
+	ps->fd = -1;
+}
+
 int castle_loader_attach(struct castle_loader *l, const char *ifname, enum castle_xdp_req req,
-			 struct castle_attach_result *res, char *err, size_t errlen)
+			 enum castle_tc_req tc_req, struct castle_attach_result *res, char *err,
+			 size_t errlen)
 {
 	struct castle_iface old;
 	int ifindex = if_nametoindex(ifname);
 	uint32_t key, slot, had_slot = 0;
-	bool slot_new = false, xdp_new = false;
+	bool slot_new = false, xdp_new = false, tc_new = false, have_old;
+	struct pin_saved prog_xdp = { .fd = -1 }, prog_tc = { .fd = -1 };
 	int ret;
 
 	/* Every failure below writes err; callers' buffers need not be set. */
@@ -668,6 +705,10 @@ int castle_loader_attach(struct castle_loader *l, const char *ifname, enum castl
 	}
 	key = ifindex;
 	snprintf(res->iface.name, sizeof(res->iface.name), "%s", ifname);
+	/* castle's record of this interface from before (a restart): what it
+	 * attached, and since when. */
+	have_old = !bpf_map_lookup_elem(l->maps.ifaces, &key, &old) &&
+		   !strncmp(old.name, ifname, sizeof(old.name));
 	/* A counter slot before the first packet. Without one (more than 63
 	 * interfaces, or an ifindex beyond the slot table) the interface is
 	 * still guarded; its counters are reported under ifindex 0. A slot
@@ -681,46 +722,66 @@ int castle_loader_attach(struct castle_loader *l, const char *ifname, enum castl
 		return ret;
 	}
 	slot_new = !ret && !had_slot;
+	/* Attaching re-pins these; a failure that takes the program off again
+	 * puts them back, so that they never name a detached program. */
+	pin_save(&prog_xdp, l->pin_dir, CASTLE_PIN_PROG_XDP);
+	pin_save(&prog_tc, l->pin_dir, CASTLE_PIN_PROG_TC);
 	ret = xdp_attach(l, ifname, ifindex, req, res, &xdp_new, err, errlen);
 	if (ret)
 		goto undo;
 #ifdef CASTLE_HAVE_TC
-	ret = tc_attach(l, ifname, ifindex, res, err, errlen);
+	ret = tc_attach(l, ifname, ifindex, tc_req, have_old ? old.tc_mode : 0, res, &tc_new, err,
+			errlen);
 	if (ret)
 		goto undo;
 #else
+	(void)tc_req;
 	snprintf(res->tc_note, sizeof(res->tc_note), "this build has no TC program");
 #endif
 	res->iface.attached_unix = time(NULL);
-	if (res->xdp_action == CASTLE_ATT_ADOPTED &&
-	    !bpf_map_lookup_elem(l->maps.ifaces, &key, &old) && old.attached_unix)
+	if (res->xdp_action == CASTLE_ATT_ADOPTED && have_old && old.attached_unix)
 		res->iface.attached_unix = old.attached_unix;
 	if (bpf_map_update_elem(l->maps.ifaces, &key, &res->iface, BPF_ANY)) {
 		ret = -errno;
 		snprintf(err, errlen, "record %s in the ifaces map: %s", ifname, strerror(-ret));
 		goto undo;
 	}
+	pin_saved_close(&prog_xdp);
+	pin_saved_close(&prog_tc);
 	return 0;
 undo:
 	/* Take back what this call did, and only that: castle's XDP program
-	 * where none of castle's ran before (an adopted or replaced one keeps
-	 * enforcing, whoever asked), with the TC attachment made alongside it,
-	 * and a counter slot assigned here. Nothing is left on the interface
-	 * without a record in the ifaces map. */
+	 * where none of castle's ran before, castle's TC program where it was
+	 * not attached before (an adopted or replaced one keeps enforcing,
+	 * whoever asked), the program pins, and a counter slot assigned here.
+	 * Nothing is left on the interface without a record in the ifaces map. */
 	if (xdp_new) {
 		char e2[256];
-		char link[4200];
 
 		if (xdp_detach(ifindex, ifname, e2, sizeof(e2)))
 			snprintf(err + strlen(err), errlen - strlen(err),
 				 "; and taking castle's XDP program off %s again failed: %s", ifname,
 				 e2);
-		snprintf(link, sizeof(link), "%s/" CASTLE_PIN_LINK_TC_FMT, l->pin_dir, ifname);
-#ifdef CASTLE_HAVE_TC
-		if (res->iface.tc_mode)
-			castle_tc_detach(ifindex, link, e2, sizeof(e2));
-#endif
 	}
+#ifdef CASTLE_HAVE_TC
+	if (tc_new) {
+		char e2[256], link[4200];
+
+		snprintf(link, sizeof(link), "%s/" CASTLE_PIN_LINK_TC_FMT, l->pin_dir, ifname);
+		if (castle_tc_detach(ifindex, link, res->iface.tc_mode, e2, sizeof(e2)))
+			snprintf(err + strlen(err), errlen - strlen(err),
+				 "; and taking castle's TC program off %s again failed: %s", ifname,
+				 e2);
+	}
+#endif
+	/* The pin of a program taken off goes back to what it was; an adopted
+	 * or replaced program still runs, and its pin names it. */
+	if (xdp_new)
+		pin_restore(&prog_xdp);
+	if (tc_new)
+		pin_restore(&prog_tc);
+	pin_saved_close(&prog_xdp);
+	pin_saved_close(&prog_tc);
 	if (slot_new)
 		castle_ifslot_release(&l->maps, key);
 	return ret;
@@ -809,7 +870,7 @@ int castle_unload_iface(const char *pin_dir, const char *ifname, bool *all_gone,
 {
 	struct castle_maps m;
 	struct castle_iface v;
-	uint32_t key, next, *prev = NULL, found = 0;
+	uint32_t key, next, *prev = NULL, found = 0, tc_mode = 0;
 	int ifindex, ret, left = 0;
 	char link[4200];
 
@@ -818,8 +879,10 @@ int castle_unload_iface(const char *pin_dir, const char *ifname, bool *all_gone,
 	if (ret)
 		return ret;
 	while (bpf_map_get_next_key(m.ifaces, prev, &next) == 0) {
-		if (!bpf_map_lookup_elem(m.ifaces, &next, &v) && !strncmp(v.name, ifname, sizeof(v.name)))
+		if (!bpf_map_lookup_elem(m.ifaces, &next, &v) && !strncmp(v.name, ifname, sizeof(v.name))) {
 			found = next;
+			tc_mode = v.tc_mode;
+		}
 		key = next;
 		prev = &key;
 	}
@@ -837,7 +900,11 @@ int castle_unload_iface(const char *pin_dir, const char *ifname, bool *all_gone,
 	snprintf(link, sizeof(link), "%s/" CASTLE_PIN_LINK_TC_FMT, pin_dir, ifname);
 #ifdef CASTLE_HAVE_TC
 	if (ifindex) {
-		ret = castle_tc_detach(ifindex, link, err, errlen);
+		if (found != (uint32_t)ifindex)
+			tc_mode = 0; /* the record is of a device since deleted */
+		/* Without a record (tc_mode 0) a clsact qdisc is never removed:
+		 * nothing says castle made it. */
+		ret = castle_tc_detach(ifindex, link, tc_mode, err, errlen);
 		if (ret)
 			goto out;
 	}

@@ -21,6 +21,14 @@ enum castle_xdp_req {
 	CASTLE_XDP_GENERIC,
 };
 
+/* castled --tc-mode: how the TC program is attached where castle's is not
+ * attached yet (an attached one keeps its mode: see castle_tc_attach). */
+enum castle_tc_req {
+	CASTLE_TC_AUTO = 0,	/* TCX where the kernel has it, else clsact */
+	CASTLE_TC_TCX,
+	CASTLE_TC_CLSACT,
+};
+
 struct castle_xdp_bpf;
 struct bpf_object;
 struct xdp_program;
@@ -56,6 +64,7 @@ enum castle_attach_action {
 
 struct castle_attach_result {
 	enum castle_attach_action xdp_action;
+	enum castle_attach_action tc_action;	/* NEW or REPLACED */
 	struct castle_iface iface;	/* as recorded in the ifaces map */
 	char xdp_note[160];		/* e.g. how libxdp attached */
 	char tc_note[160];		/* why TC is not attached, if it is not */
@@ -63,9 +72,11 @@ struct castle_attach_result {
 
 /* Attach XDP (and TC when this build has it) to ifname and record it in the
  * ifaces map. Never detaches castle's own running program first: a restart
- * keeps enforcing. */
+ * keeps enforcing. On failure, what this call attached is taken off again
+ * and PIN/prog_xdp and PIN/prog_tc are put back as they were. */
 int castle_loader_attach(struct castle_loader *l, const char *ifname, enum castle_xdp_req req,
-			 struct castle_attach_result *res, char *err, size_t errlen);
+			 enum castle_tc_req tc_req, struct castle_attach_result *res, char *err,
+			 size_t errlen);
 
 /* castlectl unload IFACE: detach castle's XDP and TC programs from ifname,
  * drop its ifaces entry, and when no interface remains remove every pin under
@@ -74,6 +85,7 @@ int castle_unload_iface(const char *pin_dir, const char *ifname, bool *all_gone,
 			size_t errlen);
 
 const char *castle_xdp_mode_name(uint32_t mode);
+/* The mode's name; castle_tc_mode_name ignores the CASTLE_TCM_F_* flags. */
 const char *castle_tc_mode_name(uint32_t mode);
 
 /* ifname went away (deleted) while castle was attached: drop its record from
