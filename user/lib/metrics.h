@@ -52,11 +52,12 @@ enum castle_metrics_body {
 	CASTLE_MB_METRICS,	/* 200, the exposition (castle_metrics_render) */
 	CASTLE_MB_NOT_FOUND,	/* 404: a path other than /metrics and /healthz */
 	CASTLE_MB_NOT_ALLOWED,	/* 405: a method other than GET and HEAD */
+	CASTLE_MB_BAD_REQUEST,	/* 400: a GET or HEAD that carries a body */
 	CASTLE_MB_STARTING,	/* 503: not ready yet */
 };
 
 struct castle_metrics_reply {
-	unsigned int status;		/* 200, 404, 405 or 503 */
+	unsigned int status;		/* 200, 400, 404, 405 or 503 */
 	enum castle_metrics_body body;
 	const char *content_type;
 	const char *text;		/* the fixed body; NULL for CASTLE_MB_METRICS */
@@ -64,10 +65,11 @@ struct castle_metrics_reply {
 };
 
 /* The answer to METHOD URL (the path as libmicrohttpd hands it over: decoded,
- * without the query string), given whether castled is ready. A wrong method
- * is 405 before a wrong path is 404, and both before the 503 of a daemon that
- * is still starting. NULL method or url count as wrong. */
-void castle_metrics_route(const char *method, const char *url, bool ready,
+ * without the query string), given whether the request carries a body and
+ * whether castled is ready. A wrong method is 405 before a wrong path is 404,
+ * before a body is 400 (nothing castled serves takes one), before the 503 of
+ * a daemon that is still starting. NULL method or url count as wrong. */
+void castle_metrics_route(const char *method, const char *url, bool has_body, bool ready,
 			  struct castle_metrics_reply *out);
 
 /* The exposition text (malloc'ed, NUL terminated) for maps m and snapshot s;

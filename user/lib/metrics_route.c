@@ -9,7 +9,7 @@
 
 #include "metrics.h"
 
-void castle_metrics_route(const char *method, const char *url, bool ready,
+void castle_metrics_route(const char *method, const char *url, bool has_body, bool ready,
 			  struct castle_metrics_reply *out)
 {
 	static const struct castle_metrics_reply replies[] = {
@@ -20,6 +20,8 @@ void castle_metrics_route(const char *method, const char *url, bool ready,
 					  false },
 		[CASTLE_MB_NOT_ALLOWED] = { 405, CASTLE_MB_NOT_ALLOWED, "text/plain",
 					    "method not allowed\n", true },
+		[CASTLE_MB_BAD_REQUEST] = { 400, CASTLE_MB_BAD_REQUEST, "text/plain",
+					    "a GET or HEAD request carries no body\n", false },
 		[CASTLE_MB_STARTING] = { 503, CASTLE_MB_STARTING, "text/plain", "starting\n",
 					 false },
 	};
@@ -32,6 +34,8 @@ void castle_metrics_route(const char *method, const char *url, bool ready,
 		b = CASTLE_MB_NOT_ALLOWED;
 	else if (!health && !metrics)
 		b = CASTLE_MB_NOT_FOUND;
+	else if (has_body)
+		b = CASTLE_MB_BAD_REQUEST;
 	/* Before ready the maps may not even be open: nothing to report. */
 	else if (!ready)
 		b = CASTLE_MB_STARTING;
