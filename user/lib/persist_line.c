@@ -105,8 +105,10 @@ int castle_persist_parse_line(const char *line, size_t len, struct castle_persis
 		snprintf(why, whylen, "%s", cerr);
 		return -EINVAL;
 	}
+	/* Digits only, below LLONG_MAX (no sign, no overflow). */
 	for (size_t i = 0; i < xn; i++) {
-		if (!isdigit((unsigned char)xs[i]) || expires > (LLONG_MAX - 9) / 10) {
+		if (!isdigit((unsigned char)xs[i]) ||
+		    expires > (LLONG_MAX - 1 - (xs[i] - '0')) / 10) {
 			snprintf(why, whylen, "expiry '%.*s' is not unix seconds (0 = never)",
 				 (int)(xn < 24 ? xn : 24), xs);
 			return -EINVAL;
