@@ -92,9 +92,10 @@ int castle_persist_sync(struct castle_persist *p, const struct castle_maps *m, b
 			struct castle_manual_counts *counts, char *err, size_t errlen);
 
 /* Put every unexpired entry of the file back into the manual maps, with the
- * rest of its TTL. *restored counts the entries; a malformed line is skipped
- * and reported in err (first one) with a positive return of the count of bad
- * lines. A missing file is not an error. */
+ * rest of its TTL (castle_persist_read). *restored counts the entries; a
+ * malformed line is skipped, an entry whose comment is refused is restored
+ * without it, and either is reported in err (first one) with a positive
+ * return of the count of bad lines. A missing file is not an error. */
 int castle_persist_restore(struct castle_persist *p, const struct castle_maps *m, int *restored,
 			   char *err, size_t errlen);
 
