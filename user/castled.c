@@ -534,7 +534,7 @@ static int run(struct daemon *d, int ready_fd)
 		 * operator added by hand. */
 		int bad = castle_persist_restore(&d->persist, &d->l.maps, &restored, err, sizeof(err));
 		if (bad)
-			logf_("%s (%d bad line%s skipped)", err, bad < 0 ? 0 : bad, bad == 1 ? "" : "s");
+			logf_("%s (%d bad line%s)", err, bad < 0 ? 0 : bad, bad == 1 ? "" : "s");
 		if (restored)
 			logf_("restored %d manual entr%s from %s", restored, restored == 1 ? "y" : "ies",
 			      d->persist.path);

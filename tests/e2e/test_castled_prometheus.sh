@@ -39,6 +39,58 @@ t_eq "content type is text format 0.0.4" "text/plain; version=0.0.4; charset=utf
 t_eq "GET /healthz is 200" 200 "$(in_dut curl -s -o /dev/null -w '%{http_code}' "http://$METRICS/healthz")"
 t_eq "unknown path is 404" 404 "$(in_dut curl -s -o /dev/null -w '%{http_code}' "http://$METRICS/nope")"
 t_eq "POST /metrics is 405" 405 "$(in_dut curl -s -o /dev/null -w '%{http_code}' -X POST "http://$METRICS/metrics")"
+t_eq "GET /metrics with a body is 400" 400 \
+	"$(in_dut curl -s -o /dev/null -w '%{http_code}' --data-binary x -X GET "http://$METRICS/metrics")"
+# Two scrapes on one connection: castled keeps it alive (Prometheus does).
+t_eq "keep-alive: the second scrape reuses the connection" "200 1 200 0" \
+	"$(in_dut curl -s -o /dev/null -o /dev/null -w '%{http_code} %{num_connects} ' \
+		"http://$METRICS/metrics" "http://$METRICS/healthz" | sed 's/ $//')"
+
+# Raw malformed HTTP (tests/unit/test_metrics_http.c has the full set against
+# libmicrohttpd alone): each gets a 4xx or a closed connection, never a 200 or
+# a 5xx, and castled goes on serving.
+raw_http() {
+	in_dut timeout 20 $PY - "$METRICS" <<'PY'
+import re, socket, sys
+host, port = sys.argv[1].rsplit(":", 1)
+cases = {
+    "garbage request line": b"HELLO\r\n\r\n",
+    "binary (a TLS hello)": b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n",
+    "NUL in the request line": b"GET /heal\x00thz HTTP/1.1\r\nHost: x\r\n\r\n",
+    "non-ASCII path": b"GET /m\xc3\xa9trics HTTP/1.1\r\nHost: x\r\n\r\n",
+    "256 KiB header": b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 262144 + b"\r\n\r\n",
+    "POST with a 1 MiB body": b"POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 1048576\r\n\r\n" + b"b" * 1048576,
+    "pipelined 404 then a scrape": b"GET /nope HTTP/1.1\r\nHost: x\r\n\r\nGET /metrics HTTP/1.1\r\nHost: x\r\n\r\n",
+}
+for name, req in cases.items():
+    s = socket.create_connection((host, int(port)), timeout=5)
+    try:
+        s.sendall(req)
+    except OSError:
+        pass  # refused and closed before everything was sent
+    out = b""
+    try:
+        while True:
+            d = s.recv(65536)
+            if not d:
+                break
+            out += d
+    except OSError:
+        pass
+    s.close()
+    codes = [int(c) for c in re.findall(rb"(?:^|\n)HTTP/1\.[01] (\d{3}) ", out)]
+    ok = all(400 <= c < 500 for c in codes)
+    print(("ok" if ok else "bad"), name, codes)
+PY
+}
+out=$(raw_http 2>&1); rc=$?
+n=$(grep -c '^ok ' <<<"$out")
+[ $rc -eq 0 ] && [ "$n" -eq 7 ] && t_ok "raw malformed HTTP: each answered 4xx or closed (7 cases)" ||
+	t_fail "raw malformed HTTP: each answered 4xx or closed (7 cases)" "rc=$rc: $(grep -v '^ok ' <<<"$out" | head -5)"
+t_eq "after the malformed requests: GET /healthz is 200" 200 \
+	"$(in_dut curl -s -o /dev/null -w '%{http_code}' "http://$METRICS/healthz")"
+kill -0 "$CASTLED_PID" 2>/dev/null && t_ok "after the malformed requests: castled still runs" ||
+	t_fail "after the malformed requests: castled still runs"
 
 # A second castled (other pins) on the same port: clear error, exit 1, and
 # nothing created in the kernel.

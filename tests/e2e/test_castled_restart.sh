@@ -95,9 +95,19 @@ e2e_stop_castled
 in_dut ip link set dev "$DUT_IF" xdp off
 rm -rf "$PIN"
 : > "$TMP/castled.log"
+# Hand edits castlectl could not have made: host bits, an expiring allow, a
+# comment over 63 bytes (its entry is kept, without the comment).
+first_bad=$(($(wc -l < "$STATE/manual.state") + 1))
+printf 'block 198.18.1.1/24 0\nallow 198.18.2.2 1767225600\nblock 198.18.3.3 0 %s\n' \
+	"$(printf 'x%.0s' $(seq 70))" >> "$STATE/manual.state"
 e2e_castled || { t_fail "castled starts after the reboot"; t_done; }
-castled_log_has "restored 1 manual entry from $STATE/manual.state" && t_ok "reboot: manual entry restored from the state dir" ||
-	t_fail "reboot: manual entry restored from the state dir" "$(cat "$TMP/castled.log")"
+castled_log_has "restored 2 manual entries from $STATE/manual.state" && t_ok "reboot: manual entries restored from the state dir" ||
+	t_fail "reboot: manual entries restored from the state dir" "$(cat "$TMP/castled.log")"
+castled_log_has "$STATE/manual.state:$first_bad: host bits set in '198.18.1.1/24'" &&
+	castled_log_has "(3 bad lines)" && t_ok "reboot: hand-edited bad lines reported with the first line number" ||
+	t_fail "reboot: hand-edited bad lines reported with the first line number" "$(cat "$TMP/castled.log")"
+t_eq "reboot: the entry whose comment was refused is restored" 1 \
+	"$(ctl -j block list | $PY -c 'import json,sys; print(sum(1 for e in json.load(sys.stdin)["entries"] if e["cidr"] == "198.18.3.3" and e["origin"] == "manual" and e["comment"] is None))' 2>&1)"
 t_eq "reboot: counters start from zero (fresh maps)" 0 "$(blocklist)"
 n_man=$(rx_from "$RX" $MAN)
 send_udp $MAN $DUT4 9999 4

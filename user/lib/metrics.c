@@ -573,7 +573,7 @@ char *castle_metrics_render(const struct castle_metrics_src *src,
 /* ---- HTTP --------------------------------------------------------------- */
 
 static enum MHD_Result reply(struct MHD_Connection *c, unsigned int code, const char *type,
-			     char *body, size_t len, bool owned)
+			     char *body, size_t len, bool owned, bool allow)
 {
 	struct MHD_Response *r = MHD_create_response_from_buffer(
 		len, body, owned ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
@@ -585,48 +585,67 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned int code, const 
 		return MHD_NO;
 	}
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-	if (code == MHD_HTTP_METHOD_NOT_ALLOWED)
+	if (allow)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
 	ret = MHD_queue_response(c, code, r);
 	MHD_destroy_response(r);
 	return ret;
 }
 
+/* A request announces a body with a Content-Length other than 0 or with a
+ * Transfer-Encoding (RFC 9112 6.1-6.3). */
+static bool announces_body(struct MHD_Connection *c)
+{
+	const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+						     MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+	return (cl && strcmp(cl, "0")) ||
+	       MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+}
+
+/* What to answer is castle_metrics_route's decision; here it is only carried
+ * out (and the exposition rendered). libmicrohttpd calls this first with the
+ * headers only, then with each piece of body, then once more at the end. A
+ * refusal is queued at once: libmicrohttpd then discards any body unread and
+ * closes the connection. A success waits for the last call, so that the
+ * request is complete and the connection can be kept alive (queued earlier, a
+ * response always closes it). */
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
 			      const char *method, const char *version, const char *upload,
 			      size_t *upload_size, void **con_cls)
 {
-	static char ok[] = "ok\n", nf[] = "not found\n", na[] = "method not allowed\n",
-		    oom[] = "out of memory\n", starting[] = "starting\n";
+	static char oom[] = "out of memory\n";
+	static int headers_seen; /* *con_cls after the first call */
 	struct castle_metrics *mx = cls;
 	struct castle_metrics_snapshot snap;
+	struct castle_metrics_reply r;
+	bool first = *con_cls != &headers_seen, body;
 	size_t len = 0;
 	bool ready;
-	char *body;
+	char *text;
 
 	(void)version;
 	(void)upload;
-	(void)upload_size;
-	(void)con_cls;
-	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
-		return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain", na, sizeof(na) - 1, false);
-	if (strcmp(url, "/healthz") && strcmp(url, "/metrics"))
-		return reply(c, MHD_HTTP_NOT_FOUND, "text/plain", nf, sizeof(nf) - 1, false);
+	body = announces_body(c) || *upload_size;
 	pthread_mutex_lock(&mx->lock);
 	snap = mx->snap;
 	ready = mx->ready;
 	pthread_mutex_unlock(&mx->lock);
-	/* Before ready the maps may not even be open: nothing to report. */
-	if (!ready)
-		return reply(c, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain", starting,
-			     sizeof(starting) - 1, false);
-	if (!strcmp(url, "/healthz"))
-		return reply(c, MHD_HTTP_OK, "text/plain", ok, sizeof(ok) - 1, false);
-	body = castle_metrics_render(mx->src, &snap, &len);
-	if (!body)
+	castle_metrics_route(method, url, body, ready, &r);
+	if (first && r.status == MHD_HTTP_OK) {
+		*con_cls = &headers_seen;
+		return MHD_YES;
+	}
+	*upload_size = 0;
+	if (r.body != CASTLE_MB_METRICS)
+		/* MHD_RESPMEM_PERSISTENT: MHD neither frees nor writes the text. */
+		return reply(c, r.status, r.content_type, (char *)r.text, strlen(r.text), false,
+			     r.allow_header);
+	text = castle_metrics_render(mx->src, &snap, &len);
+	if (!text)
 		return reply(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain", oom, sizeof(oom) - 1,
-			     false);
-	return reply(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", body, len, true);
+			     false, false);
+	return reply(c, r.status, r.content_type, text, len, true, false);
 }
 
 /* "HOST:PORT" or "[V6]:PORT"; an empty host means every address. */

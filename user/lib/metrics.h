@@ -43,6 +43,35 @@ void castle_metrics_set_ready(struct castle_metrics *mx, bool ready);
 void castle_metrics_update(struct castle_metrics *mx, const struct castle_metrics_snapshot *s);
 void castle_metrics_stop(struct castle_metrics *mx);
 
+/* ---- the HTTP endpoint's decisions (no libmicrohttpd: fuzzed and unit-tested) ---- */
+
+#define CASTLE_METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+
+enum castle_metrics_body {
+	CASTLE_MB_HEALTH,	/* 200 "ok" */
+	CASTLE_MB_METRICS,	/* 200, the exposition (castle_metrics_render) */
+	CASTLE_MB_NOT_FOUND,	/* 404: a path other than /metrics and /healthz */
+	CASTLE_MB_NOT_ALLOWED,	/* 405: a method other than GET and HEAD */
+	CASTLE_MB_BAD_REQUEST,	/* 400: a GET or HEAD that carries a body */
+	CASTLE_MB_STARTING,	/* 503: not ready yet */
+};
+
+struct castle_metrics_reply {
+	unsigned int status;		/* 200, 400, 404, 405 or 503 */
+	enum castle_metrics_body body;
+	const char *content_type;
+	const char *text;		/* the fixed body; NULL for CASTLE_MB_METRICS */
+	bool allow_header;		/* send "Allow: GET, HEAD" (the 405) */
+};
+
+/* The answer to METHOD URL (the path as libmicrohttpd hands it over: decoded,
+ * without the query string), given whether the request carries a body and
+ * whether castled is ready. A wrong method is 405 before a wrong path is 404,
+ * before a body is 400 (nothing castled serves takes one), before the 503 of
+ * a daemon that is still starting. NULL method or url count as wrong. */
+void castle_metrics_route(const char *method, const char *url, bool has_body, bool ready,
+			  struct castle_metrics_reply *out);
+
 /* The exposition text (malloc'ed, NUL terminated) for maps m and snapshot s;
  * what GET /metrics answers. NULL when out of memory. */
 char *castle_metrics_render(const struct castle_metrics_src *src,

@@ -6,7 +6,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,8 +106,8 @@ static int one_entry(const struct castle_entry *e, void *arg)
 {
 	struct walk_ctx *w = arg;
 	int fi = e->cidr.family == 4 ? 0 : 1;
-	char cidr[CASTLE_CIDR_STRLEN], line[256], note[CASTLE_NOTE_MAX + 1];
-	long long expires = 0;
+	struct castle_persist_entry pe = { .allow = e->allow, .cidr = e->cidr };
+	char line[CASTLE_PERSIST_LINE_MAX + 1];
 	int n;
 
 	if (e->allow) {
@@ -124,24 +123,15 @@ static int one_entry(const struct castle_entry *e, void *arg)
 	 * operator's decision: they are not carried across a reboot. */
 	if (!e->allow && e->origin != CASTLE_ORIGIN_MANUAL)
 		return 0;
-	if (e->expires_ns)
-		expires = unix_expiry(e->expires_ns, w->p->boot_to_unix_ns);
-	n = snprintf(line, sizeof(line), "%s %s %lld", e->allow ? "allow" : "block",
-		     castle_cidr_str(&e->cidr, cidr, sizeof(cidr)), expires);
+	if (e->expires_ns && !e->allow)
+		pe.expires = unix_expiry(e->expires_ns, w->p->boot_to_unix_ns);
+	if (castle_note_get(w->m, &e->cidr, e->allow ? CASTLE_NOTE_ALLOW : CASTLE_NOTE_BLOCK,
+			    pe.comment, sizeof(pe.comment)))
+		pe.comment[0] = 0;
+	n = castle_persist_format_line(&pe, line, sizeof(line));
+	if (n < 0)
+		return n;
 	put(&w->b, line, n);
-	if (!castle_note_get(w->m, &e->cidr, e->allow ? CASTLE_NOTE_ALLOW : CASTLE_NOTE_BLOCK, note,
-			     sizeof(note)) && note[0]) {
-		put(&w->b, " ", 1);
-		for (char *s = note; *s; s++) {
-			if (*s == '\\')
-				put(&w->b, "\\\\", 2);
-			else if (*s == '\n')
-				put(&w->b, "\\n", 2);
-			else
-				put(&w->b, s, 1);
-		}
-	}
-	put(&w->b, "\n", 1);
 	return w->b.err;
 }
 
@@ -271,21 +261,6 @@ out:
 
 /* ---- reading ------------------------------------------------------------ */
 
-static void unescape(char *s)
-{
-	char *d = s;
-
-	for (; *s; s++) {
-		if (*s == '\\' && s[1]) {
-			s++;
-			*d++ = *s == 'n' ? '\n' : *s;
-		} else {
-			*d++ = *s;
-		}
-	}
-	*d = 0;
-}
-
 /* The TTL left until `expires` (unix seconds, in the future), in ns. A
  * far-future expiry (a saturated TTL written by unix_expiry, or an edited
  * file) saturates to UINT64_MAX, which castle_manual_block_put turns into the
@@ -300,61 +275,44 @@ static uint64_t restore_ttl_ns(long long expires, int64_t now_unix)
 	return s > UINT64_MAX / 1000000000ull ? UINT64_MAX : s * 1000000000ull;
 }
 
-static int restore_line(const struct castle_maps *m, char *line, int64_t now_unix, int *restored,
-			char *why, size_t whylen)
-{
-	char kind[8], cidr_s[80], cerr[160];
-	long long expires;
-	struct castle_cidr c;
-	int used = 0, ret;
-	bool allow;
+struct restore_ctx {
+	const struct castle_maps *m;
+	int64_t now_unix;
+	int restored;
+};
 
-	/* NOLINTNEXTLINE(cert-err34-c): out-of-range values are refused below */
-	if (sscanf(line, "%7s %79s %lld%n", kind, cidr_s, &expires, &used) != 3 || expires < 0 ||
-	    expires == LLONG_MAX) {
-		snprintf(why, whylen, "expected: kind cidr expires [comment]");
-		return -EINVAL;
-	}
-	allow = !strcmp(kind, "allow");
-	if (!allow && strcmp(kind, "block")) {
-		snprintf(why, whylen, "unknown kind '%s'", kind);
-		return -EINVAL;
-	}
-	if (castle_cidr_parse(cidr_s, &c, cerr, sizeof(cerr))) {
-		snprintf(why, whylen, "%s", cerr);
-		return -EINVAL;
-	}
-	if (expires && expires <= now_unix)
+static int restore_entry(const struct castle_persist_entry *e, void *arg, char *why,
+			 size_t whylen)
+{
+	struct restore_ctx *r = arg;
+	char cidr[CASTLE_CIDR_STRLEN];
+	int ret;
+
+	if (e->expires && e->expires <= r->now_unix)
 		return 0; /* expired while castle was down */
-	if (allow)
-		ret = castle_manual_allow_put(m, &c);
+	if (e->allow)
+		ret = castle_manual_allow_put(r->m, &e->cidr);
 	else
-		ret = castle_manual_block_put(m, &c, restore_ttl_ns(expires, now_unix),
+		ret = castle_manual_block_put(r->m, &e->cidr, restore_ttl_ns(e->expires, r->now_unix),
 					      CASTLE_ORIGIN_MANUAL);
 	if (ret) {
-		snprintf(why, whylen, "%s: %s", cidr_s, strerror(-ret));
+		snprintf(why, whylen, "%s: %s", castle_cidr_str(&e->cidr, cidr, sizeof(cidr)),
+			 strerror(-ret));
 		return ret;
 	}
-	char *note = line + used;
-	while (*note == ' ')
-		note++;
-	if (*note) {
-		unescape(note);
-		castle_note_put(m, &c, allow ? CASTLE_NOTE_ALLOW : CASTLE_NOTE_BLOCK, note);
-	}
-	(*restored)++;
+	if (e->comment[0])
+		castle_note_put(r->m, &e->cidr, e->allow ? CASTLE_NOTE_ALLOW : CASTLE_NOTE_BLOCK,
+				e->comment);
+	r->restored++;
 	return 0;
 }
 
 int castle_persist_restore(struct castle_persist *p, const struct castle_maps *m, int *restored,
 			   char *err, size_t errlen)
 {
+	struct restore_ctx r = { .m = m, .now_unix = time(NULL) };
 	FILE *f = fopen(p->path, "re");
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
-	int lineno = 0, bad = 0;
-	int64_t now_unix = time(NULL);
+	int ret;
 
 	*restored = 0;
 	if (!f) {
@@ -363,20 +321,8 @@ int castle_persist_restore(struct castle_persist *p, const struct castle_maps *m
 		snprintf(err, errlen, "%s: %s", p->path, strerror(errno));
 		return -errno;
 	}
-	while ((n = getline(&line, &cap, f)) >= 0) {
-		char why[200];
-
-		lineno++;
-		if (n && line[n - 1] == '\n')
-			line[--n] = 0;
-		if (!n || line[0] == '#')
-			continue;
-		if (restore_line(m, line, now_unix, restored, why, sizeof(why))) {
-			if (!bad++)
-				snprintf(err, errlen, "%s:%d: %s", p->path, lineno, why);
-		}
-	}
-	free(line);
+	ret = castle_persist_read(f, p->path, restore_entry, &r, err, errlen);
 	fclose(f);
-	return bad;
+	*restored = r.restored;
+	return ret;
 }

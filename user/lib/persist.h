@@ -8,8 +8,9 @@
  *     allow 2001:db8:10::/48 0
  *
  * kind, CIDR, wall-clock expiry in unix seconds (0 = never), then the comment
- * to the end of the line (backslash escapes \\ and \n). Lines starting with
- * '#' are comments. Written atomically (temporary file, fsync, rename), mode
+ * to the end of the line (backslash escapes \\ and \n, and a blank that starts
+ * the comment). Fields are separated by blanks; blank lines and lines starting
+ * with '#' are ignored. Written atomically (temporary file, fsync, rename), mode
  * 0600 in a 0700 directory.
  */
 #ifndef CASTLE_PERSIST_H
@@ -18,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include "maps.h"
 
 #define CASTLE_STATE_FILE "manual.state"
@@ -37,6 +39,49 @@ struct castle_manual_counts {
 	uint32_t map_entries[CASTLE_MM_MAX];
 };
 
+/* One entry of the file, as read or about to be written. */
+struct castle_persist_entry {
+	bool allow;			/* an allow entry; else a manual block */
+	struct castle_cidr cidr;	/* canonical: no host bits */
+	long long expires;		/* unix seconds, 0 = never; always 0 for allow */
+	char comment[CASTLE_NOTE_MAX];	/* "" = none; no NUL inside */
+};
+
+/* Longest line castle_persist_format_line writes (a comment escaped in full). */
+#define CASTLE_PERSIST_LINE_MAX (24 + CASTLE_CIDR_STRLEN + 2 * CASTLE_NOTE_MAX)
+
+enum {
+	CASTLE_PL_SKIP = 0,		/* a blank or '#' line */
+	CASTLE_PL_ENTRY = 1,		/* an entry in *e */
+	CASTLE_PL_ENTRY_NO_COMMENT = 2,	/* an entry whose comment was refused (why says why) */
+};
+
+/* Parse one line of len bytes (without its newline; may hold any byte).
+ * Returns a CASTLE_PL_* or -EINVAL with why set; *e is written only for an
+ * entry. An entry's CIDR, expiry and comment are what castlectl could have
+ * written: a valid prefix without host bits, an expiry in [0, LLONG_MAX) and
+ * 0 for allow, a comment shorter than CASTLE_NOTE_MAX. The expiry is not
+ * compared with the clock here. */
+int castle_persist_parse_line(const char *line, size_t len, struct castle_persist_entry *e,
+			      char *why, size_t whylen);
+
+/* e as one line, newline included, NUL terminated; its length, or -ENOSPC
+ * when len is too short (CASTLE_PERSIST_LINE_MAX + 1 always suffices).
+ * castle_persist_parse_line gives e back from it. */
+int castle_persist_format_line(const struct castle_persist_entry *e, char *buf, size_t len);
+
+/* Called for each entry read; a negative return counts the line as bad, with
+ * why set. */
+typedef int (*castle_persist_entry_cb)(const struct castle_persist_entry *e, void *arg, char *why,
+				       size_t whylen);
+
+/* Read a whole state file from f (name for messages) and call cb for every
+ * entry. Returns the number of bad lines (the first one reported in err as
+ * "name:LINE: why"; an entry whose comment was refused is still passed to cb
+ * without it, and counts as bad), or -EIO with err set. */
+int castle_persist_read(FILE *f, const char *name, castle_persist_entry_cb cb, void *arg,
+			char *err, size_t errlen);
+
 /* Create the state directory (0700) if needed. */
 int castle_persist_init(struct castle_persist *p, const char *state_dir, char *err, size_t errlen);
 
@@ -47,9 +92,10 @@ int castle_persist_sync(struct castle_persist *p, const struct castle_maps *m, b
 			struct castle_manual_counts *counts, char *err, size_t errlen);
 
 /* Put every unexpired entry of the file back into the manual maps, with the
- * rest of its TTL. *restored counts the entries; a malformed line is skipped
- * and reported in err (first one) with a positive return of the count of bad
- * lines. A missing file is not an error. */
+ * rest of its TTL (castle_persist_read). *restored counts the entries; a
+ * malformed line is skipped, an entry whose comment is refused is restored
+ * without it, and either is reported in err (first one) with a positive
+ * return of the count of bad lines. A missing file is not an error. */
 int castle_persist_restore(struct castle_persist *p, const struct castle_maps *m, int *restored,
 			   char *err, size_t errlen);
 
