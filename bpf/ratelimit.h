@@ -10,6 +10,9 @@
 #include "common.h"
 #include "parse.h"
 
+#ifndef ENOENT
+#define ENOENT 2
+#endif
 #ifndef E2BIG
 #define E2BIG 7
 #endif
@@ -131,7 +134,11 @@ static __always_inline void castle_man_put(void *map, __u32 idx, const void *key
 	__sync_fetch_and_add(&mc->n[idx], 1);
 	if (bpf_map_update_elem(map, key, v, BPF_NOEXIST) == 0)
 		return;
-	bpf_map_update_elem(map, key, v, BPF_EXIST);
+	/* The key exists (an expired ban not reaped yet): overwrite it; if it
+	 * was deleted in between, insert it once more. */
+	if (bpf_map_update_elem(map, key, v, BPF_EXIST) == -ENOENT &&
+	    bpf_map_update_elem(map, key, v, BPF_NOEXIST) == 0)
+		return;
 	__sync_fetch_and_sub(&mc->n[idx], 1);
 }
 

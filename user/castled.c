@@ -62,6 +62,7 @@ struct daemon {
 	struct castle_metrics_snapshot snap;
 	bool gone[CASTLE_MAX_IFACES];		/* unloaded from under us */
 	time_t last_steady_reap;		/* rl_steady idle sweep (tick) */
+	int healed_logged;			/* man_count heals logged, 1 << CASTLE_MM_x */
 	char persist_err[512];			/* last persist failure logged, "" if none */
 	int lock_fd;				/* flock on the pin directory, -1 if none */
 };
@@ -295,7 +296,8 @@ static void state_note_reload(struct castle_maps *m, bool ok, int pid)
 	uint32_t zero = 0;
 
 	/* Read-modify-write of the user-space fields; the kernel only writes
-	 * ev_tat, which may lose one step of the event sampler here. */
+	 * ev_tat (which may lose one step of the event sampler here) and
+	 * tick_to_mono (which it measures again when it finds 0). */
 	if (bpf_map_lookup_elem(m->state, &zero, &st))
 		return;
 	if (ok == true && pid < 0) {
@@ -447,10 +449,11 @@ static void tick(struct daemon *d, bool final)
 	 * man_count, so the programs would not look at its map: count it. */
 	int healed = castle_man_count_heal(&d->l.maps);
 	for (int i = 0; i < CASTLE_MM_MAX; i++)
-		if (healed & (1 << i))
+		if (healed & (1 << i) & ~d->healed_logged)
 			logf_("%s holds entries castle did not write (bpftool?); they are enforced "
 			      "from now on: change manual entries with castlectl",
 			      castle_man_map_names[i]);
+	d->healed_logged |= healed; /* once per map */
 	/* Steady rate-limit entries of sources gone quiet free their slots. */
 	if (!final && time(NULL) - d->last_steady_reap >= 10) {
 		d->last_steady_reap = time(NULL);

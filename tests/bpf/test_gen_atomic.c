@@ -174,6 +174,7 @@ static void naive_switch(struct fx *f, bool b)
 	assert_int_equal(castle_gen_live(&f->maps, &live, NULL), 0);
 	if (b)
 		pol.flags = CASTLE_F_DRY_RUN;
+	pol.lists = 0xffff; /* look at every list (castle_gen_commit would say which) */
 	bpf_map_update_elem(f->maps.policy, &live, &pol, BPF_ANY);
 	usleep(200);
 	bpf_map_update_elem(f->maps.pol[CASTLE_PM_ALLOW4], &live, &g.inner[CASTLE_PM_ALLOW4], BPF_ANY);

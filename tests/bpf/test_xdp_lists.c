@@ -432,24 +432,62 @@ static void manual_count_follows_writes(void **state)
 }
 
 /* An entry written around maps.c (bpftool) is not counted, so the gate does
- * not look at its map: the price of skipping empty lists, and why castled
- * heals the count (castle_man_count_heal) every second. */
-static void uncounted_manual_entry_enforced_once_healed(void **state)
+ * not look at its map until castled heals the count (castle_man_count_heal,
+ * at load and every second); a delete that brings a count to zero looks at
+ * the map itself, so uncounted entries left behind stay enforced. */
+static void uncounted_manual_entries_enforced_once_healed(void **state)
 {
 	struct fx *f = *state;
-	struct pkt_spec a = udp4("198.18.9.9");
+	struct pkt_spec a = udp4("198.18.9.1"), b = udp4("198.18.9.2");
 	struct castle_block_val v = { .origin = CASTLE_ORIGIN_MANUAL };
-	uint8_t addr[4] = { 198, 18, 9, 9 };
+	uint8_t a1[4] = { 198, 18, 9, 1 }, a2[4] = { 198, 18, 9, 2 };
+	struct castle_cidr c;
 
 	fx_begin(f);
 	fx_commit(f);
-	assert_int_equal(bpf_map_update_elem(f->maps.man[CASTLE_MM_BLOCK4], addr, &v, BPF_ANY), 0);
+	assert_int_equal(bpf_map_update_elem(f->maps.man[CASTLE_MM_BLOCK4], a1, &v, BPF_ANY), 0);
+	assert_int_equal(bpf_map_update_elem(f->maps.man[CASTLE_MM_BLOCK4], a2, &v, BPF_ANY), 0);
 	assert_int_equal(fx_run_spec(f, &a), XDP_PASS);
 	assert_int_equal(castle_man_count_heal(&f->maps), 1 << CASTLE_MM_BLOCK4);
 	assert_int_equal(castle_man_count_heal(&f->maps), 0);
+	assert_int_equal(castle_man_count_get(&f->maps, CASTLE_MM_BLOCK4), 1);
 	assert_int_equal(fx_run_spec(f, &a), XDP_DROP);
-	assert_int_equal(fx_count(f, CASTLE_DROP, CASTLE_R_BLOCKLIST), 1);
-	assert_int_equal(fx_count(f, CASTLE_PASS, CASTLE_R_OK), 1);
+	assert_int_equal(fx_run_spec(f, &b), XDP_DROP);
+
+	/* the count (1) goes to 0 with .2 still there: set back to 1 */
+	fx_cidr("198.18.9.1", &c);
+	assert_int_equal(castle_manual_block_del(&f->maps, &c), 0);
+	assert_int_equal(castle_man_count_get(&f->maps, CASTLE_MM_BLOCK4), 1);
+	assert_int_equal(fx_run_spec(f, &b), XDP_DROP);
+	assert_int_equal(fx_run_spec(f, &a), XDP_PASS);
+	/* ... and to 0 for good once the map is empty */
+	fx_cidr("198.18.9.2", &c);
+	assert_int_equal(castle_manual_block_del(&f->maps, &c), 0);
+	assert_int_equal(castle_man_count_get(&f->maps, CASTLE_MM_BLOCK4), 0);
+	assert_int_equal(fx_run_spec(f, &b), XDP_PASS);
+	assert_int_equal(fx_count(f, CASTLE_DROP, CASTLE_R_BLOCKLIST), 3);
+	assert_int_equal(fx_count(f, CASTLE_PASS, CASTLE_R_OK), 3);
+}
+
+/* castled's sweep deletes expired manual/auto entries: counted too. */
+static void reaped_entries_leave_the_count(void **state)
+{
+	struct fx *f = *state;
+	struct pkt_spec a = udp4("198.18.9.1");
+
+	fx_begin(f);
+	fx_commit(f);
+	fx_manual_block(f, "198.18.9.1", 50 * MS);
+	fx_manual_block(f, "198.18.9.0/24", 50 * MS);
+	fx_manual_block(f, "198.18.10.0/24", 0);
+	assert_int_equal(fx_run_spec(f, &a), XDP_DROP);
+	usleep(100 * 1000);
+	assert_int_equal(castle_manual_foreach(&f->maps, true, count_entry, NULL), 0);
+	assert_int_equal(castle_man_count_get(&f->maps, CASTLE_MM_BLOCK4), 0);
+	assert_int_equal(castle_man_count_get(&f->maps, CASTLE_MM_NET4), 1);
+	assert_false(fx_manual_has(f, "198.18.9.1"));
+	assert_true(fx_manual_has(f, "198.18.10.0/24"));
+	assert_int_equal(fx_run_spec(f, &a), XDP_PASS);
 }
 
 int main(void)
@@ -471,7 +509,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(reload_replaces_policy_keeps_manual, setup, teardown),
 		cmocka_unit_test_setup_teardown(policy_lists_say_which_maps_hold_entries, setup, teardown),
 		cmocka_unit_test_setup_teardown(manual_count_follows_writes, setup, teardown),
-		cmocka_unit_test_setup_teardown(uncounted_manual_entry_enforced_once_healed, setup, teardown),
+		cmocka_unit_test_setup_teardown(uncounted_manual_entries_enforced_once_healed, setup, teardown),
+		cmocka_unit_test_setup_teardown(reaped_entries_leave_the_count, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("xdp_lists", tests, NULL, NULL);

@@ -25,6 +25,7 @@
 #include <sys/statfs.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/utsname.h>
 #include <linux/if_link.h>
 #include <linux/magic.h>
 #include <bpf/bpf.h>
@@ -109,10 +110,28 @@ static const char *load_hint(int e, bool adopted)
 	return "";
 }
 
+const char *castle_kconfig(void)
+{
+	struct utsname u;
+	char path[512];
+
+	/* Where libbpf looks for the kernel's config (CONFIG_HZ, see
+	 * castle_tick_ns); without one it refuses to load the object. */
+	if (uname(&u) == 0) {
+		snprintf(path, sizeof(path), "/boot/config-%s", u.release);
+		if (access(path, R_OK) == 0)
+			return NULL;
+	}
+	if (access("/proc/config.gz", R_OK) == 0)
+		return NULL;
+	return "CONFIG_HZ=0\n"; /* unknown: the programs use the coarse clock */
+}
+
 static int open_mem(struct castle_loader *l, const void *bytes, size_t sz, struct bpf_object **out,
 		    const char *what, char *err, size_t errlen)
 {
-	LIBBPF_OPTS(bpf_object_open_opts, o, .pin_root_path = l->pin_dir);
+	LIBBPF_OPTS(bpf_object_open_opts, o, .pin_root_path = l->pin_dir,
+		    .kconfig = castle_kconfig());
 	struct bpf_object *obj = bpf_object__open_mem(bytes, sz, &o);
 	struct bpf_map *rl;
 
@@ -130,7 +149,7 @@ static int open_mem(struct castle_loader *l, const void *bytes, size_t sz, struc
 int castle_loader_open(struct castle_loader *l, const char *pin_dir, uint32_t max_sources,
 		       char *err, size_t errlen)
 {
-	LIBBPF_OPTS(bpf_object_open_opts, o, .pin_root_path = pin_dir);
+	LIBBPF_OPTS(bpf_object_open_opts, o, .pin_root_path = pin_dir, .kconfig = castle_kconfig());
 	char path[4200];
 	uint32_t pinned;
 	int ret;
@@ -167,9 +186,13 @@ int castle_loader_open(struct castle_loader *l, const char *pin_dir, uint32_t ma
 	}
 	ret = castle_maps_from_object(l->xdp->obj, &l->maps);
 	if (ret) {
-		snprintf(err, errlen, "castle_xdp lacks a map this build needs");
+		snprintf(err, errlen, "castle_xdp lacks a map this build needs: %s", strerror(-ret));
 		goto fail;
 	}
+	/* Manual/auto maps pinned by a build without man_count (or written to
+	 * around maps.c) hold entries a zero count would hide: count them before
+	 * any program of this build runs. */
+	castle_man_count_heal(&l->maps);
 #ifdef CASTLE_HAVE_TC
 	{
 		size_t sz;

@@ -51,6 +51,11 @@ int castle_bpffs_check(const char *pin_dir, char *err, size_t errlen);
 /* Create the pin directory (0700), open and load the objects with pinned maps
  * reused by name. max_sources sizes rl_state when it is created; an existing
  * pinned rl_state keeps its size (l->max_sources tells which). */
+/* The kernel config for libbpf's open options (.kconfig): NULL when libbpf
+ * can read the running kernel's, else a stand-in saying CONFIG_HZ is
+ * unknown, so the objects load anyway. */
+const char *castle_kconfig(void);
+
 int castle_loader_open(struct castle_loader *l, const char *pin_dir, uint32_t max_sources,
 		       char *err, size_t errlen);
 void castle_loader_close(struct castle_loader *l);

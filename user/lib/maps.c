@@ -69,7 +69,6 @@ static void maps_reset(struct castle_maps *m)
 		X(CASTLE_MAP_EVENTS, (m)->events);                   \
 		X(CASTLE_MAP_IFACES, (m)->ifaces);                   \
 		X(CASTLE_MAP_NOTES, (m)->notes);                     \
-		X(CASTLE_MAP_MAN_COUNT, (m)->man_count);             \
 	} while (0)
 
 /* man_count is written with atomic instructions from both sides, so user
@@ -99,6 +98,7 @@ int castle_maps_from_object(struct bpf_object *obj, struct castle_maps *m)
 			missing++;                                             \
 	} while (0)
 	CASTLE_FOR_EACH_MAP(m, FROM_OBJ);
+	FROM_OBJ(CASTLE_MAP_MAN_COUNT, m->man_count);
 #undef FROM_OBJ
 	if (missing)
 		return -ENOENT;
@@ -127,11 +127,19 @@ int castle_maps_open_pinned(const char *pin_dir, struct castle_maps *m, char *er
 	} while (0)
 	CASTLE_FOR_EACH_MAP(m, FROM_PIN);
 #undef FROM_PIN
+	/* man_count is optional: pins of a build without it (whose programs
+	 * look at every list) can still be read, unloaded and written. */
 	if (!ret) {
-		ret = man_count_map(m);
-		if (ret)
-			snprintf(err, errlen, "map %s/%s: %s", pin_dir, CASTLE_MAP_MAN_COUNT,
-				 strerror(-ret));
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, CASTLE_MAP_MAN_COUNT);
+		m->man_count = bpf_obj_get(path);
+		if (m->man_count < 0 && errno != ENOENT) {
+			ret = -errno;
+			snprintf(err, errlen, "open %s: %s", path, strerror(-ret));
+		} else if (m->man_count >= 0) {
+			ret = man_count_map(m);
+			if (ret)
+				snprintf(err, errlen, "map %s: %s", path, strerror(-ret));
+		}
 	}
 	if (ret)
 		castle_maps_close(m);
@@ -144,7 +152,10 @@ void castle_maps_close(struct castle_maps *m)
 		long page = sysconf(_SC_PAGESIZE);
 
 		munmap(m->man_count_mem, page > 0 ? (size_t)page : 4096);
+		m->man_count_mem = NULL;
 	}
+	if (m->owned && m->man_count >= 0)
+		close(m->man_count);
 	if (m->owned) {
 #define CLOSE(name, slot)               \
 	do {                            \
@@ -419,11 +430,34 @@ static int man_idx(const struct castle_cidr *c, bool allow)
 	return v4 ? CASTLE_MM_NET4 : CASTLE_MM_NET6;
 }
 
-/* man_count: one more before an insert, one less after a failed insert or a
- * successful delete, never below zero (see castle_man_count). Without the
- * mapping (a castle_maps not opened by this file) nothing is counted, and the
- * count stays an upper bound only if nothing is deleted either: every opener
- * maps it. */
+/*
+ * man_count, the protocol (see castle_man_count): one more before an insert,
+ * one less after a failed insert or a successful delete, never below zero.
+ * An entry written around maps.c (bpftool) is not counted, so a count can
+ * reach zero while its map still holds entries: whoever brings it to zero
+ * looks at the map and sets it to one if the map is not empty (castled's heal
+ * does the same every second), so a skipped map is an empty map. Without the
+ * mapping (pins of a build without man_count) nothing is counted: that build's
+ * programs do not read it.
+ */
+static bool man_map_empty(const struct castle_maps *m, int idx)
+{
+	struct castle_lpm6 key; /* the largest manual key */
+
+	return bpf_map_get_next_key(m->man[idx], NULL, &key) != 0;
+}
+
+/* 0 -> 1 when the map holds something; a count that moved meanwhile was moved
+ * by a writer who counted, and stays. */
+static bool man_count_unzero(const struct castle_maps *m, int idx)
+{
+	__u64 zero = 0;
+
+	return !man_map_empty(m, idx) &&
+	       __atomic_compare_exchange_n(&m->man_count_mem->n[idx], &zero, 1, false,
+					   __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+}
+
 static void man_count_inc(const struct castle_maps *m, int idx)
 {
 	if (m->man_count_mem)
@@ -442,6 +476,8 @@ static void man_count_dec(const struct castle_maps *m, int idx)
 	while (c && !__atomic_compare_exchange_n(n, &c, c - 1, false, __ATOMIC_SEQ_CST,
 						 __ATOMIC_SEQ_CST))
 		;
+	if (c <= 1)
+		man_count_unzero(m, idx);
 }
 
 uint64_t castle_man_count_get(const struct castle_maps *m, int idx)
@@ -455,15 +491,11 @@ int castle_man_count_heal(const struct castle_maps *m)
 {
 	int healed = 0;
 
-	for (int i = 0; i < CASTLE_MM_MAX; i++) {
-		struct castle_lpm6 key; /* the largest manual key */
-
-		if (castle_man_count_get(m, i) == 0 &&
-		    bpf_map_get_next_key(m->man[i], NULL, &key) == 0) {
-			man_count_inc(m, i);
+	if (!m->man_count_mem)
+		return 0;
+	for (int i = 0; i < CASTLE_MM_MAX; i++)
+		if (castle_man_count_get(m, i) == 0 && man_count_unzero(m, i))
 			healed |= 1 << i;
-		}
-	}
 	return healed;
 }
 

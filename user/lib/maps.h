@@ -32,8 +32,8 @@ struct castle_maps {
 	int ifaces;
 	int notes;
 	bool owned;			/* fds are ours to close */
-	/* man_count mapped, on first use (castle_man_count_add); unmapped by
-	 * castle_maps_close. */
+	/* man_count mapped by castle_maps_from_object/_open_pinned (NULL when
+	 * the pins predate it); unmapped by castle_maps_close. */
 	struct castle_man_count *man_count_mem;
 };
 
@@ -51,9 +51,9 @@ struct castle_gen_sizes {
 
 /* man_count[idx] (UINT64_MAX when it is not mapped: "look"). */
 uint64_t castle_man_count_get(const struct castle_maps *m, int idx);
-/* Add one to the count of every manual map that holds an entry but counts
- * zero (written around maps.c, e.g. with bpftool), so the programs look at it
- * again. Returns the healed maps as bits (1 << CASTLE_MM_x). */
+/* Set the count of every manual map that holds an entry but counts zero
+ * (written around maps.c, e.g. with bpftool) to one, so the programs look at
+ * it again. Returns the healed maps as bits (1 << CASTLE_MM_x). */
 int castle_man_count_heal(const struct castle_maps *m);
 
 /* Fds of a loaded object's maps (not owned: the object closes them). */

@@ -10,6 +10,7 @@
 
 #include "castle_xdp.skel.h"
 #include "fixture.h"
+#include "loader.h"
 
 static void die(const char *what, int err)
 {
@@ -33,11 +34,12 @@ void fx_cidr(const char *s, struct castle_cidr *c)
 
 int fx_open(struct fx *f, uint32_t rl_entries)
 {
+	LIBBPF_OPTS(bpf_object_open_opts, o, .kconfig = castle_kconfig());
 	struct bpf_map *m;
 	int err;
 
 	memset(f, 0, sizeof(*f));
-	f->xdp = castle_xdp_bpf__open();
+	f->xdp = castle_xdp_bpf__open_opts(&o);
 	if (!f->xdp)
 		die("open castle_xdp", errno);
 	/* Private maps: never touch a running castle's pinned ones. */
@@ -58,6 +60,7 @@ void fx_close(struct fx *f)
 {
 	if (f->building)
 		castle_gen_abort(&f->gen);
+	castle_maps_close(&f->maps); /* not owned: unmaps man_count */
 	castle_xdp_bpf__destroy(f->xdp);
 	memset(f, 0, sizeof(*f));
 }

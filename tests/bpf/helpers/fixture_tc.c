@@ -11,6 +11,7 @@
 #include "castle_tc.skel.h"
 #include "fixture.h"
 #include "fixture_tc.h"
+#include "loader.h"
 
 static void die(const char *what, int err)
 {
@@ -20,11 +21,12 @@ static void die(const char *what, int err)
 
 int ftc_open(struct ftc *f, uint32_t pending_entries, uint32_t conns_entries)
 {
+	LIBBPF_OPTS(bpf_object_open_opts, o, .kconfig = castle_kconfig());
 	struct bpf_map *m;
 	int err;
 
 	memset(f, 0, sizeof(*f));
-	f->tc = castle_tc_bpf__open();
+	f->tc = castle_tc_bpf__open_opts(&o);
 	if (!f->tc)
 		die("open castle_tc", errno);
 	/* Private maps: never touch a running castle's pinned ones. */
@@ -52,6 +54,7 @@ void ftc_close(struct ftc *f)
 {
 	if (f->building)
 		castle_gen_abort(&f->gen);
+	castle_maps_close(&f->maps); /* not owned: unmaps man_count */
 	castle_tc_bpf__destroy(f->tc);
 	memset(f, 0, sizeof(*f));
 }
