@@ -100,24 +100,41 @@ static __always_inline __u32 castle_class_of(__u32 gen, const struct castle_poli
 	return CASTLE_NO_CLASS;
 }
 
+/* The top plen bits of a big-endian 64-bit word (plen 0..64), in place. */
+static __always_inline __u64 castle_mask_be64(__u64 be, __u32 plen)
+{
+	if (plen >= 64)
+		return be;
+	if (!plen)
+		return 0;
+	return be & __builtin_bswap64(~0ull << (64 - plen));
+}
+
 static __always_inline void castle_rl_key_of(struct castle_rl_key *k, __u32 slot,
 					     const struct castle_class *c,
 					     const struct castle_pkt *p)
 {
-	__u32 plen = p->family == 4 ? c->plen4 : c->plen6;
+	__u64 hi = 0, lo = 0;
 
 	k->class_slot = slot;
 	k->family = p->family;
-	__builtin_memcpy(k->addr, p->saddr, 16);
-	if (p->family == 4)
-		__builtin_memset(k->addr + 4, 0, 12);
-	for (int i = 0; i < 16; i++) {
-		__u32 bit = i * 8;
-		if (bit >= plen)
-			k->addr[i] = 0;
-		else if (bit + 8 > plen)
-			k->addr[i] &= (__u8)(0xff << (8 - (plen - bit)));
+	/* Masked a word at a time (a byte loop costs ~25 ns for IPv6). An IPv4
+	 * source is the first 4 bytes, the rest zero. */
+	if (p->family == 4) {
+		__u32 a;
+
+		__builtin_memcpy(&a, p->saddr, 4);
+		hi = castle_mask_be64((__u64)a, c->plen4 < 32 ? c->plen4 : 32);
+	} else {
+		__u32 plen = c->plen6;
+
+		__builtin_memcpy(&hi, p->saddr, 8);
+		__builtin_memcpy(&lo, p->saddr + 8, 8);
+		hi = castle_mask_be64(hi, plen);
+		lo = castle_mask_be64(lo, plen > 64 ? plen - 64 : 0);
 	}
+	__builtin_memcpy(k->addr, &hi, 8);
+	__builtin_memcpy(k->addr + 8, &lo, 8);
 }
 
 /* Write a manual/auto entry the way every writer must (see castle_man_count):

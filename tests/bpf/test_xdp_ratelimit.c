@@ -196,6 +196,41 @@ static void sources_in_one_aggregation_prefix_share_a_bucket(void **state)
 	assert_int_equal(fx_tracked(f), 4);
 }
 
+/* Prefixes that end inside a byte (the key is masked a 64-bit word at a time). */
+static void aggregation_prefixes_not_on_a_byte_boundary(void **state)
+{
+	struct fx *f = *state;
+	struct pkt_spec a = pkt(4, "198.18.16.1", 17, 53), b = pkt(4, "198.18.31.255", 17, 53),
+			c = pkt(4, "198.18.32.1", 17, 53), d = pkt(6, "2001:db8::1000:1", 17, 53),
+			e = pkt(6, "2001:db8::1fff:ffff", 17, 53), g = pkt(6, "2001:db8::2000:1", 17, 53);
+
+	fx_begin(f);
+	int c0 = fx_class(f, NULL, CASTLE_PROTO_ANY, NULL, 1, 4);
+	fx_class_per(f, c0, 20, 100);
+	fx_commit(f);
+	fx_run_spec_repeat(f, &a, 3);
+	fx_run_spec_repeat(f, &b, 3);	/* same /20: 1 token left, 2 dropped */
+	fx_run_spec_repeat(f, &c, 4);	/* the next /20 */
+	fx_run_spec_repeat(f, &d, 3);
+	fx_run_spec_repeat(f, &e, 3);	/* same /100 */
+	fx_run_spec_repeat(f, &g, 4);	/* the next /100 */
+	assert_int_equal(fx_count(f, CASTLE_PASS, CASTLE_R_OK), 4 + 4 + 4 + 4);
+	assert_int_equal(fx_count(f, CASTLE_DROP, CASTLE_R_RATELIMIT), 2 + 2);
+	assert_int_equal(fx_tracked(f), 4);
+
+	/* /0: every source of a family in one bucket */
+	fx_begin(f);
+	c0 = fx_class(f, NULL, CASTLE_PROTO_ANY, NULL, 1, 2);
+	fx_class_per(f, c0, 0, 0);
+	fx_commit(f);
+	fx_run_spec(f, &a);
+	fx_run_spec(f, &c);
+	assert_int_equal(fx_run_spec(f, &b), XDP_DROP);
+	fx_run_spec(f, &d);
+	fx_run_spec(f, &g);
+	assert_int_equal(fx_run_spec(f, &e), XDP_DROP);
+}
+
 static void sources_default_to_own_bucket_per_address_v4(void **state)
 {
 	struct fx *f = *state;
@@ -427,6 +462,7 @@ int main(void)
 		T(class_matches_destination_port_ranges),
 		T(class_matches_source_cidr),
 		T(sources_in_one_aggregation_prefix_share_a_bucket),
+		T(aggregation_prefixes_not_on_a_byte_boundary),
 		T(sources_default_to_own_bucket_per_address_v4),
 		T(dry_run_limit_passes_counted_with_reason_and_bans_nothing),
 		T(byte_bucket_admits_byte_burst_from_full),
