@@ -61,7 +61,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, CASTLE_TLS_RESULT_MAX);
+	__uint(max_entries, CASTLE_TLS_RESULTS_ENTRIES);
 	__type(key, __u32);
 	__type(value, __u64);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
@@ -389,7 +389,15 @@ static __always_inline __u32 result_reason(__u32 res)
 	}
 }
 
-static __always_inline void judge_conn(const struct castle_tls_key *k, __u32 isn, __u32 res)
+/* A connection result, counted under the interface's counter slot `ifs`. */
+static __always_inline void bump_result(__u32 ifs, __u32 res)
+{
+	bump(&tls_results, CASTLE_TLS_RESULTS_KEY(ifs & (CASTLE_MAX_IFACES - 1),
+						  res & (CASTLE_TLS_RESULT_SLOTS - 1)));
+}
+
+static __always_inline void judge_conn(const struct castle_tls_key *k, __u32 isn, __u32 res,
+				       __u32 ifs)
 {
 	struct castle_tls_conn c = {
 		.since_ns = bpf_ktime_get_ns(),
@@ -400,7 +408,7 @@ static __always_inline void judge_conn(const struct castle_tls_key *k, __u32 isn
 
 	bpf_map_update_elem(&tls_conns, k, &c, BPF_ANY);
 	bump(&tls_pressure, CASTLE_TLSP_CONN_INSERTS);
-	bump(&tls_results, res);
+	bump_result(ifs, res);
 	if (res == CASTLE_TLS_RES_TLS)
 		mark_verified(k);
 }
@@ -511,7 +519,7 @@ static __always_inline int payload_is_hello(struct __sk_buff *skb, const struct 
  * sequence number dseq (seq, or seq + 1 on a SYN). */
 static __always_inline int tcp_pending(struct __sk_buff *skb, const struct castle_tc_pkt *p,
 				       __u32 gen, const struct castle_tls_key *k,
-				       struct castle_tls_pend *st, __u32 dseq)
+				       struct castle_tls_pend *st, __u32 dseq, __u32 ifs)
 {
 	__u32 off = dseq - st->isn - 1;
 	int res;
@@ -532,13 +540,14 @@ static __always_inline int tcp_pending(struct __sk_buff *skb, const struct castl
 		return R_PASS(CASTLE_R_OK);
 
 	__u32 r = res == TLS_BAD ? CASTLE_TLS_RES_NOT_TLS : hello_result(gen, st);
-	judge_conn(k, st->isn, r);
+	judge_conn(k, st->isn, r, ifs);
 	bpf_map_delete_elem(&tls_pending, k);
 	bump(&tls_pressure, CASTLE_TLSP_PENDING_RESOLVED);
 	return r == CASTLE_TLS_RES_TLS ? R_PASS(CASTLE_R_TLS) : R_DROP(result_reason(r));
 }
 
-__noinline int castle_tc_tcp(struct __sk_buff *skb, const struct castle_tc_pkt *p, __u32 gen)
+__noinline int castle_tc_tcp(struct __sk_buff *skb, const struct castle_tc_pkt *p, __u32 gen,
+			  __u32 ifs)
 {
 	struct castle_tls_key k = {};
 	struct castle_tls_conn *c;
@@ -577,7 +586,7 @@ __noinline int castle_tc_tcp(struct __sk_buff *skb, const struct castle_tc_pkt *
 			c->state = CASTLE_TLS_S_BAD;
 			c->result = CASTLE_TLS_RES_NOT_TLS;
 			c->since_ns = bpf_ktime_get_ns();
-			bump(&tls_results, CASTLE_TLS_RES_NOT_TLS);
+			bump_result(ifs, CASTLE_TLS_RES_NOT_TLS);
 			return R_DROP(CASTLE_R_TLS_NOT_TLS);
 		}
 		return R_PASS(CASTLE_R_TLS);
@@ -597,12 +606,12 @@ __noinline int castle_tc_tcp(struct __sk_buff *skb, const struct castle_tc_pkt *
 			return R_PASS(CASTLE_R_OK);
 		if (!st) /* TCP Fast Open data we cannot track */
 			return R_DROP(CASTLE_R_TLS_NOT_TLS);
-		return tcp_pending(skb, p, gen, &k, st, p->seq + 1);
+		return tcp_pending(skb, p, gen, &k, st, p->seq + 1, ifs);
 	}
 	if (st) {
 		if (!p->pay_len)
 			return R_PASS(CASTLE_R_OK);
-		return tcp_pending(skb, p, gen, &k, st, p->seq);
+		return tcp_pending(skb, p, gen, &k, st, p->seq, ifs);
 	}
 
 	/* No state at all: a connection older than the gate, or one whose
@@ -615,13 +624,13 @@ __noinline int castle_tc_tcp(struct __sk_buff *skb, const struct castle_tc_pkt *
 		st = open_pending(&k, p->seq - 1);
 		if (!st)
 			return R_DROP(CASTLE_R_TLS_NOT_TLS);
-		return tcp_pending(skb, p, gen, &k, st, p->seq);
+		return tcp_pending(skb, p, gen, &k, st, p->seq, ifs);
 	}
 	if (marked(&k)) {
 		/* A handshake was opened here and never verified: this is not
 		 * an old connection, and its first payload is not TLS. */
 		bump(&tls_pressure, CASTLE_TLSP_LOST_STATE_DROPS);
-		judge_conn(&k, p->seq - 1, CASTLE_TLS_RES_NOT_TLS);
+		judge_conn(&k, p->seq - 1, CASTLE_TLS_RES_NOT_TLS, ifs);
 		return R_DROP(CASTLE_R_TLS_NOT_TLS);
 	}
 	return R_PASS(CASTLE_R_UNTRACKED);
@@ -643,7 +652,8 @@ __noinline int castle_tc_verified(const struct castle_tc_pkt *p)
 
 /* ---- UDP: QUIC ------------------------------------------------------------ */
 
-__noinline int castle_tc_quic(struct __sk_buff *skb, const struct castle_tc_pkt *p, __u32 flags)
+__noinline int castle_tc_quic(struct __sk_buff *skb, const struct castle_tc_pkt *p, __u32 flags,
+			   __u32 ifs)
 {
 	__u8 h[7] = {};
 	__u32 n;
@@ -656,7 +666,7 @@ __noinline int castle_tc_quic(struct __sk_buff *skb, const struct castle_tc_pkt 
 	if ((flags & CASTLE_F_TLS_QUIC_ALLOW) && quic_ok(h, p->pay_len))
 		return R_PASS(CASTLE_R_OK);
 	if (n && (h[0] & 0x80))
-		bump(&tls_results, CASTLE_TLS_RES_QUIC_DROPPED);
+		bump_result(ifs, CASTLE_TLS_RES_QUIC_DROPPED);
 	return R_DROP(CASTLE_R_QUIC);
 }
 
@@ -667,6 +677,7 @@ int castle_tc(struct __sk_buff *skb)
 {
 	__u64 len = skb->len;
 	__u32 ifindex = skb->ifindex;
+	__u32 ifs = castle_if_slot(ifindex);
 	struct castle_tc_pkt p = {};
 	struct castle_state *s = castle_state_get();
 	__u32 gen = s ? s->gen & 1 : 0;
@@ -721,9 +732,9 @@ int castle_tc(struct __sk_buff *skb)
 		goto out;
 	}
 	if (p.ip.proto == IPPROTO_UDP)
-		r = castle_tc_quic(skb, &p, flags);
+		r = castle_tc_quic(skb, &p, flags, ifs);
 	else
-		r = castle_tc_tcp(skb, &p, gen);
+		r = castle_tc_tcp(skb, &p, gen, ifs);
 	reason = r & 0xff;
 	verdict = (r & 0x100) ? CASTLE_DROP : CASTLE_PASS;
 out:
@@ -737,6 +748,6 @@ out:
 		if (dry)
 			verdict = CASTLE_PASS;
 	}
-	castle_count(&tc_stats, ifindex, verdict, reason, len);
+	castle_count_slot(&tc_stats, ifs, verdict, reason, len);
 	return verdict == CASTLE_DROP ? TC_DROP : TC_PASS;
 }

@@ -55,8 +55,9 @@ __noinline int castle_xdp_admit(__u32 slot, const struct castle_class *c, const 
 }
 
 /* Rate-limit stage: returns the class slot (CASTLE_NO_CLASS if none) in the
- * low byte and 0x100 when the packet is over its limit. */
-__noinline int castle_xdp_ratelimit(__u32 gen, const struct castle_pkt *p, __u64 len)
+ * low byte and 0x100 when the packet is over its limit. The class counts
+ * under the interface's counter slot `ifs` (castle_if_slot). */
+__noinline int castle_xdp_ratelimit(__u32 gen, const struct castle_pkt *p, __u64 len, __u32 ifs)
 {
 	struct castle_policy *pol = bpf_map_lookup_elem(&policy, &gen);
 
@@ -67,7 +68,8 @@ __noinline int castle_xdp_ratelimit(__u32 gen, const struct castle_pkt *p, __u64
 		return CASTLE_NO_CLASS;
 
 	int ok = castle_xdp_admit(slot, &pol->classes[slot], p, len, pol->flags & CASTLE_F_DRY_RUN);
-	struct castle_class_stats *cs = bpf_map_lookup_elem(&class_stats, &slot);
+	__u32 key = CASTLE_CLASS_STATS_KEY(ifs & (CASTLE_MAX_IFACES - 1), slot);
+	struct castle_class_stats *cs = bpf_map_lookup_elem(&class_stats, &key);
 	/* In dry-run nothing drops: the class counts a pass, as the contract
 	 * says of every verdict in dry-run (the would-be drops are in xdp_stats
 	 * as pass/ratelimit). */
@@ -85,6 +87,7 @@ int castle_xdp(struct xdp_md *ctx)
 {
 	__u64 len = ctx->data_end - ctx->data;
 	__u32 ifindex = ctx->ingress_ifindex;
+	__u32 ifs = castle_if_slot(ifindex);
 	struct castle_pkt p = {};
 	struct castle_state *s = castle_state_get();
 	__u32 gen = s ? s->gen & 1 : 0;
@@ -131,7 +134,7 @@ int castle_xdp(struct xdp_md *ctx)
 		if (!(flags & CASTLE_F_MALFORMED_PASS))
 			goto out;
 	}
-	int rl = castle_xdp_ratelimit(gen, &p, len);
+	int rl = castle_xdp_ratelimit(gen, &p, len, ifs);
 	slot = rl & 0xff;
 	if (rl & 0x100) {
 		reason = CASTLE_R_RATELIMIT;
@@ -150,6 +153,6 @@ out:
 		if (dry)
 			verdict = CASTLE_PASS;
 	}
-	castle_count(&xdp_stats, ifindex, verdict, reason, len);
+	castle_count_slot(&xdp_stats, ifs, verdict, reason, len);
 	return verdict == CASTLE_DROP ? XDP_DROP : XDP_PASS;
 }

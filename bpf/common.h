@@ -49,6 +49,27 @@ static __always_inline void castle_count(void *map, __u32 ifindex, __u32 verdict
 	st->c[verdict & 1][reason & (CASTLE_REASON_SLOTS - 1)].bytes += len;
 }
 
+/* The same, for a program that looked its interface's counter slot up once
+ * (castle_if_slot) to index its other per-interface counters with it too. */
+static __always_inline __u32 castle_if_slot(__u32 ifindex)
+{
+	__u32 *slot = bpf_map_lookup_elem(&ifslot, &ifindex);
+
+	return slot ? *slot & (CASTLE_MAX_IFACES - 1) : 0;
+}
+
+static __always_inline void castle_count_slot(void *map, __u32 ifs, __u32 verdict,
+					      __u32 reason, __u64 len)
+{
+	__u32 idx = ifs & (CASTLE_MAX_IFACES - 1);
+	struct castle_stats *st = bpf_map_lookup_elem(map, &idx);
+
+	if (!st)
+		return;
+	st->c[verdict & 1][reason & (CASTLE_REASON_SLOTS - 1)].packets++;
+	st->c[verdict & 1][reason & (CASTLE_REASON_SLOTS - 1)].bytes += len;
+}
+
 /* CONFIG_HZ, from the kernel's config (libbpf fills it in; 0 when the config
  * cannot be read). */
 extern unsigned int CONFIG_HZ __kconfig __weak;

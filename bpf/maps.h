@@ -243,7 +243,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, CASTLE_MAX_CLASSES);
+	__uint(max_entries, CASTLE_CLASS_STATS_ENTRIES);
 	__type(key, __u32);
 	__type(value, struct castle_class_stats);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);

@@ -110,10 +110,14 @@ struct castle_stats {
 	struct castle_counter c[CASTLE_VERDICT_MAX][CASTLE_REASON_SLOTS];
 };
 
-/* Value of class_stats: PERCPU_ARRAY indexed by class slot. */
+/* Value of class_stats: PERCPU_ARRAY indexed by
+ * CASTLE_CLASS_STATS_KEY(interface counter slot, class slot), so that every
+ * interface counts its classes apart (slot 0: interfaces without a slot). */
 struct castle_class_stats {
 	struct castle_counter c[CASTLE_VERDICT_MAX];
 };
+#define CASTLE_CLASS_STATS_KEY(ifslot, cls) ((ifslot) * CASTLE_MAX_CLASSES + (cls))
+#define CASTLE_CLASS_STATS_ENTRIES (CASTLE_MAX_IFACES * CASTLE_MAX_CLASSES)
 
 /* ---- address keys ------------------------------------------------------ */
 

@@ -30,7 +30,9 @@ struct castle_tls_key {
 	__u32 family;		/* 4 or 6 */
 };
 
-/* Why a connection was judged; index of tls_results. */
+/* Why a connection was judged; tls_results is a PERCPU_ARRAY of __u64 indexed
+ * by CASTLE_TLS_RESULTS_KEY(interface counter slot, result): each interface
+ * counts apart, in a power-of-two stride the BPF side bounds with a mask. */
 enum castle_tls_result {
 	CASTLE_TLS_RES_TLS = 0,		/* valid ClientHello, passed version and SNI */
 	CASTLE_TLS_RES_NOT_TLS,		/* first payload is not a ClientHello */
@@ -41,6 +43,10 @@ enum castle_tls_result {
 };
 
 #define CASTLE_TLS_RESULTS "tls", "not_tls", "old_version", "sni_denied", "quic_dropped"
+#define CASTLE_TLS_RESULT_SLOTS 8
+#define CASTLE_TLS_RESULTS_KEY(ifslot, res) ((ifslot) * CASTLE_TLS_RESULT_SLOTS + (res))
+#define CASTLE_TLS_RESULTS_ENTRIES (CASTLE_MAX_IFACES * CASTLE_TLS_RESULT_SLOTS)
+_Static_assert(CASTLE_TLS_RESULT_MAX <= CASTLE_TLS_RESULT_SLOTS, "results must fit their slots");
 
 /* Index of tls_pressure (PERCPU_ARRAY of __u64). pending_inserts minus
  * pending_resolved, beyond the table's capacity, is how many handshakes the

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # test_castled_multi.sh - one castled guarding two interfaces at once: the
-# policy applies on both, counters are kept per interface, status lists both,
-# and unloading one leaves the other enforcing.
+# policy applies on both, counters are kept per interface (packets, class
+# counters and TLS results carry the interface label, and castlectl sums the
+# classes over both), status lists both, and unloading one leaves the other
+# enforcing.
 E2E_SRC_ALIASES="198.18.66.5"
 . "$(dirname "$0")/lib.sh"
 
@@ -14,6 +16,14 @@ xdp_drops() {
 	v=$(in_dut curl -sf "http://$METRICS/metrics" | grep -E '^castle_packets_total\{' |
 		grep -F "interface=\"$1\"" | grep -F 'stage="xdp"' | grep -F 'verdict="drop"' |
 		grep -F 'reason="blocklist"' | awk '{print $NF}' | head -1)
+	echo "${v:-0}"
+}
+
+# on_if NAME IFACE LABELS: the sample of NAME on IFACE whose labels contain LABELS (0 if none).
+on_if() {
+	local v
+	v=$(in_dut curl -sf "http://$METRICS/metrics" | grep -E "^$1\{" |
+		grep -F "interface=\"$2\"" | grep -F -- "$3" | awk '{print $NF}' | head -1)
 	echo "${v:-0}"
 }
 
@@ -31,6 +41,14 @@ version: 1
 block:
   - 198.18.66.0/24
   - 198.19.0.66
+limits:
+  - name: dns
+    match: { proto: udp, dst_ports: [5353] }
+    rate: 1/h
+    burst: 5
+tls:
+  ports: [443]
+  quic: drop
 YAML
 if ! e2e_castled -i "$DUT_IF2"; then t_fail "castled starts on two interfaces"; t_done; fi
 t_ok "castled starts on two interfaces"
@@ -49,6 +67,32 @@ a1=$(xdp_drops "$DUT_IF"); b1=$(xdp_drops "$DUT_IF2")
 t_eq "20 blocked datagrams counted on the second interface" 20 $((b1 - b0))
 t_eq "10 blocked datagrams counted on the first interface" 10 $((a1 - a0))
 t_nocmd "blocked source dropped on the second interface" ping_ok 198.19.0.66 $DUT4B
+
+# A class and the TLS gate on both interfaces: each counts apart, under its
+# interface's name; the sum is the class's total.
+send_udp $SRC4 $DUT4 5353 8
+send_udp $SRC4B $DUT4B 5353 20
+t_eq "class dns on the first interface: 5 passed" 5 "$(on_if castle_limit_packets_total "$DUT_IF" 'limit="dns",verdict="pass"')"
+t_eq "class dns on the first interface: 3 dropped" 3 "$(on_if castle_limit_packets_total "$DUT_IF" 'limit="dns",verdict="drop"')"
+t_eq "class dns on the second interface: 5 passed" 5 "$(on_if castle_limit_packets_total "$DUT_IF2" 'limit="dns",verdict="pass"')"
+t_eq "class dns on the second interface: 15 dropped" 15 "$(on_if castle_limit_packets_total "$DUT_IF2" 'limit="dns",verdict="drop"')"
+t_eq "castlectl limit list: dns passed, summed over the interfaces" 10 \
+	"$(ctl -j limit list | jq '.classes[] | select(.name == "dns") | .passed')"
+t_eq "castlectl limit list: dns dropped, summed over the interfaces" 18 \
+	"$(ctl -j limit list | jq '.classes[] | select(.name == "dns") | .dropped')"
+send_udp $SRC4 $DUT4 443 1 $'\xc3\xa9QUIC-long-header'
+send_udp $SRC4B $DUT4B 443 2 $'\xc3\xa9QUIC-long-header'
+t_eq "QUIC dropped on the first interface: 1" 1 "$(on_if castle_tls_connections_total "$DUT_IF" 'result="quic_dropped"')"
+t_eq "QUIC dropped on the second interface: 2" 2 "$(on_if castle_tls_connections_total "$DUT_IF2" 'result="quic_dropped"')"
+t_eq "TLS results of the second interface have every result" 5 \
+	"$(in_dut curl -sf "http://$METRICS/metrics" | grep -c "^castle_tls_connections_total{interface=\"$DUT_IF2\",")"
+if command -v promtool >/dev/null; then
+	out=$(in_dut curl -sf "http://$METRICS/metrics" | promtool check metrics 2>&1); rc=$?
+	[ $rc -eq 0 ] && [ -z "$out" ] && t_ok "promtool check metrics: clean with two interfaces" ||
+		t_fail "promtool check metrics: clean with two interfaces" "rc=$rc: $(echo "$out" | head -5)"
+else
+	t_skip "promtool check metrics" "promtool not installed"
+fi
 
 t_cmd "castlectl unload of the second interface" ctl unload "$DUT_IF2"
 t_nocmd "no XDP left on the second interface" sh -c "nsenter --net=/var/run/netns/$NS_DUT ip link show $DUT_IF2 | grep -q xdp"

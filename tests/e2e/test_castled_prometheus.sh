@@ -151,4 +151,10 @@ prom_wait 'castle_policy_reloads_total{result="success"}' 1 &&
 prom_wait 'count(castle_limit_packets_total{limit="web"})' 2 &&
 	t_ok "class counters are labelled with the class name" ||
 	t_fail "class counters are labelled with the class name"
+prom_wait "count(castle_limit_packets_total{limit=\"web\",interface=\"$DUT_IF\"})" 2 &&
+	t_ok "class counters are labelled with the interface name" ||
+	t_fail "class counters are labelled with the interface name"
+prom_wait "count(castle_tls_connections_total{interface=\"$DUT_IF\"})" 5 &&
+	t_ok "TLS results are labelled with the interface name (one series per result)" ||
+	t_fail "TLS results are labelled with the interface name (one series per result)"
 t_done

@@ -339,7 +339,7 @@ int ctl_limit_list(struct ctl *c, const struct ctl_args *a)
 		char name[40], ports[128], rate[32], burst[32], bytes[48], per[16], ban[48];
 		char src[32], pass[32], drop[32], d[32];
 
-		castle_class_stats_read(c->maps.class_stats, s, &cs);
+		castle_class_stats_sum(c->maps.class_stats, s, &cs);
 		ctl_class_name(c, s, name, sizeof(name));
 		ports_str(k, ports, sizeof(ports));
 		if (c->json) {

@@ -32,6 +32,8 @@
 #include <bpf/libbpf.h>
 #include <xdp/libxdp.h>
 
+#include <castle/tls.h>
+
 #include "castle_xdp.skel.h"
 #include "loader.h"
 
@@ -96,6 +98,22 @@ static uint32_t pinned_max_entries(const char *pin_dir, const char *name)
 		info.max_entries = 0;
 	close(fd);
 	return info.max_entries;
+}
+
+/* class_stats and tls_results pinned by a build that counted them for all
+ * interfaces together are smaller than this build's, which counts them per
+ * interface: libbpf cannot reuse them, and their counts name no interface.
+ * Their pins go (the counters restart, as a counter may); a program of that
+ * build keeps its map until this build's program replaces it. */
+static void drop_old_counter_pin(const char *pin_dir, const char *name, uint32_t want)
+{
+	uint32_t have = pinned_max_entries(pin_dir, name);
+	char path[4200];
+
+	if (!have || have == want)
+		return;
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, name);
+	unlink(path);
 }
 
 #define CASTLE_CAPS_HINT " (castled needs CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN and CAP_SYS_ADMIN, or root: see dist/castled.service)"
@@ -166,6 +184,9 @@ int castle_loader_open(struct castle_loader *l, const char *pin_dir, uint32_t ma
 	}
 	snprintf(path, sizeof(path), "%s/%s", pin_dir, CASTLE_MAP_STATE);
 	l->adopted = access(path, F_OK) == 0;
+
+	drop_old_counter_pin(pin_dir, CASTLE_MAP_CLASS_STATS, CASTLE_CLASS_STATS_ENTRIES);
+	drop_old_counter_pin(pin_dir, CASTLE_MAP_TLS_RESULTS, CASTLE_TLS_RESULTS_ENTRIES);
 
 	/* A pinned LRU cannot be resized without losing every bucket: keep it. */
 	pinned = pinned_max_entries(pin_dir, CASTLE_MAP_RL_STATE);
@@ -745,6 +766,17 @@ int castle_loader_attach(struct castle_loader *l, const char *ifname, enum castl
 		return ret;
 	}
 	slot_new = !ret && !had_slot;
+#ifdef CASTLE_HAVE_TC
+	if (slot_new && l->tc) {
+		/* class_stats is zeroed with the slot; tls_results is the TC
+		 * object's. */
+		struct bpf_map *tr = bpf_object__find_map_by_name(l->tc, CASTLE_MAP_TLS_RESULTS);
+
+		if (tr)
+			castle_percpu_zero(bpf_map__fd(tr), CASTLE_TLS_RESULTS_KEY(slot, 0),
+					   CASTLE_TLS_RESULT_SLOTS, sizeof(__u64));
+	}
+#endif
 	/* Attaching re-pins these; a failure that takes the program off again
 	 * puts them back, so that they never name a detached program. */
 	pin_save(&prog_xdp, l->pin_dir, CASTLE_PIN_PROG_XDP);

@@ -869,7 +869,7 @@ static int ifslot_pairs(const struct castle_maps *m, uint32_t *ifx, uint32_t *sl
 	return n;
 }
 
-static int slot_of(const struct castle_maps *m, uint32_t ifindex, uint32_t *slot)
+int castle_ifslot_of(const struct castle_maps *m, uint32_t ifindex, uint32_t *slot)
 {
 	if (!ifindex) {
 		*slot = 0;
@@ -885,7 +885,7 @@ int castle_stats_read(const struct castle_maps *m, int map_fd, uint32_t ifindex,
 		      struct castle_stats *out)
 {
 	uint32_t slot;
-	int ret = slot_of(m, ifindex, &slot);
+	int ret = castle_ifslot_of(m, ifindex, &slot);
 
 	return ret ? ret : stats_read_slot(map_fd, slot, out);
 }
@@ -909,22 +909,29 @@ int castle_stats_ifaces(const struct castle_maps *m, int map_fd, uint32_t *ifind
 	return n;
 }
 
-/* A slot's per-CPU counters set to zero (a new interface starts at zero). */
-static int zero_slot(int map_fd, uint32_t slot)
+int castle_percpu_zero(int map_fd, uint32_t first, uint32_t n, size_t value_size)
 {
 	int ncpu = libbpf_num_possible_cpus();
-	struct castle_stats *z;
+	void *z;
 	int ret = 0;
 
 	if (ncpu <= 0)
 		return -EINVAL;
-	z = calloc(ncpu, sizeof(*z));
+	/* Per-CPU values are laid out in 8-byte rounded strides. */
+	z = calloc(ncpu, (value_size + 7) & ~(size_t)7);
 	if (!z)
 		return -ENOMEM;
-	if (bpf_map_update_elem(map_fd, &slot, z, BPF_ANY))
-		ret = -errno;
+	for (uint32_t k = first; k < first + n && !ret; k++)
+		if (bpf_map_update_elem(map_fd, &k, z, BPF_ANY))
+			ret = -errno;
 	free(z);
 	return ret;
+}
+
+/* A slot's per-CPU counters set to zero (a new interface starts at zero). */
+static int zero_slot(int map_fd, uint32_t slot)
+{
+	return castle_percpu_zero(map_fd, slot, 1, sizeof(struct castle_stats));
 }
 
 int castle_ifslot_assign(const struct castle_maps *m, uint32_t ifindex, uint32_t *slot)
@@ -935,7 +942,7 @@ int castle_ifslot_assign(const struct castle_maps *m, uint32_t ifindex, uint32_t
 
 	if (ifindex >= CASTLE_IFSLOT_ENTRIES)
 		return -ERANGE;
-	if (!slot_of(m, ifindex, slot) && ifindex)
+	if (!castle_ifslot_of(m, ifindex, slot) && ifindex)
 		return 0;
 	n = ifslot_pairs(m, ifx, slots, CASTLE_MAX_IFACES);
 	if (n < 0)
@@ -948,6 +955,9 @@ int castle_ifslot_assign(const struct castle_maps *m, uint32_t ifindex, uint32_t
 		ret = zero_slot(m->xdp_stats, s);
 		if (!ret)
 			ret = zero_slot(m->tc_stats, s);
+		if (!ret)
+			ret = castle_percpu_zero(m->class_stats, CASTLE_CLASS_STATS_KEY(s, 0),
+						 CASTLE_MAX_CLASSES, sizeof(struct castle_class_stats));
 		if (!ret && bpf_map_update_elem(m->ifslot, &ifindex, &s, BPF_ANY))
 			ret = -errno;
 		if (!ret)
@@ -965,10 +975,38 @@ void castle_ifslot_release(const struct castle_maps *m, uint32_t ifindex)
 		bpf_map_update_elem(m->ifslot, &ifindex, &zero, BPF_ANY);
 }
 
-int castle_class_stats_read(int map_fd, uint32_t slot, struct castle_class_stats *out)
+int castle_class_stats_read(int map_fd, uint32_t ifslot, uint32_t cls,
+			    struct castle_class_stats *out)
 {
-	return percpu_counters_sum(map_fd, slot, &out->c[0],
+	if (ifslot >= CASTLE_MAX_IFACES || cls >= CASTLE_MAX_CLASSES) {
+		memset(out, 0, sizeof(*out));
+		return -ERANGE;
+	}
+	return percpu_counters_sum(map_fd, CASTLE_CLASS_STATS_KEY(ifslot, cls), &out->c[0],
 				   sizeof(*out) / sizeof(struct castle_counter));
+}
+
+int castle_class_stats_sum(int map_fd, uint32_t cls, struct castle_class_stats *out)
+{
+	int ok = 0, ret = 0;
+
+	memset(out, 0, sizeof(*out));
+	/* Every slot, those of interfaces gone too: the class's whole count. */
+	for (uint32_t s = 0; s < CASTLE_MAX_IFACES; s++) {
+		struct castle_class_stats one;
+		int r = castle_class_stats_read(map_fd, s, cls, &one);
+
+		if (r) {
+			ret = ret ? ret : r;
+			continue;
+		}
+		ok++;
+		for (int v = 0; v < CASTLE_VERDICT_MAX; v++) {
+			out->c[v].packets += one.c[v].packets;
+			out->c[v].bytes += one.c[v].bytes;
+		}
+	}
+	return ok ? 0 : ret;
 }
 
 int castle_manual_foreach(const struct castle_maps *m, bool reap, castle_entry_cb cb, void *arg)

@@ -9,6 +9,7 @@
 #define CASTLE_MAPS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <castle/castle.h>
 #include "cidr.h"
@@ -159,7 +160,16 @@ int castle_stats_ifaces(const struct castle_maps *m, int map_fd, uint32_t *ifind
  * -ERANGE for an ifindex beyond CASTLE_IFSLOT_ENTRIES (counted in slot 0). */
 int castle_ifslot_assign(const struct castle_maps *m, uint32_t ifindex, uint32_t *slot);
 void castle_ifslot_release(const struct castle_maps *m, uint32_t ifindex);
-int castle_class_stats_read(int map_fd, uint32_t slot, struct castle_class_stats *out);
+/* The counter slot of ifindex (0 for ifindex 0); -ENOENT when it has none. */
+int castle_ifslot_of(const struct castle_maps *m, uint32_t ifindex, uint32_t *slot);
+/* Set n per-CPU values from key `first` on to zero. */
+int castle_percpu_zero(int map_fd, uint32_t first, uint32_t n, size_t value_size);
+/* class_stats counts each class per interface counter slot (castle.h):
+ * read: one class on one slot; sum: one class over every slot (the class's
+ * total, what castle counted before it counted per interface). */
+int castle_class_stats_read(int map_fd, uint32_t ifslot, uint32_t cls,
+			    struct castle_class_stats *out);
+int castle_class_stats_sum(int map_fd, uint32_t cls, struct castle_class_stats *out);
 
 uint64_t castle_now_boot_ns(void);
 

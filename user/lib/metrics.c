@@ -65,6 +65,8 @@ struct iface_stats {
 	uint32_t ifindex;
 	char name[IF_NAMESIZE + 16];
 	bool has[2];			/* stage xdp, tc */
+	bool slotted;			/* has a counter slot: */
+	uint32_t slot;			/* its class_stats and tls_results key */
 	struct castle_stats st[2];
 };
 
@@ -109,6 +111,7 @@ static int collect_ifaces(const struct castle_maps *m, struct iface_stats *v)
 	}
 	for (int i = 0; i < n; i++) {
 		char tmp[IF_NAMESIZE];
+		v[i].slotted = !castle_ifslot_of(m, v[i].ifindex, &v[i].slot);
 		if (!v[i].name[0])
 			snprintf(v[i].name, sizeof(v[i].name), "%s",
 				 if_indextoname(v[i].ifindex, tmp) ? tmp : "");
@@ -178,17 +181,26 @@ static uint64_t percpu_u64(int fd, uint32_t slot)
 	return sum;
 }
 
-static void render_tls(FILE *f, int results_fd, int pressure_fd)
+static void render_tls(FILE *f, int results_fd, int pressure_fd, const struct iface_stats *v,
+		       int n)
 {
 	static const char *const results[] = { CASTLE_TLS_RESULTS };
 	static const char *const pressure[] = { CASTLE_TLS_PRESSURE_NAMES };
+	char name[64];
 
 	family(f, "castle_tls_connections_total", "counter",
-	       "Connections judged by the TLS-only gate on protected ports, by result "
-	       "(QUIC: datagrams).");
-	for (int r = 0; results_fd >= 0 && r < CASTLE_TLS_RESULT_MAX; r++)
-		fprintf(f, "castle_tls_connections_total{result=\"%s\"} %llu\n", results[r],
-			(unsigned long long)percpu_u64(results_fd, r));
+	       "Connections judged by the TLS-only gate on protected ports, by interface and "
+	       "result (QUIC: datagrams).");
+	for (int i = 0; results_fd >= 0 && i < n; i++) {
+		if (!v[i].slotted)
+			continue; /* counted under ifindex 0's slot */
+		esc(v[i].name, name, sizeof(name));
+		for (int r = 0; r < CASTLE_TLS_RESULT_MAX; r++)
+			fprintf(f, "castle_tls_connections_total{interface=\"%s\",result=\"%s\"} %llu\n",
+				name, results[r],
+				(unsigned long long)percpu_u64(results_fd,
+							       CASTLE_TLS_RESULTS_KEY(v[i].slot, r)));
+	}
 	family(f, "castle_tls_table_events_total", "counter",
 	       "Events of the TLS gate's connection tables (evictions show as inserts "
 	       "outrunning resolutions).");
@@ -229,22 +241,30 @@ static void render_rl_events(FILE *f, const struct castle_maps *m)
 }
 
 static void render_limits(FILE *f, const struct castle_maps *m, const struct castle_policy *pol,
-			  bool have_pol, const struct rl_count *rl)
+			  bool have_pol, const struct rl_count *rl, const struct iface_stats *v,
+			  int n)
 {
-	char name[80];
+	char name[80], ifname[64];
 
 	family(f, "castle_limit_packets_total", "counter",
-	       "Packets that matched a rate-limit class, by class and verdict (counted per class "
-	       "slot: a reload that reorders classes moves the counts with the slots).");
-	for (uint32_t s = 0; have_pol && s < pol->nclasses && s < CASTLE_MAX_CLASSES; s++) {
-		struct castle_class_stats cs;
-		if (castle_class_stats_read(m->class_stats, s, &cs))
-			continue;
-		esc(pol->class_names[s], name, sizeof(name));
-		fprintf(f, "castle_limit_packets_total{limit=\"%s\",verdict=\"pass\"} %llu\n", name,
-			(unsigned long long)cs.c[CASTLE_PASS].packets);
-		fprintf(f, "castle_limit_packets_total{limit=\"%s\",verdict=\"drop\"} %llu\n", name,
-			(unsigned long long)cs.c[CASTLE_DROP].packets);
+	       "Packets that matched a rate-limit class, by interface, class and verdict (counted "
+	       "per class slot: a reload that reorders classes moves the counts with the slots).");
+	for (int i = 0; have_pol && i < n; i++) {
+		if (!v[i].slotted)
+			continue; /* counted under ifindex 0's slot */
+		esc(v[i].name, ifname, sizeof(ifname));
+		for (uint32_t s = 0; s < pol->nclasses && s < CASTLE_MAX_CLASSES; s++) {
+			struct castle_class_stats cs;
+			if (castle_class_stats_read(m->class_stats, v[i].slot, s, &cs))
+				continue;
+			esc(pol->class_names[s], name, sizeof(name));
+			fprintf(f,
+				"castle_limit_packets_total{interface=\"%s\",limit=\"%s\",verdict=\"pass\"} %llu\n",
+				ifname, name, (unsigned long long)cs.c[CASTLE_PASS].packets);
+			fprintf(f,
+				"castle_limit_packets_total{interface=\"%s\",limit=\"%s\",verdict=\"drop\"} %llu\n",
+				ifname, name, (unsigned long long)cs.c[CASTLE_DROP].packets);
+		}
 	}
 	family(f, "castle_tracked_sources", "gauge",
 	       "Sources (aggregated to the class prefix) with a token bucket (rl_state and "
@@ -557,8 +577,8 @@ char *castle_metrics_render(const struct castle_metrics_src *src,
 
 	render_packets(f, ifs, nif, false);
 	render_packets(f, ifs, nif, true);
-	render_limits(f, m, &pol, have_pol, &rl);
-	render_tls(f, src->tls_results, src->tls_pressure);
+	render_limits(f, m, &pol, have_pol, &rl, ifs, nif);
+	render_tls(f, src->tls_results, src->tls_pressure, ifs, nif);
 	render_rl_events(f, m);
 	render_lists(f, s);
 	render_maps(f, m, s, src->tls_results, rl.total);

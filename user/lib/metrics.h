@@ -26,7 +26,7 @@ struct castle_metrics_snapshot {
  * be missing (-1): their families are then empty. */
 struct castle_metrics_src {
 	const struct castle_maps *maps;
-	int tls_results;	/* PERCPU_ARRAY of __u64 by enum castle_tls_result */
+	int tls_results;	/* PERCPU_ARRAY of __u64 by CASTLE_TLS_RESULTS_KEY (tls.h) */
 	int tls_pressure;	/* PERCPU_ARRAY of __u64 by enum castle_tls_pressure */
 };
 

@@ -207,8 +207,15 @@ void fx_manual_allow(struct fx *f, const char *cidr)
 
 int fx_run_repeat(struct fx *f, const void *frame, size_t len, uint32_t repeat)
 {
+	struct xdp_md ctx = { .data_end = len, .ingress_ifindex = f->ifindex };
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = frame, .data_size_in = len, .repeat = repeat);
-	int err = bpf_prog_test_run_opts(f->prog_fd, &o);
+	int err;
+
+	if (f->ifindex) {
+		o.ctx_in = &ctx;
+		o.ctx_size_in = sizeof(ctx);
+	}
+	err = bpf_prog_test_run_opts(f->prog_fd, &o);
 
 	if (err)
 		die("test run", errno);
@@ -280,7 +287,7 @@ uint64_t fx_class_count(struct fx *f, uint32_t slot, int verdict)
 {
 	struct castle_class_stats cs;
 
-	if (castle_class_stats_read(f->maps.class_stats, slot, &cs))
+	if (castle_class_stats_sum(f->maps.class_stats, slot, &cs))
 		return 0;
 	return cs.c[verdict].packets;
 }
@@ -289,9 +296,20 @@ uint64_t fx_class_bytes_count(struct fx *f, uint32_t slot, int verdict)
 {
 	struct castle_class_stats cs;
 
-	if (castle_class_stats_read(f->maps.class_stats, slot, &cs))
+	if (castle_class_stats_sum(f->maps.class_stats, slot, &cs))
 		return 0;
 	return cs.c[verdict].bytes;
+}
+
+uint64_t fx_class_count_if(struct fx *f, uint32_t ifindex, uint32_t slot, int verdict)
+{
+	struct castle_class_stats cs;
+	uint32_t ifs;
+
+	if (castle_ifslot_of(&f->maps, ifindex, &ifs) ||
+	    castle_class_stats_read(f->maps.class_stats, ifs, slot, &cs))
+		return 0;
+	return cs.c[verdict].packets;
 }
 
 struct find_arg {

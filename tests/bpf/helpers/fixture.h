@@ -23,6 +23,9 @@ struct fx {
 	struct castle_gen gen;
 	struct castle_policy pol;
 	bool building;
+	/* ingress_ifindex of the frames fx_run* sends (0: the kernel's
+	 * default, loopback); must name a device of the test's namespace. */
+	uint32_t ifindex;
 };
 
 /* rl_entries: size of the rate-limit LRU (0 = small test default). */
@@ -60,8 +63,12 @@ int fx_run_spec_repeat(struct fx *f, const struct pkt_spec *s, uint32_t repeat);
 uint64_t fx_count(struct fx *f, int verdict, int reason);
 uint64_t fx_bytes(struct fx *f, int verdict, int reason);
 uint64_t fx_total(struct fx *f);
+/* A class's packets (bytes) with this verdict, summed over CPUs and interfaces. */
 uint64_t fx_class_count(struct fx *f, uint32_t slot, int verdict);
 uint64_t fx_class_bytes_count(struct fx *f, uint32_t slot, int verdict);
+/* The same on one interface (its counter slot; ifindex 0: slot 0, where
+ * interfaces without a slot count). */
+uint64_t fx_class_count_if(struct fx *f, uint32_t ifindex, uint32_t slot, int verdict);
 
 /* The live block (or allow) entry stored for exactly this CIDR, from any list
  * (policy generation, manual, auto); false when there is none or it expired. */

@@ -121,8 +121,13 @@ void ftc_commit(struct ftc *f)
 
 int ftc_run(struct ftc *f, const void *frame, size_t len)
 {
+	struct __sk_buff ctx = { .ifindex = f->ifindex };
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = frame, .data_size_in = len, .repeat = 1);
 
+	if (f->ifindex) {
+		o.ctx_in = &ctx;
+		o.ctx_size_in = sizeof(ctx);
+	}
 	if (bpf_prog_test_run_opts(f->prog_fd, &o))
 		die("test run", errno);
 	return (int)o.retval;
@@ -167,7 +172,20 @@ static uint64_t percpu_sum(int fd, uint32_t idx)
 
 uint64_t ftc_result(struct ftc *f, int result)
 {
-	return percpu_sum(f->results_fd, result);
+	uint64_t t = 0;
+
+	for (uint32_t s = 0; s < CASTLE_MAX_IFACES; s++)
+		t += percpu_sum(f->results_fd, CASTLE_TLS_RESULTS_KEY(s, result));
+	return t;
+}
+
+uint64_t ftc_result_if(struct ftc *f, uint32_t ifindex, int result)
+{
+	uint32_t s;
+
+	if (castle_ifslot_of(&f->maps, ifindex, &s))
+		return 0;
+	return percpu_sum(f->results_fd, CASTLE_TLS_RESULTS_KEY(s, result));
 }
 
 uint64_t ftc_pressure(struct ftc *f, int idx)

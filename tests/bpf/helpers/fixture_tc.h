@@ -29,6 +29,9 @@ struct ftc {
 	struct castle_gen gen;
 	struct castle_policy pol;
 	bool building;
+	/* ifindex of the frames ftc_run sends (0: the kernel's default,
+	 * loopback); must name a device of the test's namespace. */
+	uint32_t ifindex;
 };
 
 /* Table sizes: 0 = small test defaults. */
@@ -49,7 +52,10 @@ int ftc_run_spec(struct ftc *f, const struct pkt_spec *s);
 
 uint64_t ftc_count(struct ftc *f, int verdict, int reason);
 uint64_t ftc_total(struct ftc *f);
+/* Connections judged with this result, summed over CPUs and interfaces;
+ * _if: on one interface (its counter slot; 0: slot 0). */
 uint64_t ftc_result(struct ftc *f, int result);
+uint64_t ftc_result_if(struct ftc *f, uint32_t ifindex, int result);
 uint64_t ftc_pressure(struct ftc *f, int idx);
 
 /* A client connection: segments are built with pkt.c. */
