@@ -29,28 +29,9 @@ static __always_inline int castle_gcra(__u64 *tat, __u64 now, __u64 cost, __u64 
 	return 0;
 }
 
-static __always_inline struct castle_stats *castle_stats_for(void *map, __u32 ifindex)
-{
-	__u32 *slot = bpf_map_lookup_elem(&ifslot, &ifindex);
-	__u32 idx = slot ? *slot & (CASTLE_MAX_IFACES - 1) : 0;
-
-	return bpf_map_lookup_elem(map, &idx);
-}
-
-static __always_inline void castle_count(void *map, __u32 ifindex, __u32 verdict,
-					 __u32 reason, __u64 len)
-{
-	struct castle_stats *st = castle_stats_for(map, ifindex);
-
-	if (!st)
-		return;
-	/* Per-CPU slot: plain adds are exact. */
-	st->c[verdict & 1][reason & (CASTLE_REASON_SLOTS - 1)].packets++;
-	st->c[verdict & 1][reason & (CASTLE_REASON_SLOTS - 1)].bytes += len;
-}
-
-/* The same, for a program that looked its interface's counter slot up once
- * (castle_if_slot) to index its other per-interface counters with it too. */
+/* The interface's counter slot (ifslot, written by castled when it attaches;
+ * 0 for an interface without one). A program looks it up once per packet and
+ * indexes every per-interface counter with it. */
 static __always_inline __u32 castle_if_slot(__u32 ifindex)
 {
 	__u32 *slot = bpf_map_lookup_elem(&ifslot, &ifindex);
@@ -58,6 +39,8 @@ static __always_inline __u32 castle_if_slot(__u32 ifindex)
 	return slot ? *slot & (CASTLE_MAX_IFACES - 1) : 0;
 }
 
+/* Count a packet once, by verdict and reason. Per-CPU slot: plain adds are
+ * exact. */
 static __always_inline void castle_count_slot(void *map, __u32 ifs, __u32 verdict,
 					      __u32 reason, __u64 len)
 {
@@ -70,8 +53,8 @@ static __always_inline void castle_count_slot(void *map, __u32 ifs, __u32 verdic
 	st->c[verdict & 1][reason & (CASTLE_REASON_SLOTS - 1)].bytes += len;
 }
 
-/* CONFIG_HZ, from the kernel's config (libbpf fills it in; 0 when the config
- * cannot be read). */
+/* CONFIG_HZ, from the kernel's config (libbpf reads it, or castle_kconfig's
+ * stand-in says 0 where no config is readable). */
 extern unsigned int CONFIG_HZ __kconfig __weak;
 
 /*
