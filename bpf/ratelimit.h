@@ -202,17 +202,21 @@ static __always_inline void castle_rl_event(__u32 ev)
 		(*n)++;
 }
 
-/* The source's state: rl_steady first (where every source that matters ends
- * up, one lookup), else rl_state, creating the entry with a full bucket, and
- * promoting it once it has shown to be steady. */
+/* The source's state: rl_state first, else rl_steady, else a new rl_state
+ * entry with a full bucket; an rl_state entry is promoted to rl_steady once it
+ * has shown to be steady. A source lives in one of the two (a promotion
+ * deletes the rl_state copy), so the order only decides what a miss costs:
+ * rl_state first spares the sources a flood consists of (new, or not steady)
+ * a lookup in the steady tier, whose entries are out of cache at a million
+ * sources; a steady source pays a lookup in rl_state's (mostly empty) buckets. */
 static __always_inline struct castle_rl_val *castle_rl_lookup(const struct castle_rl_key *k, __u64 now)
 {
-	struct castle_rl_val *v = bpf_map_lookup_elem(&rl_steady, k);
+	struct castle_rl_val *v = bpf_map_lookup_elem(&rl_state, k);
 
-	if (v)
-		return v;
-	v = bpf_map_lookup_elem(&rl_state, k);
 	if (!v) {
+		v = bpf_map_lookup_elem(&rl_steady, k);
+		if (v)
+			return v;
 		/* A new source starts with a full bucket: TAT = now. */
 		struct castle_rl_val nv = {
 			.tat = now, .byte_tat = now, .last_ns = now, .first_ns = now, .pkts = 1,
@@ -232,19 +236,22 @@ static __always_inline struct castle_rl_val *castle_rl_lookup(const struct castl
 		return v;
 
 	/* Promote: copy the bucket, then drop the LRU entry. A packet racing on
-	 * another CPU may charge the old copy once; that is the only cost. */
+	 * another CPU may charge the old copy once; that is the only cost. When
+	 * another CPU promoted it first (EEXIST), the LRU copy goes too, or it
+	 * would be found first from now on. */
 	struct castle_rl_val copy = *v;
 	long err = bpf_map_update_elem(&rl_steady, k, &copy, BPF_NOEXIST);
 
-	if (err == 0) {
-		castle_rl_event(CASTLE_RLE_PROMOTE);
-		bpf_map_delete_elem(&rl_state, k);
-	} else if (err == -E2BIG) {
+	if (err == -E2BIG) {
 		castle_rl_event(CASTLE_RLE_STEADY_FULL);
 		v->pkts = 0; /* try again after the next CASTLE_RL_PROMOTE_PKTS */
 		return v;
 	}
+	if (err == 0)
+		castle_rl_event(CASTLE_RLE_PROMOTE);
 	struct castle_rl_val *sv = bpf_map_lookup_elem(&rl_steady, k);
+	if (sv)
+		bpf_map_delete_elem(&rl_state, k);
 	return sv ? sv : v;
 }
 
