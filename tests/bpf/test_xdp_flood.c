@@ -175,6 +175,29 @@ static void full_steady_tier_is_counted_and_limits_still_apply(void **state)
 	assert_true(castle_rl_reap_steady(&f->maps, CASTLE_RL_STEADY_IDLE_NS) >= (int)cap);
 }
 
+/* A source lives in one tier. Found in both (another CPU promoted it first),
+ * the rl_state copy goes at its next promotion check and the steady entry is
+ * charged: rl_state is looked at first, so a copy left there would be used
+ * from then on. */
+static void copy_left_in_lru_after_a_racing_promotion_goes(void **state)
+{
+	struct fx *f = *state;
+	struct castle_rl_key k = { .class_slot = 0, .family = 4, .addr = { 198, 18, 4, 4 } };
+	struct castle_rl_val lru = { .pkts = 100, .first_ns = 1, .last_ns = 1 };
+	struct castle_rl_val steady = { 0 }, got;
+	struct pkt_spec s = udp_from("198.18.4.4");
+
+	/* steady: a bucket empty for an hour (TAT far in the future) */
+	steady.tat = steady.byte_tat = UINT64_MAX / 2;
+	assert_int_equal(bpf_map_update_elem(f->maps.rl_steady, &k, &steady, BPF_NOEXIST), 0);
+	assert_int_equal(bpf_map_update_elem(f->maps.rl_state, &k, &lru, BPF_NOEXIST), 0);
+	assert_int_equal(fx_run_spec(f, &s), XDP_DROP); /* the steady bucket, not the full LRU one */
+	assert_int_not_equal(bpf_map_lookup_elem(f->maps.rl_state, &k, &got), 0);
+	assert_int_equal(bpf_map_lookup_elem(f->maps.rl_steady, &k, &got), 0);
+	assert_int_equal(fx_run_spec(f, &s), XDP_DROP);
+	assert_int_equal(fx_count(f, CASTLE_DROP, CASTLE_R_RATELIMIT), 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -183,6 +206,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(lru_source_is_evicted_by_the_same_flood, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(full_steady_tier_is_counted_and_limits_still_apply,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(copy_left_in_lru_after_a_racing_promotion_goes,
 						setup, teardown),
 	};
 
