@@ -35,6 +35,7 @@
 
 #include "fixture.h"
 #include "fixture_tc.h"
+#include "loader.h"
 #include "xdp_drop.skel.h"
 #include "xdp_pass.skel.h"
 #include "tc_ok.skel.h"
@@ -265,12 +266,13 @@ static void load_xdp_policy(struct fx *f, const struct opts *o)
 /* castle_xdp from another object file (a profiling variant), into f. */
 static void open_obj(struct fx *f, const char *path)
 {
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .kconfig = castle_kconfig());
 	struct bpf_object *bo;
 	struct bpf_map *m;
 	int err;
 
 	memset(f, 0, sizeof(*f));
-	bo = bpf_object__open_file(path, NULL);
+	bo = bpf_object__open_file(path, &oo);
 	if (!bo)
 		die(path, errno);
 	bpf_object__for_each_map(m, bo)

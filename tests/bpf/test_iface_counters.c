@@ -161,7 +161,7 @@ static void xdp_new_slot_starts_at_zero(void **state)
 	(void)state;
 	NEED_ROOT();
 	fx_open(&f, 0);
-	give_slot(&f.maps, if_a);
+	uint32_t slot_a = give_slot(&f.maps, if_a);
 	fx_begin(&f);
 	int c = fx_class(&f, NULL, CASTLE_PROTO_ANY, NULL, 1e9, 1000000);
 	fx_commit(&f);
@@ -169,7 +169,7 @@ static void xdp_new_slot_starts_at_zero(void **state)
 	fx_run_spec_repeat(&f, &a, 7);
 	assert_int_equal(fx_class_count_if(&f, if_a, c, CASTLE_PASS), 7);
 	castle_ifslot_release(&f.maps, if_a);
-	give_slot(&f.maps, if_b); /* takes the slot A gave back */
+	assert_int_equal(give_slot(&f.maps, if_b), slot_a); /* takes the slot A gave back */
 	assert_int_equal(fx_class_count_if(&f, if_b, c, CASTLE_PASS), 0);
 	f.ifindex = if_b;
 	fx_run_spec_repeat(&f, &a, 2);

@@ -16,6 +16,7 @@
 
 #include "castle_xdp.skel.h"
 #include "maps.h"
+#include "loader.h"
 
 /* Unit tests run as any user; the map tests skip without root. */
 #define UT_NEED_ROOT()                                   \
@@ -50,7 +51,7 @@ static inline void ut_skel_open(char *pin, size_t pinlen, const char *tag,
 				struct castle_xdp_bpf **skel, struct castle_maps *maps,
 				void (*size)(struct castle_xdp_bpf *skel))
 {
-	LIBBPF_OPTS(bpf_object_open_opts, o);
+	LIBBPF_OPTS(bpf_object_open_opts, o, .kconfig = castle_kconfig());
 
 	*skel = NULL;
 	if (geteuid() != 0)

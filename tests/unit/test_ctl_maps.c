@@ -335,6 +335,10 @@ static void test_man_count(void **state)
 	ctl(&r, "block", "add", "198.18.44.4", NULL);
 	EXPECT(&r, 0, NULL);
 	done(&r);
+	ctl(&r, "block", "list", NULL);
+	EXPECT(&r, 0, NULL);
+	assert_non_null(strstr(r.out, "198.18.44.4"));
+	done(&r);
 	ctl(&r, "unload", "nosuchif0", NULL);
 	EXPECT(&r, 1, "castle is not attached to nosuchif0");
 	done(&r);

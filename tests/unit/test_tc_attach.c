@@ -175,6 +175,31 @@ static void test_detach_keeps_a_qdisc_with_a_foreign_filter(void **state)
 	sh("tc qdisc del dev " IF_A " clsact");
 }
 
+/* castlectl unload on an interface where another BPF program holds castle's
+ * handle and priority (castle's filter gone): that program stays. */
+static void test_detach_leaves_a_foreign_program_at_castles_slot(void **state)
+{
+	struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = -1 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	int other = bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, "not_castle", "GPL", insns, 2, NULL);
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = CASTLE_TC_HANDLE, .priority = CASTLE_TC_PRIORITY);
+
+	(void)state;
+	NEED_ROOT();
+	assert_true(other >= 0);
+	bpf_tc_hook_create(&hook);
+	opts.prog_fd = other;
+	assert_int_equal(bpf_tc_attach(&hook, &opts), 0);
+	assert_int_equal(castle_tc_detach(ifindex, link_pin, CASTLE_TCM_CLSACT, err, sizeof(err)),
+			 0);
+	assert_int_equal(sh("tc filter show dev " IF_A " ingress | grep -q not_castle"), 0);
+	sh("tc qdisc del dev " IF_A " clsact");
+	close(other);
+}
+
 static void test_failed_attach_leaves_nothing(void **state)
 {
 	uint32_t mode = 0;
@@ -233,6 +258,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_clsact_attach_adopt_detach),
 		cmocka_unit_test(test_detach_keeps_a_qdisc_with_a_foreign_filter),
+		cmocka_unit_test(test_detach_leaves_a_foreign_program_at_castles_slot),
 		cmocka_unit_test(test_failed_attach_leaves_nothing),
 		cmocka_unit_test(test_tcx_then_clsact_refused),
 	};

@@ -105,15 +105,57 @@ static uint32_t pinned_max_entries(const char *pin_dir, const char *name)
  * interface: libbpf cannot reuse them, and their counts name no interface.
  * Their pins go (the counters restart, as a counter may); a program of that
  * build keeps its map until this build's program replaces it. */
-static void drop_old_counter_pin(const char *pin_dir, const char *name, uint32_t want)
+/*
+ * Pins this build cannot reuse (libbpf refuses a pinned map whose type, key,
+ * value or size differ). Only the per-interface counters (class_stats,
+ * tls_results, resized when they gained the interface) may be dropped and
+ * re-created: counters start again from zero, nothing else is lost. Any
+ * other mismatch means an older build's layout: refuse before touching
+ * anything, so castlectl keeps working on the old pins (unload, block).
+ * Returns 0, or -EINVAL with the first incompatible map named in err.
+ */
+static int check_pins(struct bpf_object *obj, const char *pin_dir, char *err, size_t errlen)
 {
-	uint32_t have = pinned_max_entries(pin_dir, name);
-	char path[4200];
+	const char *drop[2];
+	int ndrop = 0;
+	struct bpf_map *m;
 
-	if (!have || have == want)
-		return;
-	snprintf(path, sizeof(path), "%s/%s", pin_dir, name);
-	unlink(path);
+	bpf_object__for_each_map(m, obj) {
+		struct bpf_map_info info = {};
+		__u32 len = sizeof(info);
+		char path[4200];
+		int fd;
+
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, bpf_map__name(m));
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			continue;
+		if (bpf_obj_get_info_by_fd(fd, &info, &len))
+			memset(&info, 0, sizeof(info));
+		close(fd);
+		if (info.type == (__u32)bpf_map__type(m) && info.key_size == bpf_map__key_size(m) &&
+		    info.value_size == bpf_map__value_size(m) &&
+		    (info.max_entries == bpf_map__max_entries(m) ||
+		     !strcmp(bpf_map__name(m), CASTLE_MAP_RL_STATE)))
+			continue;
+		if ((!strcmp(bpf_map__name(m), CASTLE_MAP_CLASS_STATS) ||
+		     !strcmp(bpf_map__name(m), CASTLE_MAP_TLS_RESULTS)) && ndrop < 2) {
+			drop[ndrop++] = bpf_map__name(m);
+			continue;
+		}
+		snprintf(err, errlen, "%s was pinned by a castle build with another layout "
+			 "(value %u B, %u entries; this build: %u B, %u): run `castlectl unload` on "
+			 "every interface, or remove %s", path, info.value_size, info.max_entries,
+			 bpf_map__value_size(m), bpf_map__max_entries(m), pin_dir);
+		return -EINVAL;
+	}
+	for (int i = 0; i < ndrop; i++) {
+		char path[4200];
+
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, drop[i]);
+		unlink(path);
+	}
+	return 0;
 }
 
 #define CASTLE_CAPS_HINT " (castled needs CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN and CAP_SYS_ADMIN, or root: see dist/castled.service)"
@@ -185,9 +227,6 @@ int castle_loader_open(struct castle_loader *l, const char *pin_dir, uint32_t ma
 	snprintf(path, sizeof(path), "%s/%s", pin_dir, CASTLE_MAP_STATE);
 	l->adopted = access(path, F_OK) == 0;
 
-	drop_old_counter_pin(pin_dir, CASTLE_MAP_CLASS_STATS, CASTLE_CLASS_STATS_ENTRIES);
-	drop_old_counter_pin(pin_dir, CASTLE_MAP_TLS_RESULTS, CASTLE_TLS_RESULTS_ENTRIES);
-
 	/* A pinned LRU cannot be resized without losing every bucket: keep it. */
 	pinned = pinned_max_entries(pin_dir, CASTLE_MAP_RL_STATE);
 	l->max_sources = pinned ? pinned : max_sources;
@@ -199,6 +238,9 @@ int castle_loader_open(struct castle_loader *l, const char *pin_dir, uint32_t ma
 		return ret;
 	}
 	bpf_map__set_max_entries(l->xdp->maps.rl_state, l->max_sources);
+	ret = check_pins(l->xdp->obj, pin_dir, err, errlen);
+	if (ret)
+		goto fail;
 	ret = castle_xdp_bpf__load(l->xdp);
 	if (ret) {
 		snprintf(err, errlen, "load castle_xdp with maps pinned in %s: %s%s", pin_dir,
@@ -214,12 +256,29 @@ int castle_loader_open(struct castle_loader *l, const char *pin_dir, uint32_t ma
 	 * around maps.c) hold entries a zero count would hide: count them before
 	 * any program of this build runs. */
 	castle_man_count_heal(&l->maps);
+	/* The drop-path clock may differ from the last start's (jiffies when the
+	 * kernel config is readable, the coarse clock when not): let the
+	 * programs measure its offset again and restart the event sampler. */
+	{
+		struct castle_state st;
+		uint32_t zero = 0;
+
+		if (bpf_map_lookup_elem(l->maps.state, &zero, &st) == 0 &&
+		    (st.tick_to_mono || st.ev_tat)) {
+			st.tick_to_mono = 0;
+			st.ev_tat = 0;
+			bpf_map_update_elem(l->maps.state, &zero, &st, BPF_ANY);
+		}
+	}
 #ifdef CASTLE_HAVE_TC
 	{
 		size_t sz;
 		const void *bytes = castle_tc_bpf__elf_bytes(&sz);
 
 		ret = open_mem(l, bytes, sz, &l->tc, "castle_tc", err, errlen);
+		if (ret)
+			goto fail;
+		ret = check_pins(l->tc, pin_dir, err, errlen);
 		if (ret)
 			goto fail;
 		ret = bpf_object__load(l->tc);

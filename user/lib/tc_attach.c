@@ -82,8 +82,10 @@ static int clsact_find(const char *ifname, int ifindex, char *err, size_t errlen
 		return 0; /* gone since: nothing to keep */
 	ret = bpf_obj_get_info_by_fd(fd, &info, &len);
 	close(fd);
-	if (ret || !strcmp(info.name, TC_PROG_NAME))
+	if (!ret && !strcmp(info.name, TC_PROG_NAME))
 		return 1;
+	if (ret)
+		snprintf(info.name, sizeof(info.name), "?");
 	snprintf(err, errlen,
 		 "attach TC to %s: %s (BPF program %s, id %u, holds castle's clsact filter slot, "
 		 "handle 0x%x priority %d; remove it first)",
@@ -344,9 +346,15 @@ int castle_tc_detach(int ifindex, const char *link_pin_path, uint32_t mode, char
 	/* No clsact qdisc is the usual case under TCX: keep libbpf from
 	 * printing the kernel's complaint about it. castle's filter only: a
 	 * filter of another kind at priority 1 answers EINVAL and stays. */
-	print = libbpf_set_print(NULL);
-	ret = bpf_tc_detach(&hook, &opts);
-	libbpf_set_print(print);
+	/* Only castle's own program at castle's handle and priority: a BPF
+	 * filter someone else put there is not ours to remove. */
+	char why[256];
+	ret = 0;
+	if (clsact_find("", ifindex, why, sizeof(why)) == 1) {
+		print = libbpf_set_print(NULL);
+		ret = bpf_tc_detach(&hook, &opts);
+		libbpf_set_print(print);
+	}
 	if (ret && ret != -ENOENT && ret != -EINVAL && ret != -ENODEV) {
 		snprintf(err, errlen, "detach TC filter on ifindex %d: %s", ifindex, strerror(-ret));
 		return ret;
