@@ -37,8 +37,8 @@ $(BENCH_O)/castle-gen: bench/gen/castle_gen.c $(BENCH_COMMON) $(BENCH_HDRS) \
 	$(CC) $(BENCH_CFLAGS) $< $(BENCH_COMMON) -o $@ $(BENCH_LDLIBS)
 
 $(BENCH_O)/castle-dut: bench/dut/castle_dut.c $(BENCH_COMMON) $(BENCH_HDRS) \
-		       $(BENCH_SKELS) include/castle/castle.h
-	$(CC) $(BENCH_CFLAGS) $< $(BENCH_COMMON) -o $@ $(BENCH_LDLIBS)
+		       $(BENCH_SKELS) include/castle/castle.h $(O)/libcastle.a
+	$(CC) $(BENCH_CFLAGS) $< $(BENCH_COMMON) $(O)/libcastle.a -o $@ $(LDLIBS) $(BENCH_LDLIBS)
 
 # castle-cost: every path of both programs, with the BPF tests' fixtures
 # building the state (policy, verified TLS connection) through user/lib.

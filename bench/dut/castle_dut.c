@@ -36,6 +36,7 @@
 #include <castle/castle.h>
 #include "bench.h"
 #include "frame.h"
+#include "loader.h"
 #include "xdp_drop.skel.h"
 #include "xdp_pass.skel.h"
 #include "tc_ok.skel.h"
@@ -95,7 +96,8 @@ static const struct kind *find_kind(const char *name)
 static struct bpf_object *load_kind(const struct kind *k, const struct dut_opts *o,
 				    const char *pin_dir)
 {
-	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = pin_dir);
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = pin_dir,
+		    .kconfig = castle_kconfig());
 	const char *obj = o->obj ? o->obj : CASTLE_OBJ_DEFAULT;
 	struct bpf_object *bo;
 	size_t sz;
