@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include <sys/wait.h>
 #include <cmocka.h>
+#include "../private_veth.h"
 #include <linux/bpf.h>
 
 #include "fixture.h"
@@ -34,24 +35,12 @@
 
 static uint32_t if_a, if_b;
 
-static int sh(const char *cmd)
-{
-	int st = system(cmd);
-
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static int group_setup(void **state)
 {
 	(void)state;
 	if (geteuid() != 0)
 		return 0;
-	if (unshare(CLONE_NEWNET)) {
-		fprintf(stderr, "unshare(CLONE_NEWNET): %s\n", strerror(errno));
-		return -1;
-	}
-	if (sh("ip link add " IF_A " type veth peer name " IF_B " && ip link set " IF_A
-	       " up && ip link set " IF_B " up"))
+	if (private_veth(IF_A, IF_B))
 		return -1;
 	if_a = if_nametoindex(IF_A);
 	if_b = if_nametoindex(IF_B);

@@ -25,6 +25,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include <cmocka.h>
+#include "../private_veth.h"
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
@@ -49,13 +50,6 @@ static int trivial_prog(enum bpf_prog_type type, int ret)
 	return bpf_prog_load(type, "castle_tc", "GPL", insns, 2, NULL);
 }
 
-static int sh(const char *cmd)
-{
-	int st = system(cmd);
-
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static int has_clsact(void)
 {
 	return sh("tc qdisc show dev " IF_A " | grep -q '^qdisc clsact'") == 0;
@@ -66,12 +60,7 @@ static int setup(void **state)
 	(void)state;
 	if (geteuid() != 0)
 		return 0;
-	if (unshare(CLONE_NEWNET)) {
-		fprintf(stderr, "unshare(CLONE_NEWNET): %s\n", strerror(errno));
-		return -1;
-	}
-	if (sh("ip link add " IF_A " type veth peer name " IF_B " && ip link set " IF_A
-	       " up && ip link set " IF_B " up"))
+	if (private_veth(IF_A, IF_B))
 		return -1;
 	ifindex = if_nametoindex(IF_A);
 	snprintf(link_pin, sizeof(link_pin), "/sys/fs/bpf/castle-utest-tc-link-%d", getpid());
