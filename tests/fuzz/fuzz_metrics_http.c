@@ -8,7 +8,8 @@
  * status is 200, 400, 404, 405 or 503; 200 only for a GET/HEAD without a body
  * of exactly /metrics or /healthz once ready; the reply agrees with an independent model of the
  * rules in metrics.h, carries a content type, a fixed body for everything but
- * the exposition, and "Allow" exactly on the 405.
+ * the exposition, and "Allow" exactly on the 405. The path's bytes also go
+ * to castle_metrics_announces_body as a Content-Length value.
  */
 #include <stdint.h>
 
@@ -64,6 +65,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			   CASTLE_METRICS_CONTENT_TYPE) : r.text && r.text[0] && strchr(r.text, '\n'),
 		   "body text for '%s' '%s'", method, url);
 	FUZZ_CHECK(r.allow_header == (r.status == 405), "Allow header on a %u", r.status);
+
+	/* The header check, on the same bytes as header values: a body unless
+	 * absent or all zero digits; any Transfer-Encoding is a body. */
+	bool zeros = url[0] != '\0';
+	for (const char *p = url; *p; p++)
+		zeros = zeros && *p == '0';
+	FUZZ_CHECK(castle_metrics_announces_body(url, NULL) == !zeros,
+		   "Content-Length '%s': body %d", url, castle_metrics_announces_body(url, NULL));
+	FUZZ_CHECK(castle_metrics_announces_body(url, method), "Transfer-Encoding not a body");
+	FUZZ_CHECK(!castle_metrics_announces_body(NULL, NULL), "no headers, a body");
 
 	/* NULL method or path (libmicrohttpd never passes one): never a 200. */
 	castle_metrics_route(NULL, url, body, ready, &r);

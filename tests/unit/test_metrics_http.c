@@ -98,6 +98,20 @@ static void route_refuses_a_body_on_get_and_head(void **state)
 	route_body_is("GET", "/nope", true, true, 404, CASTLE_MB_NOT_FOUND);
 }
 
+static void body_announced_by_length_or_encoding(void **state)
+{
+	(void)state;
+	assert_false(castle_metrics_announces_body(NULL, NULL));
+	assert_false(castle_metrics_announces_body("0", NULL));
+	assert_false(castle_metrics_announces_body("00", NULL));
+	assert_true(castle_metrics_announces_body("1", NULL));
+	assert_true(castle_metrics_announces_body("10", NULL));
+	assert_true(castle_metrics_announces_body("", NULL));	  /* malformed: refused */
+	assert_true(castle_metrics_announces_body("0x0", NULL)); /* not digits */
+	assert_true(castle_metrics_announces_body(NULL, "chunked"));
+	assert_true(castle_metrics_announces_body("0", "chunked"));
+}
+
 static void route_is_503_while_starting_for_known_paths_only(void **state)
 {
 	(void)state;
@@ -388,6 +402,7 @@ int main(void)
 		cmocka_unit_test(route_refuses_other_methods_first),
 		cmocka_unit_test(route_refuses_a_body_on_get_and_head),
 		cmocka_unit_test(route_is_503_while_starting_for_known_paths_only),
+		cmocka_unit_test(body_announced_by_length_or_encoding),
 		cmocka_unit_test_setup_teardown(live_daemon_refuses_malformed_requests, live_setup,
 						live_teardown),
 		cmocka_unit_test_setup_teardown(live_exposition_has_type_and_families, live_setup,

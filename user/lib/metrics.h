@@ -72,6 +72,12 @@ struct castle_metrics_reply {
 void castle_metrics_route(const char *method, const char *url, bool has_body, bool ready,
 			  struct castle_metrics_reply *out);
 
+/* Whether a request announces a body, from its Content-Length and
+ * Transfer-Encoding header values (NULL when absent): any Transfer-Encoding,
+ * or a Content-Length other than digits that are all zero ("0", "00"). A
+ * malformed length counts as a body (the request is refused). */
+bool castle_metrics_announces_body(const char *content_length, const char *transfer_encoding);
+
 /* The exposition text (malloc'ed, NUL terminated) for maps m and snapshot s;
  * what GET /metrics answers. NULL when out of memory. */
 char *castle_metrics_render(const struct castle_metrics_src *src,

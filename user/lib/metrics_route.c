@@ -43,3 +43,17 @@ void castle_metrics_route(const char *method, const char *url, bool has_body, bo
 		b = health ? CASTLE_MB_HEALTH : CASTLE_MB_METRICS;
 	*out = replies[b];
 }
+
+bool castle_metrics_announces_body(const char *content_length, const char *transfer_encoding)
+{
+	if (transfer_encoding)
+		return true;
+	if (!content_length)
+		return false;
+	if (!*content_length)
+		return true;
+	for (const char *p = content_length; *p; p++)
+		if (*p != '0')
+			return true;
+	return false;
+}
