@@ -108,11 +108,23 @@ static void test_clsact_attach_adopt_detach(void **state)
 			    " ingress | grep -c 'handle 0xca57 castle_tc' | grep -qx 1"),
 			 0);
 
-	/* A restart in auto mode: replaced in place, still clsact, still
-	 * castle's qdisc, and no TCX link on top. */
-	assert_int_equal(castle_tc_attach(IF_A, ifindex, cls_fd, link_pin, CASTLE_TC_AUTO, &mode,
+	/* A restart in auto mode, with a new program: replaced in place (the
+	 * filter now runs the new one), still clsact, still castle's qdisc, and
+	 * no TCX link on top. */
+	int cls2 = trivial_prog(BPF_PROG_TYPE_SCHED_CLS, -1);
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, q, .handle = CASTLE_TC_HANDLE, .priority = CASTLE_TC_PRIORITY);
+
+	assert_true(cls2 >= 0);
+	assert_int_equal(bpf_obj_get_info_by_fd(cls2, &info, &len), 0);
+	assert_int_equal(castle_tc_attach(IF_A, ifindex, cls2, link_pin, CASTLE_TC_AUTO, &mode,
 					  err, sizeof(err)),
 			 1);
+	assert_int_equal(bpf_tc_query(&hook, &q), 0);
+	assert_int_equal(q.prog_id, info.id);
+	close(cls2);
 	assert_int_equal(mode, CASTLE_TCM_CLSACT | CASTLE_TCM_F_OWN_QDISC);
 	assert_int_equal(access(link_pin, F_OK), -1);
 	assert_int_equal(sh("tc filter show dev " IF_A
