@@ -69,8 +69,10 @@ static inline void ut_skel_open(char *pin, size_t pinlen, const char *tag,
 	assert_int_equal(castle_maps_from_object((*skel)->obj, maps), 0);
 }
 
-static inline void ut_skel_close(const char *pin, struct castle_xdp_bpf **skel)
+static inline void ut_skel_close(const char *pin, struct castle_xdp_bpf **skel,
+				 struct castle_maps *maps)
 {
+	castle_maps_close(maps); /* not owned: unmaps man_count */
 	if (*skel)
 		castle_xdp_bpf__destroy(*skel);
 	*skel = NULL;

@@ -44,7 +44,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	(void)state;
-	ut_skel_close(pin, &skel);
+	ut_skel_close(pin, &skel, &maps);
 	return 0;
 }
 
