@@ -352,16 +352,6 @@ static int cmd_xdp(const struct opts *o)
 
 /* ---- TC --------------------------------------------------------------- */
 
-static void conn_key(const struct ftc_conn *c, struct castle_tls_key *k)
-{
-	memset(k, 0, sizeof(*k));
-	inet_pton(c->family == 4 ? AF_INET : AF_INET6, c->src, k->saddr);
-	inet_pton(c->family == 4 ? AF_INET : AF_INET6, c->dst, k->daddr);
-	k->sport = c->sport;
-	k->dport = c->dport;
-	k->family = c->family;
-}
-
 static size_t seg(const struct ftc_conn *c, uint8_t flags, uint32_t off, const void *data,
 		  size_t len, uint8_t *buf)
 {
@@ -456,7 +446,7 @@ static int cmd_tc(const struct opts *o)
 
 		ftc_conn_init(&hc, 4, "198.18.250.2", 40003, 443);
 		n = seg(&hc, 0x18, 0, hello, hlen, frame);
-		conn_key(&hc, &k);
+		ftc_conn_key(&hc, &k);
 		for (unsigned long r = 0; r < o->runs; r++) {
 			double sa = 0, sb = 0;
 

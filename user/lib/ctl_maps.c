@@ -57,16 +57,6 @@ int castle_note_del(const struct castle_maps *m, const struct castle_cidr *c, ui
 
 /* Key of an entry in its map: the bare address for exact (hash) maps, prefix
  * length + address for LPM tries. Mirrors maps.c. */
-static const void *entry_key(const struct castle_cidr *c, bool exact, struct castle_lpm6 *k)
-{
-	if (exact)
-		return c->addr;
-	memset(k, 0, sizeof(*k));
-	k->prefixlen = c->plen;
-	memcpy(k->addr, c->addr, c->family == 4 ? 4 : 16);
-	return k;
-}
-
 int castle_manual_block_fd(const struct castle_maps *m, const struct castle_cidr *c)
 {
 	return castle_block_map_fd(m, c, false, 0);
@@ -89,7 +79,8 @@ int castle_block_lookup(const struct castle_maps *m, const struct castle_cidr *c
 	fd = castle_block_map_fd(m, c, policy, gen);
 	if (fd < 0)
 		return policy ? -ENOENT : fd; /* no policy applied yet */
-	ret = bpf_map_lookup_elem(fd, entry_key(c, castle_cidr_is_host(c), &k), v) ? -errno : 0;
+	ret = bpf_map_lookup_elem(fd, castle_entry_key(c, castle_cidr_is_host(c), &k), v) ? -errno
+											   : 0;
 	if (policy)
 		close(fd);
 	return ret;
@@ -103,7 +94,7 @@ int castle_allow_lookup(const struct castle_maps *m, const struct castle_cidr *c
 	int fd, ret;
 
 	if (!policy)
-		return bpf_map_lookup_elem(castle_manual_allow_fd(m, c), entry_key(c, false, &k), v)
+		return bpf_map_lookup_elem(castle_manual_allow_fd(m, c), castle_entry_key(c, false, &k), v)
 			       ? -errno : 0;
 	if ((ret = castle_gen_live(m, &gen, NULL)))
 		return ret;
@@ -113,7 +104,7 @@ int castle_allow_lookup(const struct castle_maps *m, const struct castle_cidr *c
 	fd = bpf_map_get_fd_by_id(id);
 	if (fd < 0)
 		return -errno;
-	ret = bpf_map_lookup_elem(fd, entry_key(c, false, &k), v) ? -errno : 0;
+	ret = bpf_map_lookup_elem(fd, castle_entry_key(c, false, &k), v) ? -errno : 0;
 	close(fd);
 	return ret;
 }

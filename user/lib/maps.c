@@ -544,7 +544,7 @@ static int undo(const struct castle_maps *m, int idx, const void *k, bool had, c
 	return had ? man_put(m, idx, k, old, NULL, NULL) : man_del(m, idx, k);
 }
 
-static const void *man_key(const struct castle_cidr *c, bool exact, struct castle_lpm6 *k)
+const void *castle_entry_key(const struct castle_cidr *c, bool exact, struct castle_lpm6 *k)
 {
 	if (exact)
 		return c->addr;
@@ -570,15 +570,15 @@ int castle_manual_block_put(const struct castle_maps *m, const struct castle_cid
 	struct castle_lpm6 k;
 
 	block_val(&v, ttl_ns, origin);
-	return man_put(m, man_idx(c, false), man_key(c, castle_cidr_is_host(c), &k), &v, NULL,
-		       NULL);
+	return man_put(m, man_idx(c, false), castle_entry_key(c, castle_cidr_is_host(c), &k), &v,
+		       NULL, NULL);
 }
 
 int castle_manual_block_del(const struct castle_maps *m, const struct castle_cidr *c)
 {
 	struct castle_lpm6 k;
 
-	return man_del(m, man_idx(c, false), man_key(c, castle_cidr_is_host(c), &k));
+	return man_del(m, man_idx(c, false), castle_entry_key(c, castle_cidr_is_host(c), &k));
 }
 
 int castle_manual_allow_put(const struct castle_maps *m, const struct castle_cidr *c)
@@ -587,14 +587,14 @@ int castle_manual_allow_put(const struct castle_maps *m, const struct castle_cid
 	struct castle_lpm6 k;
 
 	v.created_ns = castle_now_boot_ns();
-	return man_put(m, man_idx(c, true), man_key(c, false, &k), &v, NULL, NULL);
+	return man_put(m, man_idx(c, true), castle_entry_key(c, false, &k), &v, NULL, NULL);
 }
 
 int castle_manual_allow_del(const struct castle_maps *m, const struct castle_cidr *c)
 {
 	struct castle_lpm6 k;
 
-	return man_del(m, man_idx(c, true), man_key(c, false, &k));
+	return man_del(m, man_idx(c, true), castle_entry_key(c, false, &k));
 }
 
 int castle_manual_block_put_prev(const struct castle_maps *m, const struct castle_cidr *c,
@@ -605,7 +605,8 @@ int castle_manual_block_put_prev(const struct castle_maps *m, const struct castl
 	struct castle_lpm6 k;
 
 	block_val(&v, ttl_ns, origin);
-	return man_put(m, man_idx(c, false), man_key(c, castle_cidr_is_host(c), &k), &v, old, had);
+	return man_put(m, man_idx(c, false), castle_entry_key(c, castle_cidr_is_host(c), &k), &v,
+		       old, had);
 }
 
 int castle_manual_block_undo(const struct castle_maps *m, const struct castle_cidr *c, bool had,
@@ -613,7 +614,7 @@ int castle_manual_block_undo(const struct castle_maps *m, const struct castle_ci
 {
 	struct castle_lpm6 k;
 
-	return undo(m, man_idx(c, false), man_key(c, castle_cidr_is_host(c), &k), had, old);
+	return undo(m, man_idx(c, false), castle_entry_key(c, castle_cidr_is_host(c), &k), had, old);
 }
 
 int castle_manual_allow_put_prev(const struct castle_maps *m, const struct castle_cidr *c,
@@ -623,7 +624,7 @@ int castle_manual_allow_put_prev(const struct castle_maps *m, const struct castl
 	struct castle_lpm6 k;
 
 	v.created_ns = castle_now_boot_ns();
-	return man_put(m, man_idx(c, true), man_key(c, false, &k), &v, old, had);
+	return man_put(m, man_idx(c, true), castle_entry_key(c, false, &k), &v, old, had);
 }
 
 int castle_manual_allow_undo(const struct castle_maps *m, const struct castle_cidr *c, bool had,
@@ -631,7 +632,7 @@ int castle_manual_allow_undo(const struct castle_maps *m, const struct castle_ci
 {
 	struct castle_lpm6 k;
 
-	return undo(m, man_idx(c, true), man_key(c, false, &k), had, old);
+	return undo(m, man_idx(c, true), castle_entry_key(c, false, &k), had, old);
 }
 
 /* ---- listing ------------------------------------------------------------ */

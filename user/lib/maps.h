@@ -50,6 +50,10 @@ struct castle_gen_sizes {
 	uint32_t allow;		/* per family, policy allow CIDRs */
 };
 
+/* The key of c in a list map: its address for an exact (hash) map, else the
+ * LPM key built in k. */
+const void *castle_entry_key(const struct castle_cidr *c, bool exact, struct castle_lpm6 *k);
+
 /* man_count[idx] (UINT64_MAX when it is not mapped: "look"). */
 uint64_t castle_man_count_get(const struct castle_maps *m, int idx);
 /* Set the count of every manual map that holds an entry but counts zero

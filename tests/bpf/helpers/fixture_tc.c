@@ -272,7 +272,7 @@ int ftc_udp(struct ftc *f, struct ftc_conn *c, const void *data, size_t len)
 	return ftc_run_spec(f, &s);
 }
 
-static void conn_key(const struct ftc_conn *c, struct castle_tls_key *k)
+void ftc_conn_key(const struct ftc_conn *c, struct castle_tls_key *k)
 {
 	memset(k, 0, sizeof(*k));
 	inet_pton(c->family == 4 ? AF_INET : AF_INET6, c->src, k->saddr);
@@ -287,7 +287,7 @@ int ftc_conn_state(struct ftc *f, const struct ftc_conn *c)
 	struct castle_tls_key k;
 	struct castle_tls_conn v;
 
-	conn_key(c, &k);
+	ftc_conn_key(c, &k);
 	if (bpf_map_lookup_elem(f->conns_fd, &k, &v))
 		return 0;
 	return v.state;
@@ -298,7 +298,7 @@ bool ftc_conn_pending(struct ftc *f, const struct ftc_conn *c)
 	struct castle_tls_key k;
 	struct castle_tls_pend v;
 
-	conn_key(c, &k);
+	ftc_conn_key(c, &k);
 	return bpf_map_lookup_elem(f->pending_fd, &k, &v) == 0;
 }
 

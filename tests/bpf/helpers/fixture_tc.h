@@ -69,6 +69,8 @@ struct ftc_conn {
 };
 
 void ftc_conn_init(struct ftc_conn *c, int family, const char *src, uint16_t sport, uint16_t dport);
+/* The tls_pending/tls_conns key of c (client -> server). */
+void ftc_conn_key(const struct ftc_conn *c, struct castle_tls_key *k);
 int ftc_syn(struct ftc *f, struct ftc_conn *c);
 int ftc_ack(struct ftc *f, struct ftc_conn *c);
 /* Send data at the current stream offset and advance it. */
