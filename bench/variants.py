@@ -62,9 +62,9 @@ class LiveVariant(Variant):
              "elapsed_s": g["elapsed_s"]}
         if "dropped" in c0:
             m["dropped"] = c1["dropped"] - c0["dropped"]
-        if "by_reason" in c1:
-            m["by_reason"] = {k: n - c0["by_reason"].get(k, 0)
-                              for k, n in c1["by_reason"].items()}
+        for key in ("by_reason", "rl_events"):
+            if key in c1:
+                m[key] = {k: n - c0.get(key, {}).get(k, 0) for k, n in c1[key].items()}
         m.update(self.extra_sample())
         return m
 
@@ -315,6 +315,26 @@ class CastleDaemon(XdpProg):
             time.sleep(0.02)
         raise BenchError(f"castled: not attached to {DUT_DEV} with {pin}/xdp_stats "
                          f"after {self.ready_timeout} s")
+
+    RL_EVENTS = ("insert", "promote", "steady_full", "untracked")   # castle.h
+
+    def count(self, env):
+        # The rate limiter's own events (per-CPU, summed): inserts and
+        # refused promotions show the churn behind a rate-limit number.
+        c = super().count(env)
+        p = env.dut_cmd(["bpftool", "-j", "map", "dump", "pinned", f"{self.pins[-1]}/rl_events"],
+                        check=False)
+        if p.returncode == 0:
+            c["rl_events"] = {}
+            for e in json.loads(p.stdout):
+                i = int.from_bytes(bytes(int(b, 16) for b in e["key"]), "little") \
+                    if isinstance(e.get("key"), list) else int(e["key"])
+                vals = e.get("values", [])
+                n = sum(int.from_bytes(bytes(int(b, 16) for b in v["value"]), "little")
+                        if isinstance(v["value"], list) else int(v["value"]) for v in vals)
+                if i < len(self.RL_EVENTS):
+                    c["rl_events"][self.RL_EVENTS[i]] = n
+        return c
 
     def teardown(self, env):
         if self.proc and self.proc.poll() is None:

@@ -87,6 +87,21 @@ static __always_inline __u64 castle_tick_mono_ns(struct castle_state *s)
 	return t + s->tick_to_mono;
 }
 
+/*
+ * How far castle_tick_mono_ns may run behind CLOCK_MONOTONIC: it lags by up
+ * to a tick plus however late jiffies are advanced, which the kernel bounds
+ * (a stalled timekeeper is overtaken after 5 ticks) but a VM's stolen time
+ * can stretch. 8 ticks (32 ms at HZ=250); 80 ms on the coarse clock, when HZ
+ * is unknown. A decision on the tick clock that holds with this margin holds
+ * on the precise clock.
+ */
+static __always_inline __u64 castle_tick_slack_ns(void)
+{
+	__u32 hz = CONFIG_HZ;
+
+	return 8 * (1000000000ull / (hz ? hz : 100));
+}
+
 /* A drop event, at most `per_sec` per second across all CPUs (a GCRA with a
  * burst of one second), so a flood cannot flood user space. The sampler runs
  * on castle_tick_ns: a precise clock read would be paid on every drop, while

@@ -208,7 +208,9 @@ static __always_inline void castle_rl_event(__u32 ev)
  * deletes the rl_state copy), so the order only decides what a miss costs:
  * rl_state first spares the sources a flood consists of (new, or not steady)
  * a lookup in the steady tier, whose entries are out of cache at a million
- * sources; a steady source pays a lookup in rl_state's (mostly empty) buckets. */
+ * sources; a steady source pays a lookup in rl_state's (mostly empty) buckets.
+ * `now` is the tick clock (castle_tick_mono_ns): it dates the entry, the
+ * buckets never see it. */
 static __always_inline struct castle_rl_val *castle_rl_lookup(const struct castle_rl_key *k, __u64 now)
 {
 	struct castle_rl_val *v = bpf_map_lookup_elem(&rl_state, k);
@@ -217,10 +219,9 @@ static __always_inline struct castle_rl_val *castle_rl_lookup(const struct castl
 		v = bpf_map_lookup_elem(&rl_steady, k);
 		if (v)
 			return v;
-		/* A new source starts with a full bucket: TAT = now. */
-		struct castle_rl_val nv = {
-			.tat = now, .byte_tat = now, .last_ns = now, .first_ns = now, .pkts = 1,
-		};
+		/* A new source starts with a full bucket: a TAT of 0 is "now"
+		 * for castle_gcra, on the precise clock. */
+		struct castle_rl_val nv = { .last_ns = now, .first_ns = now, .pkts = 1 };
 		if (bpf_map_update_elem(&rl_state, k, &nv, BPF_NOEXIST) == 0)
 			castle_rl_event(CASTLE_RLE_INSERT);
 		v = bpf_map_lookup_elem(&rl_state, k);
@@ -243,8 +244,12 @@ static __always_inline struct castle_rl_val *castle_rl_lookup(const struct castl
 	long err = bpf_map_update_elem(&rl_steady, k, &copy, BPF_NOEXIST);
 
 	if (err == -E2BIG) {
+		/* Refused: tried again after as many packets and as long
+		 * again (not every 8 packets: a full tier under a million busy
+		 * sources would take a failed insert from each that often). */
 		castle_rl_event(CASTLE_RLE_STEADY_FULL);
-		v->pkts = 0; /* try again after the next CASTLE_RL_PROMOTE_PKTS */
+		v->pkts = 0;
+		v->first_ns = now;
 		return v;
 	}
 	if (err == 0)
@@ -255,23 +260,49 @@ static __always_inline struct castle_rl_val *castle_rl_lookup(const struct castl
 	return sv ? sv : v;
 }
 
-/* Run the source's buckets. Returns 1 to admit. `banned` is set when this
- * drop completed a run of ban_after drops (and the ban was written unless
- * dry_run). */
+/*
+ * True when the packet bucket is over for certain, without the precise clock:
+ * castle_gcra refuses when TAT - now > tol, and the precise now is at most
+ * `tick + slack`, so TAT - tick - slack > tol settles it. A source flooding
+ * far over a slow limit (the flood this gate exists for) is then dropped on a
+ * jiffies read; a source near its limit (within the slack) gets the precise
+ * clock and the exact bucket. Never admits: an error here can only drop a
+ * packet the bucket would have admitted, and only when jiffies lag by more
+ * than the slack.
+ */
+static __always_inline int castle_rl_surely_over(const __u64 *tat, __u64 tick, __u64 tol)
+{
+	__u64 t = *(volatile const __u64 *)tat;
+	__u64 ahead = t > tick ? t - tick : 0;
+
+	return ahead > tol && ahead - tol > castle_tick_slack_ns();
+}
+
+/* Run the source's buckets. Returns 1 to admit. After ban_after drops in a
+ * row the source is banned (unless dry_run). */
 static __always_inline int castle_rl_admit(__u32 slot, const struct castle_class *c,
 					   const struct castle_pkt *p, __u64 len, int dry_run)
 {
 	struct castle_rl_key k;
 	struct castle_rl_val *v;
-	__u64 now = bpf_ktime_get_ns();
+	__u64 tick = castle_tick_mono_ns(castle_state_get());
+	int ok = 0;
 
 	castle_rl_key_of(&k, slot, c, p);
-	v = castle_rl_lookup(&k, now);
+	v = castle_rl_lookup(&k, tick);
 	if (!v)
 		return 1; /* cannot track: fail open, counted in rl_events */
-	v->last_ns = now;
+	/* last_ns is to a tick (castled reaps steady sources idle for minutes),
+	 * stored when it moved by 1 ms: a flood from one source would have every
+	 * CPU write the shared entry on each packet. */
+	if (tick - v->last_ns >= 1000000ull)
+		v->last_ns = tick;
+	if (castle_rl_surely_over(&v->tat, tick, c->pkt_tol_ns))
+		goto over;
 
-	int ok = castle_gcra(&v->tat, now, c->pkt_cost_ns, c->pkt_tol_ns);
+	__u64 now = bpf_ktime_get_ns();
+
+	ok = castle_gcra(&v->tat, now, c->pkt_cost_ns, c->pkt_tol_ns);
 	if (ok && c->byte_cost_fp) {
 		/* len * fp would wrap for a very slow byte rate (fp up to ~2^56):
 		 * integer and fraction parts separately. */
@@ -290,6 +321,7 @@ static __always_inline int castle_rl_admit(__u32 slot, const struct castle_class
 			v->drops_in_row = 0;
 		return 1;
 	}
+over:
 	if (c->ban_after && c->ban_for_ns) {
 		__u32 n = __sync_fetch_and_add(&v->drops_in_row, 1) + 1;
 		if (n >= c->ban_after) {

@@ -367,10 +367,10 @@ struct castle_rl_key {
 struct castle_rl_val {
 	__u64 tat;		/* packet bucket TAT, ns (bpf_ktime_get_ns) */
 	__u64 byte_tat;		/* byte bucket TAT, ns */
-	__u64 last_ns;		/* last packet seen */
+	__u64 last_ns;		/* last packet seen, CLOCK_MONOTONIC to a tick */
 	__u32 drops_in_row;	/* for auto-ban */
 	__u32 pkts;		/* packets seen in rl_state (saturates at promotion) */
-	__u64 first_ns;		/* when the source was first seen */
+	__u64 first_ns;		/* when the source was first seen (same clock) */
 };
 
 /* ---- drop events (ring buffer `events`) -------------------------------- */

@@ -170,6 +170,9 @@ static void full_steady_tier_is_counted_and_limits_still_apply(void **state)
 	/* still limited from the LRU */
 	int first = burst_from(f, "198.18.3.3", 3 * BURST);
 	assert_in_range(first, BURST - 1, BURST + 1);
+	/* a refused promotion is tried again a second later, not every 8
+	 * packets: those 3 * BURST packets came within the second */
+	assert_int_equal(rl_event(f, CASTLE_RLE_STEADY_FULL), 1);
 
 	/* castled's sweep frees idle entries (last_ns = 1: idle for ages) */
 	assert_true(castle_rl_reap_steady(&f->maps, CASTLE_RL_STEADY_IDLE_NS) >= (int)cap);

@@ -10,9 +10,11 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include <linux/bpf.h>
+#include <bpf/bpf.h>
 
 #include "fixture.h"
 
@@ -418,6 +420,47 @@ static void autoban_needs_drops_in_a_row(void **state)
 
 /* `malformed: pass` passes cut transport headers, but still charges them to
  * the source's limit: truncating is no way past a limit. */
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * A drop far over the limit is decided on jiffies (castle_rl_surely_over);
+ * near the limit the bucket is exact. Here the bucket (1/s, burst 1) is due
+ * 1 ms before now: it must admit, at every phase of the tick (a clock to a
+ * tick runs up to a tick behind and would see the TAT as ahead). The next
+ * packet, a second early, is refused; so is one only 5 ms early.
+ */
+static void near_the_limit_the_bucket_is_exact(void **state)
+{
+	struct fx *f = *state;
+	struct pkt_spec a = pkt(4, "198.18.0.7", 17, 53);
+	struct castle_rl_key k = { .family = 4, .addr = { 198, 18, 0, 7 } };
+	const int n = 40;
+
+	fx_begin(f);
+	k.class_slot = fx_class(f, NULL, CASTLE_PROTO_ANY, NULL, 1, 1);
+	fx_commit(f);
+	for (int i = 0; i < n; i++) {
+		uint64_t now = mono_ns();
+		struct castle_rl_val v = { .tat = now - MS, .last_ns = now, .first_ns = now, .pkts = 1 };
+
+		assert_int_equal(bpf_map_update_elem(f->maps.rl_state, &k, &v, BPF_ANY), 0);
+		assert_int_equal(fx_run_spec(f, &a), XDP_PASS);
+		assert_int_equal(fx_run_spec(f, &a), XDP_DROP);
+		v.tat = mono_ns() + 5 * MS;
+		assert_int_equal(bpf_map_update_elem(f->maps.rl_state, &k, &v, BPF_ANY), 0);
+		assert_int_equal(fx_run_spec(f, &a), XDP_DROP);
+		usleep(1700); /* another phase of the tick */
+	}
+	assert_int_equal(fx_count(f, CASTLE_PASS, CASTLE_R_OK), n);
+	assert_int_equal(fx_count(f, CASTLE_DROP, CASTLE_R_RATELIMIT), 2 * n);
+}
+
 static void malformed_pass_still_rate_limited(void **state)
 {
 	struct fx *f = *state;
@@ -471,6 +514,7 @@ int main(void)
 		T(autoban_of_aggregated_source_is_a_cidr),
 		T(autoban_needs_drops_in_a_row),
 		T(malformed_pass_still_rate_limited),
+	T(near_the_limit_the_bucket_is_exact),
 	};
 #undef T
 	return cmocka_run_group_tests_name("xdp_ratelimit", tests, NULL, NULL);
