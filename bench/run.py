@@ -35,7 +35,7 @@ import sys
 import time
 
 sys.dont_write_bytecode = True      # keep bench/ free of __pycache__
-from benchlib import BenchError, Env, log                            # noqa: E402
+from benchlib import SRC6, BenchError, Env, log                      # noqa: E402
 from benchlib import run as run_cmd                                    # noqa: E402
 from variants import (AttachedCost, CastleDaemon, Cost, NftMeter, NftSet,  # noqa: E402
                       XdpFilter, XdpProg, nft_cidrs, udp4_frame)
@@ -141,6 +141,22 @@ def scenarios():
         Scenario("castle-blocklist-1m", "castle, 1M /128 + 100k /96 blocklist (all hit) "
                  "vs XDP_DROP", CastleDaemon("castle-block", blk_1m), drop(), v6(1 << 20),
                  goal=(">=", 0.9)),
+        # The floor under goal 1: one hash lookup of the source over the
+        # same 1M addresses, nothing else. Where it is far below XDP_DROP,
+        # the table's memory, not castle, sets the rate.
+        Scenario("hash-drop-1k", "bare hash lookup, 1k /128 (all hit) vs XDP_DROP",
+                 hash_drop(1000), drop(), v6(1000), quick=True),
+        Scenario("hash-drop-1m", "bare hash lookup, 1M /128 (all hit) vs XDP_DROP",
+                 hash_drop(1 << 20), drop(), v6(1 << 20)),
+        Scenario("castle-vs-hash-1m", "castle's 1M+100k blocklist vs the bare 1M hash lookup",
+                 CastleDaemon("castle-block", blk_1m), hash_drop(1 << 20), v6(1 << 20)),
+        # The floor under goal 2: one LRU lookup per packet over the same
+        # 1M sources (no clock, no bucket).
+        Scenario("lru-drop-1m", "bare LRU lookup, 1M sources seen before vs XDP_DROP",
+                 XdpProg("lru-1m", "xdp-lru-drop"), drop(), v6(1 << 20, warmup=RL_WARMUP)),
+        Scenario("castle-vs-lru-1m", "castle's rate limit vs the bare LRU lookup, 1M sources",
+                 CastleDaemon("castle-limit", rl), XdpProg("lru-1m", "xdp-lru-drop"),
+                 v6(1 << 20, warmup=RL_WARMUP)),
         Scenario("castle-ratelimit-1m", "castle, 1M sources over a 1/min limit vs XDP_DROP",
                  CastleDaemon("castle-limit", rl), drop(),
                  v6(1 << 20, warmup=RL_WARMUP), goal=(">=", 0.7)),
@@ -178,6 +194,12 @@ def scenarios():
                                           blocklist_policy(lambda n=n: v6_hosts(n))),
                              drop(), v6(n)))
     return rows
+
+
+def hash_drop(n):
+    """xdp-hash-drop with the first n sources of the IPv6 pool in its hash."""
+    return XdpProg("hash-1m" if n == 1 << 20 else f"hash-{n}", "xdp-hash-drop",
+                   args=["--fill", SRC6, "--fill-count", str(n)])
 
 
 def pass_policy(blocklist):

@@ -76,10 +76,11 @@ class LiveVariant(Variant):
 class XdpProg(LiveVariant):
     """A castle-dut program (baseline or castle) on veth-dut, native XDP."""
 
-    def __init__(self, label, kind, extra=None):
+    def __init__(self, label, kind, extra=None, args=()):
         super().__init__(label)
         self.kind = kind
         self.extra = extra          # another castle-dut program counted instead
+        self.args = list(args)      # more `castle-dut attach` options for kind
         self.pins = []
 
     def unavailable(self, env):
@@ -87,9 +88,9 @@ class XdpProg(LiveVariant):
             return f"{env.castle_obj} not built"
         return None
 
-    def attach(self, env, kind, dev):
+    def attach(self, env, kind, dev, args=()):
         pin = env.new_pin(kind)
-        cmd = [env.dut_bin, "attach", kind, "--dev", dev, "--pin", pin]
+        cmd = [env.dut_bin, "attach", kind, "--dev", dev, "--pin", pin] + list(args)
         if kind == "castle":
             cmd += ["--obj", env.castle_obj]
         env.dut_cmd(cmd)
@@ -98,7 +99,7 @@ class XdpProg(LiveVariant):
 
     def setup(self, env):
         self.pins = []
-        self.attach(env, self.kind, DUT_DEV)
+        self.attach(env, self.kind, DUT_DEV, self.args)
         if self.extra:
             self.attach(env, self.extra, DUT_DEV)
 

@@ -3,6 +3,7 @@
  * castle_dut.c - castle-dut, the device-under-test side of the benchmark.
  *
  *   castle-dut attach KIND --dev NAME --pin DIR [--obj PATH] [--mode native|generic]
+ *                    [--fill ADDR --fill-count N]
  *   castle-dut count --pin DIR
  *   castle-dut detach --pin DIR
  *   castle-dut cost KIND [--obj PATH] [--v6] [--proto udp|tcp] [--size N] [--repeat N]
@@ -10,7 +11,9 @@
  * attach loads a program (a baseline or castle's XDP gate), attaches it with a
  * BPF link and pins the link and its counter under DIR, so it outlives this
  * process; count prints what the counter saw; detach removes DIR, which
- * drops the last reference to the link and so detaches the program. cost runs
+ * drops the last reference to the link and so detaches the program. --fill
+ * puts N consecutive sources from ADDR (the generator's pool) into the hash of
+ * xdp-hash-drop before it is attached. cost runs
  * BPF_PROG_TEST_RUN over one crafted frame and prints ns per packet.
  *
  * Every object is opened with pin_root_path = DIR (a private directory), so
@@ -40,6 +43,7 @@
 #include "xdp_drop.skel.h"
 #include "xdp_pass.skel.h"
 #include "tc_ok.skel.h"
+#include "xdp_hash_drop.skel.h"
 
 /* BPF_TCX_INGRESS (kernel 6.6) is newer than the uapi headers of Debian 12;
  * the kernel we run on has it, libbpf 1.1 passes the attach type through. */
@@ -61,6 +65,10 @@ static const struct kind {
 	{ "xdp-drop", HOOK_XDP, xdp_drop_bpf__elf_bytes, "bench_xdp_drop", BENCH_MAP_RX },
 	{ "xdp-pass", HOOK_XDP, xdp_pass_bpf__elf_bytes, "bench_xdp_pass", BENCH_MAP_RX },
 	{ "tc-ok", HOOK_TC, tc_ok_bpf__elf_bytes, "bench_tc_ok", BENCH_MAP_RX },
+	{ "xdp-hash-drop", HOOK_XDP, xdp_hash_drop_bpf__elf_bytes, "bench_xdp_hash_drop",
+	  BENCH_MAP_RX },
+	{ "xdp-lru-drop", HOOK_XDP, xdp_hash_drop_bpf__elf_bytes, "bench_xdp_lru_drop",
+	  BENCH_MAP_RX },
 	{ "castle", HOOK_XDP, NULL, "castle_xdp", CASTLE_MAP_XDP_STATS },
 };
 
@@ -68,6 +76,8 @@ static const struct kind {
 
 struct dut_opts {
 	const char *dev, *pin, *obj;
+	const char *fill;		/* first address of --fill, or NULL */
+	unsigned long fill_count;
 	__u32 xdp_flags;
 	int v6, proto;
 	unsigned long size, repeat;
@@ -162,6 +172,76 @@ static int remove_pins(const char *dir)
 	return err;
 }
 
+/* Put fill_count consecutive addresses from o->fill (counting up in the last
+ * 32 bits, as castle-gen's pool does) into the kind's hash4 or hash6. */
+static int fill_hash(struct bpf_object *bo, const struct dut_opts *o)
+{
+	enum { CHUNK = 65536 };
+	unsigned char a6[16];
+	int v6 = inet_pton(AF_INET6, o->fill, a6) == 1;
+	struct in_addr a4;
+	struct bpf_map *m;
+	__u32 base;
+	int err = 0;
+
+	if (!v6 && inet_pton(AF_INET, o->fill, &a4) != 1) {
+		fprintf(stderr, "castle-dut: --fill: '%s' is not an IPv4 or IPv6 address\n",
+			o->fill);
+		return -EINVAL;
+	}
+	m = bpf_object__find_map_by_name(bo, v6 ? "hash6" : "hash4");
+	if (!m) {
+		fprintf(stderr, "castle-dut: --fill: this program has no %s\n",
+			v6 ? "hash6" : "hash4");
+		return -EINVAL;
+	}
+	if (o->fill_count > bpf_map__max_entries(m)) {
+		fprintf(stderr, "castle-dut: --fill-count %lu: the hash holds %u\n", o->fill_count,
+			bpf_map__max_entries(m));
+		return -E2BIG;
+	}
+	memcpy(&base, v6 ? a6 + 12 : (unsigned char *)&a4.s_addr, 4);
+	base = ntohl(base);
+	if ((unsigned long)base + o->fill_count - 1 > UINT32_MAX) {
+		fprintf(stderr, "castle-dut: --fill %s + %lu runs past the last 32 bits\n",
+			o->fill, o->fill_count);
+		return -EINVAL;
+	}
+	size_t ksz = v6 ? 16 : 4;
+	unsigned char *keys = malloc(CHUNK * ksz);
+	__u32 *vals = calloc(CHUNK, sizeof(*vals));
+
+	if (!keys || !vals) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (unsigned long done = 0; done < o->fill_count && !err;) {
+		__u32 n = o->fill_count - done < CHUNK ? o->fill_count - done : CHUNK;
+
+		for (__u32 i = 0; i < n; i++) {
+			__u32 low = htonl(base + (__u32)(done + i));
+			unsigned char *k = keys + i * ksz;
+
+			if (v6)
+				memcpy(k, a6, 12);
+			memcpy(k + ksz - 4, &low, 4);
+		}
+		LIBBPF_OPTS(bpf_map_batch_opts, bo_opts);
+		__u32 cnt = n;
+
+		if (bpf_map_update_batch(bpf_map__fd(m), keys, vals, &cnt, &bo_opts)) {
+			err = -errno;
+			fprintf(stderr, "castle-dut: --fill: writing %s: %s\n", bpf_map__name(m),
+				strerror(errno));
+		}
+		done += n;
+	}
+out:
+	free(keys);
+	free(vals);
+	return err;
+}
+
 static int cmd_attach(const struct kind *k, const struct dut_opts *o)
 {
 	LIBBPF_OPTS(bpf_link_create_opts, lo);
@@ -200,6 +280,8 @@ static int cmd_attach(const struct kind *k, const struct dut_opts *o)
 		fprintf(stderr, "castle-dut: program %s not found in %s\n", k->prog, k->name);
 		goto cleanup;
 	}
+	if (o->fill && (err = fill_hash(bo, o)))
+		goto cleanup;
 	if (k->hook == HOOK_XDP) {
 		lo.flags = o->xdp_flags;
 		link_fd = bpf_link_create(bpf_program__fd(prog), ifindex, BPF_XDP, &lo);
@@ -391,6 +473,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: castle-dut attach KIND --dev NAME --pin DIR [--obj PATH] "
 		"[--mode native|generic]\n"
+		"                         [--fill ADDR --fill-count N]\n"
 		"       castle-dut count --pin DIR\n"
 		"       castle-dut detach --pin DIR\n"
 		"       castle-dut cost KIND [--obj PATH] [--v6] [--proto udp|tcp] [--size N] "
@@ -412,6 +495,8 @@ int main(int argc, char **argv)
 		{ "proto", required_argument, NULL, 'P' },
 		{ "size", required_argument, NULL, 's' },
 		{ "repeat", required_argument, NULL, 'r' },
+		{ "fill", required_argument, NULL, 'f' },
+		{ "fill-count", required_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -469,6 +554,19 @@ int main(int argc, char **argv)
 		case '6':
 			o.v6 = 1;
 			break;
+		case 'f':
+			o.fill = optarg;
+			break;
+		case 'n':
+			errno = 0;
+			o.fill_count = strtoul(optarg, &end, 0);
+			if (errno || end == optarg || *end || !o.fill_count ||
+			    o.fill_count > (1ul << 24)) {
+				fprintf(stderr, "castle-dut: --fill-count: '%s' is not a number in "
+					"1..%lu\n", optarg, 1ul << 24);
+				return 2;
+			}
+			break;
 		case 'P':
 			if (strcmp(optarg, "udp") && strcmp(optarg, "tcp")) {
 				fprintf(stderr, "castle-dut: --proto: '%s' is not udp or tcp\n",
@@ -503,6 +601,10 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc) {
 		fprintf(stderr, "castle-dut: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	if (!o.fill != !o.fill_count || (o.fill && strcmp(cmd, "attach"))) {
+		fprintf(stderr, "castle-dut: --fill and --fill-count go together, with attach\n");
 		return 2;
 	}
 	libbpf_set_print(print_libbpf);
