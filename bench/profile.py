@@ -36,7 +36,7 @@ VARIANTS = {
     "no-count": [("castle_xdp.bpf.c", r"\bcastle_count_slot\(&xdp_stats,", "if (0) castle_count_slot(&xdp_stats,")],
     "no-ratelimit": [("castle_xdp.bpf.c", r"int rl = castle_xdp_ratelimit\(gen, &p, len, ifs\);",
                       "int rl = CASTLE_NO_CLASS;")],
-    "no-rl-last-ns": [("ratelimit.h", r"\tv->last_ns = now;\n", "")],
+    "no-rl-last-ns": [("ratelimit.h", r"\tif \(tick - v->last_ns >= 1000000ull\)\n\t\tv->last_ns = tick;\n", "")],
     "no-class-stats": [("castle_xdp.bpf.c", r"if \(cs\) \{", "if (0) {")],
     "const-tick": [("common.h", r"\(1000000000ull / hz\)", "4000000ull"),
                    ("common.h", r"\(1000000000ull / \(hz \? hz : 100\)\)", "4000000ull")],

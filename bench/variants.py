@@ -63,7 +63,7 @@ class LiveVariant(Variant):
         if "dropped" in c0:
             m["dropped"] = c1["dropped"] - c0["dropped"]
         for key in ("by_reason", "rl_events"):
-            if key in c1:
+            if key in c0 and key in c1:
                 m[key] = {k: n - c0.get(key, {}).get(k, 0) for k, n in c1[key].items()}
         m.update(self.extra_sample())
         return m

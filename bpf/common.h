@@ -58,8 +58,9 @@ static __always_inline void castle_count_slot(void *map, __u32 ifs, __u32 verdic
 extern unsigned int CONFIG_HZ __kconfig __weak;
 
 /*
- * A clock to a tick, for what needs no more: the event sampler and the
- * blocklist's last-hit stamps, paid on every drop. jiffies is one load;
+ * A clock to a tick, for what needs no more: the event sampler, the
+ * blocklist's last-hit stamps, the rate limiter's entry stamps (last_ns,
+ * first_ns) and its "surely over" check, paid on every drop. jiffies is one load;
  * bpf_ktime_get_coarse_ns is a seqlock read and a precise clock a TSC read,
  * 15-40 ns each in a VM (measured with bench/profile.py). In ns, with an
  * arbitrary origin; the coarse clock when HZ is unknown.
@@ -75,25 +76,36 @@ static __always_inline __u64 castle_tick_ns(void)
 
 /* castle_tick_ns on CLOCK_MONOTONIC's origin, so user space can tell how long
  * ago it was: the offset is measured once, with one precise clock read, and
- * kept in state (jiffies advance with the monotonic clock, tick by tick). */
+ * kept in state (jiffies advance with the monotonic clock, tick by tick). Its
+ * low bit says which clock it was measured for (1: jiffies, 0: the coarse
+ * clock): a program of the other kind (a build that found no kernel config,
+ * still attached while the next loads) measures again instead of using an
+ * offset that is off by the clocks' different origins. */
 static __always_inline __u64 castle_tick_mono_ns(struct castle_state *s)
 {
 	__u64 t = castle_tick_ns();
+	__u64 kind = CONFIG_HZ ? 1 : 0;
+	__u64 off;
 
 	if (!s)
 		return bpf_ktime_get_coarse_ns();
-	if (!s->tick_to_mono)
-		s->tick_to_mono = bpf_ktime_get_ns() - t;
-	return t + s->tick_to_mono;
+	off = s->tick_to_mono;
+	if (!off || (off & 1) != kind) {
+		off = ((bpf_ktime_get_ns() - t) & ~1ull) | kind;
+		s->tick_to_mono = off;
+	}
+	return t + (off & ~1ull);
 }
 
 /*
- * How far castle_tick_mono_ns may run behind CLOCK_MONOTONIC: it lags by up
- * to a tick plus however late jiffies are advanced, which the kernel bounds
- * (a stalled timekeeper is overtaken after 5 ticks) but a VM's stolen time
- * can stretch. 8 ticks (32 ms at HZ=250); 80 ms on the coarse clock, when HZ
- * is unknown. A decision on the tick clock that holds with this margin holds
- * on the precise clock.
+ * How far castle_tick_mono_ns may run behind CLOCK_MONOTONIC: up to a tick
+ * (the phase of the tick when the offset was measured) plus however late
+ * jiffies are advanced, which recent kernels bound (a stalled jiffies update
+ * is forced after 5 ticks) but a VM's stolen time can stretch. 8 ticks (32 ms
+ * at HZ=250), so about 7 ticks of lateness are tolerated; 80 ms on the coarse
+ * clock, when HZ is unknown. (It may also run up to a tick ahead, which only
+ * makes a "surely over" rarer.) A refusal on the tick clock that holds with
+ * this margin holds on the precise clock.
  */
 static __always_inline __u64 castle_tick_slack_ns(void)
 {

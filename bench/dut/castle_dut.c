@@ -44,6 +44,7 @@
 #include "xdp_pass.skel.h"
 #include "tc_ok.skel.h"
 #include "xdp_hash_drop.skel.h"
+#include "xdp_lru_drop.skel.h"
 
 /* BPF_TCX_INGRESS (kernel 6.6) is newer than the uapi headers of Debian 12;
  * the kernel we run on has it, libbpf 1.1 passes the attach type through. */
@@ -67,7 +68,7 @@ static const struct kind {
 	{ "tc-ok", HOOK_TC, tc_ok_bpf__elf_bytes, "bench_tc_ok", BENCH_MAP_RX },
 	{ "xdp-hash-drop", HOOK_XDP, xdp_hash_drop_bpf__elf_bytes, "bench_xdp_hash_drop",
 	  BENCH_MAP_RX },
-	{ "xdp-lru-drop", HOOK_XDP, xdp_hash_drop_bpf__elf_bytes, "bench_xdp_lru_drop",
+	{ "xdp-lru-drop", HOOK_XDP, xdp_lru_drop_bpf__elf_bytes, "bench_xdp_lru_drop",
 	  BENCH_MAP_RX },
 	{ "castle", HOOK_XDP, NULL, "castle_xdp", CASTLE_MAP_XDP_STATS },
 };
@@ -172,8 +173,9 @@ static int remove_pins(const char *dir)
 	return err;
 }
 
-/* Put fill_count consecutive addresses from o->fill (counting up in the last
- * 32 bits, as castle-gen's pool does) into the kind's hash4 or hash6. */
+/* Put fill_count consecutive addresses from o->fill into the kind's hash4 or
+ * hash6: castle-gen's pool (it counts up from --src; a run that would carry
+ * out of the last 32 bits is refused, so the two agree). */
 static int fill_hash(struct bpf_object *bo, const struct dut_opts *o)
 {
 	enum { CHUNK = 65536 };

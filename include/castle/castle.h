@@ -365,12 +365,15 @@ struct castle_rl_key {
 };
 
 struct castle_rl_val {
-	__u64 tat;		/* packet bucket TAT, ns (bpf_ktime_get_ns) */
-	__u64 byte_tat;		/* byte bucket TAT, ns */
+	__u64 tat;		/* packet bucket TAT, ns (bpf_ktime_get_ns); 0 is
+				 * a full bucket (a new source) */
+	__u64 byte_tat;		/* byte bucket TAT, ns; 0 likewise */
 	__u64 last_ns;		/* last packet seen, CLOCK_MONOTONIC to a tick */
 	__u32 drops_in_row;	/* for auto-ban */
-	__u32 pkts;		/* packets seen in rl_state (saturates at promotion) */
-	__u64 first_ns;		/* when the source was first seen (same clock) */
+	__u32 pkts;		/* packets in the promotion window (stops counting
+				 * at CASTLE_RL_PROMOTE_PKTS; 0 after a refusal) */
+	__u64 first_ns;		/* start of the promotion window: first seen, or
+				 * the last refused promotion (same clock) */
 };
 
 /* ---- drop events (ring buffer `events`) -------------------------------- */

@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include <linux/bpf.h>
+#include <bpf/bpf.h>
 
 #include "fixture.h"
 #include "fixture_tc.h"
@@ -66,6 +67,26 @@ static int without_kernel_config(void)
 	if (fx_count(&f, CASTLE_DROP, CASTLE_R_BLOCKLIST) != 1 ||
 	    fx_count(&f, CASTLE_PASS, CASTLE_R_OK) != 1)
 		return 16;
+	/* An offset measured for jiffies (low bit 1: left by a program that
+	 * read CONFIG_HZ, still attached while this one loads) is measured
+	 * again for the coarse clock, not added to it. */
+	struct castle_state cs;
+	uint32_t zero = 0;
+
+	if (bpf_map_lookup_elem(f.maps.state, &zero, &cs) || (cs.tick_to_mono & 1))
+		return 17;
+	cs.tick_to_mono = (1ull << 60) | 1;
+	if (bpf_map_update_elem(f.maps.state, &zero, &cs, BPF_ANY))
+		return 17;
+	t0 = castle_now_boot_ns();
+	if (fx_run_spec(&f, &bad) != XDP_DROP)
+		return 18;
+	t1 = castle_now_boot_ns();
+	if (!fx_block_entry(&f, "198.18.66.0/24", &e) || e.hits != 2 ||
+	    e.last_hit_ns + 10 * MS < t0 || e.last_hit_ns > t1 + 10 * MS)
+		return 19;
+	if (bpf_map_lookup_elem(f.maps.state, &zero, &cs) || (cs.tick_to_mono & 1))
+		return 20;
 	fx_close(&f);
 
 	ftc_open(&t, 0, 0);

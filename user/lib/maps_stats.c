@@ -251,7 +251,8 @@ int castle_rl_reap_steady(const struct castle_maps *m, uint64_t idle_ns)
 	struct reap_ctx r = { .idle_ns = idle_ns };
 	struct timespec ts;
 
-	/* last_ns is bpf_ktime_get_ns(): CLOCK_MONOTONIC. */
+	/* last_ns is CLOCK_MONOTONIC to a tick (castle_tick_mono_ns); it may be
+	 * a tick ahead of now, which the r->now > last_ns test leaves alone. */
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	r.now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 	castle_map_foreach_key(m->rl_steady, sizeof(struct castle_rl_key), reap_one, &r);
