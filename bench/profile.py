@@ -38,10 +38,6 @@ VARIANTS = {
                       "int rl = CASTLE_NO_CLASS;")],
     "no-rl-last-ns": [("ratelimit.h", r"\tif \(tick - v->last_ns >= 1000000ull\)\n\t\tv->last_ns = tick;\n", "")],
     "no-class-stats": [("castle_xdp.bpf.c", r"if \(cs\) \{", "if (0) {")],
-    "const-tick": [("common.h", r"\(1000000000ull / hz\)", "4000000ull"),
-                   ("common.h", r"\(1000000000ull / \(hz \? hz : 100\)\)", "4000000ull")],
-    "const-ev-cost": [("common.h", r"__u64 cost = 1000000000ull / per_sec;",
-                       "__u64 cost = 10000000ull;")],
     "no-ifslot": [("common.h", r"__u32 \*slot = bpf_map_lookup_elem\(&ifslot, &ifindex\);",
                    "__u32 *slot = NULL;")],
 }

@@ -742,7 +742,7 @@ out:
 		int dry = (flags & CASTLE_F_DRY_RUN) ||
 			  (reason == CASTLE_R_MALFORMED && (flags & CASTLE_F_MALFORMED_PASS));
 
-		castle_event(s, pol ? pol->events_per_sec : 0, CASTLE_STAGE_TC, reason, ifindex,
+		castle_event(s, pol, CASTLE_STAGE_TC, reason, ifindex,
 			     p.ip.saddr, p.ip.family, p.ip.proto, p.ip.dport, CASTLE_NO_CLASS, dry,
 			     len);
 		if (dry)

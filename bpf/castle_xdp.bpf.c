@@ -148,7 +148,7 @@ out:
 		int dry = (flags & CASTLE_F_DRY_RUN) ||
 			  (reason == CASTLE_R_MALFORMED && (flags & CASTLE_F_MALFORMED_PASS));
 
-		castle_event(s, pol ? pol->events_per_sec : 0, CASTLE_STAGE_XDP, reason, ifindex,
+		castle_event(s, pol, CASTLE_STAGE_XDP, reason, ifindex,
 			     p.saddr, p.family, p.proto, p.dport, slot, dry, len);
 		if (dry)
 			verdict = CASTLE_PASS;

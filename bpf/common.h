@@ -65,13 +65,35 @@ extern unsigned int CONFIG_HZ __kconfig __weak;
  * 15-40 ns each in a VM (measured with bench/profile.py). In ns, with an
  * arbitrary origin; the coarse clock when HZ is unknown.
  */
+/* ns per tick without a division on the common HZ values (a 64-bit divide
+ * costs 10-20 ns here, and the drop path needs the tick length up to three
+ * times). CONFIG_HZ lives in a frozen read-only map, so the verifier knows it
+ * and drops the branches not taken. */
+static __always_inline __u64 castle_tick_len_ns(__u32 hz)
+{
+	switch (hz) {
+	case 100:
+		return 10000000;
+	case 250:
+		return 4000000;
+	case 300:
+		return 3333333;
+	case 1000:
+		return 1000000;
+	case 0:
+		return 10000000; /* unknown: the coarse clock, assume HZ=100 */
+	default:
+		return 1000000000ull / hz;
+	}
+}
+
 static __always_inline __u64 castle_tick_ns(void)
 {
 	__u32 hz = CONFIG_HZ;
 
 	if (!hz)
 		return bpf_ktime_get_coarse_ns();
-	return bpf_jiffies64() * (1000000000ull / hz);
+	return bpf_jiffies64() * castle_tick_len_ns(hz);
 }
 
 /* castle_tick_ns on CLOCK_MONOTONIC's origin, so user space can tell how long
@@ -109,25 +131,30 @@ static __always_inline __u64 castle_tick_mono_ns(struct castle_state *s)
  */
 static __always_inline __u64 castle_tick_slack_ns(void)
 {
-	__u32 hz = CONFIG_HZ;
-
-	return 8 * (1000000000ull / (hz ? hz : 100));
+	return 8 * castle_tick_len_ns(CONFIG_HZ);
 }
 
-/* A drop event, at most `per_sec` per second across all CPUs (a GCRA with a
- * burst of one second), so a flood cannot flood user space. The sampler runs
- * on castle_tick_ns: a precise clock read would be paid on every drop, while
- * a clock that lags by at most a tick only ever admits fewer events. */
-static __always_inline void castle_event(struct castle_state *s, __u32 per_sec, __u8 stage,
+/* A drop event, at most the policy's events_per_sec per second across all
+ * CPUs (a GCRA with a burst of one second), so a flood cannot flood user
+ * space. The sampler runs on castle_tick_ns: a precise clock read would be
+ * paid on every drop, while a clock that lags by at most a tick only ever
+ * admits fewer events. */
+static __always_inline void castle_event(struct castle_state *s,
+					 const struct castle_policy *pol, __u8 stage,
 					 __u8 reason, __u32 ifindex, const __u8 *addr,
 					 __u32 family, __u8 proto, __u16 dport, __u8 class_slot,
 					 __u8 dry_run, __u32 len)
 {
 	if (!s)
 		return;
-	if (!per_sec)
-		per_sec = CASTLE_EVENTS_PER_SEC_DEFAULT;
-	__u64 cost = 1000000000ull / per_sec;
+	/* the policy's events_per_sec as a cost, divided by castle_gen_commit */
+	__u64 cost = pol ? pol->event_cost_ns : 0;
+
+	if (!cost) {
+		__u32 per_sec = pol ? pol->events_per_sec : 0;
+
+		cost = 1000000000ull / (per_sec ? per_sec : CASTLE_EVENTS_PER_SEC_DEFAULT);
+	}
 	if (!castle_gcra(&s->ev_tat, castle_tick_ns(), cost, 1000000000ull - cost))
 		return;
 

@@ -255,7 +255,10 @@ struct castle_policy {
 	 * changes after its generation went live, so a clear bit lets the
 	 * programs skip the lookup. */
 	__u32 lists;
-	__u32 _pad0;
+	/* 1e9 / events_per_sec (the default's when 0): the event sampler's
+	 * cost per event, so the drop path need not divide. Set by
+	 * castle_gen_commit; 0 from any other writer makes the programs divide. */
+	__u32 event_cost_ns;
 	__u64 serial;		/* increases with every applied policy */
 	struct castle_class classes[CASTLE_MAX_CLASSES];
 	struct castle_tls_conf tls;

@@ -9,12 +9,15 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <arpa/inet.h>
 #include <cmocka.h>
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
+#include <bpf/bpf.h>
 
 #include "fixture.h"
 
@@ -176,6 +179,36 @@ static void drop_flood_events_capped_per_second(void **state)
 	assert_true(sent > 10 * per_sec * (1 + T));
 	assert_true(events <= per_sec * (1 + T) + 1);
 	assert_true(events >= (int)per_sec); /* the burst at least */
+
+	/* The rate travels as a cost per event, divided once by
+	 * castle_gen_commit; a policy slot without it (written by anything
+	 * else) makes the program divide, with the same cap. */
+	struct castle_state st;
+	struct castle_policy *pol = calloc(1, sizeof(*pol));
+	uint32_t zero = 0, live;
+
+	assert_non_null(pol);
+	assert_int_equal(bpf_map_lookup_elem(f->maps.state, &zero, &st), 0);
+	live = st.gen & 1;
+	assert_int_equal(bpf_map_lookup_elem(f->maps.policy, &live, pol), 0);
+	assert_int_equal(pol->event_cost_ns, 1000000000u / per_sec);
+	pol->event_cost_ns = 0;
+	assert_int_equal(bpf_map_update_elem(f->maps.policy, &live, pol, BPF_ANY), 0);
+	free(pol);
+	drain(c);
+	sleep(1); /* let the burst fill up again */
+	t0 = now_s();
+	sent = 0;
+	events = 0;
+	while (now_s() - t0 < 0.5) {
+		fx_run_repeat(f, buf, n, 10000);
+		sent += 10000;
+		events += drain(c);
+	}
+	T = now_s() - t0;
+	events += drain(c);
+	assert_true(events <= per_sec * (1 + T) + 1);
+	assert_true(events >= (int)per_sec);
 
 	/* the default rate applies when the policy names none */
 	fx_begin(f);

@@ -279,6 +279,8 @@ int castle_gen_commit(struct castle_maps *m, struct castle_gen *g, const struct 
 		return -ENOMEM;
 	}
 	*slot = *pol;
+	slot->event_cost_ns = 1000000000u / (pol->events_per_sec ? pol->events_per_sec
+								  : CASTLE_EVENTS_PER_SEC_DEFAULT);
 	slot->lists = 0;
 	for (int i = 0; i < CASTLE_PM_MAX; i++) {
 		uint8_t key[sizeof(struct castle_sni_key)]; /* the largest inner key */
