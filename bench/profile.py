@@ -38,6 +38,22 @@ VARIANTS = {
                       "int rl = CASTLE_NO_CLASS;")],
     "no-rl-last-ns": [("ratelimit.h", r"\tif \(tick - v->last_ns >= 1000000ull\)\n\t\tv->last_ns = tick;\n", "")],
     "no-class-stats": [("castle_xdp.bpf.c", r"if \(cs\) \{", "if (0) {")],
+    # What castle does on a blocked packet beyond the lookup and the
+    # counters (events, last-hit stamp, hit counter, interface slot), with
+    # no-allow: castle vs xdp-filter's setting.
+    "no-allow+no-extras": [
+        ("castle_xdp.bpf.c", r"return p \? castle_allowed\(gen, have, p\) : 0;", "return 0;"),
+        ("castle_xdp.bpf.c", r"\bcastle_event\(s,", "if (0) castle_event(s,"),
+        ("lists.h", r"__u64 hit = castle_tick_mono_ns\(castle_state_get\(\)\);\n\tif \(hit - v->last_hit_ns >= 1000000ull\)\n\t\tv->last_hit_ns = hit;", ""),
+        ("lists.h", r"(static __always_inline __u32 castle_blocked[\s\S]*?)"
+                    r"__sync_fetch_and_add\(&v->hits, 1\);", r"\1"),
+        ("common.h", r"__u32 \*slot = bpf_map_lookup_elem\(&ifslot, &ifindex\);",
+         "__u32 *slot = NULL;")],
+    "inline-blocked": [("castle_xdp.bpf.c", r"__noinline int castle_xdp_blocked",
+                        "static __always_inline int castle_xdp_blocked")],
+    "no-man-count": [("common.h", r"struct castle_man_count \*mc = bpf_map_lookup_elem\(&man_count, &zero\);",
+                      "struct castle_man_count *mc = 0; (void)zero;"),
+                     ("common.h", r"if \(!mc\)\n\t\treturn have \| 0xffff0000u;", "if (!mc)\n\t\treturn have;")],
     "no-ifslot": [("common.h", r"__u32 \*slot = bpf_map_lookup_elem\(&ifslot, &ifindex\);",
                    "__u32 *slot = NULL;")],
 }
