@@ -49,8 +49,11 @@ VARIANTS = {
                     r"__sync_fetch_and_add\(&v->hits, 1\);", r"\1"),
         ("common.h", r"__u32 \*slot = bpf_map_lookup_elem\(&ifslot, &ifindex\);",
          "__u32 *slot = NULL;")],
-    "inline-blocked": [("castle_xdp.bpf.c", r"__noinline int castle_xdp_blocked",
-                        "static __always_inline int castle_xdp_blocked")],
+    # The parser as a global function again (how it was before 412fe73).
+    "global-parse": [("castle_xdp.bpf.c",
+                      r"static __always_inline int castle_xdp_parse\(struct xdp_md \*ctx, struct castle_pkt \*p\)\n\{\n",
+                      "__noinline int castle_xdp_parse(struct xdp_md *ctx, struct castle_pkt *p)\n{\n"
+                      "\tif (!p)\n\t\treturn CASTLE_P_BAD_L3;\n")],
     "no-man-count": [("common.h", r"struct castle_man_count \*mc = bpf_map_lookup_elem\(&man_count, &zero\);",
                       "struct castle_man_count *mc = 0; (void)zero;"),
                      ("common.h", r"if \(!mc\)\n\t\treturn have \| 0xffff0000u;", "if (!mc)\n\t\treturn have;")],

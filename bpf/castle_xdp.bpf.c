@@ -25,7 +25,7 @@ static __always_inline int castle_is_nd(const struct castle_pkt *p)
  * once, on its own, instead of every path of the parser times every path of
  * the stages after it (which, all inlined, exceeds its one-million-instruction
  * budget). The parser itself is inlined: as a call it cost ~8 ns a packet
- * (bench/profile.py, variant inline-parse), inlined the program verifies in
+ * (bench/profile.py, variant global-parse), inlined the program verifies in
  * ~170k instructions. Pointer arguments of global functions may be NULL as
  * far as the verifier knows, hence the checks.
  */

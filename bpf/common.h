@@ -57,18 +57,10 @@ static __always_inline void castle_count_slot(void *map, __u32 ifs, __u32 verdic
  * stand-in says 0 where no config is readable). */
 extern unsigned int CONFIG_HZ __kconfig __weak;
 
-/*
- * A clock to a tick, for what needs no more: the event sampler, the
- * blocklist's last-hit stamps, the rate limiter's entry stamps (last_ns,
- * first_ns) and its "surely over" check, paid on every drop. jiffies is one load;
- * bpf_ktime_get_coarse_ns is a seqlock read and a precise clock a TSC read,
- * 15-40 ns each in a VM (measured with bench/profile.py). In ns, with an
- * arbitrary origin; the coarse clock when HZ is unknown.
- */
-/* ns per tick without a division on the common HZ values (a 64-bit divide
+/* ns per tick, as the kernel advances jiffies (TICK_NSEC, rounded to the
+ * nearest ns), without a division on the common HZ values (a 64-bit divide
  * costs 10-20 ns here, and the drop path needs the tick length up to three
- * times). CONFIG_HZ lives in a frozen read-only map, so the verifier knows it
- * and drops the branches not taken. */
+ * times). */
 static __always_inline __u64 castle_tick_len_ns(__u32 hz)
 {
 	switch (hz) {
@@ -83,10 +75,18 @@ static __always_inline __u64 castle_tick_len_ns(__u32 hz)
 	case 0:
 		return 10000000; /* unknown: the coarse clock, assume HZ=100 */
 	default:
-		return 1000000000ull / hz;
+		return (1000000000ull + hz / 2) / hz; /* the kernel's TICK_NSEC */
 	}
 }
 
+/*
+ * A clock to a tick, for what needs no more: the event sampler, the
+ * blocklist's last-hit stamps, the rate limiter's entry stamps (last_ns,
+ * first_ns) and its "surely over" check, paid on every drop. jiffies is one load;
+ * bpf_ktime_get_coarse_ns is a seqlock read and a precise clock a TSC read,
+ * 15-40 ns each in a VM (measured with bench/profile.py). In ns, with an
+ * arbitrary origin; the coarse clock when HZ is unknown.
+ */
 static __always_inline __u64 castle_tick_ns(void)
 {
 	__u32 hz = CONFIG_HZ;
@@ -150,7 +150,7 @@ static __always_inline void castle_event(struct castle_state *s,
 	/* the policy's events_per_sec as a cost, divided by castle_gen_commit */
 	__u64 cost = pol ? pol->event_cost_ns : 0;
 
-	if (!cost) {
+	if (!cost || cost > 1000000000ull) {
 		__u32 per_sec = pol ? pol->events_per_sec : 0;
 
 		cost = 1000000000ull / (per_sec ? per_sec : CASTLE_EVENTS_PER_SEC_DEFAULT);

@@ -80,7 +80,9 @@ struct castle_gen {
 int castle_gen_begin(const struct castle_gen_sizes *sz, struct castle_gen *g, char *err, size_t errlen);
 void castle_gen_abort(struct castle_gen *g);
 /* Write the standby slot (policy struct and inner maps), flip state.gen, wait
- * until no program still runs on the old generation, then release it. */
+ * until no program still runs on the old generation, then release it. The
+ * slot's `lists` and `event_cost_ns` are derived here (from the inner maps
+ * and events_per_sec); what the caller passes in them is ignored. */
 int castle_gen_commit(struct castle_maps *m, struct castle_gen *g, const struct castle_policy *pol,
 		      char *err, size_t errlen);
 /* The live generation index and its policy struct. */
