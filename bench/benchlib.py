@@ -45,6 +45,35 @@ def run(cmd, timeout=CMD_TIMEOUT, check=True, env=None, stdin=None):
     return p
 
 
+def mem_free_kb():
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemFree:"):
+                return int(line.split()[1])
+    return 0
+
+
+def settle(window=2.0, quiet_kb=4096, limit=20.0):
+    """Wait until the kernel has finished giving memory back: MemFree rising
+    by less than quiet_kb over a window (4 MB in 2 s), at most `limit` s;
+    returns the seconds waited. A million-entry map is freed by kernel
+    workers after its last user goes: ~0.5 GB within a second, then a
+    trickle in bursts about a second apart for 10-20 s. A run that starts
+    meanwhile shares the CPUs with it: measured, XDP_DROP right after a
+    1M-entry hash ran at 10-12 Mpps instead of 13.4-13.5 after settling. That
+    would flatter the program before it by slowing the one after it."""
+    import time
+    t0 = time.monotonic()
+    prev = mem_free_kb()
+    while time.monotonic() - t0 < limit:
+        time.sleep(window)
+        cur = mem_free_kb()
+        if cur - prev < quiet_kb:
+            break
+        prev = cur
+    return time.monotonic() - t0
+
+
 def last_json(text, what):
     for line in reversed(text.strip().splitlines()):
         if line.startswith("{"):

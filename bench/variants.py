@@ -22,6 +22,7 @@ def nft_cidrs(n):
 class Variant:
     """One side of a scenario. measure() returns {"value": ..., ...}."""
     unit = "Mpps"
+    big_state = False       # leaves large maps to free: the driver settles after it
 
     def __init__(self, label):
         self.label = label
@@ -76,9 +77,10 @@ class LiveVariant(Variant):
 class XdpProg(LiveVariant):
     """A castle-dut program (baseline or castle) on veth-dut, native XDP."""
 
-    def __init__(self, label, kind, extra=None, args=()):
+    def __init__(self, label, kind, extra=None, args=(), big_state=False):
         super().__init__(label)
         self.kind = kind
+        self.big_state = big_state
         self.extra = extra          # another castle-dut program counted instead
         self.args = list(args)      # more `castle-dut attach` options for kind
         self.pins = []
@@ -163,6 +165,7 @@ class NftSet(NftBase):
 
 class NftMeter(NftBase):
     """Per-source rate limit with a dynamic set (the old `meter`)."""
+    big_state = True                # a million set elements
 
     def __init__(self, label, rate, burst, per="second"):
         super().__init__(label)
@@ -232,6 +235,7 @@ class CastleDaemon(XdpProg):
     Pending until build/castled exists; build/castlectl unloads if present,
     else teardown clears veth-dut's hooks itself."""
     ready_timeout = 120             # s: a 1M-entry policy takes a while
+    big_state = True                # rl_state alone is 128 MB
 
     def __init__(self, label, policy):
         super().__init__(label, "castle")
