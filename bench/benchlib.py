@@ -45,32 +45,35 @@ def run(cmd, timeout=CMD_TIMEOUT, check=True, env=None, stdin=None):
     return p
 
 
-def mem_free_kb():
-    with open("/proc/meminfo") as f:
-        for line in f:
-            if line.startswith("MemFree:"):
-                return int(line.split()[1])
-    return 0
+def cpu_idle_fraction(window):
+    """Share of all CPUs' time spent idle over the next `window` s."""
+    import time
+
+    def sample():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        return v[3] + v[4], sum(v[:8])      # idle + iowait, all but guest
+    i0, t0 = sample()
+    time.sleep(window)
+    i1, t1 = sample()
+    return (i1 - i0) / (t1 - t0) if t1 > t0 else 1.0
 
 
-def settle(window=2.0, quiet_kb=4096, limit=20.0):
-    """Wait until the kernel has finished giving memory back: MemFree rising
-    by less than quiet_kb over a window (4 MB in 2 s), at most `limit` s;
-    returns the seconds waited. A million-entry map is freed by kernel
-    workers after its last user goes: ~0.5 GB within a second, then a
-    trickle in bursts about a second apart for 10-20 s. A run that starts
-    meanwhile shares the CPUs with it: measured, XDP_DROP right after a
-    1M-entry hash ran at 10-12 Mpps instead of 13.4-13.5 after settling. That
-    would flatter the program before it by slowing the one after it."""
+def settle(window=1.0, idle=0.95, limit=20.0):
+    """Wait until the machine is quiet again (CPUs at least `idle` idle over
+    a window), at most `limit` s; returns the seconds waited. A
+    million-entry map is freed by kernel workers after its last user goes:
+    half a gigabyte within a second, then RCU callbacks and slab frees for
+    10-20 s. A run that starts meanwhile shares the CPUs with them: XDP_DROP
+    right after a 1M-entry map ran at 10-12 Mpps instead of 13.4-13.5 once
+    quiet. That would flatter the program before it by slowing the one after
+    it. Nothing of the bench runs between two runs, so any CPU time is that
+    cleanup (or another tenant, which should not be measured either)."""
     import time
     t0 = time.monotonic()
-    prev = mem_free_kb()
     while time.monotonic() - t0 < limit:
-        time.sleep(window)
-        cur = mem_free_kb()
-        if cur - prev < quiet_kb:
+        if cpu_idle_fraction(window) >= idle:
             break
-        prev = cur
     return time.monotonic() - t0
 
 

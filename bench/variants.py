@@ -80,7 +80,8 @@ class XdpProg(LiveVariant):
     def __init__(self, label, kind, extra=None, args=(), big_state=False):
         super().__init__(label)
         self.kind = kind
-        self.big_state = big_state
+        if big_state:               # else the class's (CastleDaemon: True)
+            self.big_state = True
         self.extra = extra          # another castle-dut program counted instead
         self.args = list(args)      # more `castle-dut attach` options for kind
         self.pins = []
