@@ -11,6 +11,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 
 GEN_DEV = "veth-gen"
 DUT_DEV = "veth-dut"
@@ -47,7 +48,6 @@ def run(cmd, timeout=CMD_TIMEOUT, check=True, env=None, stdin=None):
 
 def cpu_idle_fraction(window):
     """Share of all CPUs' time spent idle over the next `window` s."""
-    import time
 
     def sample():
         with open("/proc/stat") as f:
@@ -69,7 +69,6 @@ def settle(window=1.0, idle=0.95, limit=20.0):
     quiet. That would flatter the program before it by slowing the one after
     it. Nothing of the bench runs between two runs, so any CPU time is that
     cleanup (or another tenant, which should not be measured either)."""
-    import time
     t0 = time.monotonic()
     while time.monotonic() - t0 < limit:
         if cpu_idle_fraction(window) >= idle:

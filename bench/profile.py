@@ -38,17 +38,6 @@ VARIANTS = {
                       "int rl = CASTLE_NO_CLASS;")],
     "no-rl-last-ns": [("ratelimit.h", r"\tif \(tick - v->last_ns >= 1000000ull\)\n\t\tv->last_ns = tick;\n", "")],
     "no-class-stats": [("castle_xdp.bpf.c", r"if \(cs\) \{", "if (0) {")],
-    # What castle does on a blocked packet beyond the lookup and the
-    # counters (events, last-hit stamp, hit counter, interface slot), with
-    # no-allow: castle vs xdp-filter's setting.
-    "no-allow+no-extras": [
-        ("castle_xdp.bpf.c", r"return p \? castle_allowed\(gen, have, p\) : 0;", "return 0;"),
-        ("castle_xdp.bpf.c", r"\bcastle_event\(s,", "if (0) castle_event(s,"),
-        ("lists.h", r"__u64 hit = castle_tick_mono_ns\(castle_state_get\(\)\);\n\tif \(hit - v->last_hit_ns >= 1000000ull\)\n\t\tv->last_hit_ns = hit;", ""),
-        ("lists.h", r"(static __always_inline __u32 castle_blocked[\s\S]*?)"
-                    r"__sync_fetch_and_add\(&v->hits, 1\);", r"\1"),
-        ("common.h", r"__u32 \*slot = bpf_map_lookup_elem\(&ifslot, &ifindex\);",
-         "__u32 *slot = NULL;")],
     # The parser as a global function again (how it was before 412fe73).
     "global-parse": [("castle_xdp.bpf.c",
                       r"static __always_inline int castle_xdp_parse\(struct xdp_md \*ctx, struct castle_pkt \*p\)\n\{\n",
@@ -60,6 +49,12 @@ VARIANTS = {
     "no-ifslot": [("common.h", r"__u32 \*slot = bpf_map_lookup_elem\(&ifslot, &ifindex\);",
                    "__u32 *slot = NULL;")],
 }
+# What castle does on a blocked packet beyond the lookup and the counters
+# (events, last-hit stamp, hit counter, interface slot), with no-allow: castle
+# vs xdp-filter's setting.
+VARIANTS["no-allow+no-extras"] = [e for v in ("no-allow", "no-event", "no-last-hit",
+                                              "no-hits-atomic", "no-ifslot")
+                                  for e in VARIANTS[v]]
 
 
 def sh(cmd, **kw):
