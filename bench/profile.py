@@ -13,6 +13,7 @@ differently); a variant is never a correct gate.
 
   python3 bench/profile.py [--paths block-exact-v4,pass-v4] [--runs 7]
                            [--repeat 2000000] [--variants full,no-event,...]
+                           [--no-allow]
 Needs root (test-run); builds with clang like the Makefile.
 """
 import argparse
@@ -92,6 +93,8 @@ def main():
     ap.add_argument("--repeat", type=int, default=2_000_000)
     ap.add_argument("--exact", type=int, default=65536)
     ap.add_argument("--nets", type=int, default=4096)
+    ap.add_argument("--no-allow", action="store_true",
+                    help="no allowlist in the policy (xdp-filter's setting)")
     ap.add_argument("--build", default="build")
     ap.add_argument("--json", help="write the results here too")
     args = ap.parse_args()
@@ -110,7 +113,8 @@ def main():
         for v, obj in objs.items():
             o = sh([cost, "xdp", "--obj", obj, "--only", ",".join(paths), "--runs", "1",
                     "--repeat", str(args.repeat), "--exact", str(args.exact),
-                    "--nets", str(args.nets)] + (["--no-check"] if v != "full" else []))
+                    "--nets", str(args.nets)] + (["--no-check"] if v != "full" else []) +
+                   (["--no-allow"] if args.no_allow else []))
             for line in o.splitlines():
                 j = json.loads(line)
                 if "info" in j:

@@ -5,7 +5,7 @@
  * baseline, interleaved A B A B.
  *
  *   castle-cost xdp [--obj PATH] [--repeat N] [--runs K] [--exact N] [--nets N]
- *                   [--only PATH,...] [--no-check]
+ *                   [--no-allow] [--only PATH,...] [--no-check]
  *   castle-cost tc  [--repeat N] [--runs K] [--only PATH,...]
  *
  * It builds the state a path needs with the BPF tests' fixtures
@@ -44,7 +44,7 @@
 
 struct opts {
 	const char *obj, *only;
-	int no_check;
+	int no_check, no_allow;
 	unsigned long repeat, runs, exact, nets;
 };
 
@@ -185,7 +185,8 @@ static void add_cidr(struct fx *f, const char *s)
 
 /*
  * The policy every XDP path runs under:
- *   allow  198.18.200.0/24, 2001:db8:10::/48
+ *   allow  198.18.200.0/24, 2001:db8:10::/48 (none with --no-allow: the
+ *          allow-* paths are then skipped)
  *   block  exact: 198.19.0.0 - 198.19.255.255 (65536, except 198.19.0.2,
  *                 the destination) and 2001:db8:5::N for N < --exact;
  *          CIDRs: 2048 /28s in 198.18.0.0/17 and --nets /96s
@@ -208,8 +209,10 @@ static void load_xdp_policy(struct fx *f, const struct opts *o)
 	if (castle_gen_begin(&sz, &f->gen, err, sizeof(err)))
 		die(err, EINVAL);
 	f->building = true;
-	fx_allow(f, "198.18.200.0/24");
-	fx_allow(f, "2001:db8:10::/48");
+	if (!o->no_allow) {
+		fx_allow(f, "198.18.200.0/24");
+		fx_allow(f, "2001:db8:10::/48");
+	}
 
 	struct castle_block_val *vals = calloc(chunk, sizeof(*vals));
 	uint8_t (*keys)[16] = calloc(chunk, 16);
@@ -324,7 +327,7 @@ static int cmd_xdp(const struct opts *o)
 		const struct xpath *x = &xpaths[i];
 		int ret, bret, want = x->verdict == CASTLE_DROP ? 1 : 2;
 
-		if (!chosen(o, x->name))
+		if (!chosen(o, x->name) || (o->no_allow && x->reason == CASTLE_R_ALLOWLIST))
 			continue;
 		/* Warm up (the first packet of rl-drop is admitted). */
 		test_run(f.prog_fd, frames[i], lens[i], 1000, &ret);
@@ -476,7 +479,7 @@ static int cmd_tc(const struct opts *o)
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: castle-cost xdp [--obj PATH] [--repeat N] [--runs K] [--exact N] "
-		"[--nets N] [--only PATH,...] [--no-check]\n"
+		"[--nets N] [--no-allow] [--only PATH,...] [--no-check]\n"
 		"       castle-cost tc [--repeat N] [--runs K] [--only PATH,...]\n");
 }
 
@@ -490,6 +493,7 @@ int main(int argc, char **argv)
 		{ "nets", required_argument, NULL, 'N' },
 		{ "only", required_argument, NULL, 'O' },
 		{ "no-check", no_argument, NULL, 'C' },
+		{ "no-allow", no_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -511,6 +515,9 @@ int main(int argc, char **argv)
 			break;
 		case 'O':
 			o.only = optarg;
+			break;
+		case 'A':	/* no allowlist: xdp-filter's setting, for profiling */
+			o.no_allow = 1;
 			break;
 		case 'C':	/* profiling variants: a cut stage may change the verdict */
 			o.no_check = 1;
