@@ -413,7 +413,7 @@ def main():
     mode.add_argument("--quick", action="store_true", help="the short set (default)")
     mode.add_argument("--full", action="store_true", help="every scenario")
     ap.add_argument("--only", action="append", default=[], metavar="NAME",
-                    help="run only this scenario (repeatable)")
+                    help="run only this scenario (repeatable, or NAME,NAME,...)")
     ap.add_argument("--list", action="store_true", help="list scenarios and exit")
     ap.add_argument("--runs", type=int, help="A/B pairs per scenario (quick 3, full 5)")
     ap.add_argument("--duration", type=float, help="seconds per run (quick 1, full 2)")
@@ -430,6 +430,7 @@ def main():
     ap.add_argument("--json", help="results file (default BUILD/results-MODE.json, "
                     "BUILD/results-MODE-partial.json with --only)")
     args = ap.parse_args()
+    args.only = [n for o in args.only for n in o.split(",") if n]
     mode_name = "full" if args.full else "quick"
     if not args.json:
         args.json = os.path.join(args.build, f"results-{mode_name}"
