@@ -53,6 +53,27 @@ static void no_tls_section_passes_everything(void **state)
 	assert_int_equal(plaintext(f, 4, "198.18.0.1", 1, 443), FTC_PASS);
 	assert_int_equal(ftc_count(f, CASTLE_PASS, CASTLE_R_OK), 2);
 	assert_int_equal(ftc_total(f), 2);
+
+	/* Counted by what the frame is, as with a TLS section: IP (IPv6, IP
+	 * behind two VLAN tags, a cut IPv4 header) as ok, ARP as non-ip. The
+	 * program knows IP from skb->protocol here, except behind the tags. */
+	struct pkt_spec v6 = { .family = 6, .src = "2001:db8::1", .dst = "2001:db8::2",
+			       .proto = 17, .sport = 1, .dport = 443 };
+	struct pkt_spec qinq = { .nvlans = 2, .family = 4, .src = "198.18.0.1",
+				 .dst = "198.18.0.2", .proto = 17, .sport = 1, .dport = 443 };
+	struct pkt_spec arp = { .ethertype = 0x0806 };
+	uint8_t buf[PKT_MAX];
+	size_t n = pkt_build(&qinq, buf, sizeof(buf));
+
+	assert_int_equal(ftc_run_spec(f, &v6), FTC_PASS);
+	assert_int_equal(ftc_run_spec(f, &qinq), FTC_PASS);
+	assert_int_equal(ftc_run_spec(f, &arp), FTC_PASS);
+	assert_true(n > 0);
+	/* IPv4 header cut after 10 bytes, behind the two tags */
+	assert_int_equal(ftc_run(f, buf, 14 + 8 + 10), FTC_PASS);
+	assert_int_equal(ftc_count(f, CASTLE_PASS, CASTLE_R_OK), 5);
+	assert_int_equal(ftc_count(f, CASTLE_PASS, CASTLE_R_NON_IP), 1);
+	assert_int_equal(ftc_total(f), 6);
 }
 
 static void no_policy_passes_everything(void **state)
