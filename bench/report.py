@@ -22,6 +22,10 @@ def main():
           f"{m['runs']} A/B pairs x {m['duration_s']} s, {m['threads']} generator threads, "
           f"kernel {m['kernel']}, {m['cpus']} CPUs ({m.get('cpu_model', '?')}), "
           f"wall {m['wall_s']} s.\n")
+    if m.get("rerun"):
+        rr = m["rerun"]
+        print(f"Rows run again at commit {rr['commit']} ({rr['date']}) and merged in: "
+              f"{', '.join(rr['names'])}.\n")
     rows = [r for r in res["scenarios"] if "a" in r and ":" not in r["name"]]
     print("| scenario | A | B | A median | B median | A/B (median of pairs) | unit | goal |")
     print("|---|---|---|---:|---:|---:|---|---|")
