@@ -41,6 +41,7 @@ struct gen_conf {
 struct gen_cpu {
 	__u64 next;		/* next pool index this CPU sends */
 	__u64 sent;		/* frames this CPU redirected */
+	__u64 lo, hi;		/* its share of the pool: [lo, hi) */
 };
 
 #endif /* CASTLE_BENCH_H */

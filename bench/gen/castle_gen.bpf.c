@@ -58,8 +58,8 @@ int castle_gen(struct xdp_md *ctx)
 		return XDP_ABORTED;
 
 	__u64 idx = c->next;
-	if (++c->next >= conf.sources)
-		c->next = 0;
+	if (++c->next >= c->hi || c->next >= conf.sources)
+		c->next = c->lo < conf.sources ? c->lo : 0;
 	c->sent++;
 
 	__u64 addr = conf.base + idx;

@@ -44,7 +44,7 @@ struct gen_opts {
 	unsigned long long count;
 	double duration;
 	unsigned long threads, batch;
-	int v6, json;
+	int v6, json, shared;
 };
 
 struct gen_thread {
@@ -83,6 +83,8 @@ static const struct gen_param {
 	{ { "count", required_argument, NULL, 'c' }, "N", "frames to send in all (10000000)" },
 	{ { "duration", required_argument, NULL, 't' }, "SEC", "stop after SEC seconds (none)" },
 	{ { "threads", required_argument, NULL, 'T' }, "N", "sending threads, one per CPU (1)" },
+	{ { "shared-pool", no_argument, NULL, 'H' }, NULL,
+	  "every thread cycles the whole pool (default: each its own share, as RSS would)" },
 	{ { "batch", required_argument, NULL, 'b' }, "N", "test-run batch size (kernel: 64)" },
 	{ { "v6", no_argument, NULL, '6' }, NULL, "IPv6 (implied by an IPv6 --src/--dst)" },
 	{ { "json", no_argument, NULL, 'j' }, NULL, "print the result as one JSON line" },
@@ -213,6 +215,9 @@ static int parse_args(int argc, char **argv, struct gen_opts *o)
 		case '6':
 			o->v6 = 1;
 			break;
+		case 'H':
+			o->shared = 1;
+			break;
 		case 'j':
 			o->json = 1;
 			break;
@@ -314,9 +319,15 @@ static int resolve_addrs(const struct gen_opts *o, struct frame_spec *spec, uint
 	return 0;
 }
 
-/* Spread the CPUs over the pool, so two threads do not send the same source
- * at the same moment. */
-static int init_state(struct castle_gen_bpf *skel, unsigned long sources)
+/*
+ * Split the pool between the CPUs the threads run on (CPU i of k gets
+ * [N*i/k, N*(i+1)/k)), as a NIC's RSS puts each source on one queue: a
+ * source's state is then written by one CPU, not bounced between both. With
+ * fewer sources than CPUs, or --shared-pool, every CPU cycles the whole pool
+ * from its own offset (so two threads do not send the same source at the
+ * same moment).
+ */
+static int init_state(struct castle_gen_bpf *skel, unsigned long sources, long k, int shared)
 {
 	int ncpu = libbpf_num_possible_cpus();
 	struct gen_cpu *v;
@@ -330,8 +341,21 @@ static int init_state(struct castle_gen_bpf *skel, unsigned long sources)
 	v = calloc(ncpu, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
-	for (int i = 0; i < ncpu; i++)
-		v[i].next = (uint64_t)sources * i / ncpu;
+	if (k > ncpu)
+		k = ncpu;
+	if (k < 1 || shared || sources < (unsigned long)k)
+		k = 0;
+	for (int i = 0; i < ncpu; i++) {
+		if (i < k) {
+			v[i].lo = (uint64_t)sources * i / k;
+			v[i].hi = (uint64_t)sources * (i + 1) / k;
+			v[i].next = v[i].lo;
+		} else {
+			v[i].lo = 0;
+			v[i].hi = sources;
+			v[i].next = (uint64_t)sources * i / ncpu;
+		}
+	}
 	err = bpf_map_update_elem(bpf_map__fd(skel->maps.gen_state), &zero, v, BPF_ANY);
 	if (err)
 		fprintf(stderr, "castle-gen: seeding gen_state: %s\n", strerror(errno));
@@ -488,15 +512,17 @@ int main(int argc, char **argv)
 			"verifier log above)\n", strerror(-err));
 		goto cleanup;
 	}
-	err = init_state(skel, o.sources);
+	ncpu_online = sysconf(_SC_NPROCESSORS_ONLN);
+	if (ncpu_online < 1)
+		ncpu_online = 1;
+	/* threads run on CPUs 0 .. min(threads, online) - 1 (see below) */
+	err = init_state(skel, o.sources,
+			 (long)o.threads < ncpu_online ? (long)o.threads : ncpu_online, o.shared);
 	if (err)
 		goto cleanup;
 
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	ncpu_online = sysconf(_SC_NPROCESSORS_ONLN);
-	if (ncpu_online < 1)
-		ncpu_online = 1;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (o.duration > 0) {
