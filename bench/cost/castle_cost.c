@@ -327,8 +327,15 @@ static int cmd_xdp(const struct opts *o)
 		const struct xpath *x = &xpaths[i];
 		int ret, bret, want = x->verdict == CASTLE_DROP ? 1 : 2;
 
-		if (!chosen(o, x->name) || (o->no_allow && x->reason == CASTLE_R_ALLOWLIST))
+		if (!chosen(o, x->name))
 			continue;
+		if (o->no_allow && x->reason == CASTLE_R_ALLOWLIST) {
+			if (!o->only)
+				continue;
+			fprintf(stderr, "castle-cost: xdp %s needs the allowlist that --no-allow "
+				"leaves out\n", x->name);
+			return 2;
+		}
 		/* Warm up (the first packet of rl-drop is admitted). */
 		test_run(f.prog_fd, frames[i], lens[i], 1000, &ret);
 		for (unsigned long r = 0; r < o->runs; r++) {

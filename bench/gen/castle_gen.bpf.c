@@ -57,9 +57,13 @@ int castle_gen(struct xdp_md *ctx)
 	if (data + (conf.l4_csum_off & 0x7f) + 2 > data_end)
 		return XDP_ABORTED;
 
+	/* This CPU's share [lo, hi) of the pool (castle-gen seeds it); a slot
+	 * left unseeded cycles the whole pool. */
+	__u64 hi = c->hi && c->hi <= conf.sources ? c->hi : conf.sources;
+	__u64 lo = c->lo < hi ? c->lo : 0;
 	__u64 idx = c->next;
-	if (++c->next >= c->hi || c->next >= conf.sources)
-		c->next = c->lo < conf.sources ? c->lo : 0;
+	if (++c->next >= hi)
+		c->next = lo;
 	c->sent++;
 
 	__u64 addr = conf.base + idx;

@@ -565,9 +565,10 @@ int main(int argc, char **argv)
 
 	if (o.json)
 		printf("{\"offered\": %llu, \"elapsed_s\": %.6f, \"mpps\": %.4f, "
-		       "\"threads\": %lu, \"sources\": %lu, \"family\": %d, \"size\": %u}\n",
+		       "\"threads\": %lu, \"sources\": %lu, \"family\": %d, \"size\": %u, "
+		       "\"pool\": \"%s\"}\n",
 		       sent, secs, sent / secs / 1e6, o.threads, o.sources, spec.family,
-		       lay.len);
+		       lay.len, o.shared ? "shared" : "split");
 	else
 		printf("castle-gen: %llu frames (IPv%d, %u bytes, %lu sources) to %s in %.3f s: "
 		       "%.3f Mpps\n", sent, spec.family, lay.len, o.sources, o.dev, secs,

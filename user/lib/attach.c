@@ -168,14 +168,11 @@ static uint32_t mode_flags(enum xdp_attach_mode m)
 
 static int xprog_prepare(struct castle_loader *l, char *err, size_t errlen)
 {
-	size_t sz;
-	const void *bytes;
 	int ret;
 
 	if (l->xprog)
 		return 0;
-	bytes = castle_xdp_bpf__elf_bytes(&sz);
-	ret = castle_loader_open_mem(l, bytes, sz, &l->xdp_lobj, "castle_xdp", err, errlen);
+	ret = castle_loader_open_xdp_copy(l, &l->xdp_lobj, err, errlen);
 	if (ret)
 		return ret;
 	DECLARE_LIBXDP_OPTS(xdp_program_opts, xo, .obj = l->xdp_lobj, .prog_name = XDP_PROG_NAME);

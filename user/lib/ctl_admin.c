@@ -3,7 +3,7 @@
  * ctl_admin.c - castlectl reload (SIGHUP castled, wait for its verdict) and
  * unload (detach castle from an interface; remove the pins with the last one).
  *
- * The detaching itself is castled's loader (castle_unload_iface): one
+ * The detaching itself is castled's (attach.c, castle_unload_iface): one
  * implementation knows how castle attaches, whether castled or castlectl asks.
  */
 #include <errno.h>

@@ -145,7 +145,6 @@ static int check_pins(struct bpf_object *obj, const char *pin_dir, char *err, si
 	return 0;
 }
 
-
 static const char *load_hint(int e, bool adopted)
 {
 	if (e == EPERM || e == EACCES)
@@ -173,8 +172,8 @@ const char *castle_kconfig(void)
 	return "CONFIG_HZ=0\n"; /* unknown: the programs use the coarse clock */
 }
 
-int castle_loader_open_mem(struct castle_loader *l, const void *bytes, size_t sz,
-			   struct bpf_object **out, const char *what, char *err, size_t errlen)
+static int open_mem(struct castle_loader *l, const void *bytes, size_t sz, struct bpf_object **out,
+		    const char *what, char *err, size_t errlen)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, o, .pin_root_path = l->pin_dir,
 		    .kconfig = castle_kconfig());
@@ -190,6 +189,17 @@ int castle_loader_open_mem(struct castle_loader *l, const void *bytes, size_t sz
 		bpf_map__set_max_entries(rl, l->max_sources);
 	*out = obj;
 	return 0;
+}
+
+/* The skeleton's object bytes are used in this file only: a second caller
+ * of castle_xdp_bpf__elf_bytes would embed a second copy of the object. */
+int castle_loader_open_xdp_copy(struct castle_loader *l, struct bpf_object **out, char *err,
+				size_t errlen)
+{
+	size_t sz;
+	const void *bytes = castle_xdp_bpf__elf_bytes(&sz);
+
+	return open_mem(l, bytes, sz, out, "castle_xdp", err, errlen);
 }
 
 int castle_loader_open(struct castle_loader *l, const char *pin_dir, uint32_t max_sources,
@@ -261,7 +271,7 @@ int castle_loader_open(struct castle_loader *l, const char *pin_dir, uint32_t ma
 		size_t sz;
 		const void *bytes = castle_tc_bpf__elf_bytes(&sz);
 
-		ret = castle_loader_open_mem(l, bytes, sz, &l->tc, "castle_tc", err, errlen);
+		ret = open_mem(l, bytes, sz, &l->tc, "castle_tc", err, errlen);
 		if (ret)
 			goto fail;
 		ret = check_pins(l->tc, pin_dir, err, errlen);

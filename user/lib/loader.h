@@ -64,11 +64,11 @@ void castle_loader_close(struct castle_loader *l);
  * explains (loader.c, attach.c). */
 #define CASTLE_CAPS_HINT " (castled needs CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN and CAP_SYS_ADMIN, or root: see dist/castled.service)"
 
-/* Open (not load) an object embedded in this build against l's pin
- * directory, rl_state sized to l->max_sources: *out, or -errno and err.
- * For loader.c and attach.c (libxdp gets such an unloaded copy). */
-int castle_loader_open_mem(struct castle_loader *l, const void *bytes, size_t sz,
-			   struct bpf_object **out, const char *what, char *err, size_t errlen);
+/* Open (not load) another copy of the XDP object against l's pin directory,
+ * rl_state sized to l->max_sources: *out, or -errno and err. attach.c hands
+ * it to libxdp, which loads it its own way. */
+int castle_loader_open_xdp_copy(struct castle_loader *l, struct bpf_object **out, char *err,
+				size_t errlen);
 
 /* What castle_loader_attach did, for the log. */
 enum castle_attach_action {
