@@ -11,7 +11,9 @@
 #   - a second castled on the same interface with another pin dir: refused
 #     (exit 1, names the running castled's pid), the first keeps the
 #     interface; once the first has stopped, the second replaces its program
-#     in place (the upgrade path).
+#     in place (the upgrade path);
+#   - an interface that is not Ethernet (a tun device): refused (exit 1, says
+#     why), nothing attached to it.
 . "$(dirname "$0")/lib.sh"
 
 BAD=198.18.66.5		# blocked by the policy
@@ -133,5 +135,24 @@ grep -q "XDP replaced in place" "$TMP/castled-b.log" && t_ok "... and replaces t
 t_eq "... and enforces its policy" "3 3" "$(METRICS=127.0.0.1:$((METRICS_PORT + 1)) probe)"
 kill -TERM $pid_b; wait $pid_b
 in_dut "$CASTLECTL" --pin-dir "$PIN-b" unload "$DUT_IF" >/dev/null 2>&1
+rm -rf "$PIN-b"
+
+# ---- an interface that is not Ethernet ---------------------------------------------
+TUN_IF=ct$ID
+if in_dut ip tuntap add dev "$TUN_IF" mode tun 2>/dev/null && in_dut ip link set "$TUN_IF" up; then
+	out=$(in_dut timeout 20 "$CASTLED" -i "$TUN_IF" -p "$POLICY" --pin-dir "$PIN-b" \
+		--state-dir "$TMP/state-b" --metrics 127.0.0.1:$((METRICS_PORT + 1)) --foreground 2>&1); rc=$?
+	t_eq "tun interface: castled exits 1" 1 "$rc"
+	case $out in
+	*"interface $TUN_IF is not an Ethernet interface"*) t_ok "tun interface: the error says why" ;;
+	*) t_fail "tun interface: the error says why" "$out" ;;
+	esac
+	t_eq "tun interface: no XDP attached" 0 "$(xdp_id "$TUN_IF")"
+	in_dut tc filter show dev "$TUN_IF" ingress 2>/dev/null | grep -q castle &&
+		t_fail "tun interface: no TC filter attached" || t_ok "tun interface: no TC filter attached"
+	in_dut ip link del "$TUN_IF"
+else
+	t_fail "tun interface: create a tun device in the dut namespace"
+fi
 rm -rf "$PIN-b"
 t_done

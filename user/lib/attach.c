@@ -13,6 +13,9 @@
 #include <stdarg.h>
 #include <errno.h>
 #include <net/if.h>
+#include <net/if_arp.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -408,6 +411,22 @@ static void pin_saved_close(struct pin_saved *ps)
 	ps->fd = -1;
 }
 
+/* The link type of ifname (ARPHRD_*), in the caller's network namespace
+ * (sysfs may show another one): >= 0, or -errno. */
+static int link_type(const char *ifname)
+{
+	struct ifreq ifr = {};
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int ret;
+
+	if (fd < 0)
+		return -errno;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	ret = ioctl(fd, SIOCGIFHWADDR, &ifr) ? -errno : ifr.ifr_hwaddr.sa_family;
+	close(fd);
+	return ret;
+}
+
 int castle_loader_attach(struct castle_loader *l, const char *ifname, enum castle_xdp_req req,
 			 enum castle_tc_req tc_req, struct castle_attach_result *res, char *err,
 			 size_t errlen)
@@ -426,6 +445,16 @@ int castle_loader_attach(struct castle_loader *l, const char *ifname, enum castl
 	if (!ifindex) {
 		snprintf(err, errlen, "interface %s: %s", ifname, strerror(errno));
 		return -ENODEV;
+	}
+	/* Both programs parse Ethernet frames (loopback's carry a blank
+	 * Ethernet header too). On an L3 device (tun, WireGuard, IP tunnels)
+	 * the IP header comes first and every packet would be misread. */
+	ret = link_type(ifname);
+	if (ret >= 0 && ret != ARPHRD_ETHER && ret != ARPHRD_LOOPBACK) {
+		snprintf(err, errlen, "interface %s is not an Ethernet interface (link type %d): "
+			 "castle's programs parse Ethernet frames; put the gate on the Ethernet "
+			 "device the traffic arrives on", ifname, ret);
+		return -EOPNOTSUPP;
 	}
 	key = ifindex;
 	snprintf(res->iface.name, sizeof(res->iface.name), "%s", ifname);
