@@ -320,14 +320,15 @@ static int resolve_addrs(const struct gen_opts *o, struct frame_spec *spec, uint
 }
 
 /*
- * Split the pool between the CPUs the threads run on (CPU i of k gets
- * [N*i/k, N*(i+1)/k)), as a NIC's RSS puts each source on one queue: a
+ * Split the pool between the CPUs the threads run on (the j-th of k gets
+ * [N*j/k, N*(j+1)/k)), as a NIC's RSS puts each source on one queue: a
  * source's state is then written by one CPU, not bounced between both. With
  * fewer sources than CPUs, or --shared-pool, every CPU cycles the whole pool
  * from its own offset (so two threads do not send the same source at the
  * same moment).
  */
-static int init_state(struct castle_gen_bpf *skel, unsigned long sources, long k, int shared)
+static int init_state(struct castle_gen_bpf *skel, unsigned long sources, const int *cpus, int k,
+		      int shared)
 {
 	int ncpu = libbpf_num_possible_cpus();
 	struct gen_cpu *v;
@@ -341,19 +342,20 @@ static int init_state(struct castle_gen_bpf *skel, unsigned long sources, long k
 	v = calloc(ncpu, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
-	if (k > ncpu)
-		k = ncpu;
-	if (k < 1 || shared || sources < (unsigned long)k)
-		k = 0;
 	for (int i = 0; i < ncpu; i++) {
-		if (i < k) {
-			v[i].lo = (uint64_t)sources * i / k;
-			v[i].hi = (uint64_t)sources * (i + 1) / k;
-			v[i].next = v[i].lo;
-		} else {
-			v[i].lo = 0;
-			v[i].hi = sources;
-			v[i].next = (uint64_t)sources * i / ncpu;
+		v[i].lo = 0;
+		v[i].hi = sources;
+		v[i].next = (uint64_t)sources * i / ncpu;
+	}
+	if (!shared && k > 0 && sources >= (unsigned long)k) {
+		for (int j = 0; j < k; j++) {
+			int c = cpus[j];
+
+			if (c < 0 || c >= ncpu)
+				continue;
+			v[c].lo = (uint64_t)sources * j / k;
+			v[c].hi = (uint64_t)sources * (j + 1) / k;
+			v[c].next = v[c].lo;
 		}
 	}
 	err = bpf_map_update_elem(bpf_map__fd(skel->maps.gen_state), &zero, v, BPF_ANY);
@@ -400,8 +402,11 @@ static void *gen_thread_main(void *arg)
 
 	CPU_ZERO(&set);
 	CPU_SET(t->cpu, &set);
-	/* Best effort: an unpinned thread still sends, only less evenly. */
-	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	/* Best effort: an unpinned thread still sends, only less evenly (and
+	 * not from its CPU's share of the pool alone): say so. */
+	if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set))
+		fprintf(stderr, "castle-gen: pinning a thread to CPU %d failed; it runs "
+			"unpinned\n", t->cpu);
 
 	while (t->done < t->want && !stop && !past_deadline()) {
 		unsigned long long left = t->want - t->done;
@@ -454,7 +459,7 @@ int main(int argc, char **argv)
 	struct timespec t0, t1;
 	unsigned long started = 0;
 	uint64_t base;
-	long ncpu_online;
+	int cpus[GEN_MAX_THREADS], ncpu_allowed;
 	int err;
 
 	err = parse_args(argc, argv, &o);
@@ -512,12 +517,21 @@ int main(int argc, char **argv)
 			"verifier log above)\n", strerror(-err));
 		goto cleanup;
 	}
-	ncpu_online = sysconf(_SC_NPROCESSORS_ONLN);
-	if (ncpu_online < 1)
-		ncpu_online = 1;
-	/* threads run on CPUs 0 .. min(threads, online) - 1 (see below) */
-	err = init_state(skel, o.sources,
-			 (long)o.threads < ncpu_online ? (long)o.threads : ncpu_online, o.shared);
+	/* The CPUs this process may run on (a cpuset or taskset may leave
+	 * gaps): thread i is pinned to the i-th of them, round robin. */
+	{
+		cpu_set_t allowed;
+
+		ncpu_allowed = 0;
+		if (!sched_getaffinity(0, sizeof(allowed), &allowed))
+			for (int c = 0; c < CPU_SETSIZE && ncpu_allowed < GEN_MAX_THREADS; c++)
+				if (CPU_ISSET(c, &allowed))
+					cpus[ncpu_allowed++] = c;
+		if (!ncpu_allowed)
+			cpus[ncpu_allowed++] = 0;
+	}
+	err = init_state(skel, o.sources, cpus,
+			 (int)o.threads < ncpu_allowed ? (int)o.threads : ncpu_allowed, o.shared);
 	if (err)
 		goto cleanup;
 
@@ -534,7 +548,7 @@ int main(int argc, char **argv)
 	}
 	for (unsigned long i = 0; i < o.threads; i++) {
 		th[i].prog_fd = bpf_program__fd(skel->progs.castle_gen);
-		th[i].cpu = i % ncpu_online;
+		th[i].cpu = cpus[i % ncpu_allowed];
 		th[i].want = o.count / o.threads + (i == 0 ? o.count % o.threads : 0);
 		th[i].frame = frame;
 		th[i].len = lay.len;
