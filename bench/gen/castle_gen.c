@@ -530,8 +530,11 @@ int main(int argc, char **argv)
 		if (!ncpu_allowed)
 			cpus[ncpu_allowed++] = 0;
 	}
-	err = init_state(skel, o.sources, cpus,
-			 (int)o.threads < ncpu_allowed ? (int)o.threads : ncpu_allowed, o.shared);
+	int nsend = (int)o.threads < ncpu_allowed ? (int)o.threads : ncpu_allowed;
+	/* what init_state does: a share each, unless asked or too few sources */
+	int split = !o.shared && o.sources >= (unsigned long)nsend;
+
+	err = init_state(skel, o.sources, cpus, nsend, !split);
 	if (err)
 		goto cleanup;
 
@@ -582,7 +585,7 @@ int main(int argc, char **argv)
 		       "\"threads\": %lu, \"sources\": %lu, \"family\": %d, \"size\": %u, "
 		       "\"pool\": \"%s\"}\n",
 		       sent, secs, sent / secs / 1e6, o.threads, o.sources, spec.family,
-		       lay.len, o.shared ? "shared" : "split");
+		       lay.len, split ? "split" : "shared");
 	else
 		printf("castle-gen: %llu frames (IPv%d, %u bytes, %lu sources) to %s in %.3f s: "
 		       "%.3f Mpps\n", sent, spec.family, lay.len, o.sources, o.dev, secs,
