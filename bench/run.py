@@ -498,8 +498,6 @@ def main():
             "duration_s": duration, "threads": args.threads, "queues": args.queues,
             "wall_s": round(time.monotonic() - t0, 1),
             "cpu_model": cpu_model(), "commit": git_commit(),
-            # castle-gen splits the pool between its CPUs (since 30f2a7e)
-            "pool": "split",
         },
         "scenarios": results,
     }

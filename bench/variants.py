@@ -60,7 +60,7 @@ class LiveVariant(Variant):
         rx = c1["packets"] - c0["packets"]
         m = {"value": rx / g["elapsed_s"] / 1e6, "received": rx,
              "offered": g["offered"], "offered_mpps": g["mpps"],
-             "elapsed_s": g["elapsed_s"]}
+             "elapsed_s": g["elapsed_s"], "pool": g.get("pool", "shared")}
         if "dropped" in c0:
             m["dropped"] = c1["dropped"] - c0["dropped"]
         for key in ("by_reason", "rl_events"):

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * castle_tc.bpf.c - the TC ingress TLS gate. The body reads as the order of
- * checks: tls enabled? (IPv4/IPv6 pass unparsed when not) -> parse -> malformed (only where it is the gate's
- * business, allowlist first) -> protected port? -> allowlist -> QUIC (UDP)
- * or the TCP connection state machine -> count. It runs after the XDP gate,
+ * checks: tls enabled? (IPv4/IPv6 pass unparsed when not) -> parse ->
+ * malformed (only where it is the gate's business, allowlist first) ->
+ * protected port? -> allowlist -> QUIC (UDP) or the TCP connection state
+ * machine -> count. It runs after the XDP gate,
  * so blocked and rate-limited sources never get here.
  *
  * TCP state (docs/TLS.md): a SYN opens an entry in tls_pending; the first
@@ -690,8 +691,8 @@ int castle_tc(struct __sk_buff *skb)
 	/* Without a TLS gate there is nothing to judge, only to count: IPv4
 	 * and IPv6 frames are known by skb->protocol (eth_type_trans read it)
 	 * without parsing, which cost ~25-30 ns of skb loads on every packet
-	 * (cost-tc:no-tls-policy, 43-49 -> 17-19 ns side by side). Other frames are parsed, to tell non-IP
-	 * from IP behind inner VLAN tags. */
+	 * (cost-tc:no-tls-policy, 43-49 -> 17-19 ns side by side). Other
+	 * frames are parsed, to tell non-IP from IP behind inner VLAN tags. */
 	if (!(flags & CASTLE_F_TLS) &&
 	    (skb->protocol == bpf_htons(ETH_P_IP) || skb->protocol == bpf_htons(ETH_P_IPV6)))
 		goto out;
