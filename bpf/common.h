@@ -188,6 +188,7 @@ static __always_inline void castle_event(struct castle_state *s,
 #define CASTLE_HAVE_BLOCK                                                                    \
 	(CASTLE_HAVE_POL(CASTLE_PM_BLOCK4) | CASTLE_HAVE_POL(CASTLE_PM_BLOCK6) |             \
 	 CASTLE_HAVE_POL(CASTLE_PM_NET4) | CASTLE_HAVE_POL(CASTLE_PM_NET6) |                 \
+	 CASTLE_HAVE_POL(CASTLE_PM_NHASH4) | CASTLE_HAVE_POL(CASTLE_PM_NHASH6) |             \
 	 CASTLE_HAVE_MAN(CASTLE_MM_BLOCK4) | CASTLE_HAVE_MAN(CASTLE_MM_BLOCK6) |             \
 	 CASTLE_HAVE_MAN(CASTLE_MM_NET4) | CASTLE_HAVE_MAN(CASTLE_MM_NET6))
 

@@ -2,7 +2,9 @@
 /*
  * lists.h - the allowlist and blocklist stages. Each list is looked up in the
  * live policy generation first, then in the manual/auto maps that reloads
- * never touch. Exact entries are hash lookups; CIDRs are LPM tries.
+ * never touch. Exact entries are hash lookups; CIDRs are LPM tries, except a
+ * generation's block CIDRs in few prefix lengths: a hash lookup per length
+ * (see castle_nhash_lens).
  */
 #ifndef CASTLE_BPF_LISTS_H
 #define CASTLE_BPF_LISTS_H
@@ -111,8 +113,71 @@ static __always_inline struct castle_block_val *castle_lpm_live(void *map, void 
 	return castle_live(v, now);
 }
 
+/* The top `len` bits of a 32-bit word, in network byte order (len 0..32). */
+static __always_inline __u32 castle_mask32(__u32 len)
+{
+	return bpf_htonl((__u32)(0xffffffff00000000ull >> (len & 63)));
+}
+
+/* The live entry of a generation's pol_nhash4 inner map that covers source
+ * `a` (network order): the source masked to each prefix length in use,
+ * longest first. An expired entry is as good as absent, so the next shorter
+ * length is looked at: the hash needs no bisection to look past it. */
+static __always_inline struct castle_block_val *castle_nhash4(void *map, __u32 gen, __u32 a,
+							       __u64 *now)
+{
+	struct castle_nhash_lens *l = bpf_map_lookup_elem(&pol_nlens, &gen);
+	struct castle_lpm4 k;
+	__u32 n;
+
+	if (!l)
+		return NULL;
+	n = l->n4;
+	for (__u32 i = 0; i < CASTLE_NHASH_LENS && i < n; i++) {
+		__u32 len = l->len4[i] & 63, x = a & castle_mask32(len);
+		struct castle_block_val *v;
+
+		k.prefixlen = len;
+		__builtin_memcpy(k.addr, &x, 4);
+		v = castle_live(bpf_map_lookup_elem(map, &k), now);
+		if (v)
+			return v;
+	}
+	return NULL;
+}
+
+static __always_inline struct castle_block_val *castle_nhash6(void *map, __u32 gen,
+							       const __u8 *saddr, __u64 *now)
+{
+	struct castle_nhash_lens *l = bpf_map_lookup_elem(&pol_nlens, &gen);
+	struct castle_lpm6 k;
+	__u32 a[4], n;
+
+	if (!l)
+		return NULL;
+	__builtin_memcpy(a, saddr, 16);
+	n = l->n6;
+	for (__u32 i = 0; i < CASTLE_NHASH_LENS && i < n; i++) {
+		__u32 len = l->len6[i], x[4];
+		struct castle_block_val *v;
+
+		for (int w = 0; w < 4; w++) {
+			__u32 bits = len > 32u * w ? len - 32u * w : 0;
+
+			x[w] = a[w] & castle_mask32(bits > 32 ? 32 : bits);
+		}
+		k.prefixlen = len;
+		__builtin_memcpy(k.addr, x, 16);
+		v = castle_live(bpf_map_lookup_elem(map, &k), now);
+		if (v)
+			return v;
+	}
+	return NULL;
+}
+
 /* The policy's then the manual/auto lists of one family: exact hash, then
- * CIDR trie; lists that are empty (see castle_have) are not looked at. */
+ * CIDRs (the policy's by prefix-length hash or trie); lists that are empty
+ * (see castle_have) are not looked at. */
 static __always_inline struct castle_block_val *castle_block4(__u32 gen, __u32 have,
 							       const struct castle_pkt *p, __u64 *now)
 {
@@ -133,6 +198,13 @@ static __always_inline struct castle_block_val *castle_block4(__u32 gen, __u32 h
 	 * here would race with castlectl re-adding the same address. */
 	if (have & CASTLE_HAVE_MAN(CASTLE_MM_BLOCK4)) {
 		v = castle_live(bpf_map_lookup_elem(&man_block4, &a), now);
+		if (v)
+			return v;
+	}
+	if (have & CASTLE_HAVE_POL(CASTLE_PM_NHASH4)) {
+		inner = bpf_map_lookup_elem(&pol_nhash4, &gen);
+		if (inner)
+			v = castle_nhash4(inner, gen, a, now);
 		if (v)
 			return v;
 	}
@@ -167,6 +239,13 @@ static __always_inline struct castle_block_val *castle_block6(__u32 gen, __u32 h
 	}
 	if (have & CASTLE_HAVE_MAN(CASTLE_MM_BLOCK6)) {
 		v = castle_live(bpf_map_lookup_elem(&man_block6, &a), now);
+		if (v)
+			return v;
+	}
+	if (have & CASTLE_HAVE_POL(CASTLE_PM_NHASH6)) {
+		inner = bpf_map_lookup_elem(&pol_nhash6, &gen);
+		if (inner)
+			v = castle_nhash6(inner, gen, a.a, now);
 		if (v)
 			return v;
 	}

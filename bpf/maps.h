@@ -73,6 +73,24 @@ struct castle_net6_t {
 	__uint(value_size, sizeof(struct castle_block_val));
 };
 
+/* Block CIDRs in few prefix lengths: one hash per generation and family
+ * (see castle_nhash_lens). */
+struct castle_nhash4_t {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, CASTLE_POL_NET_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(key_size, sizeof(struct castle_lpm4));
+	__uint(value_size, sizeof(struct castle_block_val));
+};
+
+struct castle_nhash6_t {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, CASTLE_POL_NET_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(key_size, sizeof(struct castle_lpm6));
+	__uint(value_size, sizeof(struct castle_block_val));
+};
+
 struct castle_csrc4_t {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, CASTLE_CSRC_ENTRIES);
@@ -106,6 +124,17 @@ CASTLE_OUTER(pol_net6, struct castle_net6_t);
 CASTLE_OUTER(pol_csrc4, struct castle_csrc4_t);
 CASTLE_OUTER(pol_csrc6, struct castle_csrc6_t);
 CASTLE_OUTER(pol_sni, struct castle_sni_t);
+CASTLE_OUTER(pol_nhash4, struct castle_nhash4_t);
+CASTLE_OUTER(pol_nhash6, struct castle_nhash6_t);
+
+/* The prefix lengths of pol_nhash4/6, per generation. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, CASTLE_GENS);
+	__type(key, __u32);
+	__type(value, struct castle_nhash_lens);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pol_nlens SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

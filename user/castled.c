@@ -325,6 +325,14 @@ static int apply_policy(struct daemon *d, const char *prefix)
 		state_note_reload(&d->l.maps, false, -1);
 		return -1;
 	}
+	/* While a program of an older build may run on the new generation
+	 * (between this apply and the attach that replaces it) it must find
+	 * the block CIDRs where it looks: in the tries. */
+	uint32_t older = castle_loader_older_program(&d->l);
+	if (older && !d->l.maps.trie_only)
+		logf_("program %u of another castle build runs on these maps: policy CIDRs go in "
+		      "LPM tries until it is gone", older);
+	d->l.maps.trie_only = older != 0;
 	ret = castle_apply(&d->l.maps, &conf, &comp, &st, err, sizeof(err));
 	castle_policy_compiled_free(&comp);
 	if (ret) {
@@ -343,7 +351,8 @@ static int apply_policy(struct daemon *d, const char *prefix)
 	logf_("policy %s applied: serial %llu, %u+%u IPv4 and %u+%u IPv6 blocks (exact+CIDR), "
 	      "%zu allows, %u classes%s%s, %u TTLs kept, in %.2fs",
 	      d->o.policy, (unsigned long long)st.serial, st.entries[CASTLE_PM_BLOCK4],
-	      st.entries[CASTLE_PM_NET4], st.entries[CASTLE_PM_BLOCK6], st.entries[CASTLE_PM_NET6],
+	      st.entries[CASTLE_PM_NET4] + st.entries[CASTLE_PM_NHASH4], st.entries[CASTLE_PM_BLOCK6],
+	      st.entries[CASTLE_PM_NET6] + st.entries[CASTLE_PM_NHASH6],
 	      conf.nallow, conf.nclasses, conf.tls.present ? ", tls" : "",
 	      conf.dry_run ? ", DRY-RUN" : "", st.ttl_kept, st.seconds);
 	return 0;
@@ -546,6 +555,12 @@ static int run(struct daemon *d, int ready_fd)
 		      d->o.pin_dir);
 	}
 	if (apply_policy(d, "castled: ") || attach_all(d))
+		return 1;
+	/* An upgrade: the attach replaced the older programs, so the CIDRs can
+	 * move to the prefix-length hashes. */
+	if (d->l.maps.trie_only && !castle_loader_older_program(&d->l) &&
+	    d->snap.apply.entries[CASTLE_PM_NET4] + d->snap.apply.entries[CASTLE_PM_NET6] &&
+	    apply_policy(d, "castled: "))
 		return 1;
 	state_note_reload(&d->l.maps, false, getpid());
 	tick(d, false);

@@ -185,9 +185,12 @@ static int fill_blocks(struct castle_maps *m, struct castle_gen *g,
 		live[CASTLE_PM_BLOCK6] = live_inner(m, CASTLE_PM_BLOCK6, live_gen);
 		live[CASTLE_PM_NET4] = live_inner(m, CASTLE_PM_NET4, live_gen);
 		live[CASTLE_PM_NET6] = live_inner(m, CASTLE_PM_NET6, live_gen);
+		live[CASTLE_PM_NHASH4] = live_inner(m, CASTLE_PM_NHASH4, live_gen);
+		live[CASTLE_PM_NHASH6] = live_inner(m, CASTLE_PM_NHASH6, live_gen);
 		exact = calloc(conf->nblock, sizeof(*exact));
 		/* Without the exact set (out of memory, a failed walk), TTL
-		 * CIDRs simply start afresh: correct, only not kept. */
+		 * CIDRs simply start afresh: correct, only not kept. (A hash
+		 * answers exact keys only; its walk is not needed.) */
 		if (exact && (find_exact(conf, 4, live[CASTLE_PM_NET4], exact) ||
 			      find_exact(conf, 6, live[CASTLE_PM_NET6], exact)))
 			memset(exact, 0, conf->nblock * sizeof(*exact));
@@ -203,7 +206,10 @@ static int fill_blocks(struct castle_maps *m, struct castle_gen *g,
 		if (b->ttl_ns) {
 			int pm = host ? (v4 ? CASTLE_PM_BLOCK4 : CASTLE_PM_BLOCK6)
 				      : (v4 ? CASTLE_PM_NET4 : CASTLE_PM_NET6);
-			if (keep_ttl(live[pm], c, host || (exact && exact[i]), b->ttl_ns, now, &v))
+			/* the live generation's CIDRs: in its hash or its trie */
+			if ((!host && keep_ttl(live[v4 ? CASTLE_PM_NHASH4 : CASTLE_PM_NHASH6], c, true,
+					       b->ttl_ns, now, &v)) ||
+			    keep_ttl(live[pm], c, host || (exact && exact[i]), b->ttl_ns, now, &v))
 				st->ttl_kept++;
 			else
 				v.expires_ns = b->ttl_ns > UINT64_MAX - now ? UINT64_MAX /* no wrap */
@@ -361,7 +367,16 @@ int castle_apply(struct castle_maps *m, const struct castle_policy_conf *conf,
 		return ret;
 	}
 	st->serial = pol.serial;
-	castle_gen_live(m, &st->gen, NULL);
+	castle_gen_live(m, &st->gen, &live_pol);
+	/* entries[] counted the CIDRs as the tries'; say where they went */
+	for (int f = 0; f < 2; f++) {
+		int trie = f ? CASTLE_PM_NET6 : CASTLE_PM_NET4, hash = f ? CASTLE_PM_NHASH6 : CASTLE_PM_NHASH4;
+
+		if (live_pol.lists & (1u << hash)) {
+			st->entries[hash] = st->entries[trie];
+			st->entries[trie] = 0;
+		}
+	}
 	for (int i = 0; i < CASTLE_PM_MAX; i++) {
 		uint32_t cap = 0;
 		int fd = live_inner(m, i, st->gen);

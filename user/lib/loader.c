@@ -309,6 +309,59 @@ void castle_loader_close(struct castle_loader *l)
 	l->xdp = NULL;
 }
 
+/* ---- programs of other builds --------------------------------------------- */
+
+static int prog_tag(int fd, uint8_t tag[BPF_TAG_SIZE])
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return -errno;
+	memcpy(tag, info.tag, BPF_TAG_SIZE);
+	return 0;
+}
+
+uint32_t castle_loader_older_program(const struct castle_loader *l)
+{
+	uint8_t tags[8][BPF_TAG_SIZE];
+	struct bpf_map_info si = {};
+	__u32 len = sizeof(si), id = 0;
+	struct bpf_program *p;
+	int ntags = 0;
+
+	if (bpf_obj_get_info_by_fd(l->maps.state, &si, &len))
+		return 0;
+	bpf_object__for_each_program(p, l->xdp->obj)
+		if (ntags < 8 && !prog_tag(bpf_program__fd(p), tags[ntags]))
+			ntags++;
+	if (l->tc)
+		bpf_object__for_each_program(p, l->tc)
+			if (ntags < 8 && !prog_tag(bpf_program__fd(p), tags[ntags]))
+				ntags++;
+	while (!bpf_prog_get_next_id(id, &id)) {
+		struct bpf_prog_info info = {};
+		__u32 ids[64], n;
+		bool uses = false, ours = false;
+		int fd = bpf_prog_get_fd_by_id(id);
+
+		if (fd < 0)
+			continue;
+		info.nr_map_ids = 64;
+		info.map_ids = (uintptr_t)ids;
+		len = sizeof(info);
+		n = bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.nr_map_ids;
+		close(fd);
+		for (__u32 i = 0; i < n && i < 64; i++)
+			uses |= ids[i] == si.id;
+		for (int t = 0; uses && t < ntags; t++)
+			ours |= !memcmp(info.tag, tags[t], BPF_TAG_SIZE);
+		if (uses && !ours)
+			return id;
+	}
+	return 0;
+}
+
 /* ---- castled's presence -------------------------------------------------- */
 
 bool castle_daemon_alive(pid_t pid)

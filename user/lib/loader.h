@@ -60,6 +60,11 @@ int castle_loader_open(struct castle_loader *l, const char *pin_dir, uint32_t ma
 		       char *err, size_t errlen);
 void castle_loader_close(struct castle_loader *l);
 
+/* The id of a loaded program on l's maps that is none of this build's
+ * programs (an older castle's, still attached during an upgrade), or 0. Such
+ * a program reads block CIDRs only from the tries (see castle_maps.trie_only). */
+uint32_t castle_loader_older_program(const struct castle_loader *l);
+
 /* Appended to errors of loading and attaching that a missing capability
  * explains (loader.c, attach.c). */
 #define CASTLE_CAPS_HINT " (castled needs CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN and CAP_SYS_ADMIN, or root: see dist/castled.service)"

@@ -19,6 +19,7 @@ const char *const castle_pol_map_names[CASTLE_PM_MAX] = {
 	CASTLE_MAP_POL_ALLOW4, CASTLE_MAP_POL_ALLOW6, CASTLE_MAP_POL_BLOCK4,
 	CASTLE_MAP_POL_BLOCK6, CASTLE_MAP_POL_NET4,   CASTLE_MAP_POL_NET6,
 	CASTLE_MAP_POL_CSRC4,  CASTLE_MAP_POL_CSRC6,  CASTLE_MAP_POL_SNI,
+	CASTLE_MAP_POL_NHASH4, CASTLE_MAP_POL_NHASH6,
 };
 
 const char *const castle_man_map_names[CASTLE_MM_MAX] = {
@@ -43,7 +44,7 @@ static void maps_reset(struct castle_maps *m)
 {
 	memset(m, 0, sizeof(*m));
 	m->state = m->policy = m->rl_state = m->rl_steady = m->rl_events = m->ifslot = m->xdp_stats = m->tc_stats = -1;
-	m->class_stats = m->events = m->ifaces = m->notes = m->man_count = -1;
+	m->class_stats = m->events = m->ifaces = m->notes = m->man_count = m->nlens = -1;
 	for (int i = 0; i < CASTLE_PM_MAX; i++)
 		m->pol[i] = -1;
 	for (int i = 0; i < CASTLE_MM_MAX; i++)
@@ -69,7 +70,15 @@ static void maps_reset(struct castle_maps *m)
 		X(CASTLE_MAP_EVENTS, (m)->events);                   \
 		X(CASTLE_MAP_IFACES, (m)->ifaces);                   \
 		X(CASTLE_MAP_NOTES, (m)->notes);                     \
+		X(CASTLE_MAP_POL_NLENS, (m)->nlens);                 \
 	} while (0)
+
+/* Maps a castle build before them did not pin: their pins may be missing. */
+static bool optional_pin(const char *name)
+{
+	return !strcmp(name, CASTLE_MAP_POL_NHASH4) || !strcmp(name, CASTLE_MAP_POL_NHASH6) ||
+	       !strcmp(name, CASTLE_MAP_POL_NLENS);
+}
 
 /* man_count is written with atomic instructions from both sides, so user
  * space maps it rather than going through lookup/update. */
@@ -118,6 +127,8 @@ int castle_maps_open_pinned(const char *pin_dir, struct castle_maps *m, char *er
 			break;                                                          \
 		snprintf(path, sizeof(path), "%s/%s", pin_dir, name);                   \
 		(slot) = bpf_obj_get(path);                                             \
+		if ((slot) < 0 && errno == ENOENT && optional_pin(name))                \
+			break;                                                          \
 		if ((slot) < 0) {                                                       \
 			ret = -errno;                                                   \
 			snprintf(err, errlen, "open %s: %s%s", path, strerror(errno),   \
@@ -187,17 +198,44 @@ static const struct inner_spec inner_specs[CASTLE_PM_MAX] = {
 	[CASTLE_PM_CSRC4] = { BPF_MAP_TYPE_LPM_TRIE, sizeof(struct castle_lpm4), sizeof(struct castle_csrc_val) },
 	[CASTLE_PM_CSRC6] = { BPF_MAP_TYPE_LPM_TRIE, sizeof(struct castle_lpm6), sizeof(struct castle_csrc_val) },
 	[CASTLE_PM_SNI] = { BPF_MAP_TYPE_HASH, sizeof(struct castle_sni_key), sizeof(uint32_t) },
+	[CASTLE_PM_NHASH4] = { BPF_MAP_TYPE_HASH, sizeof(struct castle_lpm4), sizeof(struct castle_block_val) },
+	[CASTLE_PM_NHASH6] = { BPF_MAP_TYPE_HASH, sizeof(struct castle_lpm6), sizeof(struct castle_block_val) },
 };
 
-int castle_gen_begin(const struct castle_gen_sizes *sz, struct castle_gen *g, char *err, size_t errlen)
+static bool net_map(int pm)
+{
+	return pm == CASTLE_PM_NET4 || pm == CASTLE_PM_NET6 || pm == CASTLE_PM_NHASH4 ||
+	       pm == CASTLE_PM_NHASH6;
+}
+
+static int inner_create(struct castle_gen *g, int pm, uint32_t n, char *err, size_t errlen)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = BPF_F_NO_PREALLOC);
+	char name[16];
+
+	snprintf(name, sizeof(name), "cg_%s", castle_pol_map_names[pm] + 4);
+	g->inner[pm] = bpf_map_create(inner_specs[pm].type, name, inner_specs[pm].key_size,
+				      inner_specs[pm].value_size, n ? n : 1, &o);
+	if (g->inner[pm] < 0) {
+		int e = errno;
+		snprintf(err, errlen, "create map %s (%u entries): %s", castle_pol_map_names[pm], n,
+			 strerror(e));
+		return -e;
+	}
+	return 0;
+}
+
+/* The block-CIDR maps are made by castle_gen_commit (place_nets). */
+int castle_gen_begin(const struct castle_gen_sizes *sz, struct castle_gen *g, char *err, size_t errlen)
+{
 	struct castle_gen_sizes def = {
 		CASTLE_POL_EXACT_ENTRIES, CASTLE_POL_NET_ENTRIES, CASTLE_POL_ALLOW_ENTRIES,
 	};
 
 	if (!sz)
 		sz = &def;
+	memset(g, 0, sizeof(*g));
+	g->net_size = sz->net;
 	for (int i = 0; i < CASTLE_PM_MAX; i++)
 		g->inner[i] = -1;
 	for (int i = 0; i < CASTLE_PM_MAX; i++) {
@@ -205,21 +243,16 @@ int castle_gen_begin(const struct castle_gen_sizes *sz, struct castle_gen *g, ch
 
 		switch (i) {
 		case CASTLE_PM_BLOCK4: case CASTLE_PM_BLOCK6: n = sz->exact; break;
-		case CASTLE_PM_NET4: case CASTLE_PM_NET6: n = sz->net; break;
 		case CASTLE_PM_ALLOW4: case CASTLE_PM_ALLOW6: n = sz->allow; break;
 		case CASTLE_PM_SNI: n = CASTLE_SNI_ENTRIES; break;
 		default: n = CASTLE_CSRC_ENTRIES; break;
 		}
-		char name[16];
-		snprintf(name, sizeof(name), "cg_%s", castle_pol_map_names[i] + 4);
-		g->inner[i] = bpf_map_create(inner_specs[i].type, name, inner_specs[i].key_size,
-					     inner_specs[i].value_size, n ? n : 1, &o);
-		if (g->inner[i] < 0) {
-			int e = errno;
-			snprintf(err, errlen, "create map %s (%u entries): %s", castle_pol_map_names[i],
-				 n, strerror(e));
+		if (net_map(i))
+			continue;
+		int ret = inner_create(g, i, n, err, errlen);
+		if (ret) {
 			castle_gen_abort(g);
-			return -e;
+			return ret;
 		}
 	}
 	return 0;
@@ -231,6 +264,11 @@ void castle_gen_abort(struct castle_gen *g)
 		if (g->inner[i] >= 0)
 			close(g->inner[i]);
 		g->inner[i] = -1;
+	}
+	for (int f = 0; f < 2; f++) {
+		free(g->net[f]);
+		g->net[f] = NULL;
+		g->nnet[f] = g->capnet[f] = 0;
 	}
 }
 
@@ -244,6 +282,103 @@ int castle_gen_live(const struct castle_maps *m, uint32_t *gen, struct castle_po
 	*gen = st.gen & 1;
 	if (pol && bpf_map_lookup_elem(m->policy, gen, pol))
 		return -errno;
+	return 0;
+}
+
+/* Fill the hash of one family's block CIDRs: keys packed for batch updates. */
+static int fill_nhash(int fd, const struct castle_gen_net *net, size_t n, size_t ksz)
+{
+	uint8_t *keys = malloc(n * ksz + 1);
+	struct castle_block_val *vals = malloc(n * sizeof(*vals) + 1);
+	const size_t chunk = 65536;
+	int ret = 0;
+
+	if (!keys || !vals) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		memcpy(keys + i * ksz, &net[i].key, ksz);
+		vals[i] = net[i].v;
+	}
+	for (size_t off = 0; off < n && !ret; off += chunk) {
+		LIBBPF_OPTS(bpf_map_batch_opts, o, .elem_flags = BPF_ANY);
+		uint32_t cnt = n - off < chunk ? n - off : chunk;
+
+		if (bpf_map_update_batch(fd, keys + off * ksz, vals + off, &cnt, &o))
+			ret = -errno;
+	}
+out:
+	free(keys);
+	free(vals);
+	return ret;
+}
+
+static int len_desc(const void *a, const void *b)
+{
+	return (int)*(const uint8_t *)b - (int)*(const uint8_t *)a;
+}
+
+/*
+ * Make the block-CIDR maps of family f (0: IPv4) and put g's CIDRs of that
+ * family in one of them: the prefix-length hash when they come in at most
+ * CASTLE_NHASH_LENS lengths (and the pins have it, and no older program may
+ * read the generation), else the trie. The other map is made with one entry:
+ * every outer slot holds a map. lens gets the lengths of the hash.
+ */
+static int place_nets(const struct castle_maps *m, struct castle_gen *g, int f,
+		      struct castle_nhash_lens *lens, char *err, size_t errlen)
+{
+	int pm_trie = f ? CASTLE_PM_NET6 : CASTLE_PM_NET4;
+	int pm_hash = f ? CASTLE_PM_NHASH6 : CASTLE_PM_NHASH4;
+	size_t n = g->nnet[f], ksz = f ? sizeof(struct castle_lpm6) : sizeof(struct castle_lpm4);
+	uint32_t size = n > g->net_size ? (n > UINT32_MAX ? UINT32_MAX : (uint32_t)n) : g->net_size;
+	uint8_t len[CASTLE_NHASH_LENS];
+	bool seen[129] = { false }, hash;
+	unsigned int nlen = 0;
+	int ret;
+
+	for (size_t i = 0; i < n; i++) {
+		uint32_t l = g->net[f][i].key.prefixlen;
+
+		if (l > 128 || seen[l])
+			continue;
+		seen[l] = true;
+		if (nlen < CASTLE_NHASH_LENS)
+			len[nlen] = (uint8_t)l;
+		nlen++;
+	}
+	hash = n && nlen <= CASTLE_NHASH_LENS && m->pol[pm_hash] >= 0 && m->nlens >= 0 &&
+	       !m->trie_only;
+	ret = inner_create(g, pm_trie, hash ? 1 : size, err, errlen);
+	if (!ret && m->pol[pm_hash] >= 0)
+		ret = inner_create(g, pm_hash, hash ? size : 1, err, errlen);
+	if (ret)
+		return ret;
+	if (hash) {
+		qsort(len, nlen, 1, len_desc);
+		memcpy(f ? lens->len6 : lens->len4, len, nlen);
+		*(f ? &lens->n6 : &lens->n4) = (uint8_t)nlen;
+		ret = fill_nhash(g->inner[pm_hash], g->net[f], n, ksz);
+		if (ret)
+			snprintf(err, errlen, "add %zu IPv%d block CIDRs: %s", n, f ? 6 : 4,
+				 strerror(-ret));
+		return ret;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (bpf_map_update_elem(g->inner[pm_trie], &g->net[f][i].key, &g->net[f][i].v,
+					BPF_ANY)) {
+			struct castle_cidr c = { .family = f ? 6 : 4,
+						 .plen = (uint8_t)g->net[f][i].key.prefixlen };
+			char s[CASTLE_CIDR_STRLEN];
+
+			ret = -errno;
+			memcpy(c.addr, g->net[f][i].key.addr, f ? 16 : 4);
+			snprintf(err, errlen, "add block %s: %s", castle_cidr_str(&c, s, sizeof(s)),
+				 strerror(-ret));
+			return ret;
+		}
+	}
 	return 0;
 }
 
@@ -272,6 +407,19 @@ int castle_gen_commit(struct castle_maps *m, struct castle_gen *g, const struct 
 	live = st.gen & 1;
 	standby = live ^ 1;
 
+	struct castle_nhash_lens lens = { 0 };
+	for (int f = 0; f < 2; f++) {
+		ret = place_nets(m, g, f, &lens, err, errlen);
+		if (ret)
+			return ret;
+	}
+	if (m->nlens >= 0 && bpf_map_update_elem(m->nlens, &standby, &lens, BPF_ANY)) {
+		ret = -errno;
+		snprintf(err, errlen, "write %s[%u]: %s", CASTLE_MAP_POL_NLENS, standby,
+			 strerror(-ret));
+		return ret;
+	}
+
 	/* Which lists the programs may skip in this generation. */
 	struct castle_policy *slot = malloc(sizeof(*slot));
 	if (!slot) {
@@ -295,6 +443,8 @@ int castle_gen_commit(struct castle_maps *m, struct castle_gen *g, const struct 
 		return ret;
 	}
 	for (int i = 0; i < CASTLE_PM_MAX; i++) {
+		if (m->pol[i] < 0)
+			continue; /* pol_nhash4/6 not pinned: never used */
 		if (bpf_map_update_elem(m->pol[i], &standby, &g->inner[i], BPF_ANY)) {
 			ret = -errno;
 			snprintf(err, errlen, "install %s[%u]: %s", castle_pol_map_names[i], standby,
@@ -319,7 +469,8 @@ int castle_gen_commit(struct castle_maps *m, struct castle_gen *g, const struct 
 	/* Grace period: see the comment above. */
 	bpf_map_update_elem(m->pol[CASTLE_PM_SNI], &standby, &g->inner[CASTLE_PM_SNI], BPF_ANY);
 	for (int i = 0; i < CASTLE_PM_MAX; i++)
-		bpf_map_delete_elem(m->pol[i], &live);
+		if (m->pol[i] >= 0)
+			bpf_map_delete_elem(m->pol[i], &live);
 
 	castle_gen_abort(g); /* our fds; the outer maps hold their own references */
 	return 0;
@@ -345,13 +496,27 @@ static int put(int fd, const void *k, const void *v, uint64_t flags)
 
 int castle_gen_add_block(struct castle_gen *g, const struct castle_cidr *c, const struct castle_block_val *v)
 {
-	struct castle_lpm6 k;
+	int f = c->family == 4 ? 0 : 1;
+	struct castle_gen_net *e;
+	struct castle_cidr masked = *c;
 
 	if (castle_cidr_is_host(c))
-		return put(g->inner[c->family == 4 ? CASTLE_PM_BLOCK4 : CASTLE_PM_BLOCK6], c->addr, v,
-			   BPF_ANY);
-	lpm_key(c, &k);
-	return put(g->inner[c->family == 4 ? CASTLE_PM_NET4 : CASTLE_PM_NET6], &k, v, BPF_ANY);
+		return put(g->inner[f ? CASTLE_PM_BLOCK6 : CASTLE_PM_BLOCK4], c->addr, v, BPF_ANY);
+	if (g->nnet[f] == g->capnet[f]) {
+		size_t cap = g->capnet[f] ? g->capnet[f] * 2 : 64;
+		void *p = realloc(g->net[f], cap * sizeof(*g->net[f]));
+
+		if (!p)
+			return -ENOMEM;
+		g->net[f] = p;
+		g->capnet[f] = cap;
+	}
+	castle_cidr_mask(&masked); /* a hash key must not carry host bits */
+	e = &g->net[f][g->nnet[f]++];
+	memset(&e->key, 0, sizeof(e->key));
+	lpm_key(&masked, &e->key);
+	e->v = *v;
+	return 0;
 }
 
 int castle_gen_add_allow(struct castle_gen *g, const struct castle_cidr *c, const struct castle_allow_val *v)
@@ -412,8 +577,16 @@ int castle_block_map_fd(const struct castle_maps *m, const struct castle_cidr *c
 		return m->man[host ? (v4 ? CASTLE_MM_BLOCK4 : CASTLE_MM_BLOCK6)
 				   : (v4 ? CASTLE_MM_NET4 : CASTLE_MM_NET6)];
 	uint32_t id;
-	int outer = m->pol[host ? (v4 ? CASTLE_PM_BLOCK4 : CASTLE_PM_BLOCK6)
-				: (v4 ? CASTLE_PM_NET4 : CASTLE_PM_NET6)];
+	int pm = host ? (v4 ? CASTLE_PM_BLOCK4 : CASTLE_PM_BLOCK6) : (v4 ? CASTLE_PM_NET4 : CASTLE_PM_NET6);
+	int hpm = v4 ? CASTLE_PM_NHASH4 : CASTLE_PM_NHASH6;
+	struct castle_policy *pol = host || m->pol[hpm] < 0 ? NULL : malloc(sizeof(*pol));
+
+	/* A generation's CIDRs of a family are in its prefix-length hash or
+	 * in its trie, as its `lists` say. */
+	if (pol && !bpf_map_lookup_elem(m->policy, &gen, pol) && (pol->lists & (1u << hpm)))
+		pm = hpm;
+	free(pol);
+	int outer = m->pol[pm];
 	if (bpf_map_lookup_elem(outer, &gen, &id))
 		return -errno;
 	int fd = bpf_map_get_fd_by_id(id);
@@ -737,7 +910,7 @@ static int inner_fd(const struct castle_maps *m, int pm, uint32_t gen)
 {
 	uint32_t id;
 
-	if (bpf_map_lookup_elem(m->pol[pm], &gen, &id))
+	if (m->pol[pm] < 0 || bpf_map_lookup_elem(m->pol[pm], &gen, &id))
 		return -1; /* no policy applied yet */
 	return bpf_map_get_fd_by_id(id);
 }
@@ -746,8 +919,10 @@ int castle_block_foreach(const struct castle_maps *m, bool reap, castle_entry_cb
 {
 	static const struct { int pm, mm, family; bool lpm; } lists[] = {
 		{ CASTLE_PM_BLOCK4, CASTLE_MM_BLOCK4, 4, false },
+		{ CASTLE_PM_NHASH4, -1, 4, true }, /* keys laid out as the trie's */
 		{ CASTLE_PM_NET4, CASTLE_MM_NET4, 4, true },
 		{ CASTLE_PM_BLOCK6, CASTLE_MM_BLOCK6, 6, false },
+		{ CASTLE_PM_NHASH6, -1, 6, true },
 		{ CASTLE_PM_NET6, CASTLE_MM_NET6, 6, true },
 	};
 	uint64_t now = castle_now_boot_ns();
@@ -765,6 +940,8 @@ int castle_block_foreach(const struct castle_maps *m, bool reap, castle_entry_cb
 			if (ret)
 				return ret;
 		}
+		if (lists[i].mm < 0)
+			continue;
 		ret = walk(m, lists[i].mm, m->man[lists[i].mm], lists[i].family, lists[i].lpm, false,
 			   reap, now, cb, arg);
 		if (ret)

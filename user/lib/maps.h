@@ -19,7 +19,9 @@ struct bpf_object;
 struct castle_maps {
 	int state;
 	int policy;
-	int pol[CASTLE_PM_MAX];		/* outer maps */
+	int pol[CASTLE_PM_MAX];		/* outer maps (pol_nhash4/6: -1 in
+					 * the pins of a build before them) */
+	int nlens;			/* pol_nlens, -1 likewise */
 	int man[CASTLE_MM_MAX];
 	int man_count;			/* struct castle_man_count, see castle.h */
 	int rl_state;
@@ -33,6 +35,10 @@ struct castle_maps {
 	int ifaces;
 	int notes;
 	bool owned;			/* fds are ours to close */
+	/* castle_gen_commit puts every block CIDR in the pol_net4/6 tries,
+	 * which the programs of every build read: castled sets it while a
+	 * program of an older build may still run on these maps. */
+	bool trie_only;
 	/* man_count mapped by castle_maps_from_object/_open_pinned (NULL when
 	 * the pins predate it); unmapped by castle_maps_close. */
 	struct castle_man_count *man_count_mem;
@@ -73,8 +79,19 @@ void castle_maps_close(struct castle_maps *m);
  * castle_gen_* below, then castle_gen_commit() to make it live in one step,
  * or castle_gen_abort() to throw it away. The live policy is untouched until
  * the commit. */
+struct castle_gen_net {
+	struct castle_lpm6 key;		/* host bits cleared; IPv4 in castle_lpm4's place */
+	struct castle_block_val v;
+};
+
 struct castle_gen {
 	int inner[CASTLE_PM_MAX];
+	/* Block CIDRs by family (0: IPv4), held until castle_gen_commit knows
+	 * their prefix lengths and so their map: pol_nhash4/6 for at most
+	 * CASTLE_NHASH_LENS lengths, else the pol_net4/6 trie. */
+	struct castle_gen_net *net[2];
+	size_t nnet[2], capnet[2];
+	uint32_t net_size;		/* capacity for them (castle_gen_sizes.net) */
 };
 
 int castle_gen_begin(const struct castle_gen_sizes *sz, struct castle_gen *g, char *err, size_t errlen);

@@ -284,7 +284,8 @@ static void render_lists(FILE *f, const struct castle_metrics_snapshot *s)
 	       "Blocklist entries (exact and CIDR), by origin and family.");
 	for (int fi = 0; fi < 2; fi++)
 		fprintf(f, "castle_blocklist_entries{origin=\"policy\",family=\"%s\"} %u\n", fam[fi],
-			fi ? e[CASTLE_PM_BLOCK6] + e[CASTLE_PM_NET6] : e[CASTLE_PM_BLOCK4] + e[CASTLE_PM_NET4]);
+			fi ? e[CASTLE_PM_BLOCK6] + e[CASTLE_PM_NET6] + e[CASTLE_PM_NHASH6]
+			   : e[CASTLE_PM_BLOCK4] + e[CASTLE_PM_NET4] + e[CASTLE_PM_NHASH4]);
 	for (int o = CASTLE_ORIGIN_MANUAL; o < CASTLE_ORIGIN_MAX; o++)
 		for (int fi = 0; fi < 2; fi++)
 			fprintf(f, "castle_blocklist_entries{origin=\"%s\",family=\"%s\"} %u\n",
