@@ -5,7 +5,7 @@
  * baseline, interleaved A B A B.
  *
  *   castle-cost xdp [--obj PATH] [--repeat N] [--runs K] [--exact N] [--nets N]
- *                   [--no-allow] [--only PATH,...] [--no-check]
+ *                   [--cidr-lengths K] [--no-allow] [--only PATH,...] [--no-check]
  *   castle-cost tc  [--repeat N] [--runs K] [--only PATH,...]
  *
  * It builds the state a path needs with the BPF tests' fixtures
@@ -45,7 +45,7 @@
 struct opts {
 	const char *obj, *only;
 	int no_check, no_allow;
-	unsigned long repeat, runs, exact, nets;
+	unsigned long repeat, runs, exact, nets, lengths;
 };
 
 /* --only: a comma-separated list of path names (NULL: every path). */
@@ -190,7 +190,10 @@ static void add_cidr(struct fx *f, const char *s)
  *   block  exact: 198.19.0.0 - 198.19.255.255 (65536, except 198.19.0.2,
  *                 the destination) and 2001:db8:5::N for N < --exact;
  *          CIDRs: 2048 /28s in 198.18.0.0/17 and --nets /96s
- *                 2001:db8:6:0:N::/96
+ *                 2001:db8:6:0:N::/96; with --cidr-lengths K also
+ *                 198.18.160.0/19, /20, ... (K lengths) and 2001:db8:6:1::/64,
+ *                 /65, ...: K + 1 prefix lengths per family, more than
+ *                 CASTLE_NHASH_LENS puts the CIDRs in the tries
  *   limits udp/9000: 1/h burst 1 (every packet but the first over);
  *          udp/9001: 1e9/s burst 1e6 (never over); per /32 and /128.
  * Pass sources (198.18.250.1, 2001:db8:7::1) are on none of them.
@@ -253,6 +256,12 @@ static void load_xdp_policy(struct fx *f, const struct opts *o)
 	}
 	for (unsigned long i = 0; i < o->nets; i++) {
 		snprintf(buf, sizeof(buf), "2001:db8:6:0:%lx:%lx::/96", i >> 16, i & 0xffff);
+		add_cidr(f, buf);
+	}
+	for (unsigned long i = 0; i < o->lengths; i++) {
+		snprintf(buf, sizeof(buf), "198.18.160.0/%lu", 19 + i);
+		add_cidr(f, buf);
+		snprintf(buf, sizeof(buf), "2001:db8:6:1::/%lu", 64 + i);
 		add_cidr(f, buf);
 	}
 	int c0 = fx_class(f, NULL, CASTLE_PROTO_UDP, "9000", 1.0 / 3600, 1);
@@ -486,7 +495,7 @@ static int cmd_tc(const struct opts *o)
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: castle-cost xdp [--obj PATH] [--repeat N] [--runs K] [--exact N] "
-		"[--nets N] [--no-allow] [--only PATH,...] [--no-check]\n"
+		"[--nets N] [--cidr-lengths K] [--no-allow] [--only PATH,...] [--no-check]\n"
 		"       castle-cost tc [--repeat N] [--runs K] [--only PATH,...]\n");
 }
 
@@ -498,6 +507,7 @@ int main(int argc, char **argv)
 		{ "runs", required_argument, NULL, 'n' },
 		{ "exact", required_argument, NULL, 'e' },
 		{ "nets", required_argument, NULL, 'N' },
+		{ "cidr-lengths", required_argument, NULL, 'L' },
 		{ "only", required_argument, NULL, 'O' },
 		{ "no-check", no_argument, NULL, 'C' },
 		{ "no-allow", no_argument, NULL, 'A' },
@@ -533,10 +543,12 @@ int main(int argc, char **argv)
 		case 'n':
 		case 'e':
 		case 'N':
+		case 'L':
 			errno = 0;
 			v = strtoul(optarg, &end, 0);
 			if (errno || end == optarg || *end || v > UINT32_MAX ||
-			    (c != 'e' && c != 'N' && !v) || (c == 'n' && v > MAX_RUNS)) {
+			    (c != 'e' && c != 'N' && c != 'L' && !v) || (c == 'n' && v > MAX_RUNS) ||
+			    (c == 'L' && v > 9)) {
 				fprintf(stderr, "castle-cost: bad number '%s'\n", optarg);
 				return 2;
 			}
@@ -546,6 +558,8 @@ int main(int argc, char **argv)
 				o.runs = v;
 			else if (c == 'e')
 				o.exact = v;
+			else if (c == 'L')
+				o.lengths = v;
 			else
 				o.nets = v;
 			break;

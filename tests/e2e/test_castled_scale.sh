@@ -30,8 +30,10 @@ lt "$dt" "$BOUND" && t_ok "start to ready under ${BOUND}s (${dt}s)" || t_fail "s
 
 exact=$(( $(metric castle_map_entries 'map="pol_block4"') + $(metric castle_map_entries 'map="pol_block6"') ))
 t_eq "every exact entry is in the live generation" "$N" "$exact"
-nets=$(( $(metric castle_map_entries 'map="pol_net4"') + $(metric castle_map_entries 'map="pol_net6"') ))
-t_eq "every network entry is in the live generation" 10000 "$nets"
+nets=$(( $(metric castle_map_entries 'map="pol_nhash4"') + $(metric castle_map_entries 'map="pol_nhash6"') ))
+t_eq "every network entry is in the live generation (one prefix length: the hashes)" 10000 "$nets"
+t_eq "... and none in the tries" 0 \
+	$(( $(metric castle_map_entries 'map="pol_net4"') + $(metric castle_map_entries 'map="pol_net6"') ))
 t_eq "comments went to the notes map" $(( (N + 10000 + 999) / 1000 )) "$(metric castle_map_entries 'map="notes"')"
 
 send_udp $HIT $DUT4 9999 4

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# test_castled_cidrs.sh - block CIDRs in few prefix lengths go in the
+# prefix-length hashes, in many lengths in the LPM tries; either way castled
+# enforces them on real traffic, counts hits on the entry that matched,
+# lists them, and moves them between the two on a reload. (A policy cannot
+# nest CIDRs of one list: tests/bpf/test_xdp_lists.c covers nesting.)
+. "$(dirname "$0")/lib.sh"
+
+IN24=198.18.66.5	# in 198.18.66.0/24
+IN28=198.18.67.20	# in 198.18.67.16/28
+IN22=198.18.73.9	# in 198.18.72.0/22
+OUT=198.18.70.1		# in none
+IN48=2001:db8:66::5	# in 2001:db8:66::/48
+E2E_SRC_ALIASES="$IN24 $IN28 $IN22 $OUT $IN48"
+
+xdp() { metric castle_packets_total "stage=\"xdp\",verdict=\"$1\",reason=\"$2\""; }
+entries() { metric castle_map_entries "map=\"$1\""; }
+hits() { ctl -j block list | jq -r --arg c "$1" '.entries[] | select(.cidr == $c) | .hits'; }
+
+command -v jq >/dev/null || { t_skip "CIDR maps" "jq not installed"; t_done; }
+e2e_topology || { t_fail "topology"; t_done; }
+e2e_policy <<'YAML'
+version: 1
+block:
+  - 198.18.66.0/24
+  - 198.18.72.0/22
+  - 198.18.67.16/28
+  - 2001:db8:66::/48
+YAML
+e2e_castled || { t_fail "castled starts"; t_done; }
+t_eq "3 IPv4 CIDRs in 3 lengths: in the hash" 3 "$(entries pol_nhash4)"
+t_eq "... not in the trie" 0 "$(entries pol_net4)"
+t_eq "the IPv6 CIDR: in its hash" 1 "$(entries pol_nhash6)"
+t_eq "castle_blocklist_entries counts them" 3 \
+	"$(metric castle_blocklist_entries 'origin="policy",family="ipv4"')"
+
+ok0=$(xdp pass ok)
+send_udp $IN24 $DUT4 9999 3
+send_udp $IN28 $DUT4 9999 4
+send_udp $IN22 $DUT4 9999 5
+send_udp $IN48 $DUT6 9999 2
+send_udp $OUT $DUT4 9999 1
+wait_metric castle_packets_total 'reason="blocklist"' 14
+t_eq "sources in the CIDRs dropped (blocklist)" 14 "$(xdp drop blocklist)"
+wait_metric castle_packets_total 'verdict="pass",reason="ok"' $((ok0 + 1)) 30 2>/dev/null ||
+	[ "$(xdp pass ok)" -ge $((ok0 + 1)) ]
+t_eq "the source in none passes (no drop counted)" 14 "$(xdp drop blocklist)"
+t_eq "hits on the /24" 3 "$(hits 198.18.66.0/24)"
+t_eq "hits on the /28" 4 "$(hits 198.18.67.16/28)"
+t_eq "hits on the /22" 5 "$(hits 198.18.72.0/22)"
+t_eq "hits on the IPv6 /48" 2 "$(hits 2001:db8:66::/48)"
+
+# ---- nine lengths: the IPv4 CIDRs go in the trie ---------------------------
+e2e_policy <<'YAML'
+version: 1
+block:
+  - 198.18.66.0/24
+  - 198.18.72.0/22
+  - 198.18.67.16/28
+  - 198.19.0.0/20
+  - 198.19.16.0/21
+  - 198.19.24.0/23
+  - 198.19.26.0/25
+  - 198.19.26.128/26
+  - 198.19.26.192/27
+  - 2001:db8:66::/48
+YAML
+castled_reload
+t_eq "reload with 9 IPv4 lengths applied" 2 "$(metric castle_policy_serial)"
+t_eq "9 lengths: the IPv4 CIDRs in the trie" 9 "$(entries pol_net4)"
+t_eq "... none in the hash" 0 "$(entries pol_nhash4)"
+t_eq "IPv6 still in its hash" 1 "$(entries pol_nhash6)"
+t_cmd "the log line counts the CIDRs in the hash" castled_log_has "0+3 IPv4 and 0+1 IPv6 blocks"
+t_cmd "... and in the trie" castled_log_has "0+9 IPv4 and 0+1 IPv6 blocks"
+ok0=$(xdp pass ok)
+send_udp $IN24 $DUT4 9999 2
+send_udp $IN28 $DUT4 9999 2
+send_udp $OUT $DUT4 9999 1
+wait_metric castle_packets_total 'reason="blocklist"' 18
+t_eq "trie: sources in the CIDRs dropped" 18 "$(xdp drop blocklist)"
+wait_metric castle_packets_total 'verdict="pass",reason="ok"' $((ok0 + 1)) 30 2>/dev/null ||
+	[ "$(xdp pass ok)" -ge $((ok0 + 1)) ]
+t_eq "trie: the source in none passes (no drop counted)" 18 "$(xdp drop blocklist)"
+t_eq "trie: hits on the /28" 2 "$(hits 198.18.67.16/28)"
+t_done
