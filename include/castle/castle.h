@@ -238,7 +238,7 @@ enum castle_pol_map {
 
 /*
  * A generation's block CIDRs of one family sit either in an LPM trie
- * (pol_net4/6) or, when they come in at most CASTLE_NHASH_LENS distinct
+ * (pol_net4/6) or, when they come in at most CASTLE_NHASH_MAX4/6 distinct
  * prefix lengths, in one hash (pol_nhash4/6) keyed by castle_lpm4/6 with the
  * host bits cleared: the programs then look up the source masked to each
  * length, longest first, and a hash lookup is a fraction of a trie walk
@@ -247,6 +247,12 @@ enum castle_pol_map {
  * `pol_nlens` array, indexed by generation like `policy`.
  */
 #define CASTLE_NHASH_LENS 8
+/* How many lengths castle_gen_commit puts in a hash, at most: a source on
+ * no list pays one hash lookup per length (~5 ns IPv4, ~9 ns IPv6 in
+ * test-run), a CIDR match in a trie a walk (~50 and ~80 ns more than in the
+ * hash): see docs/BENCHMARKS.md. */
+#define CASTLE_NHASH_MAX4 6
+#define CASTLE_NHASH_MAX6 4
 struct castle_nhash_lens {
 	__u8 n4;			/* lengths used in len4 */
 	__u8 n6;

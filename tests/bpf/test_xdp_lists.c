@@ -355,7 +355,7 @@ static void expired_cidr_does_not_unblock_enclosing_cidr_trie(void **state)
 }
 
 /*
- * The policy's CIDRs of a family in at most CASTLE_NHASH_LENS prefix
+ * The policy's CIDRs of a family in at most CASTLE_NHASH_MAX4/6 prefix
  * lengths go in one hash: the source masked to each length, longest first.
  * Lengths that cut a byte or a 32-bit word, /0, nested prefixes (the longest
  * match takes the hit), misses next to each prefix.
@@ -417,35 +417,61 @@ static void cidrs_in_few_lengths_looked_up_by_length(void **state)
 	assert_int_equal(fx_run_spec(f, &v6), XDP_PASS);
 }
 
-/* One length more than the hash takes: the family's CIDRs stay in the trie,
- * the other family's still go in its hash; the verdicts are the same. */
+/* Up to CASTLE_NHASH_MAX4/6 lengths in the hash, one more and the family's
+ * CIDRs stay in the trie (the other family's may still go in its hash);
+ * the verdicts are the same either way. */
 static void cidrs_in_many_lengths_stay_in_the_trie(void **state)
 {
 	struct fx *f = *state;
 	struct pkt_spec a = udp4("198.18.66.200"), b = udp4("198.19.240.1"), c = udp4("198.18.67.1"),
-			d = udp6("2001:db8:9:9::1"), e = udp6("2001:db8:a::1");
+			d = udp6("2001:db8:9:9::1"), e = udp6("2001:db8:a::1"),
+			g = udp6("2001:db8:ffff::1");
 	struct castle_entry en;
+	char s[64];
+	int last = 0;
 
+	for (int more = 0; more < 2; more++) {
+		fx_begin(f);
+		fx_block(f, "198.18.66.0/24", 0);
+		/* /20, /21, ... nested in 198.19.240.0/20, skipping /24 */
+		for (int i = 0; i < CASTLE_NHASH_MAX4 - 1 + more; i++) {
+			last = i < 4 ? 20 + i : 21 + i;
+			snprintf(s, sizeof(s), "198.19.240.0/%d", last);
+			fx_block(f, s, 0);
+		}
+		fx_block(f, "2001:db8:9::/48", 0);
+		for (int i = 0; i < CASTLE_NHASH_MAX6 - 1 + more; i++) {
+			snprintf(s, sizeof(s), "2001:db8:ffff::/%d", 49 + i);
+			fx_block(f, s, 0);
+		}
+		fx_commit(f);
+		assert_int_equal(live_lists(f), more ? (1u << CASTLE_PM_NET4) | (1u << CASTLE_PM_NET6)
+						     : (1u << CASTLE_PM_NHASH4) | (1u << CASTLE_PM_NHASH6));
+		assert_int_equal(fx_run_spec(f, &a), XDP_DROP);
+		assert_int_equal(fx_run_spec(f, &b), XDP_DROP);
+		assert_int_equal(fx_run_spec(f, &c), XDP_PASS);
+		assert_int_equal(fx_run_spec(f, &d), XDP_DROP);
+		assert_int_equal(fx_run_spec(f, &e), XDP_PASS);
+		assert_int_equal(fx_run_spec(f, &g), XDP_DROP);
+		/* the hit goes to the longest of the nested prefixes */
+		snprintf(s, sizeof(s), "198.19.240.0/%d", last);
+		assert_true(fx_block_entry(f, s, &en));
+		assert_int_equal(en.hits, 1);
+	}
+	assert_int_equal(fx_count(f, CASTLE_DROP, CASTLE_R_BLOCKLIST), 8);
+	assert_int_equal(fx_count(f, CASTLE_PASS, CASTLE_R_OK), 4);
+
+	/* one family over, the other not */
 	fx_begin(f);
-	fx_block(f, "198.18.66.0/24", 0);
-	for (int len = 20; len < 20 + CASTLE_NHASH_LENS; len++) {
-		char s[32];
-
-		snprintf(s, sizeof(s), "198.19.240.0/%d", len == 24 ? 31 : len);
+	for (int i = 0; i <= CASTLE_NHASH_MAX4; i++) {
+		snprintf(s, sizeof(s), "198.19.240.0/%d", 20 + i);
 		fx_block(f, s, 0);
 	}
 	fx_block(f, "2001:db8:9::/48", 0);
 	fx_commit(f);
 	assert_int_equal(live_lists(f), (1u << CASTLE_PM_NET4) | (1u << CASTLE_PM_NHASH6));
-	assert_int_equal(fx_run_spec(f, &a), XDP_DROP);
 	assert_int_equal(fx_run_spec(f, &b), XDP_DROP);
-	assert_int_equal(fx_run_spec(f, &c), XDP_PASS);
 	assert_int_equal(fx_run_spec(f, &d), XDP_DROP);
-	assert_int_equal(fx_run_spec(f, &e), XDP_PASS);
-	assert_true(fx_block_entry(f, "198.19.240.0/31", &en));
-	assert_int_equal(en.hits, 1);
-	assert_int_equal(fx_count(f, CASTLE_DROP, CASTLE_R_BLOCKLIST), 3);
-	assert_int_equal(fx_count(f, CASTLE_PASS, CASTLE_R_OK), 2);
 }
 
 static void expired_cidr_alone_passes(void **state)

@@ -322,7 +322,7 @@ static int len_desc(const void *a, const void *b)
 /*
  * Make the block-CIDR maps of family f (0: IPv4) and put g's CIDRs of that
  * family in one of them: the prefix-length hash when they come in at most
- * CASTLE_NHASH_LENS lengths (and the pins have it, and no older program may
+ * CASTLE_NHASH_MAX4/6 lengths (and the pins have it, and no older program may
  * read the generation), else the trie. The other map is made with one entry:
  * every outer slot holds a map. lens gets the lengths of the hash.
  */
@@ -348,8 +348,8 @@ static int place_nets(const struct castle_maps *m, struct castle_gen *g, int f,
 			len[nlen] = (uint8_t)l;
 		nlen++;
 	}
-	hash = n && nlen <= CASTLE_NHASH_LENS && m->pol[pm_hash] >= 0 && m->nlens >= 0 &&
-	       !m->trie_only;
+	hash = n && nlen <= (f ? CASTLE_NHASH_MAX6 : CASTLE_NHASH_MAX4) && m->pol[pm_hash] >= 0 &&
+	       m->nlens >= 0 && !m->trie_only;
 	ret = inner_create(g, pm_trie, hash ? 1 : size, err, errlen);
 	if (!ret && m->pol[pm_hash] >= 0)
 		ret = inner_create(g, pm_hash, hash ? size : 1, err, errlen);

@@ -88,7 +88,7 @@ struct castle_gen {
 	int inner[CASTLE_PM_MAX];
 	/* Block CIDRs by family (0: IPv4), held until castle_gen_commit knows
 	 * their prefix lengths and so their map: pol_nhash4/6 for at most
-	 * CASTLE_NHASH_LENS lengths, else the pol_net4/6 trie. */
+	 * CASTLE_NHASH_MAX4/6 lengths, else the pol_net4/6 trie. */
 	struct castle_gen_net *net[2];
 	size_t nnet[2], capnet[2];
 	uint32_t net_size;		/* capacity for them (castle_gen_sizes.net) */
