@@ -341,7 +341,7 @@ uint32_t castle_loader_older_program(const struct castle_loader *l)
 				ntags++;
 	while (!bpf_prog_get_next_id(id, &id)) {
 		struct bpf_prog_info info = {};
-		__u32 ids[64], n;
+		__u32 ids[64] = { 0 }, n;
 		bool uses = false, ours = false;
 		int fd = bpf_prog_get_fd_by_id(id);
 
