@@ -24,10 +24,14 @@
 	} NAME SEC(".maps")
 
 /* Inner templates give sizes, not BTF types: clang emits only forward
- * declarations for types reached through two levels of pointers. */
+ * declarations for types reached through two levels of pointers. One entry:
+ * the kernel only compares type, key, value and flags of a hash or LPM inner
+ * map with its template, and loading creates every template (a 2M-entry
+ * hash template costs 32 MB of buckets while it lives); castled sizes the
+ * real inner maps to the policy. */
 struct castle_lpm4_allow_t {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, CASTLE_POL_ALLOW_ENTRIES);
+	__uint(max_entries, 1);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(key_size, sizeof(struct castle_lpm4));
 	__uint(value_size, sizeof(struct castle_allow_val));
@@ -35,7 +39,7 @@ struct castle_lpm4_allow_t {
 
 struct castle_lpm6_allow_t {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, CASTLE_POL_ALLOW_ENTRIES);
+	__uint(max_entries, 1);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(key_size, sizeof(struct castle_lpm6));
 	__uint(value_size, sizeof(struct castle_allow_val));
@@ -43,7 +47,7 @@ struct castle_lpm6_allow_t {
 
 struct castle_exact4_t {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, CASTLE_POL_EXACT_ENTRIES);
+	__uint(max_entries, 1);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(key_size, sizeof(__u32));
 	__uint(value_size, sizeof(struct castle_block_val));
@@ -51,7 +55,7 @@ struct castle_exact4_t {
 
 struct castle_exact6_t {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, CASTLE_POL_EXACT_ENTRIES);
+	__uint(max_entries, 1);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(key_size, sizeof(struct castle_in6));
 	__uint(value_size, sizeof(struct castle_block_val));
@@ -59,7 +63,7 @@ struct castle_exact6_t {
 
 struct castle_net4_t {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, CASTLE_POL_NET_ENTRIES);
+	__uint(max_entries, 1);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(key_size, sizeof(struct castle_lpm4));
 	__uint(value_size, sizeof(struct castle_block_val));
@@ -67,7 +71,7 @@ struct castle_net4_t {
 
 struct castle_net6_t {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, CASTLE_POL_NET_ENTRIES);
+	__uint(max_entries, 1);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(key_size, sizeof(struct castle_lpm6));
 	__uint(value_size, sizeof(struct castle_block_val));
@@ -77,7 +81,7 @@ struct castle_net6_t {
  * (see castle_nhash_lens). */
 struct castle_nhash4_t {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, CASTLE_POL_NET_ENTRIES);
+	__uint(max_entries, 1);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(key_size, sizeof(struct castle_lpm4));
 	__uint(value_size, sizeof(struct castle_block_val));
@@ -85,7 +89,7 @@ struct castle_nhash4_t {
 
 struct castle_nhash6_t {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, CASTLE_POL_NET_ENTRIES);
+	__uint(max_entries, 1);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(key_size, sizeof(struct castle_lpm6));
 	__uint(value_size, sizeof(struct castle_block_val));
@@ -93,7 +97,7 @@ struct castle_nhash6_t {
 
 struct castle_csrc4_t {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, CASTLE_CSRC_ENTRIES);
+	__uint(max_entries, 1);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(key_size, sizeof(struct castle_lpm4));
 	__uint(value_size, sizeof(struct castle_csrc_val));
@@ -101,7 +105,7 @@ struct castle_csrc4_t {
 
 struct castle_csrc6_t {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, CASTLE_CSRC_ENTRIES);
+	__uint(max_entries, 1);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(key_size, sizeof(struct castle_lpm6));
 	__uint(value_size, sizeof(struct castle_csrc_val));
@@ -109,7 +113,7 @@ struct castle_csrc6_t {
 
 struct castle_sni_t {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, CASTLE_SNI_ENTRIES);
+	__uint(max_entries, 1);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(key_size, sizeof(struct castle_sni_key));
 	__uint(value_size, sizeof(__u32));

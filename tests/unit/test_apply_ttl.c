@@ -5,7 +5,9 @@
  * entry kept by a reload keeps its expiry only under the exact same prefix
  * (a new /25 inside an old /24 starts its own TTL; an LPM lookup in the old
  * trie answers the /24), and an expired TTL entry applied again starts a
- * fresh TTL instead of staying expired. Needs root (BPF).
+ * fresh TTL instead of staying expired, in the prefix-length hash and in the
+ * trie alike; and a generation's maps are sized to its policy. Needs root
+ * (BPF).
  */
 #include <dirent.h>
 #include <setjmp.h>
@@ -115,6 +117,72 @@ static void test_kept_only_on_exact_prefix(void **state)
 	assert_true(net.expires_ns == sub.expires_ns && net.created_ns == sub.created_ns);
 }
 
+/* Seven IPv4 prefix lengths: the policy's CIDRs live in the trie, where a
+ * lookup of the /25 would answer the old /24. */
+#define TRIE_PAD "  - 198.19.0.0/20\n  - 198.19.16.0/21\n  - 198.19.24.0/22\n" \
+		 "  - 198.19.28.0/23\n  - 198.19.32.0/26\n"
+
+static void test_kept_only_on_exact_prefix_in_the_trie(void **state)
+{
+	struct castle_block_val net0, net, sub;
+	struct castle_apply_stats st;
+
+	(void)state;
+	UT_NEED_ROOT();
+	apply("version: 1\nblock:\n  - { cidr: 198.18.40.0/24, ttl: 1h }\n"
+	      "  - { cidr: 198.18.44.0/25, ttl: 1h }\n" TRIE_PAD, &st);
+	assert_int_equal(st.entries[CASTLE_PM_NET4], 7);
+	assert_int_equal(st.entries[CASTLE_PM_NHASH4], 0);
+	pol_entry("198.18.40.0/24", &net0);
+	usleep(20000);
+	apply("version: 1\nblock:\n  - { cidr: 198.18.40.128/25, ttl: 1h }\n"
+	      "  - { cidr: 198.18.44.0/25, ttl: 1h }\n" TRIE_PAD, &st);
+	assert_int_equal(st.ttl_kept, 1); /* the /25 that was there */
+	pol_entry("198.18.40.128/25", &sub);
+	if (sub.created_ns == net0.created_ns || sub.expires_ns <= net0.expires_ns)
+		fail_msg("198.18.40.128/25 took over the expiry of 198.18.40.0/24 (trie)");
+	/* from the trie to the hash (two lengths now): kept all the same */
+	apply("version: 1\nblock:\n  - { cidr: 198.18.40.128/25, ttl: 1h }\n"
+	      "  - { cidr: 198.18.44.0/25, ttl: 1h }\n  - 198.19.0.0/20\n", &st);
+	assert_int_equal(st.entries[CASTLE_PM_NHASH4], 3);
+	assert_int_equal(st.ttl_kept, 2);
+	pol_entry("198.18.40.128/25", &net);
+	assert_true(net.expires_ns == sub.expires_ns && net.created_ns == sub.created_ns);
+}
+
+/* The live generation's maps hold what the policy needs, not the most a
+ * policy may hold (a hash's buckets cost memory whether used or not); the
+ * capacity reported is the most a policy may hold. */
+static void test_generation_maps_sized_to_the_policy(void **state)
+{
+	struct castle_apply_stats st;
+	uint32_t gen, id;
+
+	(void)state;
+	UT_NEED_ROOT();
+	apply("version: 1\nblock:\n  - 198.18.45.1\n  - 198.18.46.0/24\n  - 2001:db8:45::1\n",
+	      &st);
+	assert_int_equal(castle_gen_live(&maps, &gen, NULL), 0);
+	for (int i = 0; i < CASTLE_PM_MAX; i++) {
+		struct bpf_map_info info = { 0 };
+		__u32 len = sizeof(info);
+
+		assert_int_equal(bpf_map_lookup_elem(maps.pol[i], &gen, &id), 0);
+		int fd = bpf_map_get_fd_by_id(id);
+		assert_true(fd >= 0);
+		assert_int_equal(bpf_obj_get_info_by_fd(fd, &info, &len), 0);
+		close(fd);
+		if (i == CASTLE_PM_SNI || i == CASTLE_PM_CSRC4 || i == CASTLE_PM_CSRC6)
+			continue; /* fixed sizes */
+		if (info.max_entries > 1)
+			fail_msg("%s: %u entries for a 3-line policy", castle_pol_map_names[i],
+				 info.max_entries);
+	}
+	assert_int_equal(st.capacity[CASTLE_PM_BLOCK4], CASTLE_POL_EXACT_ENTRIES);
+	assert_int_equal(st.capacity[CASTLE_PM_NHASH4], CASTLE_POL_NET_ENTRIES);
+	assert_int_equal(st.capacity[CASTLE_PM_ALLOW6], CASTLE_POL_ALLOW_ENTRIES);
+}
+
 static void test_expired_ttl_starts_afresh(void **state)
 {
 	static const char pol[] = "version: 1\nblock:\n"
@@ -140,6 +208,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_kept_only_on_exact_prefix),
+		cmocka_unit_test(test_kept_only_on_exact_prefix_in_the_trie),
+		cmocka_unit_test(test_generation_maps_sized_to_the_policy),
 		cmocka_unit_test(test_expired_ttl_starts_afresh),
 	};
 

@@ -314,8 +314,7 @@ int castle_apply(struct castle_maps *m, const struct castle_policy_conf *conf,
 		 const struct castle_policy_compiled *comp, struct castle_apply_stats *st,
 		 char *err, size_t errlen)
 {
-	struct castle_gen_sizes sz = { CASTLE_POL_EXACT_ENTRIES, CASTLE_POL_NET_ENTRIES,
-				       CASTLE_POL_ALLOW_ENTRIES };
+	struct castle_gen_sizes sz;
 	struct castle_policy live_pol, pol;
 	uint64_t need[CASTLE_PM_MAX] = { 0 };
 	double t0 = mono_now();
@@ -325,9 +324,11 @@ int castle_apply(struct castle_maps *m, const struct castle_policy_conf *conf,
 	int ret;
 
 	memset(st, 0, sizeof(*st));
-	/* Inner maps are sized to the policy (never below the defaults, so
-	 * castle_map_capacity stays meaningful): map-in-map accepts any
-	 * max_entries for hash and LPM inner maps. */
+	/* Inner maps are sized to the policy: they never change once live (a
+	 * reload makes new ones), and a hash's buckets cost 16 B per entry of
+	 * capacity whether used or not (2M-entry exact maps for a ten-line
+	 * policy were 64 MB of kernel memory per generation). Map-in-map
+	 * accepts any max_entries for hash and LPM inner maps. */
 	for (size_t i = 0; i < conf->nblock; i++) {
 		const struct castle_cidr *c = &conf->block[i].cidr;
 		need[castle_cidr_is_host(c) ? (c->family == 4 ? CASTLE_PM_BLOCK4 : CASTLE_PM_BLOCK6)
@@ -335,15 +336,9 @@ int castle_apply(struct castle_maps *m, const struct castle_policy_conf *conf,
 	}
 	for (size_t i = 0; i < conf->nallow; i++)
 		need[conf->allow[i].cidr.family == 4 ? CASTLE_PM_ALLOW4 : CASTLE_PM_ALLOW6]++;
-	sz.exact = max_u32(need[CASTLE_PM_BLOCK4] > need[CASTLE_PM_BLOCK6] ? need[CASTLE_PM_BLOCK4]
-									    : need[CASTLE_PM_BLOCK6],
-			   sz.exact);
-	sz.net = max_u32(need[CASTLE_PM_NET4] > need[CASTLE_PM_NET6] ? need[CASTLE_PM_NET4]
-								      : need[CASTLE_PM_NET6],
-			 sz.net);
-	sz.allow = max_u32(need[CASTLE_PM_ALLOW4] > need[CASTLE_PM_ALLOW6] ? need[CASTLE_PM_ALLOW4]
-									    : need[CASTLE_PM_ALLOW6],
-			   sz.allow);
+	sz.exact = max_u32(need[CASTLE_PM_BLOCK4], max_u32(need[CASTLE_PM_BLOCK6], 1));
+	sz.net = max_u32(need[CASTLE_PM_NET4], max_u32(need[CASTLE_PM_NET6], 1));
+	sz.allow = max_u32(need[CASTLE_PM_ALLOW4], max_u32(need[CASTLE_PM_ALLOW6], 1));
 
 	have_live = castle_gen_live(m, &live_gen, &live_pol) == 0;
 	ret = castle_gen_begin(&sz, &g, err, errlen);
@@ -377,17 +372,17 @@ int castle_apply(struct castle_maps *m, const struct castle_policy_conf *conf,
 			st->entries[trie] = 0;
 		}
 	}
+	/* A policy map's capacity is what a policy may put in it (policy.c
+	 * refuses more), not the size of this generation's map. */
 	for (int i = 0; i < CASTLE_PM_MAX; i++) {
-		uint32_t cap = 0;
-		int fd = live_inner(m, i, st->gen);
-		struct bpf_map_info info = {};
-		__u32 len = sizeof(info);
-
-		if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len))
-			cap = info.max_entries;
-		if (fd >= 0)
-			close(fd);
-		st->capacity[i] = cap;
+		switch (i) {
+		case CASTLE_PM_BLOCK4: case CASTLE_PM_BLOCK6: st->capacity[i] = CASTLE_POL_EXACT_ENTRIES; break;
+		case CASTLE_PM_NET4: case CASTLE_PM_NET6: case CASTLE_PM_NHASH4: case CASTLE_PM_NHASH6:
+			st->capacity[i] = CASTLE_POL_NET_ENTRIES; break;
+		case CASTLE_PM_ALLOW4: case CASTLE_PM_ALLOW6: st->capacity[i] = CASTLE_POL_ALLOW_ENTRIES; break;
+		case CASTLE_PM_SNI: st->capacity[i] = CASTLE_SNI_ENTRIES; break;
+		default: st->capacity[i] = CASTLE_CSRC_ENTRIES; break;
+		}
 	}
 	st->notes = write_notes(m, conf);
 	castle_notes_gc(m, conf);
