@@ -28,16 +28,6 @@ static uint32_t max_u32(uint64_t a, uint32_t b)
 	return a > b ? (a > UINT32_MAX ? UINT32_MAX : (uint32_t)a) : b;
 }
 
-/* fd of the live generation's inner map pm, or -1 (no policy yet). */
-static int live_inner(const struct castle_maps *m, int pm, uint32_t gen)
-{
-	uint32_t id;
-
-	if (bpf_map_lookup_elem(m->pol[pm], &gen, &id))
-		return -1;
-	return bpf_map_get_fd_by_id(id);
-}
-
 struct exact_buf {
 	uint8_t *keys;			/* n * ksz */
 	struct castle_block_val *vals;
@@ -181,12 +171,12 @@ static int fill_blocks(struct castle_maps *m, struct castle_gen *g,
 		goto out;
 	}
 	if (any_ttl && have_live) {
-		live[CASTLE_PM_BLOCK4] = live_inner(m, CASTLE_PM_BLOCK4, live_gen);
-		live[CASTLE_PM_BLOCK6] = live_inner(m, CASTLE_PM_BLOCK6, live_gen);
-		live[CASTLE_PM_NET4] = live_inner(m, CASTLE_PM_NET4, live_gen);
-		live[CASTLE_PM_NET6] = live_inner(m, CASTLE_PM_NET6, live_gen);
-		live[CASTLE_PM_NHASH4] = live_inner(m, CASTLE_PM_NHASH4, live_gen);
-		live[CASTLE_PM_NHASH6] = live_inner(m, CASTLE_PM_NHASH6, live_gen);
+		live[CASTLE_PM_BLOCK4] = castle_gen_inner_fd(m, CASTLE_PM_BLOCK4, live_gen);
+		live[CASTLE_PM_BLOCK6] = castle_gen_inner_fd(m, CASTLE_PM_BLOCK6, live_gen);
+		live[CASTLE_PM_NET4] = castle_gen_inner_fd(m, CASTLE_PM_NET4, live_gen);
+		live[CASTLE_PM_NET6] = castle_gen_inner_fd(m, CASTLE_PM_NET6, live_gen);
+		live[CASTLE_PM_NHASH4] = castle_gen_inner_fd(m, CASTLE_PM_NHASH4, live_gen);
+		live[CASTLE_PM_NHASH6] = castle_gen_inner_fd(m, CASTLE_PM_NHASH6, live_gen);
 		exact = calloc(conf->nblock, sizeof(*exact));
 		/* Without the exact set (out of memory, a failed walk), TTL
 		 * CIDRs simply start afresh: correct, only not kept. (A hash

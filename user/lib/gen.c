@@ -110,6 +110,15 @@ void castle_gen_abort(struct castle_gen *g)
 	}
 }
 
+int castle_gen_inner_fd(const struct castle_maps *m, int pm, uint32_t gen)
+{
+	uint32_t id;
+
+	if (m->pol[pm] < 0 || bpf_map_lookup_elem(m->pol[pm], &gen, &id))
+		return -1; /* not pinned (an older build's pins), or no policy yet */
+	return bpf_map_get_fd_by_id(id);
+}
+
 int castle_gen_live(const struct castle_maps *m, uint32_t *gen, struct castle_policy *pol)
 {
 	struct castle_state st;

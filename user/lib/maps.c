@@ -539,15 +539,6 @@ static int walk(const struct castle_maps *m, int mm, int fd, int family, bool lp
 	return castle_map_foreach_key(fd, ksz, walk_one, &w);
 }
 
-static int inner_fd(const struct castle_maps *m, int pm, uint32_t gen)
-{
-	uint32_t id;
-
-	if (m->pol[pm] < 0 || bpf_map_lookup_elem(m->pol[pm], &gen, &id))
-		return -1; /* no policy applied yet */
-	return bpf_map_get_fd_by_id(id);
-}
-
 int castle_block_foreach(const struct castle_maps *m, bool reap, castle_entry_cb cb, void *arg)
 {
 	static const struct { int pm, mm, family; bool lpm; } lists[] = {
@@ -565,7 +556,7 @@ int castle_block_foreach(const struct castle_maps *m, bool reap, castle_entry_cb
 	if (ret)
 		return ret;
 	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
-		int fd = inner_fd(m, lists[i].pm, gen);
+		int fd = castle_gen_inner_fd(m, lists[i].pm, gen);
 		if (fd >= 0) {
 			ret = walk(m, -1, fd, lists[i].family, lists[i].lpm, false, false, now, cb,
 				   arg);
@@ -592,7 +583,7 @@ int castle_allow_foreach(const struct castle_maps *m, castle_entry_cb cb, void *
 		return ret;
 	for (int f = 0; f < 2; f++) {
 		int family = f ? 6 : 4;
-		int fd = inner_fd(m, f ? CASTLE_PM_ALLOW6 : CASTLE_PM_ALLOW4, gen);
+		int fd = castle_gen_inner_fd(m, f ? CASTLE_PM_ALLOW6 : CASTLE_PM_ALLOW4, gen);
 		if (fd >= 0) {
 			ret = walk(m, -1, fd, family, true, true, false, 0, cb, arg);
 			close(fd);
