@@ -10,7 +10,7 @@ BENCH_CFLAGS   = $(CFLAGS) -I$(BENCH_O) -Ibench/common
 BENCH_LDLIBS  := $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf) -lelf -lz -lpthread
 BENCH_BPFFLAGS = $(BPF_CFLAGS) -Ibench/common
 
-BENCH_BASELINES := xdp_drop xdp_pass tc_ok xdp_hash_drop xdp_lru_drop
+BENCH_BASELINES := xdp_drop xdp_pass tc_ok xdp_hash_drop xdp_lru_drop xdp_slot_drop
 BENCH_SKELS     := $(patsubst %,$(BENCH_O)/%.skel.h,castle_gen $(BENCH_BASELINES))
 BENCH_BINS      := $(BENCH_O)/castle-gen $(BENCH_O)/castle-dut $(BENCH_O)/castle-cost
 BENCH_COMMON    := bench/common/frame.c

@@ -157,6 +157,12 @@ def scenarios():
         Scenario("castle-vs-lru-1m", "castle's rate limit vs the bare LRU lookup, 1M sources",
                  CastleDaemon("castle-limit", rl), XdpProg("lru-1m", "xdp-lru-drop", big_state=True),
                  v6(1 << 20, warmup=RL_WARMUP)),
+        # A table of sets of adjacent cache lines, not a kernel hash map:
+        # what such a design could reach, beside the LRU floor.
+        Scenario("slot-vs-lru-1m", "bare set-associative table (4 x 64 B per set) vs the "
+                 "bare LRU lookup, 1M sources", XdpProg("slot-1m", "xdp-slot-drop", big_state=True),
+                 XdpProg("lru-1m", "xdp-lru-drop", big_state=True),
+                 v6(1 << 20, warmup=RL_WARMUP)),
         Scenario("castle-ratelimit-1m", "castle, 1M sources over a 1/min limit vs XDP_DROP",
                  CastleDaemon("castle-limit", rl), drop(),
                  v6(1 << 20, warmup=RL_WARMUP), goal=(">=", 0.7)),

@@ -45,6 +45,7 @@
 #include "tc_ok.skel.h"
 #include "xdp_hash_drop.skel.h"
 #include "xdp_lru_drop.skel.h"
+#include "xdp_slot_drop.skel.h"
 
 /* BPF_TCX_INGRESS (kernel 6.6) is newer than the uapi headers of Debian 12;
  * the kernel we run on has it, libbpf 1.1 passes the attach type through. */
@@ -69,6 +70,8 @@ static const struct kind {
 	{ "xdp-hash-drop", HOOK_XDP, xdp_hash_drop_bpf__elf_bytes, "bench_xdp_hash_drop",
 	  BENCH_MAP_RX },
 	{ "xdp-lru-drop", HOOK_XDP, xdp_lru_drop_bpf__elf_bytes, "bench_xdp_lru_drop",
+	  BENCH_MAP_RX },
+	{ "xdp-slot-drop", HOOK_XDP, xdp_slot_drop_bpf__elf_bytes, "bench_xdp_slot_drop",
 	  BENCH_MAP_RX },
 	{ "castle", HOOK_XDP, NULL, "castle_xdp", CASTLE_MAP_XDP_STATS },
 };
