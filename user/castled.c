@@ -12,6 +12,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
+#include <netdb.h>
 #include <net/if.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -38,6 +40,7 @@
 #define NOTES_GC_SEC 60
 
 struct opts {
+	char abs[3][PATH_MAX];		/* policy, pin_dir, state_dir made absolute */
 	const char *ifaces[CASTLE_MAX_IFACES];
 	int nifaces;
 	const char *policy;
@@ -152,6 +155,34 @@ static int usage_error(const char *fmt, ...)
 	return 2;
 }
 
+/* What getopt_long refused, named as the user wrote it: tok is the argument
+ * it was looking at (argv[optind - 1]), opt its optopt (the short option, or
+ * the val of a long one; 0 for an unknown or ambiguous long option). */
+static int bad_option(const char *tok, int opt, const struct option *lo, bool needs_arg)
+{
+	char name[64];
+	int n = 0;
+
+	if (strncmp(tok, "--", 2)) {
+		if (needs_arg)
+			return usage_error("option -%c needs an argument", opt);
+		return usage_error("unknown option -%c", opt);
+	}
+	snprintf(name, sizeof(name), "%s", tok + 2);
+	name[strcspn(name, "=")] = 0;
+	if (needs_arg)
+		return usage_error("option --%s needs an argument", name);
+	for (const struct option *x = lo; x->name; x++) {
+		if (!strcmp(x->name, name))
+			return usage_error("option --%s takes no argument", name);
+		if (!strncmp(x->name, name, strlen(name)))
+			n++;
+	}
+	if (n > 1 && name[0])
+		return usage_error("option --%s is ambiguous (more than one option begins so)", name);
+	return usage_error("unknown option --%s", name);
+}
+
 /* Returns -1 to go on, else the exit status. */
 static int parse_args(int argc, char **argv, struct opts *o)
 {
@@ -190,7 +221,16 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->ifaces[o->nifaces++] = optarg;
 			break;
 		case 'p': o->policy = optarg; break;
-		case O_METRICS: o->metrics = optarg; break;
+		case O_METRICS: {
+			struct addrinfo *ai;
+			char err[256];
+
+			if (castle_metrics_addr(optarg, &ai, err, sizeof(err)))
+				return usage_error("--metrics: %s", err);
+			freeaddrinfo(ai);
+			o->metrics = optarg;
+			break;
+		}
 		case O_PIN: o->pin_dir = optarg; break;
 		case O_STATE: o->state_dir = optarg; break;
 		case 'f': o->foreground = true; break;
@@ -230,8 +270,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			printf("castled %s (libbpf %u.%u)\n", CASTLE_VERSION, libbpf_major_version(),
 			       libbpf_minor_version());
 			return 0;
-		case ':': return usage_error("option %s needs an argument", argv[optind - 1]);
-		default: return usage_error("unknown option %s", argv[optind - 1]);
+		case ':': return bad_option(argv[optind - 1], optopt, lo, true);
+		default: return bad_option(argv[optind - 1], optopt, lo, false);
 		}
 	}
 	if (optind < argc)
@@ -496,11 +536,16 @@ static int attach_all(struct daemon *d)
 undo:
 	/* Take back what this start attached where nothing of castle ran; an
 	 * interface that was already enforcing stays so. */
-	if (!d->l.adopted)
+	if (!d->l.adopted) {
 		while (--i >= 0) {
 			bool gone;
 			castle_unload_iface(d->o.pin_dir, d->o.ifaces[i], &gone, err, sizeof(err));
 		}
+		/* The pins are this start's own: leave none behind (castlectl
+		 * unload knows no interface to remove them by). */
+		if (!castle_unpin_unused(d->o.pin_dir))
+			logf_("removed the pins of this failed start from %s", d->o.pin_dir);
+	}
 	return -1;
 }
 
@@ -619,6 +664,47 @@ static int run(struct daemon *d, int ready_fd)
 	return 0;
 }
 
+/* path made absolute against the working directory into buf (castled
+ * leaves the directory it was started in when it daemonizes, and re-reads
+ * the policy on every reload). Symlinks are kept, not resolved: a policy
+ * link switched to another file is followed on the next reload. */
+static int absolute(const char **path, char *buf, size_t len)
+{
+	char cwd[PATH_MAX];
+
+	if ((*path)[0] == '/')
+		return 0;
+	if (!getcwd(cwd, sizeof(cwd))) {
+		fprintf(stderr, "castled: %s: cannot tell the working directory: %s\n", *path,
+			strerror(errno));
+		return -1;
+	}
+	if ((size_t)snprintf(buf, len, "%s/%s", cwd, *path) >= len) {
+		fprintf(stderr, "castled: %s/%s: path too long\n", cwd, *path);
+		return -1;
+	}
+	*path = buf;
+	return 0;
+}
+
+/* Before anything is pinned or attached: paths absolute, and every interface
+ * one castle can go on (a mistyped -i must not leave pins behind). */
+static int preflight(struct opts *o)
+{
+	char err[512];
+
+	if (absolute(&o->policy, o->abs[0], sizeof(o->abs[0])) ||
+	    absolute(&o->pin_dir, o->abs[1], sizeof(o->abs[1])) ||
+	    absolute(&o->state_dir, o->abs[2], sizeof(o->abs[2])))
+		return -1;
+	for (int i = 0; i < o->nifaces; i++)
+		if (castle_iface_check(o->ifaces[i], err, sizeof(err))) {
+			fprintf(stderr, "castled: %s\n", err);
+			return -1;
+		}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct daemon d = { .lock_fd = -1 };
@@ -631,6 +717,8 @@ int main(int argc, char **argv)
 		return ret;
 	if (d.o.check)
 		return check_only(d.o.policy);
+	if (preflight(&d.o))
+		return 1;
 
 	libbpf_set_print(bpf_print);
 	libxdp_set_print(xdp_print);

@@ -3,7 +3,8 @@
 # gate enforces), its pid in the state map, `castlectl reload` reaching it, a
 # manual entry added with castlectl persisted with its comment, refusal of a
 # second castled on the same pins, and `castlectl unload` (castled's loader)
-# taking everything off the interface and out of bpffs.
+# taking everything off the interface and out of bpffs. The daemon is started
+# with a relative policy path and state dir.
 . "$(dirname "$0")/lib.sh"
 
 BAD=198.18.66.5
@@ -21,7 +22,11 @@ YAML
 mkdir -p "$STATE"
 
 # ---- daemon mode ------------------------------------------------------------
-in_dut "$CASTLED" -i "$DUT_IF" -p "$POLICY" --pin-dir "$PIN" --state-dir "$STATE" \
+# Relative paths, as an operator types them: the daemon leaves its working
+# directory, and still reads this policy on reload and persists under this
+# state dir (both checked below).
+cd "$TMP" || exit 1
+in_dut "$CASTLED" -i "$DUT_IF" -p policy.yaml --pin-dir "$PIN" --state-dir state \
 	--metrics "$METRICS" >>"$TMP/castled.log" 2>&1
 t_eq "castled (daemon mode) returns 0 once enforcing" 0 $?
 t_cmd "healthz answers as soon as the parent returned" in_dut curl -sf "http://$METRICS/healthz"

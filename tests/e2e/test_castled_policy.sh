@@ -30,16 +30,45 @@ esac
 "$CASTLED" -p "$TMP/good.yaml" --xdp-mode turbo -i castle-none0 >/dev/null 2>&1
 t_eq "castled with a bad --xdp-mode is a usage error (2)" 2 $?
 
-out=$("$CASTLED" -i castle-none0 -p "$TMP/good.yaml" --pin-dir "$TMP/notbpf/castle" --state-dir "$TMP/st" \
-	--metrics 127.0.0.1:0 --foreground 2>&1); rc=$?
+out=$("$CASTLED" -p "$TMP/good.yaml" -zf 2>&1); rc=$?
+t_eq "an unknown short option in a cluster is named (exit 2)" "2 castled: unknown option -z" "$rc $(echo "$out" | head -1)"
+out=$("$CASTLED" -p "$TMP/good.yaml" --check=yes 2>&1); rc=$?
+t_eq "a value given to a flag is named (exit 2)" "2 castled: option --check takes no argument" "$rc $(echo "$out" | head -1)"
+for m in 127.0.0.1:0 127.0.0.1:99999 localhost:9753 9753; do
+	"$CASTLED" --check -p "$TMP/good.yaml" --metrics "$m" >/dev/null 2>&1
+	t_eq "--metrics $m is a usage error (2)" 2 $?
+done
+
+# ---- before anything is pinned ----------------------------------------------
+e2e_topology || { t_fail "topology"; t_done; }
+out=$(in_dut "$CASTLED" -i "$DUT_IF" -p "$TMP/good.yaml" --pin-dir "$TMP/notbpf/castle" \
+	--state-dir "$TMP/st" --metrics "$METRICS" --foreground 2>&1); rc=$?
 t_eq "pin dir outside bpffs: exit 1" 1 "$rc"
 case $out in
 *"bpffs not mounted at $TMP"*"mount -t bpf bpf"*) t_ok "pin dir outside bpffs: says how to mount it" ;;
 *) t_fail "pin dir outside bpffs: says how to mount it" "$out" ;;
 esac
+# A mistyped interface among good ones: refused before the pins exist (no
+# interface would be recorded for castlectl unload to remove them by).
+out=$(in_dut "$CASTLED" -i "$DUT_IF" -i "${DUT_IF}x" -p "$TMP/good.yaml" --pin-dir "$PIN" \
+	--state-dir "$TMP/st" --metrics "$METRICS" --foreground 2>&1); rc=$?
+t_eq "a missing interface: exit 1" 1 "$rc"
+t_eq "... says which" "castled: interface ${DUT_IF}x: no such interface" "$out"
+[ -e "$PIN" ] && t_fail "... and pins nothing" "$(ls "$PIN")" || t_ok "... and pins nothing"
+in_dut ip link show "$DUT_IF" | grep -q xdp && t_fail "... and attaches nothing" || \
+	t_ok "... and attaches nothing"
+# A first start whose attach fails half way (a directory where the TC link's
+# pin goes: XDP attaches, pinning the link fails): what it pinned goes too.
+mkdir -p "$PIN/link_tc_$DUT_IF"
+out=$(in_dut "$CASTLED" -i "$DUT_IF" -p "$TMP/good.yaml" --pin-dir "$PIN" \
+	--state-dir "$TMP/st" --metrics "$METRICS" --foreground 2>&1); rc=$?
+t_eq "a first start whose attach fails: exit 1" 1 "$rc"
+t_eq "... leaves no pin of its own" "link_tc_$DUT_IF" "$(ls "$PIN" 2>&1)"
+in_dut ip link show "$DUT_IF" | grep -q xdp && t_fail "... and no XDP program" || \
+	t_ok "... and no XDP program"
+rm -rf "$PIN"
 
 # ---- enforce policy 1 -------------------------------------------------------
-e2e_topology || { t_fail "topology"; t_done; }
 e2e_policy <<'YAML'
 version: 1
 block:

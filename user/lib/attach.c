@@ -427,6 +427,48 @@ static int link_type(const char *ifname)
 	return ret;
 }
 
+static void unpin_all(const char *pin_dir);
+
+int castle_iface_check(const char *ifname, char *err, size_t errlen)
+{
+	int ret;
+
+	if (!if_nametoindex(ifname)) {
+		ret = -errno;
+		snprintf(err, errlen, "interface %s: %s", ifname,
+			 ret == -ENODEV ? "no such interface" : strerror(-ret));
+		return ret ? ret : -ENODEV;
+	}
+	/* Both programs parse Ethernet frames (loopback's carry a blank
+	 * Ethernet header too). On an L3 device (tun, WireGuard, IP tunnels)
+	 * the IP header comes first and every packet would be misread. */
+	ret = link_type(ifname);
+	if (ret >= 0 && ret != ARPHRD_ETHER && ret != ARPHRD_LOOPBACK) {
+		snprintf(err, errlen, "interface %s is not an Ethernet interface (link type %d): "
+			 "castle's programs parse Ethernet frames; put the gate on the Ethernet "
+			 "device the traffic arrives on", ifname, ret);
+		return -EOPNOTSUPP;
+	}
+	return 0;
+}
+
+int castle_unpin_unused(const char *pin_dir)
+{
+	struct castle_maps m;
+	uint32_t next;
+	char err[256];
+	bool used;
+
+	if (castle_maps_open_pinned(pin_dir, &m, err, sizeof(err)))
+		return -ENOENT;
+	used = bpf_map_get_next_key(m.ifaces, NULL, &next) == 0;
+	castle_maps_close(&m);
+	if (used)
+		return -EBUSY;
+	unpin_all(pin_dir);
+	return 0;
+}
+
 int castle_loader_attach(struct castle_loader *l, const char *ifname, enum castle_xdp_req req,
 			 enum castle_tc_req tc_req, struct castle_attach_result *res, char *err,
 			 size_t errlen)
@@ -442,20 +484,9 @@ int castle_loader_attach(struct castle_loader *l, const char *ifname, enum castl
 	if (errlen)
 		err[0] = 0;
 	memset(res, 0, sizeof(*res));
-	if (!ifindex) {
-		snprintf(err, errlen, "interface %s: %s", ifname, strerror(errno));
-		return -ENODEV;
-	}
-	/* Both programs parse Ethernet frames (loopback's carry a blank
-	 * Ethernet header too). On an L3 device (tun, WireGuard, IP tunnels)
-	 * the IP header comes first and every packet would be misread. */
-	ret = link_type(ifname);
-	if (ret >= 0 && ret != ARPHRD_ETHER && ret != ARPHRD_LOOPBACK) {
-		snprintf(err, errlen, "interface %s is not an Ethernet interface (link type %d): "
-			 "castle's programs parse Ethernet frames; put the gate on the Ethernet "
-			 "device the traffic arrives on", ifname, ret);
-		return -EOPNOTSUPP;
-	}
+	ret = castle_iface_check(ifname, err, errlen);
+	if (ret)
+		return ret;
 	key = ifindex;
 	snprintf(res->iface.name, sizeof(res->iface.name), "%s", ifname);
 	/* castle's record of this interface from before (a restart): what it

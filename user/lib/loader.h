@@ -90,6 +90,15 @@ struct castle_attach_result {
 	char tc_note[160];		/* why TC is not attached, if it is not */
 };
 
+/* Whether castle can go on ifname: it exists (in the caller's network
+ * namespace) and carries Ethernet frames. 0, or -errno with err set. */
+int castle_iface_check(const char *ifname, char *err, size_t errlen);
+
+/* Remove every pin under pin_dir when no interface is recorded as attached
+ * (a first start whose attach failed): 0 when removed, -EBUSY when an
+ * interface is recorded, -ENOENT when there are no pins to open. */
+int castle_unpin_unused(const char *pin_dir);
+
 /* Attach XDP (and TC when this build has it) to ifname and record it in the
  * ifaces map. Never detaches castle's own running program first: a restart
  * keeps enforcing. On failure, what this call attached is taken off again

@@ -667,15 +667,20 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	return reply(c, r.status, r.content_type, text, len, true, false);
 }
 
-/* "HOST:PORT" or "[V6]:PORT"; an empty host means every address. */
-static int listen_on(const char *spec, int *fd_out, int *family, char *err, size_t errlen)
+int castle_metrics_addr(const char *spec, struct addrinfo **out, char *err, size_t errlen)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
 				  .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE };
-	struct addrinfo *ai = NULL;
 	char host[128], *port;
-	int fd, one = 1, e;
+	unsigned long n;
+	char *end;
+	int e;
 
+	*out = NULL;
+	if (strlen(spec) >= sizeof(host)) {
+		snprintf(err, errlen, "metrics address %.40s...: too long", spec);
+		return -EINVAL;
+	}
 	if (spec[0] == '[') {
 		snprintf(host, sizeof(host), "%s", spec + 1);
 		port = strstr(host, "]:");
@@ -693,11 +698,35 @@ static int listen_on(const char *spec, int *fd_out, int *family, char *err, size
 		snprintf(err, errlen, "metrics address %s: expected ADDR:PORT", spec);
 		return -EINVAL;
 	}
-	e = getaddrinfo(host[0] ? host : NULL, port, &hints, &ai);
-	if (e) {
-		snprintf(err, errlen, "metrics address %s: %s", spec, gai_strerror(e));
+	/* getaddrinfo takes any number (99999 wraps, 0 picks a random port):
+	 * a port is 1..65535, in decimal. */
+	errno = 0;
+	n = strtoul(port, &end, 10);
+	if (port[0] < '0' || port[0] > '9' || *end || errno || n < 1 || n > 65535) {
+		snprintf(err, errlen, "metrics address %s: port '%s' is not a number in 1..65535",
+			 spec, port);
 		return -EINVAL;
 	}
+	e = getaddrinfo(host[0] ? host : NULL, port, &hints, out);
+	if (e) {
+		snprintf(err, errlen, "metrics address %s: %s", spec,
+			 e == EAI_NONAME ? "not a numeric IPv4 address or [IPv6] address"
+					 : gai_strerror(e));
+		*out = NULL;
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Listen on spec (see castle_metrics_addr). */
+static int listen_on(const char *spec, int *fd_out, int *family, char *err, size_t errlen)
+{
+	struct addrinfo *ai = NULL;
+	int fd, one = 1, e;
+
+	e = castle_metrics_addr(spec, &ai, err, errlen);
+	if (e)
+		return e;
 	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		e = errno;

@@ -30,6 +30,13 @@ struct castle_metrics_src {
 	int tls_pressure;	/* PERCPU_ARRAY of __u64 by enum castle_tls_pressure */
 };
 
+struct addrinfo;
+
+/* Parse "ADDR:PORT" or "[V6]:PORT" (an empty ADDR means every address): a
+ * numeric address and a port in 1..65535. 0 with *out to freeaddrinfo(), or
+ * -EINVAL with a message. castled checks --metrics with it at start. */
+int castle_metrics_addr(const char *spec, struct addrinfo **out, char *err, size_t errlen);
+
 /* Bind addr_port ("127.0.0.1:9753", "[::1]:9753", "0.0.0.0:9753") and serve
  * from a thread of its own. -errno with a message on failure (e.g. the port
  * is taken). Called first thing, so a taken port fails castled before it
