@@ -395,6 +395,10 @@ static int apply_policy(struct daemon *d, const char *prefix)
 	      st.entries[CASTLE_PM_NET6] + st.entries[CASTLE_PM_NHASH6],
 	      conf.nallow, conf.nclasses, conf.tls.present ? ", tls" : "",
 	      conf.dry_run ? ", DRY-RUN" : "", st.ttl_kept, st.seconds);
+	if (st.notes_lost)
+		logf_("warning: %u comment%s of the policy not kept: the notes map is full "
+		      "(castlectl stats shows its use); the entries themselves are enforced",
+		      st.notes_lost, st.notes_lost == 1 ? "" : "s");
 	return 0;
 }
 

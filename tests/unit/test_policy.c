@@ -451,6 +451,42 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* The comment castlectl would refuse is refused in a policy too (it would
+ * otherwise be lost at apply, or print raw into a terminal). */
+static void policy_bad_comments(void **state)
+{
+	struct castle_errors e;
+
+	(void)state;
+	load_bad("bad_comments.yaml", 3, &e);
+	expect_diag(&e, "bad_comments.yaml", 3, 34, "comment too long: 64 bytes (at most 63)");
+	expect_diag(&e, "bad_comments.yaml", 4, 34, "comment contains a control character (byte 2)");
+	expect_diag(&e, "bad_comments.yaml", 7, 37, "comment contains a control character (byte 1)");
+	castle_errors_free(&e);
+}
+
+/* A FIFO is refused at once, not waited on for a writer. */
+static void policy_fifo_is_refused_without_waiting(void **state)
+{
+	char dir[] = "/tmp/castle-fifo-XXXXXX", path[64];
+	struct castle_policy_conf c;
+	struct castle_errors e;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/policy", dir);
+	assert_int_equal(mkfifo(path, 0644), 0);
+	castle_errors_init(&e);
+	alarm(5); /* a regression blocks in open(): fail instead of hanging */
+	assert_int_equal(castle_policy_load(path, &c, &e), -1);
+	alarm(0);
+	unlink(path);
+	rmdir(dir);
+	assert_int_equal(e.n, 1);
+	assert_non_null(strstr(e.v[0].msg, "policy is not a regular file"));
+	castle_errors_free(&e);
+}
+
 static void policy_million_entries_parse_fast(void **state)
 {
 	struct castle_policy_conf c;
@@ -512,6 +548,8 @@ int main(void)
 		cmocka_unit_test(policy_missing_file_says_why),
 		cmocka_unit_test(policy_world_writable_is_refused),
 		cmocka_unit_test(policy_version_must_be_the_integer_one),
+		cmocka_unit_test(policy_bad_comments),
+		cmocka_unit_test(policy_fifo_is_refused_without_waiting),
 		cmocka_unit_test(policy_million_entries_parse_fast),
 		cmocka_unit_test(policy_million_entries_report_nested_hosts),
 	};

@@ -285,18 +285,31 @@ static int fill_rest(struct castle_gen *g, const struct castle_policy_conf *conf
 	return 0;
 }
 
-static int write_notes(const struct castle_maps *m, const struct castle_policy_conf *conf)
+/* Comments of the policy's entries into the notes map: how many went in,
+ * and in *lost how many did not (the map full; the policy parser already
+ * refused comments that are too long). */
+static uint32_t write_notes(const struct castle_maps *m, const struct castle_policy_conf *conf,
+			    uint32_t *lost)
 {
-	int n = 0;
+	uint32_t n = 0;
 
+	*lost = 0;
 	for (size_t i = 0; i < conf->nblock; i++)
-		if (conf->block[i].comment &&
-		    !castle_note_put(m, &conf->block[i].cidr, CASTLE_NOTE_BLOCK, conf->block[i].comment))
-			n++;
+		if (conf->block[i].comment) {
+			if (castle_note_put(m, &conf->block[i].cidr, CASTLE_NOTE_BLOCK,
+					    conf->block[i].comment))
+				++*lost;
+			else
+				n++;
+		}
 	for (size_t i = 0; i < conf->nallow; i++)
-		if (conf->allow[i].comment &&
-		    !castle_note_put(m, &conf->allow[i].cidr, CASTLE_NOTE_ALLOW, conf->allow[i].comment))
-			n++;
+		if (conf->allow[i].comment) {
+			if (castle_note_put(m, &conf->allow[i].cidr, CASTLE_NOTE_ALLOW,
+					    conf->allow[i].comment))
+				++*lost;
+			else
+				n++;
+		}
 	return n;
 }
 
@@ -374,7 +387,7 @@ int castle_apply(struct castle_maps *m, const struct castle_policy_conf *conf,
 		default: st->capacity[i] = CASTLE_CSRC_ENTRIES; break;
 		}
 	}
-	st->notes = write_notes(m, conf);
+	st->notes = write_notes(m, conf, &st->notes_lost);
 	castle_notes_gc(m, conf);
 	st->seconds = mono_now() - t0;
 	return 0;

@@ -20,6 +20,7 @@ struct castle_apply_stats {
 	uint32_t capacity[CASTLE_PM_MAX];
 	uint32_t ttl_kept;		/* TTL entries that kept their remaining time */
 	uint32_t notes;			/* comments written to the notes map */
+	uint32_t notes_lost;		/* comments the notes map had no room for */
 	double seconds;			/* build + commit time */
 };
 

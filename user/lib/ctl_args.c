@@ -148,19 +148,8 @@ int ctl_parse_value(const struct ctl_opt *o, const char *s, struct ctl_args *a, 
 		*(const char **)p = s;
 		return 0;
 	case CTL_T_COMMENT: {
-		size_t n = strlen(s);
-
-		if (n >= CASTLE_NOTE_MAX) {
-			snprintf(err, errlen, "comment too long: %zu bytes (at most %d)", n,
-				 CASTLE_NOTE_MAX - 1);
+		if (castle_comment_check(s, err, errlen))
 			return -1;
-		}
-		for (size_t i = 0; i < n; i++)
-			if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) {
-				snprintf(err, errlen, "comment contains a control character (byte %zu)",
-					 i + 1);
-				return -1;
-			}
 		*(const char **)p = s;
 		return 0;
 	}

@@ -220,6 +220,7 @@ static yaml_node_t *entry_cidr(struct pol_ctx *c, yaml_node_t *n, const char *wh
 
 static char *entry_comment(struct pol_ctx *c, yaml_node_t *n)
 {
+	char err[96];
 	const char *s;
 	char *d;
 
@@ -228,6 +229,10 @@ static char *entry_comment(struct pol_ctx *c, yaml_node_t *n)
 	s = pol_scalar(c, n, "comment");
 	if (!s)
 		return NULL;
+	if (castle_comment_check(s, err, sizeof(err))) {
+		pol_err(c, n, "%s", err);
+		return NULL;
+	}
 	d = strdup(s);
 	if (!d)
 		pol_err(c, n, "out of memory");
@@ -483,7 +488,10 @@ int castle_policy_load(const char *path, struct castle_policy_conf *out,
 	int fd, ret = -1;
 
 	memset(out, 0, sizeof(*out));
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: opening a FIFO would otherwise wait for a writer (and
+	 * castled's reload with it); it is refused below as not a regular file.
+	 * For a regular file the flag changes nothing. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		castle_errors_add(errs, CASTLE_SEV_ERROR, path, 0, 0, "cannot open policy: %s",
 				  strerror(errno));

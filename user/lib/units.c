@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "castle/castle.h"
 #include "units.h"
 
 struct unit {
@@ -389,4 +390,21 @@ const char *castle_human_duration(uint64_t ns, char *buf, size_t len)
 	else
 		snprintf(buf, len, "%llud", s / 86400);
 	return buf;
+}
+
+int castle_comment_check(const char *s, char *err, size_t errlen)
+{
+	size_t n = strlen(s);
+
+	if (n >= CASTLE_NOTE_MAX) {
+		snprintf(err, errlen, "comment too long: %zu bytes (at most %d)", n,
+			 CASTLE_NOTE_MAX - 1);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) {
+			snprintf(err, errlen, "comment contains a control character (byte %zu)", i + 1);
+			return -1;
+		}
+	return 0;
 }

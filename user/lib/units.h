@@ -37,6 +37,11 @@ int castle_parse_bytes(const char *s, uint64_t *bytes, char *err, size_t errlen)
 /* "443" or "9000-9100" -> lo..hi inclusive; 0, > 65535 and lo > hi fail. */
 int castle_parse_ports(const char *s, uint16_t *lo, uint16_t *hi, char *err, size_t errlen);
 
+/* An entry's comment: shorter than CASTLE_NOTE_MAX bytes (63) and free of
+ * control characters (it is printed in tables and kept one per line in the
+ * state file). 0, or -1 with a message. The policy and castlectl share it. */
+int castle_comment_check(const char *s, char *err, size_t errlen);
+
 /* Humanizers: write into buf and return buf, for use in printf arguments.
  * count: 999 -> "999", 12345 -> "12.3K", 1234567 -> "1.2M" (powers of 1000)
  * bytes: 512 -> "512 B", 3.4*2^30 -> "3.4 GiB" (powers of 1024)
