@@ -35,6 +35,11 @@ serial=$(echo "$st" | jq -r .policy.serial)
 ctl status | grep -Eq "^$DUT_IF +[0-9]+ +[a-z-]+ +$xid " && t_ok "status table matches JSON" ||
 	t_fail "status table matches JSON" "$(ctl status)"
 ctl status | grep -q "^daemon: *running (pid" && t_ok "status: daemon line" || t_fail "status: daemon line"
+out=$(ctl -j status 2>&1 >/dev/full); rc=$?
+case "$rc $out" in
+"1 castlectl: cannot write the output"*) t_ok "output that cannot be written is a failure (exit 1, says so)" ;;
+*) t_fail "output that cannot be written is a failure (exit 1, says so)" "$rc $out" ;;
+esac
 
 # --- stats: a block drop is counted by reason ------------------------------
 drops() { ctl -j stats | jq '[.counters[] | select(.stage=="xdp" and .verdict=="drop" and .reason=="blocklist") | .packets] | add // 0'; }

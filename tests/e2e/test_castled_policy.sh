@@ -34,6 +34,9 @@ out=$("$CASTLED" -p "$TMP/good.yaml" -zf 2>&1); rc=$?
 t_eq "an unknown short option in a cluster is named (exit 2)" "2 castled: unknown option -z" "$rc $(echo "$out" | head -1)"
 out=$("$CASTLED" -p "$TMP/good.yaml" --check=yes 2>&1); rc=$?
 t_eq "a value given to a flag is named (exit 2)" "2 castled: option --check takes no argument" "$rc $(echo "$out" | head -1)"
+out=$("$CASTLED" --check -p "$TMP/good.yaml" 2>&1 >/dev/full); rc=$?
+t_eq "--check whose verdict cannot be written fails" \
+	"1 castled: cannot write the output: No space left on device" "$rc $out"
 for m in 127.0.0.1:0 127.0.0.1:99999 localhost:9753 9753; do
 	"$CASTLED" --check -p "$TMP/good.yaml" --metrics "$m" >/dev/null 2>&1
 	t_eq "--metrics $m is a usage error (2)" 2 $?
