@@ -465,6 +465,50 @@ static void policy_bad_comments(void **state)
 	castle_errors_free(&e);
 }
 
+/* Class sources: one map per family, shared by the classes (a prefix two
+ * classes name is one entry). Going past it is an error at the class that
+ * went past, with its position; exactly full is fine. */
+static void policy_class_sources_over_the_map(void **state)
+{
+	size_t cap = 256 * 1024, len;
+	char *buf = malloc(cap);
+	struct castle_policy_conf c;
+	struct castle_errors e;
+
+	(void)state;
+	assert_non_null(buf);
+	for (int extra = 0; extra <= 1; extra++) {
+		/* a: 10.x.y.0/24 for 0..2999; b: 2000..4095+extra (1000 shared) */
+		len = (size_t)snprintf(buf, cap, "version: 1\nlimits:\n  - name: a\n    match:\n      src:\n");
+		for (int i = 0; i < 3000; i++)
+			len += (size_t)snprintf(buf + len, cap - len, "        - 10.%d.%d.0/24\n", i >> 8, i & 255);
+		len += (size_t)snprintf(buf + len, cap - len,
+					"    rate: 5/s\n  - name: b\n    match:\n      src:\n");
+		for (int i = 2000; i < 4096 + extra; i++)
+			len += (size_t)snprintf(buf + len, cap - len, "        - 10.%d.%d.0/24\n", i >> 8, i & 255);
+		len += (size_t)snprintf(buf + len, cap - len, "    rate: 5/s\n");
+		assert_true(len < cap);
+		castle_errors_init(&e);
+		if (!extra) {
+			if (castle_policy_parse("mem", buf, len, &c, &e)) {
+				dump(&e);
+				fail_msg("4096 distinct class sources should fit");
+			}
+			castle_policy_free(&c);
+		} else {
+			assert_int_equal(castle_policy_parse("mem", buf, len, &c, &e), -1);
+			assert_int_equal(e.nerrors, 1);
+			/* class b begins on line 3 + 2 + 3000 + 1 */
+			assert_string_equal(e.v[0].msg,
+					    "mem:3007:5: limits class 'b': match.src brings the classes' "
+					    "sources to 4097 IPv4 and 0 IPv6 prefixes, more than the 4096 "
+					    "per family the map holds");
+		}
+		castle_errors_free(&e);
+	}
+	free(buf);
+}
+
 /* A FIFO is refused at once, not waited on for a writer. */
 static void policy_fifo_is_refused_without_waiting(void **state)
 {
@@ -549,6 +593,7 @@ int main(void)
 		cmocka_unit_test(policy_world_writable_is_refused),
 		cmocka_unit_test(policy_version_must_be_the_integer_one),
 		cmocka_unit_test(policy_bad_comments),
+		cmocka_unit_test(policy_class_sources_over_the_map),
 		cmocka_unit_test(policy_fifo_is_refused_without_waiting),
 		cmocka_unit_test(policy_million_entries_parse_fast),
 		cmocka_unit_test(policy_million_entries_report_nested_hosts),

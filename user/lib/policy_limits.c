@@ -281,8 +281,44 @@ static void parse_class(struct pol_ctx *c, yaml_node_t *n, unsigned int idx)
 			 cl->plen4, cl->plen6);
 }
 
+/* The classes' match.src prefixes share one map per family, where a prefix
+ * named by several classes is one entry. After class i is parsed: whether
+ * the distinct prefixes of classes 0..i still fit; when not, the error is at
+ * the class that went past (FILE:LINE:COL, like every policy error). *acc
+ * collects the prefixes; returns false once reported (no second report). */
+static bool csrc_fits(struct pol_ctx *c, yaml_node_t *e, const struct castle_class_conf *cl,
+		      struct castle_cidr **acc, size_t *nacc)
+{
+	struct castle_cidr *v;
+	size_t n4 = 0, n6 = 0;
+
+	if (!cl->nsrc)
+		return true;
+	v = realloc(*acc, (*nacc + cl->nsrc) * sizeof(*v));
+	if (!v) {
+		pol_err(c, e, "out of memory");
+		return false;
+	}
+	memcpy(v + *nacc, cl->src, cl->nsrc * sizeof(*v));
+	*acc = v;
+	*nacc += cl->nsrc;
+	qsort(v, *nacc, sizeof(*v), castle_cidr_qsort_cmp);
+	for (size_t i = 0; i < *nacc; i++)
+		if (!i || castle_cidr_cmp(&v[i - 1], &v[i]))
+			v[i].family == 4 ? n4++ : n6++;
+	if (n4 <= CASTLE_CSRC_ENTRIES && n6 <= CASTLE_CSRC_ENTRIES)
+		return true;
+	pol_err(c, e, "limits class '%s': match.src brings the classes' sources to %zu IPv4 and %zu "
+		"IPv6 prefixes, more than the %d per family the map holds",
+		cl->name, n4, n6, CASTLE_CSRC_ENTRIES);
+	return false;
+}
+
 void pol_parse_limits(struct pol_ctx *c, yaml_node_t *n)
 {
+	struct castle_cidr *acc = NULL;
+	bool fits = true;
+	size_t nacc = 0;
 	struct pol_list l;
 
 	if (pol_list(c, n, "limits", &l))
@@ -296,11 +332,14 @@ void pol_parse_limits(struct pol_ctx *c, yaml_node_t *n)
 
 		if (i == CASTLE_MAX_CLASSES) {
 			pol_err(c, e, "more than %d limits classes", CASTLE_MAX_CLASSES);
-			return;
+			break;
 		}
 		parse_class(c, e, (unsigned int)i);
 		c->conf->nclasses++;
+		if (fits)
+			fits = csrc_fits(c, e, &c->conf->classes[i], &acc, &nacc);
 	}
+	free(acc);
 }
 
 /* ---- tls ---------------------------------------------------------------- */
