@@ -66,8 +66,19 @@ static void cidr_parses_ipv6_prefix_and_host(void **state)
 	c = parse_ok("2001:db8:bad::1");
 	assert_int_equal(c.plen, 128);
 	assert_true(castle_cidr_is_host(&c));
-	c = parse_ok("::ffff:198.18.0.1");
-	assert_int_equal(c.family, 6);
+	c = parse_ok("::fffe:0:0/95"); /* covers the mapped block: an ordinary prefix */
+	assert_int_equal(c.plen, 95);
+}
+
+/* IPv4-mapped addresses never arrive as sources: an entry of one would do
+ * nothing, so it is refused with the IPv4 form it meant. */
+static void cidr_ipv4_mapped_is_refused(void **state)
+{
+	(void)state;
+	parse_bad("::ffff:198.18.0.1", "'::ffff:198.18.0.1' is an IPv4-mapped IPv6 address, which "
+		  "IPv4 traffic does not carry: did you mean 198.18.0.1?");
+	parse_bad("::ffff:198.18.0.0/112", "did you mean 198.18.0.0/16?");
+	parse_bad("::ffff:0:0/96", "did you mean 0.0.0.0/0?");
 }
 
 static void cidr_host_bits_set_suggests_network(void **state)
@@ -205,6 +216,7 @@ int main(void)
 		cmocka_unit_test(cidr_parses_ipv4_prefix_and_host),
 		cmocka_unit_test(cidr_parses_ipv6_prefix_and_host),
 		cmocka_unit_test(cidr_host_bits_set_suggests_network),
+		cmocka_unit_test(cidr_ipv4_mapped_is_refused),
 		cmocka_unit_test(cidr_bad_prefix_length),
 		cmocka_unit_test(cidr_unknown_family),
 		cmocka_unit_test(cidr_invalid_address),

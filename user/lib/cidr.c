@@ -113,6 +113,18 @@ int castle_cidr_parse(const char *s, struct castle_cidr *out, char *err, size_t 
 		c.plen = (unsigned int)plen;
 	}
 
+	/* ::ffff:a.b.c.d is how a dual-stack socket shows an IPv4 peer; on the
+	 * wire IPv4 traffic never carries it, and the kernel drops IPv6 packets
+	 * from such a source anyway. An entry of it would do nothing. */
+	if (c.family == 6 && c.plen >= 96 && !memcmp(c.addr, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12)) {
+		struct castle_cidr v4 = { .family = 4, .plen = c.plen - 96 };
+
+		memcpy(v4.addr, c.addr + 12, 4);
+		castle_cidr_mask(&v4);
+		snprintf(err, errlen, "'%s' is an IPv4-mapped IPv6 address, which IPv4 traffic does "
+			 "not carry: did you mean %s?", s, castle_cidr_str(&v4, shown, sizeof(shown)));
+		return -1;
+	}
 	{
 		struct castle_cidr m = c;
 
