@@ -136,6 +136,9 @@ static const struct arg_case cases[] = {
 	{ { "block", "add", "--help" }, 0, NULL,
 	  "Usage: castlectl [--pin-dir DIR] block add CIDR [--ttl DUR] [--comment TEXT]" },
 	{ { "top", "-h" }, 0, NULL, "(default 10)" },
+	/* a group's --help lists its subcommands */
+	{ { "block", "--help" }, 0, NULL, "castlectl [--pin-dir DIR] [-j] block list" },
+	{ { "allow", "-h" }, 0, NULL, "'castlectl allow SUBCOMMAND --help' for its options." },
 	{ { "events", "--help" }, 0, NULL, "steal events from each other" },
 	{ { "stats", "--help" }, 0, NULL, "-j, --json" },
 	/* --help wins over a bad value given before it is parsed */

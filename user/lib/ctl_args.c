@@ -210,6 +210,30 @@ static bool word_eq(const char *name, size_t len, const char *w)
 }
 
 /* The verb at argv[*i]: one or two words. NULL and a usage message if none. */
+/* `castlectl block --help`: the subcommands of a group, each with its
+ * synopsis and what it does. false when w1 is not a group. */
+static bool group_help(FILE *f, const char *w1)
+{
+	bool any = false;
+
+	for (const struct ctl_verb *v = ctl_verbs; v->name; v++) {
+		const char *sp = strchr(v->name, ' ');
+
+		if (!sp || !word_eq(v->name, (size_t)(sp - v->name), w1))
+			continue;
+		if (!any)
+			fputs("Usage:\n", f);
+		any = true;
+		fputs("  ", f);
+		synopsis(f, v);
+		fputs("      ", f);
+		wrap(f, v->help, 6, 6);
+	}
+	if (any)
+		fprintf(f, "'castlectl %s SUBCOMMAND --help' for its options.\n", w1);
+	return any;
+}
+
 static const struct ctl_verb *find_verb(struct ctl *c, int argc, char **argv, int *i)
 {
 	const char *w1 = argv[*i], *w2 = *i + 1 < argc ? argv[*i + 1] : NULL;
@@ -381,6 +405,9 @@ int castle_ctl_main(int argc, char **argv, FILE *out, FILE *err)
 		return usage(&c, NULL, "%s", "--pin-dir: empty directory name");
 	if (i >= argc)
 		return usage(&c, NULL, "%s", "missing verb");
+	if (i + 1 < argc && (!strcmp(argv[i + 1], "-h") || !strcmp(argv[i + 1], "--help")) &&
+	    group_help(out, argv[i]))
+		return CTL_OK;
 	const struct ctl_verb *v = find_verb(&c, argc, argv, &i);
 	if (!v)
 		return CTL_USAGE;
