@@ -305,6 +305,11 @@ static void byte_bucket_admits_byte_burst_from_full(void **state)
 	fx_class_bytes(f, c, 1e6, 999);
 	fx_commit(f);
 	assert_int_equal(fx_run(f, buf, big), XDP_DROP);
+	/* counted as a rate-limit drop of its full length (counters carry on
+	 * from the first policy: 200 drops of 100 bytes) */
+	assert_int_equal(fx_count(f, CASTLE_DROP, CASTLE_R_RATELIMIT), 201);
+	assert_int_equal(fx_bytes(f, CASTLE_DROP, CASTLE_R_RATELIMIT), 200 * 100 + 1000);
+	assert_int_equal(fx_count(f, CASTLE_PASS, CASTLE_R_OK), 100);
 }
 
 /* When the byte bucket refuses a packet, its packet token is given back. */
