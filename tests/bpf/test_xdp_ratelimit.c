@@ -515,6 +515,58 @@ static void malformed_pass_still_rate_limited(void **state)
 	assert_int_equal(charged(f, c1), 0);
 }
 
+/* A reload that puts a generous class where a strict one was: the source's
+ * bucket, hours ahead under the old class, is cut to an empty bucket of the
+ * new one and refills at its rate (before, the old debt locked the source
+ * out for hours). A reload that keeps the class refills nothing. Bytes
+ * likewise. */
+static void reload_cuts_a_bucket_of_other_settings(void **state)
+{
+	struct fx *f = *state;
+	struct pkt_spec a = pkt(4, "198.18.0.1", 17, 9000);
+	uint8_t buf[PKT_MAX];
+	size_t big = frame_of(buf, 1000, "198.18.0.2");
+
+	fx_begin(f);
+	int c = fx_class(f, NULL, CASTLE_PROTO_ANY, NULL, 1.0 / 3600, 2); /* 1/h, burst 2 */
+	fx_commit(f);
+	fx_run_spec_repeat(f, &a, 4);
+	assert_int_equal(fx_count(f, CASTLE_PASS, CASTLE_R_OK), 2);
+	assert_int_equal(fx_count(f, CASTLE_DROP, CASTLE_R_RATELIMIT), 2);
+
+	fx_begin(f); /* the same class again: no fresh burst */
+	fx_class(f, NULL, CASTLE_PROTO_ANY, NULL, 1.0 / 3600, 2);
+	fx_commit(f);
+	assert_int_equal(fx_run_spec(f, &a), XDP_DROP);
+
+	fx_begin(f); /* 1000/s, burst 1000, in the same slot */
+	c = fx_class(f, NULL, CASTLE_PROTO_ANY, NULL, 1000, 1000);
+	fx_commit(f);
+	assert_int_equal(fx_run_spec(f, &a), XDP_DROP); /* cut to empty, not refilled */
+	usleep(5000);					/* >= 3 tokens at 1000/s */
+	assert_int_equal(fx_run_spec_repeat(f, &a, 3), XDP_PASS);
+	assert_int_equal(fx_count(f, CASTLE_PASS, CASTLE_R_OK), 5);
+	assert_int_equal(fx_count(f, CASTLE_DROP, CASTLE_R_RATELIMIT), 4);
+	assert_int_equal(fx_class_count(f, c, CASTLE_PASS), 5);
+
+	/* bytes: 10 B/s drained by a 1000-byte frame, then 1 MB/s */
+	fx_begin(f);
+	c = fx_class(f, NULL, CASTLE_PROTO_ANY, NULL, HUGE_RATE, HUGE_BURST);
+	fx_class_bytes(f, c, 10, 1000);
+	fx_commit(f);
+	assert_int_equal(fx_run(f, buf, big), XDP_PASS);
+	assert_int_equal(fx_run(f, buf, big), XDP_DROP); /* 100 s of debt */
+	fx_begin(f);
+	c = fx_class(f, NULL, CASTLE_PROTO_ANY, NULL, HUGE_RATE, HUGE_BURST);
+	fx_class_bytes(f, c, 1e6, 2000);
+	fx_commit(f);
+	assert_int_equal(fx_run(f, buf, big), XDP_DROP); /* cut to empty */
+	usleep(3000); /* 3000 bytes at 1 MB/s, capped at the 2000 burst */
+	assert_int_equal(fx_run(f, buf, big), XDP_PASS);
+	assert_int_equal(fx_run(f, buf, big), XDP_PASS);
+	assert_int_equal(fx_run(f, buf, big), XDP_DROP);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -536,6 +588,7 @@ int main(void)
 		T(autoban_needs_drops_in_a_row),
 		T(malformed_pass_still_rate_limited),
 		T(near_the_limit_the_bucket_is_exact),
+		T(reload_cuts_a_bucket_of_other_settings),
 	};
 #undef T
 	return cmocka_run_group_tests_name("xdp_ratelimit", tests, NULL, NULL);
