@@ -4,8 +4,8 @@
 # dry-run` (would-drops delivered and counted as pass with their reason, then
 # enforced after a reload), `allow:` beating `block:` and limits, `malformed:
 # drop` and `pass` on a cut UDP header, a `bytes:` + `byte_burst:` limit,
-# `match.src` of a class, a `proto: icmp` class, and `ban:` (autoban, its
-# expiry). Each check asserts what reached the receiver (where a socket or
+# `match.src` of a class, a `proto: icmp` class, `ban:` (autoban, its
+# expiry), and a reload that makes the class at a position more generous. Each check asserts what reached the receiver (where a socket or
 # ping can see it) and the exact counter deltas by verdict and reason.
 . "$(dirname "$0")/lib.sh"
 
@@ -20,9 +20,10 @@ IN_NET=198.18.50.1	# inside class "nets" src
 OUT_NET=198.18.51.1	# outside it
 PINGER=198.18.60.1	# pings over the icmp class
 ABUSER=198.18.70.1	# gets auto-banned
+SWAPPED=198.18.71.1	# drains a strict class that a reload makes generous
 DRY_BAD6=2001:db8:bad::5	# in block 2001:db8:bad::/48
 ALLOWED6=2001:db8:bad::7	# allowed inside it
-E2E_SRC_ALIASES="$DRY_BAD $DRY_LIM $ALLOWED $MAL $MAL_LIM $BIG $SMALL $IN_NET $OUT_NET $PINGER $ABUSER $DRY_BAD6 $ALLOWED6"
+E2E_SRC_ALIASES="$DRY_BAD $DRY_LIM $ALLOWED $MAL $MAL_LIM $BIG $SMALL $IN_NET $OUT_NET $PINGER $ABUSER $SWAPPED $DRY_BAD6 $ALLOWED6"
 
 # ---- helpers of this file ---------------------------------------------------
 
@@ -379,5 +380,38 @@ send_udp $ABUSER $DUT4 9999 3
 expect "ban: after expiry another port passes (pass/ok)" pass/ok 3
 expect "ban: after expiry no drop/autoban" drop/autoban 0
 expect_rx "ban: after expiry delivered" "$SINK" $ABUSER 3
+
+# ---- 8. reload: a generous class where a strict one was ----------------------
+# Buckets are kept by class position; the new limit must apply at once, not
+# after the hours of debt the old 1/h class left (README, "Reloads").
+e2e_policy <<'YAML'
+version: 1
+limits:
+  - name: strict
+    match: { proto: udp, dst_ports: [9100] }
+    rate: 1/h
+    burst: 2
+YAML
+reload_ok "reload: strict class applied"
+snap drop/ratelimit
+send_udp $SWAPPED $DUT4 9100 4
+expect "reload: 2 of 4 over the strict class" drop/ratelimit 2
+e2e_policy <<'YAML'
+version: 1
+limits:
+  - name: generous
+    match: { proto: udp, dst_ports: [9100] }
+    rate: 1000/s
+    burst: 1000
+YAML
+reload_ok "reload: generous class in the same position"
+snap drop/ratelimit lim/generous/pass
+send_udp $SWAPPED $DUT4 9100 1
+expect "reload: the drained bucket is cut to an empty one (1 drop)" drop/ratelimit 1
+sleep 0.1
+send_udp $SWAPPED $DUT4 9100 5
+expect "reload: then the new rate admits at once (5 of 5)" lim/generous/pass 5
+expect "reload: no more drops" drop/ratelimit 1
+expect_rx "reload: 2 + 5 delivered" "$TMP/rx9100" $SWAPPED 7
 
 t_done
