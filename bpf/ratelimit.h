@@ -268,14 +268,16 @@ static __always_inline struct castle_rl_val *castle_rl_lookup(const struct castl
  * jiffies read; a source near its limit (within the slack) gets the precise
  * clock and the exact bucket. Never admits: an error here can only drop a
  * packet the bucket would have admitted, and only when jiffies lag by more
- * than the slack.
+ * than the slack. Not when the TAT is surely further ahead than `cut` (a
+ * bucket of other settings, see castle_rl_clamp: the precise clock cuts it).
  */
-static __always_inline int castle_rl_surely_over(const __u64 *tat, __u64 tick, __u64 tol)
+static __always_inline int castle_rl_surely_over(const __u64 *tat, __u64 tick, __u64 tol, __u64 cut)
 {
 	__u64 t = *(volatile const __u64 *)tat;
 	__u64 ahead = t > tick ? t - tick : 0;
+	__u64 slack = castle_tick_slack_ns();
 
-	return ahead > tol && ahead - tol > castle_tick_slack_ns();
+	return ahead > tol && ahead - tol > slack && (ahead <= cut || ahead - cut <= slack);
 }
 
 /*
@@ -329,8 +331,8 @@ static __always_inline int castle_rl_admit(__u32 slot, const struct castle_class
 	 * precise clock to be cut. */
 	__u64 most = castle_sat_add(c->pkt_tol_ns, c->pkt_cost_ns);
 
-	if (castle_rl_surely_over(&v->tat, tick, c->pkt_tol_ns) &&
-	    !castle_rl_surely_over(&v->tat, tick, castle_sat_add(most, castle_tick_slack_ns())))
+	if (castle_rl_surely_over(&v->tat, tick, c->pkt_tol_ns,
+				  castle_sat_add(most, castle_tick_slack_ns())))
 		goto over;
 
 	__u64 now = bpf_ktime_get_ns();
