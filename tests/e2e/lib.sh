@@ -132,6 +132,27 @@ send(l3 / UDP(sport=40000, dport=dport) / Raw(payload), count=count, inter=0)
 PY
 }
 
+# tcx_progs IFACE: how many programs are attached to IFACE (dut namespace)
+# with TCX, ingress and egress (BPF_PROG_QUERY: `bpftool net` and `tc filter`
+# of older versions do not show TCX). Fails, printing nothing, when the query
+# does (no such interface, a kernel without TCX).
+tcx_progs() {
+	in_dut $PY - "$1" <<'PY'
+import ctypes, os, platform, socket, struct, sys
+nr = {"x86_64": 321, "aarch64": 280}[platform.machine()]
+libc = ctypes.CDLL(None, use_errno=True)
+ifindex = socket.if_nametoindex(sys.argv[1])
+n = 0
+for attach_type in (46, 47):		# BPF_TCX_INGRESS, BPF_TCX_EGRESS
+    # union bpf_attr, query: target_ifindex, attach_type, ..., prog_cnt at 24
+    attr = ctypes.create_string_buffer(struct.pack("<II", ifindex, attach_type), 128)
+    if libc.syscall(nr, 16, attr, 128) != 0:	# BPF_PROG_QUERY
+        sys.exit("BPF_PROG_QUERY: " + os.strerror(ctypes.get_errno()))
+    n += struct.unpack_from("<I", attr.raw, 24)[0]
+print(n)
+PY
+}
+
 # ping_ok SRC DST: one ping from SRC succeeds within 1 s.
 ping_ok() { in_src ping -c1 -W1 -I "$1" "$2" >/dev/null 2>&1; }
 
