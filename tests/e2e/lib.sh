@@ -171,6 +171,20 @@ wait_metric() {
 	return 1
 }
 
+# wait_metric_ge NAME LABEL-SUBSTRING MIN [TENTHS]: poll /metrics until the
+# sample is at least MIN (default 10 s), for counters other traffic (IPv6
+# neighbour discovery) may move too. Prints the last value seen on failure.
+wait_metric_ge() {
+	local i v=
+	for i in $(seq "${4:-100}"); do
+		v=$(metric "$1" "$2")
+		[ -n "$v" ] && [ "$v" -ge "$3" ] 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "# $1{$2}: waited for >= $3, last seen '$v'" >&2
+	return 1
+}
+
 # castled_log_has FIXED-STRING: the castled log of this test contains it.
 castled_log_has() { grep -qF -- "$1" "$TMP/castled.log"; }
 
