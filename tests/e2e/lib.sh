@@ -46,6 +46,17 @@ in_src() { nsenter --net=/var/run/netns/$NS_SRC -- "$@"; }
 in_dut() { nsenter --net=/var/run/netns/$NS_DUT -- "$@"; }
 ctl() { in_dut "$CASTLECTL" --pin-dir "$PIN" "$@"; }
 
+# ctl_list KIND: `castlectl -j KIND list` (KIND block or allow), checked: fails,
+# saying why on stderr, unless castlectl exits 0 with {"list": KIND,
+# "entries": [...]}, so that "nothing listed" never reads a failed castlectl.
+ctl_list() {
+	local out
+	out=$(ctl -j "$1" list) || { echo "# castlectl -j $1 list failed" >&2; return 1; }
+	jq -e --arg k "$1" '.list == $k and (.entries | type == "array")' <<<"$out" >/dev/null ||
+		{ echo "# castlectl -j $1 list: not a list: $(head -c 200 <<<"$out")" >&2; return 1; }
+	printf '%s\n' "$out"
+}
+
 e2e_cleanup() {
 	[ -n "$CASTLED_PID" ] && { kill -9 "$CASTLED_PID"; wait "$CASTLED_PID"; } 2>/dev/null
 	ip netns pids "$NS_DUT" 2>/dev/null | xargs -r kill -9 2>/dev/null
