@@ -97,7 +97,7 @@ e2e_topology() {
 e2e_policy() { cat > "$POLICY"; chmod 0644 "$POLICY"; }
 
 # e2e_castled [extra args]: start castled in the dut namespace and wait until
-# /healthz answers (at most 10 s).
+# /healthz answers (at most CASTLED_START_S seconds, default 10).
 e2e_castled() {
 	mkdir -p "$STATE"
 	# nsenter directly, not through in_dut: a function in the background
@@ -108,7 +108,7 @@ e2e_castled() {
 		>>"$TMP/castled.log" 2>&1 &
 	CASTLED_PID=$!
 	local i
-	for i in $(seq 100); do
+	for i in $(seq "$(awk -v s="${CASTLED_START_S:-10}" 'BEGIN { print int(s * 10) }')"); do
 		if in_dut curl -sf "http://$METRICS/healthz" >/dev/null 2>&1; then return 0; fi
 		kill -0 "$CASTLED_PID" 2>/dev/null || { cat "$TMP/castled.log"; return 1; }
 		sleep 0.1
