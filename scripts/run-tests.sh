@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # run-tests.sh [bpf|unit|e2e|fuzz|bench ...] - run the test suites and print one summary.
 # Every suite speaks TAP ("ok N - name" / "not ok N - name"); a suite that exits
-# non-zero without reporting a failure counts as one failure of its own.
+# non-zero without reporting a failure counts as one failure of its own, and a
+# unit or bpf test whose source exists but whose binary does not is a failure.
+# Skips ("ok N - name # SKIP why") are counted apart, not as passes; with
+# CASTLE_REQUIRE_ALL=1 (CI) every skip is a failure.
 set -u
 cd "$(dirname "$0")/.."
 O=${O:-build}
 suites=("$@")
 [ ${#suites[@]} -eq 0 ] && suites=(unit bpf fuzz e2e bench)
 
-pass=0 fail=0
+pass=0 fail=0 skip=0
 failed=()
+require_all=${CASTLE_REQUIRE_ALL:-0}
 export CMOCKA_MESSAGE_OUTPUT=TAP
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
@@ -23,25 +27,44 @@ run_one() {
 	echo "# --- $name"
 	timeout "${TEST_TIMEOUT:-600}" "$@" >"$log" 2>&1
 	local rc=$?
-	local p f
-	p=$(grep -cE '^ok ' "$log")
-	f=$(grep -cE '^not ok ' "$log")
-	if [ "$rc" -ne 0 ] || [ "$f" -ne 0 ] || [ $((p + f)) -eq 0 ]; then
+	local p f s
+	# A skip is "ok N - name # SKIP why" (lib.sh) or "not ok N # SKIP why"
+	# (cmocka): neither a pass nor a failure.
+	s=$(grep -ciE '^(not )?ok [^#]*#[[:space:]]*skip' "$log")
+	p=$(grep -E '^ok ' "$log" | grep -cviE '^ok [^#]*#[[:space:]]*skip')
+	f=$(grep -E '^not ok ' "$log" | grep -cviE '^not ok [^#]*#[[:space:]]*skip')
+	if [ "$rc" -ne 0 ] || [ "$f" -ne 0 ] || [ $((p + f + s)) -eq 0 ]; then
 		cat "$log"
 		[ "$f" -eq 0 ] && f=1 && echo "not ok - $name exited with status $rc"
 		failed+=("$name")
 	else
 		grep -E '^(ok|not ok) ' "$log"
+		if [ "$s" -gt 0 ] && [ "$require_all" = 1 ]; then
+			echo "# $name: $s skipped, counted as failed (CASTLE_REQUIRE_ALL=1)"
+			failed+=("$name")
+		fi
 	fi
-	pass=$((pass + p)); fail=$((fail + f))
+	[ "$require_all" = 1 ] && f=$((f + s))
+	pass=$((pass + p)); fail=$((fail + f)); skip=$((skip + s))
 	rm -f "$log"
 }
 
 for s in "${suites[@]}"; do
 	case $s in
 	unit|bpf)
-		for t in "$O"/tests/"$s"/test_*; do
-			[ -x "$t" ] && run_one "$s/$(basename "$t")" "$t"
+		# From the sources: a test that did not build is a failure, not
+		# a test that silently does not exist.
+		for src in tests/"$s"/test_*.c; do
+			[ -f "$src" ] || continue
+			n=$(basename "$src" .c)
+			t=$O/tests/$s/$n
+			if [ -x "$t" ]; then
+				run_one "$s/$n" "$t"
+			else
+				echo "# --- $s/$n"
+				echo "not ok - $s/$n not built ($t missing)"
+				fail=$((fail + 1)); failed+=("$s/$n")
+			fi
 		done ;;
 	fuzz)
 		# Each libFuzzer target for a bounded time from its seed corpus; a
@@ -78,5 +101,6 @@ for s in "${suites[@]}"; do
 done
 
 [ ${#failed[@]} -gt 0 ] && printf '# failed suites: %s\n' "${failed[*]}"
+echo "$skip skipped"
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

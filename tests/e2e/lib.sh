@@ -46,6 +46,17 @@ in_src() { nsenter --net=/var/run/netns/$NS_SRC -- "$@"; }
 in_dut() { nsenter --net=/var/run/netns/$NS_DUT -- "$@"; }
 ctl() { in_dut "$CASTLECTL" --pin-dir "$PIN" "$@"; }
 
+# ctl_list KIND: `castlectl -j KIND list` (KIND block or allow), checked: fails,
+# saying why on stderr, unless castlectl exits 0 with {"list": KIND,
+# "entries": [...]}, so that "nothing listed" never reads a failed castlectl.
+ctl_list() {
+	local out
+	out=$(ctl -j "$1" list) || { echo "# castlectl -j $1 list failed" >&2; return 1; }
+	jq -e --arg k "$1" '.list == $k and (.entries | type == "array")' <<<"$out" >/dev/null ||
+		{ echo "# castlectl -j $1 list: not a list: $(head -c 200 <<<"$out")" >&2; return 1; }
+	printf '%s\n' "$out"
+}
+
 e2e_cleanup() {
 	[ -n "$CASTLED_PID" ] && { kill -9 "$CASTLED_PID"; wait "$CASTLED_PID"; } 2>/dev/null
 	ip netns pids "$NS_DUT" 2>/dev/null | xargs -r kill -9 2>/dev/null
@@ -86,7 +97,7 @@ e2e_topology() {
 e2e_policy() { cat > "$POLICY"; chmod 0644 "$POLICY"; }
 
 # e2e_castled [extra args]: start castled in the dut namespace and wait until
-# /healthz answers (at most 10 s).
+# /healthz answers (at most CASTLED_START_S seconds, default 10).
 e2e_castled() {
 	mkdir -p "$STATE"
 	# nsenter directly, not through in_dut: a function in the background
@@ -97,7 +108,7 @@ e2e_castled() {
 		>>"$TMP/castled.log" 2>&1 &
 	CASTLED_PID=$!
 	local i
-	for i in $(seq 100); do
+	for i in $(seq "$(awk -v s="${CASTLED_START_S:-10}" 'BEGIN { print int(s * 10) }')"); do
 		if in_dut curl -sf "http://$METRICS/healthz" >/dev/null 2>&1; then return 0; fi
 		kill -0 "$CASTLED_PID" 2>/dev/null || { cat "$TMP/castled.log"; return 1; }
 		sleep 0.1
@@ -132,6 +143,27 @@ send(l3 / UDP(sport=40000, dport=dport) / Raw(payload), count=count, inter=0)
 PY
 }
 
+# tcx_progs IFACE: how many programs are attached to IFACE (dut namespace)
+# with TCX, ingress and egress (BPF_PROG_QUERY: `bpftool net` and `tc filter`
+# of older versions do not show TCX). Fails, printing nothing, when the query
+# does (no such interface, a kernel without TCX).
+tcx_progs() {
+	in_dut $PY - "$1" <<'PY'
+import ctypes, os, platform, socket, struct, sys
+nr = {"x86_64": 321, "aarch64": 280}[platform.machine()]
+libc = ctypes.CDLL(None, use_errno=True)
+ifindex = socket.if_nametoindex(sys.argv[1])
+n = 0
+for attach_type in (46, 47):		# BPF_TCX_INGRESS, BPF_TCX_EGRESS
+    # union bpf_attr, query: target_ifindex, attach_type, ..., prog_cnt at 24
+    attr = ctypes.create_string_buffer(struct.pack("<II", ifindex, attach_type), 128)
+    if libc.syscall(nr, 16, attr, 128) != 0:	# BPF_PROG_QUERY
+        sys.exit("BPF_PROG_QUERY: " + os.strerror(ctypes.get_errno()))
+    n += struct.unpack_from("<I", attr.raw, 24)[0]
+print(n)
+PY
+}
+
 # ping_ok SRC DST: one ping from SRC succeeds within 1 s.
 ping_ok() { in_src ping -c1 -W1 -I "$1" "$2" >/dev/null 2>&1; }
 
@@ -147,6 +179,20 @@ wait_metric() {
 		sleep 0.1
 	done
 	echo "# $1{$2}: waited for $3, last seen '$v'" >&2
+	return 1
+}
+
+# wait_metric_ge NAME LABEL-SUBSTRING MIN [TENTHS]: poll /metrics until the
+# sample is at least MIN (default 10 s), for counters other traffic (IPv6
+# neighbour discovery) may move too. Prints the last value seen on failure.
+wait_metric_ge() {
+	local i v=
+	for i in $(seq "${4:-100}"); do
+		v=$(metric "$1" "$2")
+		[ -n "$v" ] && [ "$v" -ge "$3" ] 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "# $1{$2}: waited for >= $3, last seen '$v'" >&2
 	return 1
 }
 

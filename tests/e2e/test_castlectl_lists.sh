@@ -67,10 +67,15 @@ t_eq "... and says to edit the policy" \
 
 # --- TTL expires in the kernel ------------------------------------------
 t_cmd "block add --ttl 2s" ctl block add $A6 --ttl 2s
+t_eq "TTL entry listed" "$A6" "$(ctl_list block | jq -r ".entries[] | select(.cidr==\"$A6\") | .cidr")"
 if udp_noreply $A6 $DUT4; then t_ok "TTL entry blocks"; else t_fail "TTL entry blocks"; fi
 sleep 2.5
 t_cmd "TTL entry expired: traffic flows" udp_reply $A6 $DUT4
-t_eq "expired entry no longer listed" "" "$(ctl -j block list | jq -r ".entries[] | select(.cidr==\"$A6\") | .cidr")"
+if js=$(ctl_list block); then
+	t_eq "expired entry no longer listed" "" "$(jq -r ".entries[] | select(.cidr==\"$A6\") | .cidr" <<<"$js")"
+else
+	t_fail "expired entry no longer listed" "castlectl -j block list failed"
+fi
 
 # --- allow beats the policy block --------------------------------------
 if udp_noreply $A66 $DUT4; then t_ok "policy block drops $A66"; else t_fail "policy block drops $A66"; fi

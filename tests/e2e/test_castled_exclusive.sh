@@ -33,28 +33,29 @@ print(" ".join(str(b) for b in v))' "$1") || return 1
 }
 
 # u32_at MAP OFFSET KEY-BYTES...: the little-endian u32 at OFFSET of the
-# value under KEY in the pinned MAP ('' when there is no such entry).
+# value under KEY in the pinned MAP. Fails, printing nothing, when the lookup
+# or the value does (no such map or entry, a value too short).
 u32_at() {
-	local map=$1 off=$2
+	local map=$1 off=$2 out
 	shift 2
-	bpftool -j map lookup pinned "$PIN/$map" key "$@" 2>/dev/null | $PY -c '
+	out=$(bpftool -j map lookup pinned "$PIN/$map" key "$@") || return 1
+	$PY -c '
 import json, struct, sys
-try:
-    v = bytes(int(b, 16) for b in json.load(sys.stdin)["value"])
-except Exception:
-    sys.exit(0)
+v = bytes(int(b, 16) for b in json.loads(sys.argv[2])["value"])
 o = int(sys.argv[1])
-print(struct.unpack("<I", v[o:o + 4])[0])' "$off"
+if len(v) < o + 4:
+    sys.exit("value of %d bytes has no u32 at %d" % (len(v), o))
+print(struct.unpack("<I", v[o:o + 4])[0])' "$off" "$out"
 }
 
-# slot_of IFACE: its counter slot in PIN/ifslot (0: none).
+# slot_of IFACE: its counter slot in PIN/ifslot (an array indexed by ifindex:
+# 0 is "none"). Fails when the interface or the lookup does.
 slot_of() {
-	local ifx v
-	ifx=$(in_dut ip -j link show "$1" | jq -r '.[0].ifindex')
-	v=$(u32_at ifslot 0 $($PY -c '
+	local ifx
+	ifx=$(in_dut ip -j link show "$1" | jq -er '.[0].ifindex') || return 1
+	u32_at ifslot 0 $($PY -c '
 import struct, sys
-print(" ".join(str(b) for b in struct.pack("<I", int(sys.argv[1]))))' "$ifx"))
-	echo "${v:-0}"
+print(" ".join(str(b) for b in struct.pack("<I", int(sys.argv[1]))))' "$ifx")
 }
 
 cleanup_extra() { [ -n "$SLEEP_PID" ] && kill "$SLEEP_PID" 2>/dev/null; e2e_cleanup; }
@@ -127,6 +128,9 @@ t_ok "castled starts after a kill -9 (the lock died with it)"
 kill -0 "$SLEEP_PID" 2>/dev/null && t_ok "... and leaves the stranger alone" ||
 	t_fail "... and leaves the stranger alone"
 t_eq "... and records its own pid" "$CASTLED_PID" "$(state_pid)"
+# Positive control of slot_of, used below to prove a slot was freed.
+slot=$(slot_of "$DUT_IF") && [ "$slot" -gt 0 ] && t_ok "$DUT_IF has a counter slot while attached ($slot)" ||
+	t_fail "$DUT_IF has a counter slot while attached" "slot_of: '$slot'"
 kill "$SLEEP_PID" 2>/dev/null; SLEEP_PID=
 
 # ---- attach fails half way (TC after XDP), adopted pins ----------------------
@@ -143,7 +147,10 @@ case $out in *"pin TCX link"*"$EX_IF"*) t_ok "... saying why" ;;
 *) t_fail "... saying why" "$out" ;; esac
 has_xdp "$EX_IF" && t_fail "no orphan XDP program left on $EX_IF" "$(in_dut ip link show "$EX_IF")" ||
 	t_ok "no orphan XDP program left on $EX_IF"
-t_eq "no counter slot left assigned to $EX_IF" 0 "$(slot_of "$EX_IF")"
+slot=$(slot_of "$EX_IF") && t_eq "no counter slot left assigned to $EX_IF" 0 "$slot" ||
+	t_fail "no counter slot left assigned to $EX_IF" "slot_of $EX_IF failed"
+slot=$(slot_of "$DUT_IF") && [ "$slot" -gt 0 ] && t_ok "... while $DUT_IF keeps its slot ($slot)" ||
+	t_fail "... while $DUT_IF keeps its slot" "slot_of: '$slot'"
 has_xdp "$DUT_IF" && t_ok "the adopted gate on $DUT_IF keeps enforcing" ||
 	t_fail "the adopted gate on $DUT_IF keeps enforcing"
 # EX_IF's program was pinned as PIN/prog_xdp, then taken off again: the pin

@@ -60,10 +60,27 @@ t_eq "and still drops (counted in the pinned map)" 3 \
 	"$(ctl -j stats | jq '[.. | objects | select(.reason? == "blocklist" and .verdict? == "drop") | .packets] | add // 0')"
 
 # ---- castlectl unload -------------------------------------------------------
+# What is attached before: the TC program (by id: TCX is invisible to `bpftool
+# net` and `tc filter` here), its TCX link pin.
+tc_id=$(ctl -j status | jq -r --arg i "$DUT_IF" '.interfaces[] | select(.name == $i) | .tc_prog_id')
+tc_mode=$(ctl -j status | jq -r --arg i "$DUT_IF" '.interfaces[] | select(.name == $i) | .tc_mode')
+[ "${tc_id:-0}" -gt 0 ] 2>/dev/null && bpftool prog show id "$tc_id" >/dev/null 2>&1 &&
+	t_ok "before unload: the TC program (id $tc_id) is loaded" ||
+	t_fail "before unload: the TC program is loaded" "tc_prog_id '$tc_id'"
+t_eq "before unload: TC attached with TCX (auto mode)" tcx "$tc_mode"
+t_eq "before unload: one TCX program on the interface" 1 "$(tcx_progs "$DUT_IF")"
+[ -e "$PIN/link_tc_$DUT_IF" ] && t_ok "before unload: the TCX link is pinned" ||
+	t_fail "before unload: the TCX link is pinned" "$(ls "$PIN")"
 t_cmd "castlectl unload $DUT_IF" ctl unload "$DUT_IF"
 has_xdp && t_fail "no XDP program left on the interface" || t_ok "no XDP program left on the interface"
-tc_left=$(in_dut bpftool net show dev "$DUT_IF" 2>/dev/null | grep -c castle)
-t_eq "no castle TC program left on the interface" 0 "$tc_left"
+# The kernel frees a program once nothing holds it (after an RCU grace period).
+for i in $(seq 30); do bpftool prog show id "${tc_id:-0}" >/dev/null 2>&1 || break; sleep 0.1; done
+bpftool prog show id "${tc_id:-0}" >/dev/null 2>&1 &&
+	t_fail "the TC program is gone (id $tc_id)" "$(bpftool prog show id "$tc_id")" ||
+	t_ok "the TC program is gone (id $tc_id)"
+t_eq "no TCX program left on the interface" 0 "$(tcx_progs "$DUT_IF")"
+[ -e "$PIN/link_tc_$DUT_IF" ] && t_fail "the TCX link pin is removed" ||
+	t_ok "the TCX link pin is removed"
 [ -e "$PIN" ] && t_fail "pins removed with the last interface" "$(ls "$PIN")" ||
 	t_ok "pins removed with the last interface"
 

@@ -5,8 +5,11 @@
 . "$(dirname "$0")/lib.sh"
 
 BAD=198.18.66.5
+BAD_PAYLOAD=castle
 E2E_SRC_ALIASES="$BAD"
 PROM=127.0.0.1:9090	# inside the dut namespace: no clash with anything
+# The pins of the second castled below go even when the test stops early.
+trap 'e2e_cleanup; rm -rf "$PIN-2"' EXIT
 
 command -v prometheus >/dev/null || { t_skip "prometheus" "prometheus not installed"; t_done; }
 
@@ -137,15 +140,20 @@ prom_wait() {
 
 prom_wait 'up{job="castle"}' 1 && t_ok "Prometheus scrapes castled (up == 1)" ||
 	t_fail "Prometheus scrapes castled (up == 1)" "$(tail -5 "$TMP/prometheus.log")"
-send_udp $BAD $DUT4 9999 9
+send_udp $BAD $DUT4 9999 9 "$BAD_PAYLOAD"
+# XDP counts data_end - data: the Ethernet frame, Ethernet 14 + IPv4 20 + UDP 8
+# + the payload (no padding on a veth).
+FRAME=$((14 + 20 + 8 + ${#BAD_PAYLOAD}))
 wait_metric castle_packets_total 'reason="blocklist"' 9
 prom_wait 'castle_packets_total{stage="xdp",verdict="drop",reason="blocklist"}' 9 &&
 	t_ok "Prometheus query castle_packets_total returns the 9 packets sent" ||
 	t_fail "Prometheus query castle_packets_total returns the 9 packets sent"
+t_eq "castled counts the bytes: 9 frames of $FRAME bytes" $((9 * FRAME)) \
+	"$(metric castle_bytes_total 'stage="xdp",verdict="drop",reason="blocklist"')"
 prom_wait "castle_bytes_total{stage=\"xdp\",verdict=\"drop\",reason=\"blocklist\",interface=\"$DUT_IF\"}" \
-	"$(metric castle_bytes_total 'reason="blocklist"')" &&
-	t_ok "Prometheus has the bytes too, labelled with the interface name" ||
-	t_fail "Prometheus has the bytes too, labelled with the interface name"
+	$((9 * FRAME)) &&
+	t_ok "Prometheus has the bytes too ($((9 * FRAME))), labelled with the interface name" ||
+	t_fail "Prometheus has the bytes too ($((9 * FRAME))), labelled with the interface name"
 prom_wait 'castle_policy_reloads_total{result="success"}' 1 &&
 	t_ok "Prometheus sees the policy apply" || t_fail "Prometheus sees the policy apply"
 prom_wait 'count(castle_limit_packets_total{limit="web"})' 2 &&

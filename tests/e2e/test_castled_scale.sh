@@ -22,8 +22,11 @@ t0=$(now)
 rc=$?; dt=$(secs "$t0" "$(now)")
 t_eq "castled --check accepts the $N-entry policy (${dt}s)" 0 $rc
 
+# e2e_castled waits for /healthz twice the bound, so that a start slower than
+# the bound is measured and reported below, not cut off at e2e_castled's 10 s.
+start_s=$($PY -c "print(2 * $BOUND)")
 t0=$(now)
-e2e_castled || { t_fail "castled starts with $N entries"; t_done; }
+CASTLED_START_S=$start_s e2e_castled || { t_fail "castled starts with $N entries (within ${start_s}s)"; t_done; }
 dt=$(secs "$t0" "$(now)")
 echo "# start to ready with $((N + 10000)) entries: ${dt}s"
 lt "$dt" "$BOUND" && t_ok "start to ready under ${BOUND}s (${dt}s)" || t_fail "start to ready under ${BOUND}s" "${dt}s"

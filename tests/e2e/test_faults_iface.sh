@@ -53,6 +53,8 @@ e2e_castled -i "$DUT_IF2" || { t_fail "castled starts on two interfaces"; t_done
 udp_sink 9999 "$RX"
 t_eq "status lists both interfaces" "$(printf '%s\n' "$DUT_IF" "$DUT_IF2" | sort | paste -sd,)" "$(status_ifaces)"
 t_eq "before any fault: blocked dropped, clean received" "3 3" "$(probe)"
+t_eq "before any fault: one TCX program on each interface (the query sees them)" "1 1" \
+	"$(tcx_progs "$DUT_IF") $(tcx_progs "$DUT_IF2")"
 
 # ---- one of two interfaces deleted -----------------------------------------------
 in_dut ip link del "$DUT_IF2"
@@ -148,8 +150,13 @@ if in_dut ip tuntap add dev "$TUN_IF" mode tun 2>/dev/null && in_dut ip link set
 	*) t_fail "tun interface: the error says why" "$out" ;;
 	esac
 	t_eq "tun interface: no XDP attached" 0 "$(xdp_id "$TUN_IF")"
+	# TCX links are invisible to `tc filter show`: ask the kernel, and
+	# look for the link pin too.
+	t_eq "tun interface: no TCX program attached" 0 "$(tcx_progs "$TUN_IF")"
 	in_dut tc filter show dev "$TUN_IF" ingress 2>/dev/null | grep -q castle &&
 		t_fail "tun interface: no TC filter attached" || t_ok "tun interface: no TC filter attached"
+	[ -e "$PIN-b/link_tc_$TUN_IF" ] && t_fail "tun interface: no TCX link pinned" ||
+		t_ok "tun interface: no TCX link pinned"
 	in_dut ip link del "$TUN_IF"
 else
 	t_fail "tun interface: create a tun device in the dut namespace"

@@ -19,7 +19,7 @@
 . "$(dirname "$0")/lib.sh"
 
 if [ ! -x "$CASTLED" ]; then
-	t_skip "tls gate on clsact" "build/castled missing"
+	t_fail "tls gate on clsact" "$CASTLED missing: build it (make)"
 	t_done
 fi
 

@@ -8,7 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 
 if [ ! -x "$CASTLED" ]; then
-	t_skip "tls gate end to end" "build/castled missing"
+	t_fail "tls gate end to end" "$CASTLED missing: build it (make)"
 	t_done
 fi
 

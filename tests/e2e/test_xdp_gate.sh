@@ -16,6 +16,21 @@ xdp_count() {
 	echo "${v:-0}"
 }
 
+# blocked_ping NAME SRC DST [ping -6]: a ping from SRC fails AND its echo
+# request is counted as a blocklist drop (a ping failing for another reason
+# does not pass).
+blocked_ping() {
+	local name=$1 src=$2 dst=$3 d0 d1
+	shift 3
+	d0=$(xdp_count drop blocklist)
+	if in_src ping "$@" -c1 -W1 -I "$src" "$dst" >/dev/null 2>&1; then
+		t_fail "$name" "the ping got through"
+		return
+	fi
+	d1=$(xdp_count drop blocklist)
+	t_eq "$name (one blocklist drop)" 1 $((d1 - d0))
+}
+
 e2e_topology || { t_fail "topology"; t_done; }
 e2e_policy <<'YAML'
 version: 1
@@ -35,10 +50,10 @@ if ! e2e_castled; then t_fail "castled starts"; t_done; fi
 t_ok "castled starts and serves /healthz"
 
 t_cmd "ping from an unlisted v4 source passes" ping_ok $SRC4 $DUT4
-t_nocmd "ping from a blocked v4 CIDR is dropped" ping_ok 198.18.66.5 $DUT4
-t_nocmd "ping from a blocked v4 address is dropped" ping_ok 198.18.77.7 $DUT4
+blocked_ping "ping from a blocked v4 CIDR is dropped" 198.18.66.5 $DUT4
+blocked_ping "ping from a blocked v4 address is dropped" 198.18.77.7 $DUT4
 t_cmd "ping from an unlisted v6 source passes" in_src ping -6 -c1 -W1 -I $SRC6 $DUT6
-t_nocmd "ping from a blocked v6 CIDR is dropped" in_src ping -6 -c1 -W1 -I 2001:db8:bad::5 $DUT6
+blocked_ping "ping from a blocked v6 CIDR is dropped" 2001:db8:bad::5 $DUT6 -6
 
 # Exact counting with scapy: 50 UDP datagrams from a blocked source.
 before=$(xdp_count drop blocklist)

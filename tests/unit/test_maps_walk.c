@@ -48,6 +48,29 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* The state directory of a persistence test: created by make_state_dir,
+ * removed by rm_state_dir (its teardown), also when the test failed. */
+static char state_dir[64];
+
+static char *make_state_dir(void)
+{
+	snprintf(state_dir, sizeof(state_dir), "/tmp/castle-utest-persist-XXXXXX");
+	if (!mkdtemp(state_dir)) {
+		state_dir[0] = 0;
+		return NULL;
+	}
+	return state_dir;
+}
+
+static int rm_state_dir(void **state)
+{
+	(void)state;
+	if (state_dir[0])
+		ut_rm_dir(state_dir);
+	state_dir[0] = 0;
+	return 0;
+}
+
 enum { N_EXPIRED = 300, N_LIVE = 200 };
 
 /* 10.<kind>.<i / 256>.<i % 256>: kind 1 expired, 2 live. */
@@ -163,7 +186,7 @@ static void test_reaping_walk_visits_each_live_entry_once(void **state)
 
 static void test_persist_counts_without_duplicates(void **state)
 {
-	char dir[] = "/tmp/castle-utest-persist-XXXXXX", err[256], path[300], line[512];
+	char *dir, err[256], path[300], line[512];
 	struct castle_manual_counts counts;
 	struct castle_persist p;
 	int lines = 0;
@@ -172,7 +195,7 @@ static void test_persist_counts_without_duplicates(void **state)
 	UT_NEED_ROOT();
 	clear_manual();
 	fill();
-	assert_non_null(mkdtemp(dir));
+	assert_non_null(dir = make_state_dir());
 	assert_int_equal(castle_persist_init(&p, dir, err, sizeof(err)), 0);
 	assert_int_equal(castle_persist_sync(&p, &maps, true, &counts, err, sizeof(err)), 1);
 	int live_nets = (N_LIVE + 255) / 256;
@@ -186,7 +209,6 @@ static void test_persist_counts_without_duplicates(void **state)
 		lines += line[0] != '#';
 	fclose(f);
 	assert_int_equal(lines, N_LIVE + live_nets);
-	ut_rm_dir(dir);
 	clear_manual();
 }
 
@@ -243,7 +265,7 @@ static void test_persist_far_future_ttl(void **state)
 	static const char *const cidrs[] = { "198.18.7.7", "198.18.7.8", "198.18.7.0/24" };
 	const uint64_t year_ns = 365ull * 86400 * 1000000000ull;
 	const uint64_t ttls[] = { UINT64_MAX, 250 * year_ns, 290 * year_ns };
-	char dir[] = "/tmp/castle-utest-persist-XXXXXX", err[256], path[300];
+	char *dir, err[256], path[300];
 	struct castle_persist p;
 	struct castle_cidr c[3];
 	struct castle_block_val v;
@@ -260,7 +282,7 @@ static void test_persist_far_future_ttl(void **state)
 	assert_int_equal(castle_block_lookup(&maps, &c[0], false, &v), 0);
 	assert_true(v.expires_ns == UINT64_MAX);
 
-	assert_non_null(mkdtemp(dir));
+	assert_non_null(dir = make_state_dir());
 	assert_int_equal(castle_persist_init(&p, dir, err, sizeof(err)), 0);
 	assert_int_equal(castle_persist_sync(&p, &maps, true, NULL, err, sizeof(err)), 1);
 	snprintf(path, sizeof(path), "%s/%s", dir, CASTLE_STATE_FILE);
@@ -281,7 +303,6 @@ static void test_persist_far_future_ttl(void **state)
 			fail_msg("%s: restored expiry %llu is not far in the future", cidrs[i],
 				 (unsigned long long)v.expires_ns);
 	}
-	ut_rm_dir(dir);
 	clear_manual();
 }
 
@@ -289,9 +310,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_reaping_walk_visits_each_live_entry_once),
-		cmocka_unit_test(test_persist_counts_without_duplicates),
+		cmocka_unit_test_teardown(test_persist_counts_without_duplicates, rm_state_dir),
 		cmocka_unit_test(test_rl_reap_steady),
-		cmocka_unit_test(test_persist_far_future_ttl),
+		cmocka_unit_test_teardown(test_persist_far_future_ttl, rm_state_dir),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -251,8 +251,11 @@ uint64_t fx_stats_sum(const struct castle_maps *m, int stats_fd, int verdict, in
 
 	for (int i = 0; i < n; i++) {
 		struct castle_stats st;
-		if (castle_stats_read(m, stats_fd, ifs[i], &st))
-			continue;
+		int err = castle_stats_read(m, stats_fd, ifs[i], &st);
+
+		/* A counter that cannot be read is not a zero. */
+		if (err)
+			die("read the counters of an interface", err);
 		total += bytes ? st.c[verdict][reason].bytes : st.c[verdict][reason].packets;
 	}
 	return total;
@@ -287,8 +290,10 @@ uint64_t fx_class_count(struct fx *f, uint32_t slot, int verdict)
 {
 	struct castle_class_stats cs;
 
-	if (castle_class_stats_sum(f->maps.class_stats, slot, &cs))
-		return 0;
+	int err = castle_class_stats_sum(f->maps.class_stats, slot, &cs);
+
+	if (err)
+		die("sum the class counters", err);
 	return cs.c[verdict].packets;
 }
 
@@ -296,8 +301,10 @@ uint64_t fx_class_bytes_count(struct fx *f, uint32_t slot, int verdict)
 {
 	struct castle_class_stats cs;
 
-	if (castle_class_stats_sum(f->maps.class_stats, slot, &cs))
-		return 0;
+	int err = castle_class_stats_sum(f->maps.class_stats, slot, &cs);
+
+	if (err)
+		die("sum the class counters", err);
 	return cs.c[verdict].bytes;
 }
 
@@ -306,9 +313,13 @@ uint64_t fx_class_count_if(struct fx *f, uint32_t ifindex, uint32_t slot, int ve
 	struct castle_class_stats cs;
 	uint32_t ifs;
 
-	if (castle_ifslot_of(&f->maps, ifindex, &ifs) ||
-	    castle_class_stats_read(f->maps.class_stats, ifs, slot, &cs))
-		return 0;
+	int err = castle_ifslot_of(&f->maps, ifindex, &ifs);
+
+	if (err)
+		die("counter slot of the interface", err);
+	err = castle_class_stats_read(f->maps.class_stats, ifs, slot, &cs);
+	if (err)
+		die("read the class counters of the interface", err);
 	return cs.c[verdict].packets;
 }
 
