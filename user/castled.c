@@ -689,7 +689,7 @@ static int absolute(const char **path, char *buf, size_t len)
 {
 	char cwd[PATH_MAX];
 
-	if ((*path)[0] == '/')
+	if (!*path || (*path)[0] == '/')
 		return 0;
 	if (!getcwd(cwd, sizeof(cwd))) {
 		fprintf(stderr, "castled: %s: cannot tell the working directory: %s\n", *path,
