@@ -11,24 +11,6 @@
 
 _Static_assert(CASTLE_REASON_MAX <= CASTLE_REASON_SLOTS, "reasons must fit their slots");
 
-/* One GCRA step on a shared TAT: admit when the bucket has room for `cost`
- * within `tol`, and move the TAT with compare-and-swap so that two CPUs can
- * never both take the last token. Contention that outlasts the retries is
- * treated as "no room": a limiter errs on the side of limiting. */
-static __always_inline int castle_gcra(__u64 *tat, __u64 now, __u64 cost, __u64 tol)
-{
-	for (int i = 0; i < 8; i++) {
-		__u64 old = *(volatile __u64 *)tat;
-		__u64 base = old > now ? old : now;
-
-		if (base - now > tol)
-			return 0;
-		if (__sync_val_compare_and_swap(tat, old, base + cost) == old)
-			return 1;
-	}
-	return 0;
-}
-
 /* The interface's counter slot (ifslot, written by castled when it attaches;
  * 0 for an interface without one). A program looks it up once per packet and
  * indexes every per-interface counter with it. */
@@ -132,6 +114,46 @@ static __always_inline __u64 castle_tick_mono_ns(struct castle_state *s)
 static __always_inline __u64 castle_tick_slack_ns(void)
 {
 	return 8 * castle_tick_len_ns(CONFIG_HZ);
+}
+
+static __always_inline __u64 castle_sat_add(__u64 a, __u64 b)
+{
+	return a + b < a ? ~0ull : a + b;
+}
+
+/* One GCRA step on a shared TAT: admit when the bucket has room for `cost`
+ * within `tol`, and move the TAT with compare-and-swap so that two CPUs can
+ * never both take the last token. Contention that outlasts the retries is
+ * treated as "no room": a limiter errs on the side of limiting.
+ *
+ * Under one (cost, tol) a TAT is never more than tol + cost ahead of the
+ * clock (admitted at most tol ahead, then cost added). One further ahead was
+ * written under other settings: a reload changed the limit behind it (a
+ * strict class made generous, another class moved to its position, another
+ * events_per_sec). On refusal such a TAT is cut to tol + cost ahead, an
+ * empty bucket of the new settings: the new limit applies at once (not after
+ * the old debt, hours under 1/h), and a reload still never refills a bucket.
+ * Only past the tick slack beyond that: a CPU that read its clock a little
+ * later may have moved the TAT by the difference, and cutting that would
+ * hand out tokens; what is left drains within the slack. The cut costs the
+ * admitted packet nothing: it is on the refusal path. */
+static __always_inline int castle_gcra(__u64 *tat, __u64 now, __u64 cost, __u64 tol)
+{
+	for (int i = 0; i < 8; i++) {
+		__u64 old = *(volatile __u64 *)tat;
+		__u64 base = old > now ? old : now;
+
+		if (base - now > tol) {
+			__u64 most = castle_sat_add(tol, cost);
+
+			if (base - now > castle_sat_add(most, castle_tick_slack_ns()))
+				__sync_val_compare_and_swap(tat, old, now + most);
+			return 0;
+		}
+		if (__sync_val_compare_and_swap(tat, old, base + cost) == old)
+			return 1;
+	}
+	return 0;
 }
 
 /* A drop event, at most the policy's events_per_sec per second across all

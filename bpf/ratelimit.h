@@ -268,43 +268,19 @@ static __always_inline struct castle_rl_val *castle_rl_lookup(const struct castl
  * jiffies read; a source near its limit (within the slack) gets the precise
  * clock and the exact bucket. Never admits: an error here can only drop a
  * packet the bucket would have admitted, and only when jiffies lag by more
- * than the slack. Not when the TAT is surely further ahead than `cut` (a
- * bucket of other settings, see castle_rl_clamp: the precise clock cuts it).
+ * than the slack. Not when the TAT is surely more than tol + cost + slack
+ * ahead (a bucket of other settings, see castle_gcra: the precise clock cuts
+ * it).
  */
-static __always_inline int castle_rl_surely_over(const __u64 *tat, __u64 tick, __u64 tol, __u64 cut)
+static __always_inline int castle_rl_surely_over(const __u64 *tat, __u64 tick, __u64 tol, __u64 cost)
 {
 	__u64 t = *(volatile const __u64 *)tat;
-	__u64 ahead = t > tick ? t - tick : 0;
 	__u64 slack = castle_tick_slack_ns();
+	/* the least TAT - now can be (now <= tick + slack), floored at 0 */
+	__u64 least = t > tick + slack ? t - tick - slack : 0;
 
-	return ahead > tol && ahead - tol > slack && (ahead <= cut || ahead - cut <= slack);
-}
-
-/*
- * A bucket left by another class. Under one class a TAT is never more than
- * tol + cost ahead of the clock (castle_gcra admits only when it is at most
- * tol ahead, then adds cost); a byte TAT never more than byte_burst_ns. A TAT
- * further ahead was written under other settings: the class in this slot was
- * changed by a reload (a strict limit replaced by a generous one, or another
- * class moved to this position). It is cut to the most the new settings
- * allow, an empty bucket: the new limit applies at once, and a reload still
- * never refills a bucket. Only past most + the tick slack: another CPU may
- * have read its clock a little later and moved the TAT by it (cutting that
- * would hand out tokens); a bucket of other settings is cut once it is that
- * far ahead, and the rest drains within the slack. One attempt: a CPU that
- * changed it in between either cut it as well or was refused.
- */
-static __always_inline __u64 castle_sat_add(__u64 a, __u64 b)
-{
-	return a + b < a ? ~0ull : a + b;
-}
-
-static __always_inline void castle_rl_clamp(__u64 *tat, __u64 now, __u64 most)
-{
-	__u64 t = *(volatile __u64 *)tat;
-
-	if (t > now && t - now > castle_sat_add(most, castle_tick_slack_ns()))
-		__sync_val_compare_and_swap(tat, t, now + most);
+	/* over: least > tol; other settings: least > tol + cost + slack */
+	return least > tol && least - tol <= cost + slack;
 }
 
 /* Run the source's buckets. Returns 1 to admit. After ban_after drops in a
@@ -326,20 +302,14 @@ static __always_inline int castle_rl_admit(__u32 slot, const struct castle_class
 	 * CPU write the shared entry on each packet. */
 	if (tick - v->last_ns >= 1000000ull)
 		v->last_ns = tick;
-	/* The most a TAT of this class is ahead. Surely over, unless surely a
-	 * bucket of other settings (see castle_rl_clamp), which needs the
-	 * precise clock to be cut. */
-	__u64 most = castle_sat_add(c->pkt_tol_ns, c->pkt_cost_ns);
-
-	if (castle_rl_surely_over(&v->tat, tick, c->pkt_tol_ns,
-				  castle_sat_add(most, castle_tick_slack_ns())))
+	/* Surely over, unless surely a bucket of other settings (further
+	 * ahead than castle_gcra ever puts one of this class: it cuts those,
+	 * on the precise clock). */
+	if (castle_rl_surely_over(&v->tat, tick, c->pkt_tol_ns, c->pkt_cost_ns))
 		goto over;
 
 	__u64 now = bpf_ktime_get_ns();
 
-	castle_rl_clamp(&v->tat, now, most);
-	if (c->byte_cost_fp)
-		castle_rl_clamp(&v->byte_tat, now, c->byte_burst_ns);
 	ok = castle_gcra(&v->tat, now, c->pkt_cost_ns, c->pkt_tol_ns);
 	if (ok && c->byte_cost_fp) {
 		/* len * fp would wrap for a very slow byte rate (fp up to ~2^56):
