@@ -2,8 +2,9 @@
 # test_xdp_gate.sh - the XDP gate with real traffic: castled attached to the
 # dut end of a veth pair; scapy, ping and nc from the src namespace. Blocked
 # sources (v4 and v6, exact and CIDR) are dropped, others pass, a limited
-# source gets burst + rate, VLAN tags and fragments do not carry a blocked
-# source through, and the counters equal what was sent.
+# source gets burst + rate, VLAN tags, IPv4 options, IPv6 extension headers and
+# fragments carry neither a blocked nor a limited source through, and the
+# counters equal what was sent.
 E2E_SRC_ALIASES="198.18.66.5 198.18.77.7 198.18.30.1 2001:db8:bad::5 2001:db8:30::1"
 . "$(dirname "$0")/lib.sh"
 
@@ -98,6 +99,41 @@ for f in fragment(big, fragsize=1000):
 PY
 after=$(xdp_count drop blocklist)
 t_eq "VLAN, QinQ and fragments from a blocked source: all 24 dropped as blocklist" 24 $((after - before))
+
+# IPv4 options and IPv6 extension headers (hop-by-hop, destination options and
+# routing, fragments) carry neither a blocked source nor a limited one past
+# the gate (contract, principle 4).
+before=$(xdp_count drop blocklist)
+cls() { metric castle_limit_packets_total "limit=\"udp9000\",verdict=\"$1\""; }
+p0=$(cls pass); d0=$(cls drop)
+in_src $PY - "$SRC_IF" <<'PY'
+import sys
+from scapy.all import (Ether, IP, IPOption_RR, IPv6, IPv6ExtHdrHopByHop, IPv6ExtHdrDestOpt,
+                       IPv6ExtHdrRouting, IPv6ExtHdrFragment, UDP, Raw, sendp, fragment6, conf)
+conf.verb = 0
+ifc = sys.argv[1]
+eth = Ether(dst="ff:ff:ff:ff:ff:ff")
+udp = UDP(sport=1, dport=7000) / Raw(b"x" * 64)
+sendp(eth / IP(src="198.18.66.5", dst="198.18.0.2", options=[IPOption_RR()]) / udp, iface=ifc, count=10)
+v6 = IPv6(src="2001:db8:bad::5", dst="2001:db8::2")
+sendp(eth / v6 / IPv6ExtHdrHopByHop() / udp, iface=ifc, count=5)
+sendp(eth / v6 / IPv6ExtHdrDestOpt() / IPv6ExtHdrRouting() / udp, iface=ifc, count=5)
+for f in fragment6(v6 / IPv6ExtHdrFragment() / UDP(sport=1, dport=7000) / Raw(b"y" * 3000), 1280):
+    sendp(eth / f, iface=ifc, count=1)
+# a limited (unlisted) source behind a hop-by-hop header: 20 to the 1/s burst 5 class
+lim = IPv6(src="2001:db8:30::1", dst="2001:db8::2") / IPv6ExtHdrHopByHop() / UDP(sport=2, dport=9000) / Raw(b"z")
+sendp(eth / lim, iface=ifc, count=20)
+PY
+after=$(xdp_count drop blocklist)
+t_eq "IPv4 options (10), IPv6 hop-by-hop (5), dest-opts + routing (5), fragments (3) of a blocked source: all 23 dropped as blocklist" \
+	23 $((after - before))
+p1=$(cls pass); d1=$(cls drop)
+passed=$((p1 - p0)); dropped=$((d1 - d0))
+if [ $passed -ge 5 ] && [ $passed -le 8 ] && [ $((passed + dropped)) -eq 20 ]; then
+	t_ok "a limited source behind a hop-by-hop header: $passed of 20 pass, $dropped dropped as ratelimit"
+else
+	t_fail "a limited source behind a hop-by-hop header" "passed $passed dropped $dropped of 20"
+fi
 
 # ARP always passes: the neighbour entry of the dut resolves even though the
 # policy blocks addresses on the same link.
