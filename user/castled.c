@@ -155,9 +155,11 @@ static int usage_error(const char *fmt, ...)
 	return 2;
 }
 
-/* What getopt_long refused, named as the user wrote it: tok is the argument
- * it was looking at (argv[optind - 1]), opt its optopt (the short option, or
- * the val of a long one; 0 for an unknown or ambiguous long option). */
+/* What getopt_long refused, named as the user meant it: tok is the word it
+ * was looking at (argv[optind] before the call: with "+" in the option
+ * string getopt does not reorder, so that is the word), opt its optopt (the
+ * short option, or the val of the long one it matched; 0 for an unknown or
+ * ambiguous long option). */
 static int bad_option(const char *tok, int opt, const struct option *lo, bool needs_arg)
 {
 	char name[64];
@@ -170,14 +172,16 @@ static int bad_option(const char *tok, int opt, const struct option *lo, bool ne
 	}
 	snprintf(name, sizeof(name), "%s", tok + 2);
 	name[strcspn(name, "=")] = 0;
-	if (needs_arg)
-		return usage_error("option --%s needs an argument", name);
-	for (const struct option *x = lo; x->name; x++) {
-		if (!strcmp(x->name, name))
-			return usage_error("option --%s takes no argument", name);
+	/* matched (perhaps abbreviated): name it in full */
+	for (const struct option *x = lo; opt && x->name; x++)
+		if (x->val == opt && !strncmp(x->name, name, strlen(name))) {
+			if (needs_arg)
+				return usage_error("option --%s needs an argument", x->name);
+			return usage_error("option --%s takes no argument", x->name);
+		}
+	for (const struct option *x = lo; x->name; x++)
 		if (!strncmp(x->name, name, strlen(name)))
 			n++;
-	}
 	if (n > 1 && name[0])
 		return usage_error("option --%s is ambiguous (more than one option begins so)", name);
 	return usage_error("unknown option --%s", name);
@@ -208,7 +212,12 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	*o = (struct opts){ .metrics = DEFAULT_METRICS, .pin_dir = CASTLE_PIN_DIR_DEFAULT,
 			    .state_dir = DEFAULT_STATE_DIR, .max_sources = CASTLE_RL_ENTRIES_DEFAULT };
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":i:p:fhV", lo, NULL)) != -1) {
+	for (;;) {
+		int at = optind;
+
+		c = getopt_long(argc, argv, "+:i:p:fhV", lo, NULL);
+		if (c == -1)
+			break;
 		switch (c) {
 		case 'i':
 			if (strlen(optarg) == 0 || strlen(optarg) >= IF_NAMESIZE)
@@ -270,8 +279,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			printf("castled %s (libbpf %u.%u)\n", CASTLE_VERSION, libbpf_major_version(),
 			       libbpf_minor_version());
 			return 0;
-		case ':': return bad_option(argv[optind - 1], optopt, lo, true);
-		default: return bad_option(argv[optind - 1], optopt, lo, false);
+		case ':': return bad_option(argv[at < argc ? at : argc - 1], optopt, lo, true);
+		default: return bad_option(argv[at < argc ? at : argc - 1], optopt, lo, false);
 		}
 	}
 	if (optind < argc)
@@ -353,18 +362,15 @@ static void state_note_reload(struct castle_maps *m, bool ok, int pid)
 
 /* Apply path's policy; on failure the live one stays, every reason logged
  * with prefix. */
-static int apply_policy(struct daemon *d, const char *prefix)
+/* Apply a policy read by policy_read; takes conf and comp (freed, or conf
+ * kept as the live policy). */
+static int apply_read(struct daemon *d, const char *prefix, struct castle_policy_conf conf,
+		      struct castle_policy_compiled comp)
 {
-	struct castle_policy_conf conf;
-	struct castle_policy_compiled comp;
 	struct castle_apply_stats st;
 	char err[512];
 	int ret;
 
-	if (policy_read(d->o.policy, prefix, &conf, &comp)) {
-		state_note_reload(&d->l.maps, false, -1);
-		return -1;
-	}
 	/* While a program of an older build may run on the new generation
 	 * (between this apply and the attach that replaces it) it must find
 	 * the block CIDRs where it looks: in the tries. */
@@ -400,6 +406,18 @@ static int apply_policy(struct daemon *d, const char *prefix)
 		      "(castlectl stats shows its use); the entries themselves are enforced",
 		      st.notes_lost, st.notes_lost == 1 ? "" : "s");
 	return 0;
+}
+
+static int apply_policy(struct daemon *d, const char *prefix)
+{
+	struct castle_policy_conf conf;
+	struct castle_policy_compiled comp;
+
+	if (policy_read(d->o.policy, prefix, &conf, &comp)) {
+		state_note_reload(&d->l.maps, false, -1);
+		return -1;
+	}
+	return apply_read(d, prefix, conf, comp);
 }
 
 /* ---- life cycle ----------------------------------------------------------- */
@@ -555,6 +573,8 @@ undo:
 
 static int run(struct daemon *d, int ready_fd)
 {
+	struct castle_policy_conf conf;
+	struct castle_policy_compiled comp;
 	char err[512];
 	sigset_t set;
 	time_t last_gc = time(NULL);
@@ -566,20 +586,23 @@ static int run(struct daemon *d, int ready_fd)
 		return 1;
 	}
 	/* Before the kernel is touched: a state dir that cannot work is a
-	 * configuration error. */
+	 * configuration error, and so is a policy that does not load (parsed
+	 * and compiled here, applied once the maps are open: a bad file leaves
+	 * no pins behind). */
 	if (castle_persist_init(&d->persist, d->o.state_dir, err, sizeof(err))) {
 		logf_("%s", err);
 		return 1;
 	}
+	if (policy_read(d->o.policy, "castled: ", &conf, &comp))
+		return 1;
 	/* One castled per pin directory, decided before anything is committed
 	 * to the pins (the pid in PIN/state is only written once the gate
 	 * enforces, seconds later for a large policy). Held until exit. */
-	if (castle_pin_lock(d->o.pin_dir, &d->lock_fd, err, sizeof(err))) {
+	if (castle_pin_lock(d->o.pin_dir, &d->lock_fd, err, sizeof(err)) ||
+	    castle_loader_open(&d->l, d->o.pin_dir, d->o.max_sources, err, sizeof(err))) {
 		logf_("%s", err);
-		return 1;
-	}
-	if (castle_loader_open(&d->l, d->o.pin_dir, d->o.max_sources, err, sizeof(err))) {
-		logf_("%s", err);
+		castle_policy_compiled_free(&comp);
+		castle_policy_free(&conf);
 		return 1;
 	}
 	if (d->o.max_sources != d->l.max_sources)
@@ -588,6 +611,8 @@ static int run(struct daemon *d, int ready_fd)
 	other = other_daemon(&d->l.maps);
 	if (other) {
 		logf_("another castled (pid %d) manages %s; stop it first", other, d->o.pin_dir);
+		castle_policy_compiled_free(&comp);
+		castle_policy_free(&conf);
 		return 1;
 	}
 	if (!d->l.adopted) {
@@ -603,7 +628,13 @@ static int run(struct daemon *d, int ready_fd)
 		logf_("adopted the maps pinned in %s (counters, buckets and manual entries kept)",
 		      d->o.pin_dir);
 	}
-	if (apply_policy(d, "castled: ") || attach_all(d))
+	if (apply_read(d, "castled: ", conf, comp)) {
+		/* e.g. a map full: what this start pinned goes again */
+		if (!d->l.adopted && !castle_unpin_unused(d->o.pin_dir))
+			logf_("removed the pins of this failed start from %s", d->o.pin_dir);
+		return 1;
+	}
+	if (attach_all(d))
 		return 1;
 	/* An upgrade: the attach replaced the older programs, so the CIDRs can
 	 * move to the prefix-length hashes. */

@@ -32,8 +32,12 @@ t_eq "castled with a bad --xdp-mode is a usage error (2)" 2 $?
 
 out=$("$CASTLED" -p "$TMP/good.yaml" -zf 2>&1); rc=$?
 t_eq "an unknown short option in a cluster is named (exit 2)" "2 castled: unknown option -z" "$rc $(echo "$out" | head -1)"
+out=$("$CASTLED" --foreground -Zf 2>&1); rc=$?
+t_eq "... also after a long option" "2 castled: unknown option -Z" "$rc $(echo "$out" | head -1)"
 out=$("$CASTLED" -p "$TMP/good.yaml" --check=yes 2>&1); rc=$?
 t_eq "a value given to a flag is named (exit 2)" "2 castled: option --check takes no argument" "$rc $(echo "$out" | head -1)"
+out=$("$CASTLED" -p "$TMP/good.yaml" --fore=1 2>&1); rc=$?
+t_eq "... by its full name when abbreviated" "2 castled: option --foreground takes no argument" "$rc $(echo "$out" | head -1)"
 out=$("$CASTLED" --check -p "$TMP/good.yaml" 2>&1 >/dev/full); rc=$?
 t_eq "--check whose verdict cannot be written fails" \
 	"1 castled: cannot write the output: No space left on device" "$rc $out"
@@ -60,6 +64,13 @@ t_eq "... says which" "castled: interface ${DUT_IF}x: no such interface" "$out"
 [ -e "$PIN" ] && t_fail "... and pins nothing" "$(ls "$PIN")" || t_ok "... and pins nothing"
 in_dut ip link show "$DUT_IF" | grep -q xdp && t_fail "... and attaches nothing" || \
 	t_ok "... and attaches nothing"
+# A policy that does not load, on a first start: refused before the pins exist.
+out=$(in_dut "$CASTLED" -i "$DUT_IF" -p "$TMP/bad.yaml" --pin-dir "$PIN" \
+	--state-dir "$TMP/st" --metrics "$METRICS" --foreground 2>&1); rc=$?
+t_eq "a bad policy on a first start: exit 1" 1 "$rc"
+case $out in *"castled: $TMP/bad.yaml:3:5: "*) t_ok "... with FILE:LINE:COL" ;;
+*) t_fail "... with FILE:LINE:COL" "$out" ;; esac
+[ -e "$PIN" ] && t_fail "... and pins nothing" "$(ls "$PIN")" || t_ok "... and pins nothing"
 # A first start whose attach fails half way (a directory where the TC link's
 # pin goes: XDP attaches, pinning the link fails): what it pinned goes too.
 mkdir -p "$PIN/link_tc_$DUT_IF"
