@@ -494,8 +494,12 @@ static void policy_class_sources_over_the_map(void **state)
 	(void)state;
 	assert_non_null(buf);
 	for (int extra = 0; extra <= 1; extra++) {
-		/* a: 10.x.y.0/24 for 0..2999; b: 2000..4095+extra (1000 shared) */
-		len = (size_t)snprintf(buf, cap, "version: 1\nlimits:\n  - name: a\n    match:\n      src:\n");
+		/* any: every source, as the contract's example writes it (no map
+		 * entries); a: 10.x.y.0/24 for 0..2999; b: 2000..4095+extra (1000
+		 * shared) */
+		len = (size_t)snprintf(buf, cap, "version: 1\nlimits:\n  - name: any\n    match: { src: "
+				       "[0.0.0.0/0, \"::/0\"], proto: tcp }\n    rate: 5/s\n"
+				       "  - name: a\n    match:\n      src:\n");
 		for (int i = 0; i < 3000; i++)
 			len += (size_t)snprintf(buf + len, cap - len, "        - 10.%d.%d.0/24\n", i >> 8, i & 255);
 		len += (size_t)snprintf(buf + len, cap - len,
@@ -514,9 +518,9 @@ static void policy_class_sources_over_the_map(void **state)
 		} else {
 			assert_int_equal(castle_policy_parse("mem", buf, len, &c, &e), -1);
 			assert_int_equal(e.nerrors, 1);
-			/* class b begins on line 3 + 2 + 3000 + 1 */
+			/* class b begins on line 3 + 3 + 2 + 3000 + 1 */
 			assert_string_equal(e.v[0].msg,
-					    "mem:3007:5: limits class 'b': match.src brings the classes' "
+					    "mem:3010:5: limits class 'b': match.src brings the classes' "
 					    "sources to 4097 IPv4 and 0 IPv6 prefixes, more than the 4096 "
 					    "per family the map holds");
 		}

@@ -99,6 +99,10 @@ void castle_policy_free(struct castle_policy_conf *conf);
 
 /* ---- compilation (policy_compile.c) ------------------------------------ */
 
+/* A class that matches every source (no match.src, or both /0s): it takes
+ * no entry in the class-source maps. */
+bool castle_class_any_src(const struct castle_class_conf *cl);
+
 /* One entry of pol_csrc4/6: a prefix and the classes (bit = slot) whose
  * match.src contains it, enclosing prefixes' classes ORed in. */
 struct castle_csrc_entry {

@@ -12,7 +12,7 @@
 
 #include "policy.h"
 
-static bool is_any_src(const struct castle_class_conf *cl)
+bool castle_class_any_src(const struct castle_class_conf *cl)
 {
 	bool v4 = false, v6 = false;
 
@@ -159,7 +159,7 @@ int castle_policy_compile(const struct castle_policy_conf *conf,
 			return -1;
 		/* names travel with the generation, for castlectl and metrics */
 		memcpy(p->class_names[i], conf->classes[i].name, CASTLE_CLASS_NAME_LEN);
-		if (is_any_src(&conf->classes[i]))
+		if (castle_class_any_src(&conf->classes[i]))
 			any |= 1u << i;
 	}
 	p->any_src_classes = any;

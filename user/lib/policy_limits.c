@@ -292,8 +292,8 @@ static bool csrc_fits(struct pol_ctx *c, yaml_node_t *e, const struct castle_cla
 	struct castle_cidr *v;
 	size_t n4 = 0, n6 = 0;
 
-	if (!cl->nsrc)
-		return true;
+	if (castle_class_any_src(cl))
+		return true; /* no map entries: see compile_csrc */
 	v = realloc(*acc, (*nacc + cl->nsrc) * sizeof(*v));
 	if (!v) {
 		pol_err(c, e, "out of memory");
