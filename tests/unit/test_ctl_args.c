@@ -90,6 +90,12 @@ static const struct arg_case cases[] = {
 	{ { "block", "add", "2001:db8::1/32" }, 1, "did you mean 2001:db8::/32?", NULL },
 	{ { "block", "add", "198.18.0.0/33" }, 1, "bad prefix length /33", NULL },
 	{ { "block", "add", "198.18.0.300" }, 1, "is not a valid IPv4 address", NULL },
+	/* an IPv4-mapped address is refused for new entries, accepted for del
+	 * (an older castle let such entries be added) */
+	{ { "block", "add", "::ffff:198.18.1.1" }, 1, "did you mean 198.18.1.1?", NULL },
+	{ { "allow", "add", "::ffff:198.18.1.0/120" }, 1, "did you mean 198.18.1.0/24?", NULL },
+	{ { NOPIN, "block", "del", "::ffff:198.18.1.1" }, 1, ACCEPTED, NULL },
+	{ { NOPIN, "allow", "del", "::ffff:198.18.1.0/120" }, 1, ACCEPTED, NULL },
 	{ { "block", "add", "scanner.example" }, 1, "unknown address family", NULL },
 	{ { "block", "add", "" }, 1, "empty address", NULL },
 	{ { "block", "del", "2001:db8::zz" }, 1, "block del: ", NULL },

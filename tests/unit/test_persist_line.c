@@ -71,6 +71,10 @@ static void parses_the_lines_castled_writes(void **state)
 	cidr_is(&e, "198.18.1.1");
 	assert_int_equal(e.expires, 42);
 	assert_string_equal(e.comment, "");
+	/* an IPv4-mapped entry an older castle wrote is kept (so it can be
+	 * listed and deleted), though a new one is refused */
+	e = parse_ok("block ::ffff:198.18.1.1 0", CASTLE_PL_ENTRY);
+	cidr_is(&e, "::ffff:198.18.1.1");
 	parse_ok("", CASTLE_PL_SKIP);
 	parse_ok("   ", CASTLE_PL_SKIP);
 	parse_ok("# castle manual entries", CASTLE_PL_SKIP);

@@ -40,7 +40,8 @@ void castle_cidr_mask(struct castle_cidr *c)
 		memset(c->addr + 4, 0, 12);
 }
 
-int castle_cidr_parse(const char *s, struct castle_cidr *out, char *err, size_t errlen)
+static int cidr_parse(const char *s, struct castle_cidr *out, char *err, size_t errlen,
+		      bool mapped_ok)
 {
 	char addr[INET6_ADDRSTRLEN + 1], shown[CASTLE_CIDR_STRLEN];
 	const char *slash, *p;
@@ -116,7 +117,7 @@ int castle_cidr_parse(const char *s, struct castle_cidr *out, char *err, size_t 
 	/* ::ffff:a.b.c.d is how a dual-stack socket shows an IPv4 peer; on the
 	 * wire IPv4 traffic never carries it, and the kernel drops IPv6 packets
 	 * from such a source anyway. An entry of it would do nothing. */
-	if (c.family == 6 && c.plen >= 96 && !memcmp(c.addr, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12)) {
+	if (!mapped_ok && c.family == 6 && c.plen >= 96 && !memcmp(c.addr, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12)) {
 		struct castle_cidr v4 = { .family = 4, .plen = c.plen - 96 };
 
 		memcpy(v4.addr, c.addr + 12, 4);
@@ -137,6 +138,16 @@ int castle_cidr_parse(const char *s, struct castle_cidr *out, char *err, size_t 
 	}
 	*out = c;
 	return 0;
+}
+
+int castle_cidr_parse(const char *s, struct castle_cidr *out, char *err, size_t errlen)
+{
+	return cidr_parse(s, out, err, errlen, false);
+}
+
+int castle_cidr_parse_existing(const char *s, struct castle_cidr *out, char *err, size_t errlen)
+{
+	return cidr_parse(s, out, err, errlen, true);
 }
 
 const char *castle_cidr_str(const struct castle_cidr *c, char *buf, size_t len)

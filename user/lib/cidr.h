@@ -16,10 +16,17 @@ struct castle_cidr {
 #define CASTLE_CIDR_STRLEN 64
 
 /* Parse "198.18.0.0/15", "2001:db8::/32" or a bare address (full-length
- * prefix). Host bits set, a bad prefix length or an unknown family is an error:
+ * prefix). Host bits set, a bad prefix length, an unknown family or an
+ * IPv4-mapped IPv6 address (::ffff:a.b.c.d, never a source) is an error:
  * returns -1 and writes a human message ("host bits set in 198.18.0.1/15: did
  * you mean 198.18.0.0/15?") into err. */
 int castle_cidr_parse(const char *s, struct castle_cidr *out, char *err, size_t errlen);
+
+/* The same, but an IPv4-mapped IPv6 address (which castle_cidr_parse refuses
+ * for new entries: it never matches) is accepted: for naming an entry that
+ * exists already (castlectl block/allow del, the state file), as an older
+ * castle let them be added. */
+int castle_cidr_parse_existing(const char *s, struct castle_cidr *out, char *err, size_t errlen);
 
 /* "198.18.0.0/15"; a full-length prefix is printed as a bare address. */
 const char *castle_cidr_str(const struct castle_cidr *c, char *buf, size_t len);

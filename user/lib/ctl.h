@@ -57,6 +57,7 @@ enum ctl_type {
 	CTL_T_UINT,		/* uint64_t, decimal, within [min, max] */
 	CTL_T_DURATION,		/* uint64_t ns, castle_parse_duration, > 0 */
 	CTL_T_CIDR,		/* struct castle_cidr, castle_cidr_parse */
+	CTL_T_CIDR_EXISTING,	/* the same, castle_cidr_parse_existing (del) */
 	CTL_T_IFACE,		/* const char *, an interface name (< IFNAMSIZ) */
 };
 

@@ -186,7 +186,9 @@ int ctl_parse_value(const struct ctl_opt *o, const char *s, struct ctl_args *a, 
 		return 0;
 	}
 	case CTL_T_CIDR:
-		if (castle_cidr_parse(s, (struct castle_cidr *)p, err, errlen))
+	case CTL_T_CIDR_EXISTING:
+		if ((o->type == CTL_T_CIDR ? castle_cidr_parse : castle_cidr_parse_existing)(
+			    s, (struct castle_cidr *)p, err, errlen))
 			return -1;
 		a->cidr_str = s;
 		return 0;

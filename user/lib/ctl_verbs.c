@@ -25,7 +25,7 @@ static const struct ctl_opt o_block_add[] = {
 };
 
 static const struct ctl_opt o_cidr_del[] = {
-	{ NULL, 0, CTL_T_CIDR, "CIDR", ARG(cidr), NULL, 0, 0,
+	{ NULL, 0, CTL_T_CIDR_EXISTING, "CIDR", ARG(cidr), NULL, 0, 0,
 	  "the entry to remove, written as it was added" },
 	END
 };

@@ -101,7 +101,7 @@ int castle_persist_parse_line(const char *line, size_t len, struct castle_persis
 	}
 	memcpy(cidr, cs, cn);
 	cidr[cn] = 0;
-	if (castle_cidr_parse(cidr, &v.cidr, cerr, sizeof(cerr))) {
+	if (castle_cidr_parse_existing(cidr, &v.cidr, cerr, sizeof(cerr))) {
 		snprintf(why, whylen, "%s", cerr);
 		return -EINVAL;
 	}
