@@ -401,17 +401,20 @@ version: 1
 limits:
   - name: generous
     match: { proto: udp, dst_ports: [9100] }
-    rate: 1000/s
-    burst: 1000
+    rate: 10/s
+    burst: 100
 YAML
 reload_ok "reload: generous class in the same position"
 snap drop/ratelimit lim/generous/pass
-send_udp $SWAPPED $DUT4 9100 1
-expect "reload: the drained bucket is cut to an empty one (1 drop)" drop/ratelimit 1
-sleep 0.1
+# Two back to back (one scapy call, well under the 100 ms a token takes at
+# 10/s): the first is refused and cuts the bucket to an empty one, the second
+# finds it empty; a refilled bucket (burst 100) would pass it.
+send_udp $SWAPPED $DUT4 9100 2
+expect "reload: the drained bucket is cut to an empty one, not refilled (2 drops)" drop/ratelimit 2
+sleep 0.8
 send_udp $SWAPPED $DUT4 9100 5
-expect "reload: then the new rate admits at once (5 of 5)" lim/generous/pass 5
-expect "reload: no more drops" drop/ratelimit 1
+expect "reload: then the new rate admits (5 of 5 after 0.8 s at 10/s)" lim/generous/pass 5
+expect "reload: no more drops" drop/ratelimit 2
 expect_rx "reload: 2 + 5 delivered" "$TMP/rx9100" $SWAPPED 7
 
 t_done
