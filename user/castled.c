@@ -31,6 +31,7 @@
 #include "apply.h"
 #include "loader.h"
 #include "metrics.h"
+#include "out.h"
 #include "persist.h"
 #include "policy.h"
 
@@ -699,19 +700,6 @@ static int run(struct daemon *d, int ready_fd)
 	return 0;
 }
 
-/* ret, or 1 when what was printed on stdout (--help, --version, --check)
- * did not reach it. */
-static int stdout_ok(int ret)
-{
-	errno = 0;
-	if (fflush(stdout) == EOF || ferror(stdout)) {
-		fprintf(stderr, "castled: cannot write the output%s%s\n", errno ? ": " : "",
-			errno ? strerror(errno) : "");
-		return ret ? ret : 1;
-	}
-	return ret;
-}
-
 /* path made absolute against the working directory into buf (castled
  * leaves the directory it was started in when it daemonizes, and re-reads
  * the policy on every reload). Symlinks are kept, not resolved: a policy
@@ -762,9 +750,9 @@ int main(int argc, char **argv)
 
 	ret = parse_args(argc, argv, &d.o);
 	if (ret >= 0)
-		return stdout_ok(ret);
+		return out_stdout_status("castled", ret);
 	if (d.o.check)
-		return stdout_ok(check_only(d.o.policy));
+		return out_stdout_status("castled", check_only(d.o.policy));
 	if (preflight(&d.o))
 		return 1;
 

@@ -129,6 +129,16 @@ metric() {
 	in_dut curl -sf "http://$METRICS/metrics" | grep -E "^$1[{ ]" | grep -F -- "${2:-}" | head -1 | awk '{print $NF}'
 }
 
+# xdp_count VERDICT REASON: castle_packets_total of stage xdp on the dut
+# interface (0 while the sample is not there yet).
+xdp_count() {
+	local v
+	v=$(in_dut curl -sf "http://$METRICS/metrics" | grep -E '^castle_packets_total\{' |
+		grep -F "interface=\"$DUT_IF\"" | grep -F 'stage="xdp"' |
+		grep -F "verdict=\"$1\"" | grep -F "reason=\"$2\"" | awk '{print $NF}' | head -1)
+	echo "${v:-0}"
+}
+
 # send_udp SRC DST DPORT COUNT [PAYLOAD]: COUNT datagrams from the src netns
 # (scapy, so the source address can be any of the aliases).
 send_udp() {

@@ -11,8 +11,6 @@ AGG_B=198.18.90.2
 OTHER=198.18.91.1	# another /24, same class
 E2E_SRC_ALIASES="$BAD $AGG_A $AGG_B $OTHER"
 
-# xdp_count VERDICT REASON: castle_packets_total of the dut interface, stage xdp.
-xdp_count() { metric castle_packets_total "interface=\"$DUT_IF\",stage=\"xdp\",verdict=\"$1\",reason=\"$2\""; }
 cls() { metric castle_limit_packets_total "limit=\"agg\",verdict=\"$1\""; }
 
 e2e_topology || { t_fail "topology"; t_done; }

@@ -27,15 +27,6 @@ E2E_SRC_ALIASES="$DRY_BAD $DRY_LIM $ALLOWED $MAL $MAL_LIM $BIG $SMALL $IN_NET $O
 
 # ---- helpers of this file ---------------------------------------------------
 
-# xdp_count VERDICT REASON: castle_packets_total{stage="xdp"} of the dut
-# interface (0 when the sample is not there yet).
-xdp_count() {
-	local v
-	v=$(in_dut curl -sf "http://$METRICS/metrics" | grep -E '^castle_packets_total\{' |
-		grep -F "interface=\"$DUT_IF\"" | grep -F 'stage="xdp"' |
-		grep -F "verdict=\"$1\"" | grep -F "reason=\"$2\"" | awk '{print $NF}' | head -1)
-	echo "${v:-0}"
-}
 # class_count CLASS VERDICT: castle_limit_packets_total of the dut interface.
 class_count() {
 	local v

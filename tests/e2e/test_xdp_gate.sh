@@ -8,15 +8,6 @@
 E2E_SRC_ALIASES="198.18.66.5 198.18.77.7 198.18.30.1 2001:db8:bad::5 2001:db8:30::1"
 . "$(dirname "$0")/lib.sh"
 
-# xdp_count VERDICT REASON: castle_packets_total for the dut interface, stage xdp.
-xdp_count() {
-	local v
-	v=$(in_dut curl -sf "http://$METRICS/metrics" | grep -E '^castle_packets_total\{' |
-		grep -F "interface=\"$DUT_IF\"" | grep -F 'stage="xdp"' |
-		grep -F "verdict=\"$1\"" | grep -F "reason=\"$2\"" | awk '{print $NF}' | head -1)
-	echo "${v:-0}"
-}
-
 # blocked_ping NAME SRC DST [ping -6]: a ping from SRC fails AND its echo
 # request is counted as a blocklist drop (a ping failing for another reason
 # does not pass).

@@ -452,21 +452,29 @@ int castle_iface_check(const char *ifname, char *err, size_t errlen)
 	return 0;
 }
 
+/* Every pin under pin_dir removed when m's ifaces map records no interface:
+ * true then. */
+static bool unpin_if_unused(const struct castle_maps *m, const char *pin_dir)
+{
+	uint32_t next;
+
+	if (bpf_map_get_next_key(m->ifaces, NULL, &next) == 0)
+		return false;
+	unpin_all(pin_dir);
+	return true;
+}
+
 int castle_unpin_unused(const char *pin_dir)
 {
 	struct castle_maps m;
-	uint32_t next;
 	char err[256];
-	bool used;
+	bool gone;
 
 	if (castle_maps_open_pinned(pin_dir, &m, err, sizeof(err)))
 		return -ENOENT;
-	used = bpf_map_get_next_key(m.ifaces, NULL, &next) == 0;
+	gone = unpin_if_unused(&m, pin_dir);
 	castle_maps_close(&m);
-	if (used)
-		return -EBUSY;
-	unpin_all(pin_dir);
-	return 0;
+	return gone ? 0 : -EBUSY;
 }
 
 int castle_loader_attach(struct castle_loader *l, const char *ifname, enum castle_xdp_req req,
@@ -666,7 +674,7 @@ int castle_unload_iface(const char *pin_dir, const char *ifname, bool *all_gone,
 	struct castle_maps m;
 	struct castle_iface v;
 	uint32_t key, next, *prev = NULL, found = 0, tc_mode = 0;
-	int ifindex, ret, left = 0;
+	int ifindex, ret;
 	char link[4200];
 
 	*all_gone = false;
@@ -709,16 +717,7 @@ int castle_unload_iface(const char *pin_dir, const char *ifname, bool *all_gone,
 	bpf_map_delete_elem(m.ifaces, &key);
 	castle_ifslot_release(&m, key);
 
-	prev = NULL;
-	while (bpf_map_get_next_key(m.ifaces, prev, &next) == 0) {
-		left++;
-		key = next;
-		prev = &key;
-	}
-	if (!left) {
-		unpin_all(pin_dir);
-		*all_gone = true;
-	}
+	*all_gone = unpin_if_unused(&m, pin_dir);
 out:
 	castle_maps_close(&m);
 	return ret;

@@ -2,6 +2,7 @@
 /*
  * out.c - aligned tables and a streaming JSON writer for castlectl. See out.h.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -344,4 +345,15 @@ const char *out_wall(uint64_t unix_s, char *buf, size_t len)
 	if (!unix_s || !localtime_r(&t, &tm) || !strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm))
 		snprintf(buf, len, "-");
 	return buf;
+}
+
+int out_stdout_status(const char *prog, int ret)
+{
+	errno = 0;
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		fprintf(stderr, "%s: cannot write the output%s%s\n", prog, errno ? ": " : "",
+			errno ? strerror(errno) : "");
+		return ret ? ret : 1;
+	}
+	return ret;
 }

@@ -86,4 +86,10 @@ const char *out_ttl(uint64_t expires_ns, uint64_t now_ns, char *buf, size_t len)
 /* "2024-05-01 12:34:56" (local time) for a wall-clock second; "-" for 0. */
 const char *out_wall(uint64_t unix_s, char *buf, size_t len);
 
+/* The exit status of a program whose output went to stdout: ret, or (when
+ * ret is 0) 1 when stdout could not be written (a full disk, /dev/full),
+ * said on stderr as "PROG: cannot write the output...". A script must not
+ * take a cut output for the whole. */
+int out_stdout_status(const char *prog, int ret);
+
 #endif /* CASTLE_OUT_H */
