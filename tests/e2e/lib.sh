@@ -129,15 +129,18 @@ metric() {
 	in_dut curl -sf "http://$METRICS/metrics" | grep -E "^$1[{ ]" | grep -F -- "${2:-}" | head -1 | awk '{print $NF}'
 }
 
-# xdp_count VERDICT REASON: castle_packets_total of stage xdp on the dut
-# interface (0 while the sample is not there yet).
-xdp_count() {
+# stage_count STAGE VERDICT REASON: castle_packets_total of STAGE (xdp or tc)
+# on the dut interface (0 while the sample is not there yet); xdp_count and
+# tc_count VERDICT REASON for each stage.
+stage_count() {
 	local v
 	v=$(in_dut curl -sf "http://$METRICS/metrics" | grep -E '^castle_packets_total\{' |
-		grep -F "interface=\"$DUT_IF\"" | grep -F 'stage="xdp"' |
-		grep -F "verdict=\"$1\"" | grep -F "reason=\"$2\"" | awk '{print $NF}' | head -1)
+		grep -F "interface=\"$DUT_IF\"" | grep -F "stage=\"$1\"" |
+		grep -F "verdict=\"$2\"" | grep -F "reason=\"$3\"" | awk '{print $NF}' | head -1)
 	echo "${v:-0}"
 }
+xdp_count() { stage_count xdp "$@"; }
+tc_count() { stage_count tc "$@"; }
 
 # send_udp SRC DST DPORT COUNT [PAYLOAD]: COUNT datagrams from the src netns
 # (scapy, so the source address can be any of the aliases).
@@ -238,15 +241,22 @@ send(l3 / UDP(sport=40001, dport=dport) / Raw(b"paced"), count=count, inter=gap)
 PY
 }
 
-# udp_sink PORT FILE: in the dut namespace, append the source address of
-# every datagram received on PORT to FILE (one line each) until killed.
+# udp_sink PORT FILE [6]: in the dut namespace, append the source address of
+# every datagram received on PORT to FILE (one line each) until killed; with
+# 6, over IPv6 (an IPv6-only socket: it shares the port with an IPv4 one).
 # Proves what reached a socket, i.e. what the gate let through.
 udp_sink() {
 	in_dut $PY - "$@" <<'PY' &
 import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+if len(sys.argv) > 3 and sys.argv[3] == "6":
+    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+    where = "::"
+else:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    where = "0.0.0.0"
 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-s.bind(("0.0.0.0", int(sys.argv[1])))
+s.bind((where, int(sys.argv[1])))
 with open(sys.argv[2], "a", buffering=1) as f:
     while True:
         data, addr = s.recvfrom(2048)

@@ -119,23 +119,6 @@ auto_entries() {
 		grep -F 'origin="auto"' | awk '{s += $NF} END {print s + 0}'
 }
 
-# udp_sink6 PORT FILE: lib.sh's udp_sink for IPv6 (an IPv6-only socket, so it
-# shares the port with udp_sink's IPv4 one).
-udp_sink6() {
-	in_dut $PY - "$@" <<'PY' &
-import socket, sys
-s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-s.bind(("::", int(sys.argv[1])))
-with open(sys.argv[2], "a", buffering=1) as f:
-    while True:
-        data, addr = s.recvfrom(2048)
-        f.write(addr[0] + "\n")
-PY
-	sleep 0.5
-}
-
 command -v jq >/dev/null || { t_skip "policy keys" "jq not installed"; t_done; }
 e2e_topology || { t_fail "topology"; t_done; }
 SINK=$TMP/rx9999 SINK_LIM=$TMP/rx9300
@@ -144,7 +127,7 @@ udp_sink 9300 "$SINK_LIM"
 udp_sink 9100 "$TMP/rx9100"
 udp_sink 9200 "$TMP/rx9200"
 SINK6=$TMP/rx9999v6
-udp_sink6 9999 "$SINK6"
+udp_sink 9999 "$SINK6" 6
 
 # ---- 1. mode: dry-run, then enforce -----------------------------------------
 e2e_policy <<'YAML'

@@ -51,13 +51,6 @@ server_start() {
 clsact_qdiscs() { in_dut tc qdisc show dev "$DUT_IF" | grep -c '^qdisc clsact'; }
 has_xdp() { in_dut ip link show "$DUT_IF" | grep -q 'xdp'; }
 tls_result() { local v; v=$(metric castle_tls_connections_total "result=\"$1\""); echo "${v:-0}"; }
-tc_count() {
-	local v
-	v=$(in_dut curl -sf "http://$METRICS/metrics" | grep -E '^castle_packets_total\{' |
-		grep -F "interface=\"$DUT_IF\"" | grep -F 'stage="tc"' |
-		grep -F "verdict=\"$1\"" | grep -F "reason=\"$2\"" | awk '{print $NF}' | head -1)
-	echo "${v:-0}"
-}
 wait_listen() { for _ in $(seq 50); do in_dut ss -ltn | grep -q ":$1 " && return 0; sleep 0.1; done; return 1; }
 status_json() { ctl -j status | jq -r ".interfaces[] | select(.name == \"$DUT_IF\") | $1"; }
 # tls_ok: one TLS 1.3 handshake from src to the protected port succeeds.

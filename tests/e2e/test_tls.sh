@@ -12,14 +12,6 @@ if [ ! -x "$CASTLED" ]; then
 	t_done
 fi
 
-# tc_count VERDICT REASON: castle_packets_total of the dut interface, stage tc.
-tc_count() {
-	local v
-	v=$(in_dut curl -sf "http://$METRICS/metrics" | grep -E '^castle_packets_total\{' |
-		grep -F "interface=\"$DUT_IF\"" | grep -F 'stage="tc"' |
-		grep -F "verdict=\"$1\"" | grep -F "reason=\"$2\"" | awk '{print $NF}' | head -1)
-	echo "${v:-0}"
-}
 tls_result() { local v; v=$(metric castle_tls_connections_total "result=\"$1\""); echo "${v:-0}"; }
 wait_listen() { for _ in $(seq 50); do in_dut ss -ltn | grep -q ":$1 " && return 0; sleep 0.1; done; return 1; }
 
