@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # test_castled_modes.sh - what the other e2e tests leave out of castled's
 # surface: `--xdp-mode generic` (attached in generic mode, says so, enforces),
-# a class's `per:` aggregation (sources of one /24 share a bucket; a ban of the
-# aggregate is the /24), and SIGINT (exit 0, the gate keeps enforcing).
+# a class's `per:` aggregation (sources of one /24, or of one IPv6 /64, share a
+# bucket; a ban of the aggregate is the /24), and SIGINT (exit 0, the gate keeps enforcing).
 . "$(dirname "$0")/lib.sh"
 
 BAD=198.18.66.5		# blocked
 AGG_A=198.18.90.1	# two sources of one /24 under per: {ipv4: 24}
 AGG_B=198.18.90.2
 OTHER=198.18.91.1	# another /24, same class
-E2E_SRC_ALIASES="$BAD $AGG_A $AGG_B $OTHER"
+AGG6_A=2001:db8:90::1	# two sources of one /64 (the IPv6 aggregate)
+AGG6_B=2001:db8:90::2
+OTHER6=2001:db8:91::1	# another /64
+E2E_SRC_ALIASES="$BAD $AGG_A $AGG_B $OTHER $AGG6_A $AGG6_B $OTHER6"
 
 cls() { metric castle_limit_packets_total "limit=\"agg\",verdict=\"$1\""; }
 
@@ -51,6 +54,14 @@ t_eq "per /24: the ban after 2 drops is the aggregate 198.18.90.0/24" "198.18.90
 a0=$(xdp_count drop autoban)
 send_udp 198.18.90.2 $DUT4 7000 3
 t_eq "... and it drops another port of that /24 as autoban" 3 $(($(xdp_count drop autoban) - a0))
+
+# IPv6: per ipv6 64, two sources of one /64 share a bucket, another /64 not
+p0=$(cls pass); d0=$(cls drop)
+send_udp $AGG6_A $DUT6 9400 2
+send_udp $AGG6_B $DUT6 9400 2
+send_udp $OTHER6 $DUT6 9400 3
+t_eq "per /64: two IPv6 sources of one /64 share a bucket, another /64 has its own (6 pass)" 6 $(($(cls pass) - p0))
+t_eq "per /64: ... the fourth datagram of the shared /64 drops" 1 $(($(cls drop) - d0))
 
 # ---- SIGINT -----------------------------------------------------------------
 kill -INT "$CASTLED_PID"
