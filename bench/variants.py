@@ -237,6 +237,9 @@ class CastleDaemon(XdpProg):
     else teardown clears veth-dut's hooks itself."""
     ready_timeout = 120             # s: a 1M-entry policy takes a while
     big_state = True                # rl_state alone is 128 MB
+    # castled's metrics listen on the dut namespace's loopback; port 0 is
+    # refused (exit 2), so each instance takes the next of these.
+    metrics_ports = iter(range(19464, 29464))
 
     def __init__(self, label, policy):
         super().__init__(label, "castle")
@@ -303,7 +306,7 @@ class CastleDaemon(XdpProg):
             ["nsenter", f"--net=/var/run/netns/{env.dut_ns}", self.tool(env, "castled"),
              "-i", DUT_DEV, "-p", policy, "--pin-dir", pin,
              "--state-dir", os.path.join(self.tmp, "state"),
-             "--metrics", "127.0.0.1:0", "--foreground"],
+             "--metrics", f"127.0.0.1:{next(CastleDaemon.metrics_ports)}", "--foreground"],
             stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
             env=dict(os.environ, LIBXDP_BPFFS=f"{env.pin_root}/xdp"))
         logf.close()
