@@ -14,7 +14,17 @@ differently); a variant is never a correct gate.
   python3 bench/profile.py [--paths block-exact-v4,pass-v4] [--runs 7]
                            [--repeat 2000000] [--variants full,no-event,...]
                            [--no-allow]
-Needs root (test-run); builds with clang like the Makefile.
+
+Live, with a million sources (what test-run's hot caches hide):
+
+  python3 bench/profile.py --live VARIANT [--scenario ab-limit-1m] [--runs 7]
+
+copies the tree (git's files) to build/bench/live/VARIANT/ with the variant's
+edits, builds its castled there, and runs bench/run.py's ab-* scenario:
+this tree's castled (A) against the variant's (B), interleaved pairs through
+the veth. On a noisy VM the pairs of one run spread by +-20 %: only large
+differences show.
+Needs root (test-run, namespaces); builds with clang like the Makefile.
 """
 import argparse
 import json
@@ -50,6 +60,11 @@ VARIANTS = {
     "no-ifslot": [("common.h", r"__u32 \*slot = bpf_map_lookup_elem\(&ifslot, &ifindex\);",
                    "__u32 *slot = NULL;")],
 }
+# Live (--live) variants of the rate limiter at a million sources: the
+# promotion into a full steady tier (~1M refused inserts in a 2 s window of
+# ab-limit-1m), and the per-packet entry writes.
+VARIANTS["no-promote"] = [("ratelimit.h", r"\tif \(now - v->first_ns < CASTLE_RL_PROMOTE_NS\)\n",
+                           "\tif (1)\n")]
 # What castle does on a blocked packet beyond the lookup and the counters
 # (events, last-hit stamp, hit counter, interface slot), with no-allow: castle
 # vs xdp-filter's setting.
@@ -69,6 +84,14 @@ def build(name, edits, out, clang_flags):
     d = os.path.join(out, name)
     shutil.rmtree(d, ignore_errors=True)
     shutil.copytree("bpf", d)
+    apply_edits(name, edits, d)
+    obj = os.path.join(out, f"{name}.o")
+    sh(["clang"] + clang_flags + [f"-I{d}", "-c", os.path.join(d, "castle_xdp.bpf.c"),
+                                   "-o", obj])
+    return obj
+
+
+def apply_edits(name, edits, d):
     for fname, rx, rep in edits:
         path = os.path.join(d, fname)
         with open(path) as f:
@@ -78,10 +101,29 @@ def build(name, edits, out, clang_flags):
             sys.exit(f"profile.py: variant {name}: edit {rx!r} matched nothing in {fname}")
         with open(path, "w") as f:
             f.write(new)
-    obj = os.path.join(out, f"{name}.o")
-    sh(["clang"] + clang_flags + [f"-I{d}", "-c", os.path.join(d, "castle_xdp.bpf.c"),
-                                   "-o", obj])
-    return obj
+
+
+def live(args):
+    """castled of this tree against castled of a variant, through the veth."""
+    if args.live not in VARIANTS:
+        sys.exit(f"profile.py: no variant {args.live!r} (one of {', '.join(VARIANTS)})")
+    d = os.path.abspath(os.path.join(args.build, "bench", "live", args.live))
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    for f in sh(["git", "ls-files", "-z"]).split("\0"):
+        if f and os.path.isfile(f):
+            os.makedirs(os.path.join(d, os.path.dirname(f)), exist_ok=True)
+            shutil.copy2(f, os.path.join(d, f))
+    apply_edits(args.live, VARIANTS[args.live], os.path.join(d, "bpf"))
+    print(f"# building {d}/build/castled", file=sys.stderr, flush=True)
+    sh(["make", "-C", d, f"-j{os.cpu_count() or 1}", "build/castled", "build/castlectl",
+        "build/bpf/castle_xdp.bpf.o"])
+    sys.exit(subprocess.call([
+        sys.executable, "bench/run.py", "--full", "--build", os.path.join(args.build, "bench"),
+        "--castle-obj", os.path.join(args.build, "bpf", "castle_xdp.bpf.o"),
+        "--castle-b-obj", os.path.join(d, "build", "bpf", "castle_xdp.bpf.o"),
+        "--runs", str(args.runs), "--only", args.scenario,
+        "--json", os.path.join(args.build, "bench", f"live-{args.live}.json")]))
 
 
 def main():
@@ -97,7 +139,13 @@ def main():
                     help="no allowlist in the policy (xdp-filter's setting)")
     ap.add_argument("--build", default="build")
     ap.add_argument("--json", help="write the results here too")
+    ap.add_argument("--live", metavar="VARIANT",
+                    help="price VARIANT live: castled of this tree vs the variant's")
+    ap.add_argument("--scenario", default="ab-limit-1m",
+                    help="with --live: ab-limit-1m or ab-block-1m")
     args = ap.parse_args()
+    if args.live:
+        return live(args)
     out = os.path.join(args.build, "bench", "prof")
     os.makedirs(out, exist_ok=True)
     flags = ["-g", "-O2", "-target", "bpf", "-mcpu=v3", "-D__TARGET_ARCH_x86", "-Wall",

@@ -202,6 +202,23 @@ def scenarios():
     return rows
 
 
+def ab_scenarios(args):
+    """castled of two builds side by side (--castle-b-obj): a change priced
+    live, where test-run's hot caches hide what a million sources cost."""
+    if not args.castle_b_obj:
+        return []
+    b = os.path.abspath(args.castle_b_obj)
+    rl = ratelimit_policy(RL_RATE, RL_BURST, "m")
+    blk = blocklist_policy(lambda: v6_hosts(1 << 20))
+    return [
+        Scenario("ab-limit-1m", "castle A vs castle B: rate limit, 1M sources over a 1/min limit",
+                 CastleDaemon("A-limit", rl), CastleDaemon("B-limit", rl, b),
+                 v6(1 << 20, warmup=RL_WARMUP)),
+        Scenario("ab-block-1m", "castle A vs castle B: 1M /128 blocklist, all hit",
+                 CastleDaemon("A-block", blk), CastleDaemon("B-block", blk, b), v6(1 << 20)),
+    ]
+
+
 def hash_drop(n):
     """xdp-hash-drop with the first n sources of the IPv6 pool in its hash."""
     return XdpProg("hash-1m" if n == 1 << 20 else f"hash-{n}", "xdp-hash-drop",
@@ -335,13 +352,19 @@ def run_scenario(env, sc, runs, duration):
             return res
     try:
         for i in range(runs):
-            pair = []
-            for side, v in (("a", sc.a), ("b", sc.b)):
+            pair = {}
+            # A B, then B A: the side that runs second in a pair follows the
+            # other's teardown, not its own (castled against castled of the
+            # same build read 0.95 with A always first), so the order
+            # alternates and such an effect cancels in the median.
+            order = (("a", sc.a), ("b", sc.b)) if i % 2 == 0 else (("b", sc.b), ("a", sc.a))
+            for side, v in order:
                 m = v.measure(env, sc.traffic, duration)
                 if v.big_state:     # its maps are being freed now
                     m["settle_s"] = round(settle(), 2)
                 res[side]["samples"].append(m)
-                pair.append(m["value"])
+                pair[side] = m["value"]
+            pair = (pair["a"], pair["b"])
             res["ratios"].append(pair[0] / pair[1] if pair[1] else None)
             log(f"  {sc.name} run {i + 1}/{runs}: {sc.a.label} {pair[0]:.3f}, "
                 f"{sc.b.label} {pair[1]:.3f} {sc.a.unit}")
@@ -433,6 +456,11 @@ def main():
                     help="test-run repeat for ns/pkt scenarios")
     ap.add_argument("--build", default="build/bench", help="where castle-gen/castle-dut are")
     ap.add_argument("--castle-obj", default="build/bpf/castle_xdp.bpf.o")
+    ap.add_argument("--castle-b-obj", metavar="OBJ",
+                    help="another build's castle_xdp.bpf.o (its castled beside it, "
+                    "OTHER/build/castled): adds the ab-* scenarios, castled of "
+                    "--castle-obj (A) against castled of this build (B), to price a "
+                    "change live (see bench/profile.py --live)")
     ap.add_argument("--json", help="results file (default BUILD/results-MODE.json, "
                     "BUILD/results-MODE-partial.json with --only)")
     args = ap.parse_args()
@@ -442,7 +470,7 @@ def main():
         args.json = os.path.join(args.build, f"results-{mode_name}"
                                  f"{'-partial' if args.only else ''}.json")
 
-    all_sc = scenarios() + probes(args)
+    all_sc = scenarios() + ab_scenarios(args) + probes(args)
     if args.list:
         for sc in all_sc:
             print(f"{sc.name:22} {'quick' if sc.quick else 'full ':5}  {sc.title}")

@@ -241,17 +241,18 @@ class CastleDaemon(XdpProg):
     # refused (exit 2), so each instance takes the next of these.
     metrics_ports = iter(range(19464, 29464))
 
-    def __init__(self, label, policy):
+    def __init__(self, label, policy, castle_obj=None):
         super().__init__(label, "castle")
         self.policy = policy        # callable -> YAML text (may be large)
+        self.castle_obj = castle_obj  # another build's castle_xdp.bpf.o (its castled)
         self.proc = None
         self.tmp = None
         self.ready_s = None
 
-    @staticmethod
-    def tool(env, name):
+    def tool(self, env, name):
         # build/bpf/castle_xdp.bpf.o -> build/NAME
-        return os.path.join(os.path.dirname(os.path.dirname(env.castle_obj)), name)
+        obj = self.castle_obj or env.castle_obj
+        return os.path.join(os.path.dirname(os.path.dirname(obj)), name)
 
     def unavailable(self, env):
         if not os.access(self.tool(env, "castled"), os.X_OK):

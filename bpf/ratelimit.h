@@ -202,6 +202,18 @@ static __always_inline void castle_rl_event(__u32 ev)
 		(*n)++;
 }
 
+/*
+ * Until when (tick clock, ns) rl_steady is taken to be full: set for
+ * CASTLE_RL_PROMOTE_NS by the kernel's refusal of a promotion. A source due
+ * for promotion meanwhile waits, without a write to its entry or an insert:
+ * under a million busy sources and a full tier, each would otherwise fail an
+ * insert (a bucket lock and misses in a table nothing else reads) and rewrite
+ * its entry every second. One word for all CPUs, written about once a second;
+ * the program's own global, not pinned: a new castled learns it again from
+ * one refusal. Room that castled's sweep frees is used a second later at most.
+ */
+__u64 castle_steady_full_until SEC(".bss");
+
 /* The source's state: rl_state first, else rl_steady, else a new rl_state
  * entry with a full bucket; an rl_state entry is promoted to rl_steady once it
  * has shown to be steady. A source lives in one of the two (a promotion
@@ -233,7 +245,8 @@ static __always_inline struct castle_rl_val *castle_rl_lookup(const struct castl
 		v->pkts++;
 		return v;
 	}
-	if (now - v->first_ns < CASTLE_RL_PROMOTE_NS)
+	if (now - v->first_ns < CASTLE_RL_PROMOTE_NS ||
+	    now < *(volatile __u64 *)&castle_steady_full_until)
 		return v;
 
 	/* Promote: copy the bucket, then drop the LRU entry. A packet racing on
@@ -241,14 +254,15 @@ static __always_inline struct castle_rl_val *castle_rl_lookup(const struct castl
 	 * another CPU promoted it first (EEXIST), the LRU copy goes too, or it
 	 * would be found first from now on. */
 	struct castle_rl_val copy = *v;
+
+	copy.last_ns = now;
 	long err = bpf_map_update_elem(&rl_steady, k, &copy, BPF_NOEXIST);
 
 	if (err == -E2BIG) {
-		/* Refused: tried again after as many packets and as long
-		 * again (not every 8 packets: a full tier under a million busy
-		 * sources would take a failed insert from each that often). */
+		/* Refused: this source tries again a second later, every
+		 * source once the tier has had a second to make room. */
 		castle_rl_event(CASTLE_RLE_STEADY_FULL);
-		v->pkts = 0;
+		castle_steady_full_until = now + CASTLE_RL_PROMOTE_NS;
 		v->first_ns = now;
 		return v;
 	}
@@ -297,10 +311,13 @@ static __always_inline int castle_rl_admit(__u32 slot, const struct castle_class
 	v = castle_rl_lookup(&k, tick);
 	if (!v)
 		return 1; /* cannot track: fail open, counted in rl_events */
-	/* last_ns is to a tick (castled reaps steady sources idle for minutes),
-	 * stored when it moved by 1 ms: a flood from one source would have every
-	 * CPU write the shared entry on each packet. */
-	if (tick - v->last_ns >= 1000000ull)
+	/* last_ns is to a tick and read only by castled's sweep of steady
+	 * sources idle for minutes (a promotion stamps it afresh), so it is
+	 * stored when it moved by CASTLE_RL_SEEN_STEP_NS: a source sending
+	 * more often than that leaves its entry unwritten (a flood from one
+	 * source would have every CPU write the shared line on each packet;
+	 * at a million sources every packet would dirty a line in DRAM). */
+	if (tick - v->last_ns >= CASTLE_RL_SEEN_STEP_NS)
 		v->last_ns = tick;
 	/* Surely over, unless surely a bucket of other settings (further
 	 * ahead than castle_gcra ever puts one of this class: it cuts those,

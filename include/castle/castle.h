@@ -376,6 +376,9 @@ struct castle_note {
 #define CASTLE_RL_PROMOTE_PKTS 8
 #define CASTLE_RL_PROMOTE_NS 1000000000ull
 #define CASTLE_RL_STEADY_IDLE_NS (120ull * 1000000000ull)
+/* A source's last_ns is stored when it moved this far: the sweep above errs
+ * by as much at most (an idle source goes after 120 to 128 s). */
+#define CASTLE_RL_SEEN_STEP_NS (8ull * 1000000000ull)
 
 /* Index of the per-CPU `rl_events` array. */
 enum castle_rl_event {
@@ -398,10 +401,11 @@ struct castle_rl_val {
 	__u64 tat;		/* packet bucket TAT, ns (bpf_ktime_get_ns); 0 is
 				 * a full bucket (a new source) */
 	__u64 byte_tat;		/* byte bucket TAT, ns; 0 likewise */
-	__u64 last_ns;		/* last packet seen, CLOCK_MONOTONIC to a tick */
+	__u64 last_ns;		/* last packet seen, CLOCK_MONOTONIC to a tick,
+				 * stored every CASTLE_RL_SEEN_STEP_NS */
 	__u32 drops_in_row;	/* for auto-ban */
 	__u32 pkts;		/* packets in the promotion window (stops counting
-				 * at CASTLE_RL_PROMOTE_PKTS; 0 after a refusal) */
+				 * at CASTLE_RL_PROMOTE_PKTS) */
 	__u64 first_ns;		/* start of the promotion window: first seen, or
 				 * the last refused promotion (same clock) */
 };

@@ -21,6 +21,7 @@
 #include <bpf/libbpf.h>
 
 #include "fixture.h"
+#include "castle_xdp.skel.h"
 
 #define LRU_SIZE 1024
 #define FLOOD 5000
@@ -174,8 +175,53 @@ static void full_steady_tier_is_counted_and_limits_still_apply(void **state)
 	 * packets: those 3 * BURST packets came within the second */
 	assert_int_equal(rl_event(f, CASTLE_RLE_STEADY_FULL), 1);
 
-	/* castled's sweep frees idle entries (last_ns = 1: idle for ages) */
-	assert_true(castle_rl_reap_steady(&f->maps, CASTLE_RL_STEADY_IDLE_NS) >= (int)cap);
+	/* The refusal told every CPU: for a second, a source due for
+	 * promotion waits without an insert, even when room appeared. */
+	volatile __u64 *until = &f->xdp->bss->castle_steady_full_until;
+	struct pkt_spec b = udp_from("198.18.3.4");
+
+	assert_true(*until > 0);
+	i = 0;
+	memcpy(k.addr, &i, 4);
+	assert_int_equal(bpf_map_delete_elem(f->maps.rl_steady, &k), 0); /* room for one */
+	*until = UINT64_MAX / 2; /* as if refused a moment ago */
+	be_steady(f, "198.18.3.4");
+	assert_int_equal(rl_event(f, CASTLE_RLE_PROMOTE), 0);
+	assert_int_equal(rl_event(f, CASTLE_RLE_STEADY_FULL), 1); /* no insert tried */
+	/* past that second, the next packet of a due source uses the room */
+	*until = 0;
+	assert_int_equal(fx_run_spec(f, &b), XDP_PASS);
+	assert_int_equal(rl_event(f, CASTLE_RLE_PROMOTE), 1);
+	assert_int_equal(rl_event(f, CASTLE_RLE_STEADY_FULL), 1);
+
+	/* castled's sweep frees idle entries (last_ns = 1: idle for ages),
+	 * not the one just promoted */
+	assert_int_equal(castle_rl_reap_steady(&f->maps, CASTLE_RL_STEADY_IDLE_NS), (int)cap - 1);
+}
+
+/* last_ns is what castled's sweep reads, and is stored only when it moved by
+ * CASTLE_RL_SEEN_STEP_NS: packets in between leave the entry unwritten. */
+static void last_seen_is_stored_in_steps(void **state)
+{
+	struct fx *f = *state;
+	struct castle_rl_key k = { .class_slot = 0, .family = 4, .addr = { 198, 18, 5, 5 } };
+	struct pkt_spec s = udp_from("198.18.5.5");
+	struct castle_rl_val v, w;
+
+	assert_int_equal(fx_run_spec(f, &s), XDP_PASS);
+	assert_int_equal(bpf_map_lookup_elem(f->maps.rl_state, &k, &v), 0);
+	assert_true(v.last_ns > 0);
+	v.last_ns -= CASTLE_RL_SEEN_STEP_NS - 1000000000ull; /* 7 s ago */
+	assert_int_equal(bpf_map_update_elem(f->maps.rl_state, &k, &v, BPF_EXIST), 0);
+	assert_int_equal(fx_run_spec(f, &s), XDP_PASS);
+	assert_int_equal(bpf_map_lookup_elem(f->maps.rl_state, &k, &w), 0);
+	assert_true(w.last_ns == v.last_ns); /* within the step: not stored */
+	v = w;
+	v.last_ns -= 2000000000ull; /* 9 s ago */
+	assert_int_equal(bpf_map_update_elem(f->maps.rl_state, &k, &v, BPF_EXIST), 0);
+	assert_int_equal(fx_run_spec(f, &s), XDP_PASS);
+	assert_int_equal(bpf_map_lookup_elem(f->maps.rl_state, &k, &w), 0);
+	assert_true(w.last_ns >= v.last_ns + CASTLE_RL_SEEN_STEP_NS); /* stored: now */
 }
 
 /* A source lives in one tier. Found in both (another CPU promoted it first),
@@ -212,6 +258,7 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(copy_left_in_lru_after_a_racing_promotion_goes,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(last_seen_is_stored_in_steps, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("xdp_flood", tests, NULL, NULL);

@@ -234,7 +234,8 @@ static void render_rl_events(FILE *f, const struct castle_maps *m)
 
 	family(f, "castle_ratelimit_table_events_total", "counter",
 	       "Rate-limit table events: insert (new source in the LRU), promote (to the steady "
-	       "table), steady_full (promotion refused), untracked (source passed unlimited).");
+	       "table), steady_full (promotion refused: the steady table is full, promotions wait a "
+	       "second), untracked (source passed unlimited).");
 	for (uint32_t r = 0; m->rl_events >= 0 && r < CASTLE_RLE_MAX; r++)
 		fprintf(f, "castle_ratelimit_table_events_total{event=\"%s\"} %llu\n", names[r],
 			(unsigned long long)percpu_u64(m->rl_events, r));
