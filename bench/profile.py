@@ -20,10 +20,13 @@ Live, with a million sources (what test-run's hot caches hide):
   python3 bench/profile.py --live VARIANT [--scenario ab-limit-1m] [--runs 7]
 
 copies the tree (git's files) to build/bench/live/VARIANT/ with the variant's
-edits, builds its castled there, and runs bench/run.py's ab-* scenario:
-this tree's castled (A) against the variant's (B), interleaved pairs through
-the veth. On a noisy VM the pairs of one run spread by +-20 %: only large
-differences show.
+edits, builds its castled there (and this tree's), and runs bench/run.py's
+ab-* scenario: this tree's castled (A) against the variant's (B), pairs
+through the veth in alternating order (an even count). A/B below 1 means
+the variant is faster. On a noisy VM single pairs spread by +-20-40 %: read
+10 pairs or more, and only when most agree.
+
+  python3 bench/profile.py --check   # every variant's edits still apply
 Needs root (test-run, namespaces); builds with clang like the Makefile.
 """
 import argparse
@@ -47,7 +50,7 @@ VARIANTS = {
     "no-count": [("castle_xdp.bpf.c", r"\bcastle_count_slot\(&xdp_stats,", "if (0) castle_count_slot(&xdp_stats,")],
     "no-ratelimit": [("castle_xdp.bpf.c", r"int rl = castle_xdp_ratelimit\(gen, &p, len, ifs\);",
                       "int rl = CASTLE_NO_CLASS;")],
-    "no-rl-last-ns": [("ratelimit.h", r"\tif \(tick - v->last_ns >= 1000000ull\)\n\t\tv->last_ns = tick;\n", "")],
+    "no-rl-last-ns": [("ratelimit.h", r"\tif \(tick - v->last_ns >= CASTLE_RL_SEEN_STEP_NS\)\n\t\tv->last_ns = tick;\n", "")],
     "no-class-stats": [("castle_xdp.bpf.c", r"if \(cs\) \{", "if (0) {")],
     # The parser as a global function again (how it was before 412fe73).
     "global-parse": [("castle_xdp.bpf.c",
@@ -60,10 +63,10 @@ VARIANTS = {
     "no-ifslot": [("common.h", r"__u32 \*slot = bpf_map_lookup_elem\(&ifslot, &ifindex\);",
                    "__u32 *slot = NULL;")],
 }
-# Live (--live) variants of the rate limiter at a million sources: the
-# promotion into a full steady tier (~1M refused inserts in a 2 s window of
-# ab-limit-1m), and the per-packet entry writes.
-VARIANTS["no-promote"] = [("ratelimit.h", r"\tif \(now - v->first_ns < CASTLE_RL_PROMOTE_NS\)\n",
+# For --live at a million sources: no promotion into the steady tier at all
+# (a source's entry is read-only once it counted its 8 packets).
+VARIANTS["no-promote"] = [("ratelimit.h", r"\tif \(now - v->first_ns < CASTLE_RL_PROMOTE_NS \|\|\n"
+                           r"\t    now < \*\(volatile __u64 \*\)&castle_steady_full_until\)\n",
                            "\tif (1)\n")]
 # What castle does on a blocked packet beyond the lookup and the counters
 # (events, last-hit stamp, hit counter, interface slot), with no-allow: castle
@@ -103,6 +106,19 @@ def apply_edits(name, edits, d):
             f.write(new)
 
 
+def check_variants(args):
+    """Every variant's edits still match bpf/ (they are regexes over the
+    source, so a change there can silently break one)."""
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        for name, edits in VARIANTS.items():
+            shutil.rmtree(d)
+            shutil.copytree("bpf", d)
+            apply_edits(name, edits, d)     # exits on an edit that matches nothing
+    print(f"profile.py: the edits of all {len(VARIANTS)} variants apply")
+    return 0
+
+
 def live(args):
     """castled of this tree against castled of a variant, through the veth."""
     if args.live not in VARIANTS:
@@ -115,14 +131,18 @@ def live(args):
             os.makedirs(os.path.join(d, os.path.dirname(f)), exist_ok=True)
             shutil.copy2(f, os.path.join(d, f))
     apply_edits(args.live, VARIANTS[args.live], os.path.join(d, "bpf"))
-    print(f"# building {d}/build/castled", file=sys.stderr, flush=True)
-    sh(["make", "-C", d, f"-j{os.cpu_count() or 1}", "build/castled", "build/castlectl",
-        "build/bpf/castle_xdp.bpf.o"])
+    jobs = f"-j{os.cpu_count() or 1}"
+    print(f"# building {args.build}/castled (A) and {d}/build/castled (B)", file=sys.stderr,
+          flush=True)
+    sh(["make", jobs, f"{args.build}/castled", f"{args.build}/castlectl",
+        f"{args.build}/bpf/castle_xdp.bpf.o", "bench-build"])
+    sh(["make", "-C", d, jobs, "build/castled", "build/castlectl", "build/bpf/castle_xdp.bpf.o"])
+    runs = args.runs + args.runs % 2    # pairs alternate A B / B A: an even count balances
     sys.exit(subprocess.call([
         sys.executable, "bench/run.py", "--full", "--build", os.path.join(args.build, "bench"),
         "--castle-obj", os.path.join(args.build, "bpf", "castle_xdp.bpf.o"),
         "--castle-b-obj", os.path.join(d, "build", "bpf", "castle_xdp.bpf.o"),
-        "--runs", str(args.runs), "--only", args.scenario,
+        "--runs", str(runs), "--only", args.scenario,
         "--json", os.path.join(args.build, "bench", f"live-{args.live}.json")]))
 
 
@@ -143,7 +163,11 @@ def main():
                     help="price VARIANT live: castled of this tree vs the variant's")
     ap.add_argument("--scenario", default="ab-limit-1m",
                     help="with --live: ab-limit-1m or ab-block-1m")
+    ap.add_argument("--check", action="store_true",
+                    help="only check that every variant's edits apply to bpf/ (no build, no root)")
     args = ap.parse_args()
+    if args.check:
+        return check_variants(args)
     if args.live:
         return live(args)
     out = os.path.join(args.build, "bench", "prof")

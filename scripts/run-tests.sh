@@ -94,6 +94,13 @@ for s in "${suites[@]}"; do
 				echo "ok 1 - make bench-quick ($(tail -1 "$1/bench/quick.log"))"
 			else
 				tail -30 "$1/bench/quick.log"; echo "not ok 1 - make bench-quick failed"
+			fi
+			# profile.py edits bpf/ by regex: a change there must not
+			# silently break a variant
+			if out=$(python3 bench/profile.py --check 2>&1); then
+				echo "ok 2 - $out"
+			else
+				echo "$out"; echo "not ok 2 - bench/profile.py --check"
 			fi' _ "$O" ;;
 	*)
 		echo "unknown suite: $s" >&2; exit 2 ;;

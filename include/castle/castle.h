@@ -376,8 +376,9 @@ struct castle_note {
 #define CASTLE_RL_PROMOTE_PKTS 8
 #define CASTLE_RL_PROMOTE_NS 1000000000ull
 #define CASTLE_RL_STEADY_IDLE_NS (120ull * 1000000000ull)
-/* A source's last_ns is stored when it moved this far: the sweep above errs
- * by as much at most (an idle source goes after 120 to 128 s). */
+/* A source's last_ns is stored when it moved this far, so the sweep above
+ * allows for as much: an idle source goes after 120 to 128 s (plus up to one
+ * period of castled's sweep). */
 #define CASTLE_RL_SEEN_STEP_NS (8ull * 1000000000ull)
 
 /* Index of the per-CPU `rl_events` array. */

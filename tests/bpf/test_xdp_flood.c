@@ -168,6 +168,20 @@ static void full_steady_tier_is_counted_and_limits_still_apply(void **state)
 	be_steady(f, "198.18.3.3");
 	assert_int_equal(rl_event(f, CASTLE_RLE_PROMOTE), 0);
 	assert_true(rl_event(f, CASTLE_RLE_STEADY_FULL) >= 1);
+	/* The refused source keeps its count (no write per packet while it
+	 * waits; it used to count 8 packets again) and its window starts at
+	 * the refusal. */
+	struct castle_rl_key ka = { .class_slot = 0, .family = 4, .addr = { 198, 18, 3, 3 } };
+	struct castle_rl_val va;
+	struct timespec ts;
+
+	assert_int_equal(bpf_map_lookup_elem(f->maps.rl_state, &ka, &va), 0);
+	assert_int_equal(va.pkts, CASTLE_RL_PROMOTE_PKTS);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t mono = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	/* the refusal was the last packet, 140 ms ago; the window before it
+	 * began over a second ago */
+	assert_true(va.first_ns > mono - 500000000ull);
 	/* still limited from the LRU */
 	int first = burst_from(f, "198.18.3.3", 3 * BURST);
 	assert_in_range(first, BURST - 1, BURST + 1);
@@ -180,7 +194,9 @@ static void full_steady_tier_is_counted_and_limits_still_apply(void **state)
 	volatile __u64 *until = &f->xdp->bss->castle_steady_full_until;
 	struct pkt_spec b = udp_from("198.18.3.4");
 
-	assert_true(*until > 0);
+	/* a second past the refusal, on the tick clock (within its slack) */
+	assert_true(*until >= va.first_ns + CASTLE_RL_PROMOTE_NS);
+	assert_true(*until <= mono + CASTLE_RL_PROMOTE_NS + 100000000ull);
 	i = 0;
 	memcpy(k.addr, &i, 4);
 	assert_int_equal(bpf_map_delete_elem(f->maps.rl_steady, &k), 0); /* room for one */

@@ -248,7 +248,10 @@ static int reap_one(int fd, const void *key, void *arg)
 
 int castle_rl_reap_steady(const struct castle_maps *m, uint64_t idle_ns)
 {
-	struct reap_ctx r = { .idle_ns = idle_ns };
+	/* last_ns is stored when it moved by CASTLE_RL_SEEN_STEP_NS, so it may
+	 * be that much older than the source's last packet: a source goes
+	 * after idle_ns at least (idle_ns + the step at most). */
+	struct reap_ctx r = { .idle_ns = idle_ns + CASTLE_RL_SEEN_STEP_NS };
 	struct timespec ts;
 
 	/* last_ns is CLOCK_MONOTONIC to a tick (castle_tick_mono_ns); it may be
