@@ -3,8 +3,9 @@
 # real traffic through the veth with the real castled and castlectl: `mode:
 # dry-run` (would-drops delivered and counted as pass with their reason, then
 # enforced after a reload), `allow:` beating `block:` and limits, `malformed:
-# drop` and `pass` on a cut UDP header, a `bytes:` + `byte_burst:` limit,
-# `match.src` of a class, a `proto: icmp` class, `ban:` (autoban, its
+# drop` and `pass` on a cut UDP header (IPv4 and IPv6) and on IPv6 headers that
+# are cut or claim more than the frame holds, a `bytes:` + `byte_burst:` limit,
+# `match.src` of a class (IPv4 and IPv6 sources), a `proto: icmp` class, `ban:` (autoban, its
 # expiry), and a reload that makes the class at a position more generous. Each check asserts what reached the receiver (where a socket or
 # ping can see it) and the exact counter deltas by verdict and reason.
 . "$(dirname "$0")/lib.sh"
@@ -14,16 +15,20 @@ DRY_LIM=198.18.67.1	# over the dry-run policy's limit with a ban
 ALLOWED=198.18.66.7	# allowed inside the blocked /24
 MAL=198.18.40.1		# sends cut UDP headers
 MAL_LIM=198.18.41.1	# sends cut UDP headers under a limit (malformed: pass)
+MAL6=2001:db8:40::1	# sends malformed IPv6
+MAL_LIM6=2001:db8:41::1	# sends malformed IPv6 under a limit (malformed: pass)
 BIG=198.18.80.1		# over the byte budget, not the packet budget
 SMALL=198.18.80.2	# same class, small datagrams
 IN_NET=198.18.50.1	# inside class "nets" src
 OUT_NET=198.18.51.1	# outside it
+IN_NET6=2001:db8:50::1	# inside class "nets" src (its IPv6 prefix)
+OUT_NET6=2001:db8:51::1	# outside it
 PINGER=198.18.60.1	# pings over the icmp class
 ABUSER=198.18.70.1	# gets auto-banned
 SWAPPED=198.18.71.1	# drains a strict class that a reload makes generous
 DRY_BAD6=2001:db8:bad::5	# in block 2001:db8:bad::/48
 ALLOWED6=2001:db8:bad::7	# allowed inside it
-E2E_SRC_ALIASES="$DRY_BAD $DRY_LIM $ALLOWED $MAL $MAL_LIM $BIG $SMALL $IN_NET $OUT_NET $PINGER $ABUSER $SWAPPED $DRY_BAD6 $ALLOWED6"
+E2E_SRC_ALIASES="$DRY_BAD $DRY_LIM $ALLOWED $MAL $MAL_LIM $BIG $SMALL $IN_NET $OUT_NET $PINGER $ABUSER $SWAPPED $DRY_BAD6 $ALLOWED6 $MAL6 $MAL_LIM6 $IN_NET6 $OUT_NET6"
 
 # ---- helpers of this file ---------------------------------------------------
 
@@ -92,6 +97,35 @@ src, dst, dport, count = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.arg
 p = IP(src=src, dst=dst, proto=17) / Raw(struct.pack("!HH", 40000, dport))
 assert len(bytes(p)) == 24
 send(p, count=count, inter=0)
+PY
+}
+
+# send_bad6 KIND SRC DST DPORT COUNT: COUNT malformed IPv6 frames to the dut's
+# MAC, built at layer 2 so that nothing below scapy fixes their lengths up.
+# KIND cut: payload_len 4 covers only the ports of the UDP header (a truncated
+# transport header; the source is known). long: a whole UDP datagram whose
+# payload_len claims 200 bytes more than the frame holds. hdr: the frame ends
+# 24 bytes into the 40-byte IPv6 header. The last two have no trustworthy
+# source (malformed at layer 3).
+send_bad6() {
+	in_src $PY - "$SRC_IF" "$(in_dut ip -j link show dev "$DUT_IF" | jq -r '.[0].address')" "$@" <<'PY'
+import struct, sys
+from scapy.all import Ether, IPv6, UDP, Raw, sendp, conf
+conf.verb = 0
+ifc, mac, kind, src, dst = sys.argv[1:6]
+dport, count = int(sys.argv[6]), int(sys.argv[7])
+eth = Ether(dst=mac, type=0x86DD)
+if kind == "cut":
+    p = eth / IPv6(src=src, dst=dst, nh=17, plen=4) / Raw(struct.pack("!HH", 40000, dport))
+    assert len(bytes(p)) == 14 + 40 + 4
+elif kind == "long":
+    udp = bytes(UDP(sport=40000, dport=dport) / Raw(b"castle"))
+    p = eth / IPv6(src=src, dst=dst, nh=17, plen=len(udp) + 200) / Raw(udp)
+    assert len(bytes(p)) == 14 + 40 + 14
+else:
+    p = eth / Raw(bytes(IPv6(src=src, dst=dst, nh=17, plen=0))[:24])
+    assert len(bytes(p)) == 14 + 24
+sendp(p, iface=ifc, count=count, inter=0)
 PY
 }
 
@@ -221,7 +255,7 @@ version: 1
 malformed: drop
 limits:
   - name: mal
-    match: { src: [198.18.41.0/24] }
+    match: { src: [198.18.41.0/24, "2001:db8:41::/48"] }
     rate: 1/h
     burst: 2
 YAML
@@ -233,6 +267,19 @@ expect "malformed: drop: 7 cut UDP headers counted drop/malformed" drop/malforme
 expect "malformed: drop: the source's whole datagram passes (pass/ok)" pass/ok 1
 expect "malformed: drop: no pass/malformed" pass/malformed 0
 expect_rx "malformed: drop: the whole datagram delivered" "$SINK" $MAL 1
+# IPv6: a cut UDP header, a payload_len beyond the frame, a cut IPv6 header.
+snap drop/malformed pass/malformed pass/ok drop/ratelimit
+send_bad6 cut $MAL6 $DUT6 9999 5
+expect "malformed: drop: 5 cut IPv6 UDP headers counted drop/malformed" drop/malformed 5
+send_bad6 long $MAL6 $DUT6 9999 4
+expect "malformed: drop: 4 IPv6 payload_len beyond the frame counted drop/malformed" drop/malformed 9
+send_bad6 hdr $MAL6 $DUT6 9999 3
+expect "malformed: drop: 3 cut IPv6 headers counted drop/malformed" drop/malformed 12
+send_udp $MAL6 $DUT6 9999 1
+expect "malformed: drop: the IPv6 source's whole datagram passes (pass/ok)" pass/ok 1
+expect "malformed: drop: no IPv6 pass/malformed" pass/malformed 0
+expect "malformed: drop: no IPv6 drop/ratelimit" drop/ratelimit 0
+expect_rx "malformed: drop: the whole IPv6 datagram delivered" "$SINK6" $MAL6 1
 
 sed -i 's/^malformed: drop/malformed: pass/' "$POLICY"
 reload_ok "malformed: pass policy applied"
@@ -247,6 +294,24 @@ expect "malformed: pass: limited source, 2 (burst) more pass/malformed" pass/mal
 expect "malformed: pass: the class counts 2 pass" lim/mal/pass 2
 expect "malformed: pass: the class counts 3 drop" lim/mal/drop 3
 expect "malformed: pass: still no drop/malformed" drop/malformed 0
+# IPv6, same policy: every kind passes counted; a cut transport header is
+# charged to its source's class (burst 2 of 5 pass, then drop/ratelimit), a
+# frame without a trustworthy source is not (malformed before the classes).
+snap drop/malformed pass/malformed drop/ratelimit lim/mal/pass lim/mal/drop
+send_bad6 cut $MAL6 $DUT6 9999 5
+send_bad6 long $MAL6 $DUT6 9999 4
+send_bad6 hdr $MAL6 $DUT6 9999 3
+expect "malformed: pass: 5 + 4 + 3 malformed IPv6 frames counted pass/malformed" pass/malformed 12
+send_bad6 cut $MAL_LIM6 $DUT6 9999 5
+expect "malformed: pass: limited IPv6 source, 3 of 5 cut headers drop/ratelimit" drop/ratelimit 3
+expect "malformed: pass: limited IPv6 source, 2 (burst) more pass/malformed" pass/malformed 14
+send_bad6 long $MAL_LIM6 $DUT6 9999 2
+send_bad6 hdr $MAL_LIM6 $DUT6 9999 2
+expect "malformed: pass: limited IPv6 source, 2 + 2 without a trustworthy source pass/malformed" pass/malformed 18
+expect "malformed: pass: ... and are not charged to the class (still 3 drop/ratelimit)" drop/ratelimit 3
+expect "malformed: pass: the class counts 2 IPv6 pass" lim/mal/pass 2
+expect "malformed: pass: the class counts 3 IPv6 drop" lim/mal/drop 3
+expect "malformed: pass: no IPv6 drop/malformed" drop/malformed 0
 
 # ---- 4. bytes: + byte_burst --------------------------------------------------
 # 958 bytes of payload make 1000-byte frames (14 + 20 + 8 + 958). A byte
@@ -298,6 +363,17 @@ expect "match.src: class counts 4 drop" lim/nets/drop 4
 t_eq "match.src: one source tracked (the one inside)" 1 "$(metric castle_tracked_sources 'limit="nets"')"
 expect_rx "match.src: burst of 2 delivered from inside" "$SINK" $IN_NET 2
 expect_rx "match.src: all 6 delivered from outside" "$SINK" $OUT_NET 6
+# The class's IPv6 prefix: a source inside it gets the burst, one outside passes.
+snap pass/ok drop/ratelimit lim/nets/pass lim/nets/drop
+send_udp $IN_NET6 $DUT6 9999 6
+send_udp $OUT_NET6 $DUT6 9999 6
+expect "match.src: IPv6, 2 + 6 pass (pass/ok)" pass/ok 8
+expect "match.src: IPv6, 4 from inside the prefix drop/ratelimit" drop/ratelimit 4
+expect "match.src: IPv6, class counts 2 pass" lim/nets/pass 2
+expect "match.src: IPv6, class counts 4 drop" lim/nets/drop 4
+t_eq "match.src: IPv6, two sources tracked (one v4, one v6 inside)" 2 "$(metric castle_tracked_sources 'limit="nets"')"
+expect_rx "match.src: IPv6, burst of 2 delivered from inside" "$SINK6" $IN_NET6 2
+expect_rx "match.src: IPv6, all 6 delivered from outside" "$SINK6" $OUT_NET6 6
 
 # ---- 6. proto: icmp ---------------------------------------------------------
 e2e_policy <<'YAML'

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # test_castled_prometheus.sh - a real Prometheus scrapes castled and sees the
 # packets that were sent; the exposition is lint-clean for promtool; the HTTP
-# endpoint answers only what it should.
+# endpoint answers only what it should; castle_build_info's labels and
+# castle_map_capacity's values are what the binary and the kernel say.
 . "$(dirname "$0")/lib.sh"
 
 BAD=198.18.66.5
 BAD_PAYLOAD=castle
 E2E_SRC_ALIASES="$BAD"
 PROM=127.0.0.1:9090	# inside the dut namespace: no clash with anything
+MAX_SOURCES=5000	# not the default 1048576, so rl_state's size proves the option
 # The pins of the second castled below go even when the test stops early.
 trap 'e2e_cleanup; rm -rf "$PIN-2"' EXIT
 
@@ -23,7 +25,7 @@ limits:
     match: { proto: tcp, dst_ports: [443] }
     rate: 100/s
 YAML
-e2e_castled || { t_fail "castled starts"; t_done; }
+e2e_castled --max-sources $MAX_SOURCES || { t_fail "castled starts"; t_done; }
 
 # ---- the endpoint itself ----------------------------------------------------
 in_dut curl -s "http://$METRICS/metrics" > "$TMP/scrape.txt"
@@ -94,6 +96,60 @@ t_eq "after the malformed requests: GET /healthz is 200" 200 \
 	"$(in_dut curl -s -o /dev/null -w '%{http_code}' "http://$METRICS/healthz")"
 kill -0 "$CASTLED_PID" 2>/dev/null && t_ok "after the malformed requests: castled still runs" ||
 	t_fail "after the malformed requests: castled still runs"
+
+# ---- castle_build_info ------------------------------------------------------
+# Each label against a source of its own: the version define of the tree
+# castled was built from, the libbpf shared object castled loads (soname
+# libbpf.so.MAJOR.MINOR.PATCH; pkg-config when it is linked statically) and
+# uname -r.
+info=$(grep -E '^castle_build_info\{' "$TMP/scrape.txt")
+t_eq "castle_build_info: one sample, value 1" "1 1" "$(wc -l <<<"$info" | tr -d ' ') $(awk '{print $NF}' <<<"$info")"
+label() { sed -n "s/.*[{,]$1=\"\([^\"]*\)\".*/\1/p" <<<"$info"; }
+want_version=$(sed -n 's/^#define CASTLE_VERSION "\(.*\)"$/\1/p' "$E2E_ROOT/include/castle/castle.h")
+so=$(ldd "$CASTLED" | awk '$1 ~ /^libbpf\.so/ {print $3}')
+if [ -n "$so" ]; then
+	want_libbpf=$(readlink -f "$so" | sed -n 's/.*libbpf\.so\.\([0-9]*\)\.\([0-9]*\).*/\1.\2/p')
+else
+	want_libbpf=$(pkg-config --modversion libbpf | cut -d. -f1,2)
+fi
+t_eq "castle_build_info: version is CASTLE_VERSION of include/castle/castle.h ($want_version)" \
+	"$want_version" "$(label version)"
+t_eq "castle_build_info: castled --version says the same version and libbpf" \
+	"castled $(label version) (libbpf $(label libbpf))" "$("$CASTLED" --version)"
+t_eq "castle_build_info: libbpf is the major.minor of the libbpf castled loads ($want_libbpf)" \
+	"$want_libbpf" "$(label libbpf)"
+t_eq "castle_build_info: kernel is uname -r" "$(in_dut uname -r)" "$(label kernel)"
+
+# ---- castle_map_capacity ------------------------------------------------------
+# Each map's value against its pin's max_entries as the kernel reports it (the
+# events ring buffer: its size in bytes, which is its max_entries). The pol_*
+# pins are the generations' outer arrays; their capacity is documented as the
+# most a policy may hold, so they are left out of the comparison.
+max_entries() { bpftool -j map show pinned "$PIN/$1" 2>/dev/null | jq -r '.max_entries // empty'; }
+cap() { grep -E "^castle_map_capacity\{map=\"$1\"\} " "$TMP/scrape.txt" | awk '{print $NF}'; }
+t_eq "rl_state: the kernel map has --max-sources $MAX_SOURCES entries" "$MAX_SOURCES" "$(max_entries rl_state)"
+t_eq "castle_map_capacity{map=rl_state} is $MAX_SOURCES (follows --max-sources)" "$MAX_SOURCES" "$(cap rl_state)"
+for m in rl_steady events man_block4 man_block6; do
+	want=$(max_entries $m)
+	if [ -n "$want" ]; then
+		t_eq "castle_map_capacity{map=$m} equals the pinned map's max_entries ($want)" "$want" "$(cap $m)"
+	else
+		t_fail "castle_map_capacity{map=$m} equals the pinned map's max_entries" "no pin $PIN/$m"
+	fi
+done
+n=0 bad=
+for m in $(sed -n 's/^castle_map_capacity{map="\([^"]*\)"} .*/\1/p' "$TMP/scrape.txt"); do
+	case $m in pol_*|rl_state|rl_steady|events|man_block4|man_block6) continue ;; esac
+	[ -e "$PIN/$m" ] || continue
+	want=$(max_entries $m)
+	n=$((n + 1))
+	[ "$want" = "$(cap $m)" ] || bad="$bad $m=$(cap $m)(max_entries $want)"
+done
+if [ -z "$bad" ] && [ "$n" -ge 10 ]; then
+	t_ok "castle_map_capacity of the $n other pinned maps equals their max_entries"
+else
+	t_fail "castle_map_capacity of the other pinned maps equals their max_entries" "compared $n;$bad"
+fi
 
 # A second castled (other pins) on the same port: clear error, exit 1, and
 # nothing created in the kernel.

@@ -2,10 +2,11 @@
 # test_xdp_gate.sh - the XDP gate with real traffic: castled attached to the
 # dut end of a veth pair; scapy, ping and nc from the src namespace. Blocked
 # sources (v4 and v6, exact and CIDR) are dropped, others pass, a limited
-# source gets burst + rate, VLAN tags, IPv4 options, IPv6 extension headers and
-# fragments carry neither a blocked nor a limited source through, and the
-# counters equal what was sent.
-E2E_SRC_ALIASES="198.18.66.5 198.18.77.7 198.18.30.1 2001:db8:bad::5 2001:db8:30::1"
+# source (v4 and v6) gets burst + rate while another v6 source keeps its own
+# bucket, VLAN tags, IPv4 options, IPv6 extension headers and fragments carry
+# neither a blocked nor a limited source through, and the counters equal what
+# was sent.
+E2E_SRC_ALIASES="198.18.66.5 198.18.77.7 198.18.30.1 2001:db8:bad::5 2001:db8:30::1 2001:db8:31::1"
 . "$(dirname "$0")/lib.sh"
 
 # blocked_ping NAME SRC DST [ping -6]: a ping from SRC fails AND its echo
@@ -73,6 +74,37 @@ else
 	t_fail "rate limit 1/s burst 5" "passed $passed dropped $dropped of 30"
 fi
 
+# The same class over IPv6, read on the class counters: 30 at once from one
+# source, burst (5) pass plus at most a couple of refills, the rest dropped as
+# ratelimit; then 4 from another IPv6 source, within its own fresh bucket.
+cls() { metric castle_limit_packets_total "limit=\"udp9000\",verdict=\"$1\""; }
+# cls_settled P0 D0 N: wait (at most 3 s) until the class has judged N packets
+# since it read P0 passes and D0 drops.
+cls_settled() {
+	local i
+	for i in $(seq 30); do
+		[ $(($(cls pass) - $1 + $(cls drop) - $2)) -ge "$3" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+p0=$(cls pass); d0=$(cls drop); r0=$(xdp_count drop ratelimit)
+send_udp 2001:db8:31::1 $DUT6 9000 30
+cls_settled "$p0" "$d0" 30
+passed=$(($(cls pass) - p0)); dropped=$(($(cls drop) - d0))
+if [ $passed -ge 5 ] && [ $passed -le 8 ] && [ $((passed + dropped)) -eq 30 ]; then
+	t_ok "IPv6 rate limit 1/s burst 5: $passed of 30 pass, $dropped dropped"
+else
+	t_fail "IPv6 rate limit 1/s burst 5" "passed $passed dropped $dropped of 30"
+fi
+t_eq "IPv6 rate limit: each class drop is a drop/ratelimit" "$dropped" $(($(xdp_count drop ratelimit) - r0))
+p0=$(cls pass); d0=$(cls drop); r0=$(xdp_count drop ratelimit)
+send_udp $SRC6 $DUT6 9000 4
+cls_settled "$p0" "$d0" 4
+t_eq "IPv6 rate limit: another IPv6 source passes, 4 of 4 (its own bucket)" "4 0" \
+	"$(($(cls pass) - p0)) $(($(cls drop) - d0))"
+t_eq "IPv6 rate limit: ... and adds no drop/ratelimit" 0 $(($(xdp_count drop ratelimit) - r0))
+
 # Bypass attempts over the wire: a blocked source inside one and two VLAN tags,
 # and as IPv4 fragments, is still dropped (and counted as blocklist).
 before=$(xdp_count drop blocklist)
@@ -95,7 +127,6 @@ t_eq "VLAN, QinQ and fragments from a blocked source: all 24 dropped as blocklis
 # routing, fragments) carry neither a blocked source nor a limited one past
 # the gate (contract, principle 4).
 before=$(xdp_count drop blocklist)
-cls() { metric castle_limit_packets_total "limit=\"udp9000\",verdict=\"$1\""; }
 p0=$(cls pass); d0=$(cls drop)
 in_src $PY - "$SRC_IF" <<'PY'
 import sys
