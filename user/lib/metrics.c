@@ -506,7 +506,7 @@ static void render_daemon(FILE *f, const struct castle_maps *m, const struct cas
 	struct castle_state st = { 0 };
 	uint32_t zero = 0;
 	struct utsname u;
-	char name[64];
+	char name[2 * sizeof(u.release) + 1];	/* a label escaped: each byte at most twice */
 
 	bpf_map_lookup_elem(m->state, &zero, &st);
 	family(f, "castle_policy_reloads_total", "counter",
