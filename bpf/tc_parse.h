@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * tc_parse.h - the TC gate's parser (castle_tc.bpf.c): Ethernet, VLAN tags,
+ * IPv4/IPv6 and the TCP/UDP header, read with bpf_skb_load_bytes, so nothing
+ * is assumed linear. It fills the XDP gate's struct castle_pkt (so lists.h
+ * applies) and says where the payload is.
+ */
+#ifndef CASTLE_BPF_TC_PARSE_H
+#define CASTLE_BPF_TC_PARSE_H
+
+#include "parse.h"
+
+#define ETH_HLEN 14
+
+/* What the TC parser extracts: the XDP struct (so lists.h applies) and where
+ * the payload is. Offsets are from the start of the frame. */
+struct castle_tc_pkt {
+	struct castle_pkt ip;
+	__u32 pay_off;
+	__u32 pay_len;
+	__u32 seq;
+	__u8 tcp_flags;
+	__u8 first_frag;	/* MF set, offset 0: transport header, partial payload */
+	__u8 _pad[2];
+};
+
+static __always_inline int tc_l4(struct __sk_buff *skb, struct castle_tc_pkt *p, __u32 off,
+				 __u32 ip_end)
+{
+	__be16 ports[2];
+
+	if (p->ip.proto != IPPROTO_TCP && p->ip.proto != IPPROTO_UDP)
+		return CASTLE_P_IP;
+	/* The ports first: a header cut after them is still malformed, but
+	 * the gate can tell whether it is its business (a protected port). */
+	if (off + sizeof(ports) > ip_end || bpf_skb_load_bytes(skb, off, ports, sizeof(ports)))
+		return CASTLE_P_BAD_L4;
+	p->ip.sport = bpf_ntohs(ports[0]);
+	p->ip.dport = bpf_ntohs(ports[1]);
+	p->ip.has_ports = 1;
+	if (p->ip.proto == IPPROTO_TCP) {
+		struct tcphdr th;
+
+		if (off + sizeof(th) > ip_end || bpf_skb_load_bytes(skb, off, &th, sizeof(th)))
+			return CASTLE_P_BAD_L4;
+		/* Stricter than parse.h, which needs only the ports: the gate
+		 * reads the payload, so the data offset must hold. The caller
+		 * calls this malformed only on a protected port. */
+		if (th.doff < 5 || off + th.doff * 4 > ip_end)
+			return CASTLE_P_BAD_L4;
+		p->seq = bpf_ntohl(th.seq);
+		p->tcp_flags = ((__u8 *)&th)[13];
+		p->pay_off = off + th.doff * 4;
+	} else if (p->ip.proto == IPPROTO_UDP) {
+		struct udphdr uh;
+
+		if (off + sizeof(uh) > ip_end || bpf_skb_load_bytes(skb, off, &uh, sizeof(uh)))
+			return CASTLE_P_BAD_L4;
+		p->pay_off = off + sizeof(uh);
+	}
+	p->pay_len = ip_end - p->pay_off;
+	return CASTLE_P_IP;
+}
+
+static __always_inline int tc_ipv4(struct __sk_buff *skb, struct castle_tc_pkt *p, __u32 off)
+{
+	struct iphdr iph;
+
+	if (bpf_skb_load_bytes(skb, off, &iph, sizeof(iph)))
+		return CASTLE_P_BAD_L3;
+	__u32 hlen = iph.ihl * 4, tot = bpf_ntohs(iph.tot_len);
+	if (iph.version != 4 || hlen < sizeof(iph) || tot < hlen || off + tot > skb->len)
+		return CASTLE_P_BAD_L3;
+	p->ip.family = 4;
+	__builtin_memcpy(p->ip.saddr, &iph.saddr, 4);
+	__builtin_memcpy(p->ip.daddr, &iph.daddr, 4);
+	p->ip.proto = iph.protocol;
+	if (iph.frag_off & bpf_htons(0x1fff)) {
+		p->ip.frag = 1;
+		return CASTLE_P_IP;
+	}
+	p->first_frag = !!(iph.frag_off & bpf_htons(0x2000));
+	return tc_l4(skb, p, off + hlen, off + tot);
+}
+
+static __always_inline int tc_ipv6(struct __sk_buff *skb, struct castle_tc_pkt *p, __u32 off)
+{
+	struct ipv6hdr ip6;
+
+	if (bpf_skb_load_bytes(skb, off, &ip6, sizeof(ip6)))
+		return CASTLE_P_BAD_L3;
+	__u32 end = off + sizeof(ip6) + bpf_ntohs(ip6.payload_len);
+	if (ip6.version != 6 || end > skb->len)
+		return CASTLE_P_BAD_L3;
+	p->ip.family = 6;
+	__builtin_memcpy(p->ip.saddr, &ip6.saddr, 16);
+	__builtin_memcpy(p->ip.daddr, &ip6.daddr, 16);
+	__u8 nh = ip6.nexthdr;
+	off += sizeof(ip6);
+
+	/* CASTLE_MAX_V6_EXT extension headers, then the transport header: one
+	 * turn more than there are extension headers (as in parse.h). */
+	for (int i = 0; i <= CASTLE_MAX_V6_EXT; i++) {
+		__u8 o[4];
+
+		switch (nh) {
+		case IPPROTO_HOPOPTS:
+		case IPPROTO_ROUTING:
+		case IPPROTO_DSTOPTS:
+		case IPPROTO_AH:
+			if (i == CASTLE_MAX_V6_EXT || off + 2 > end ||
+			    bpf_skb_load_bytes(skb, off, o, 2))
+				return CASTLE_P_BAD_L4;
+			off += nh == IPPROTO_AH ? (o[1] + 2) * 4 : (o[1] + 1) * 8;
+			nh = o[0];
+			break;
+		case IPPROTO_FRAGMENT:
+			if (i == CASTLE_MAX_V6_EXT || off + 8 > end ||
+			    bpf_skb_load_bytes(skb, off, o, 4))
+				return CASTLE_P_BAD_L4;
+			nh = o[0];
+			off += 8;
+			if (((o[2] << 8 | o[3]) & 0xfff8)) {
+				p->ip.proto = nh;
+				p->ip.frag = 1;
+				return CASTLE_P_IP;
+			}
+			p->first_frag = o[3] & 1;
+			break;
+		default:
+			p->ip.proto = nh;
+			if (off > end)
+				return CASTLE_P_BAD_L4;
+			return tc_l4(skb, p, off, end);
+		}
+	}
+	p->ip.proto = nh;
+	return CASTLE_P_BAD_L4;
+}
+
+/* Global: verified once on its own (see castle_xdp.bpf.c). */
+__noinline int castle_tc_parse(struct __sk_buff *skb, struct castle_tc_pkt *p)
+{
+	__u32 off = ETH_HLEN;
+	__u16 proto;
+
+	if (!p)
+		return CASTLE_P_BAD_L3;
+	/* The outer VLAN tag is already in skb->vlan_tci; inner ones are in the
+	 * frame, as at XDP. */
+	if (bpf_skb_load_bytes(skb, 12, &proto, 2))
+		return CASTLE_P_BAD_L3;
+	for (int i = 0; i < CASTLE_MAX_VLANS; i++) {
+		if (proto != bpf_htons(ETH_P_8021Q) && proto != bpf_htons(ETH_P_8021AD))
+			break;
+		if (bpf_skb_load_bytes(skb, off + 2, &proto, 2))
+			return CASTLE_P_BAD_L3;
+		off += 4;
+	}
+	if (proto == bpf_htons(ETH_P_IP))
+		return tc_ipv4(skb, p, off);
+	if (proto == bpf_htons(ETH_P_IPV6))
+		return tc_ipv6(skb, p, off);
+	if (proto == bpf_htons(ETH_P_8021Q) || proto == bpf_htons(ETH_P_8021AD))
+		return CASTLE_P_BAD_L3;
+	return CASTLE_P_NON_IP;
+}
+
+#endif /* CASTLE_BPF_TC_PARSE_H */
