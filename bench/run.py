@@ -340,6 +340,8 @@ def accuracy(env, runs):
 # ---- running and reporting ---------------------------------------------------
 
 def run_scenario(env, sc, runs, duration):
+    if sc.name.startswith("ab-"):
+        runs += runs % 2    # A B / B A pairs: an even count balances the order
     res = {"name": sc.name, "title": sc.title, "unit": sc.a.unit, "traffic": sc.traffic,
            "a": {"label": sc.a.label, "samples": []},
            "b": {"label": sc.b.label, "samples": []}, "ratios": []}
