@@ -353,27 +353,27 @@ limits:
     burst: 2
 YAML
 reload_ok "match.src: policy applied"
-snap pass/ok drop/ratelimit lim/nets/pass lim/nets/drop
-send_udp $IN_NET $DUT4 9999 6
-send_udp $OUT_NET $DUT4 9999 6
-expect "match.src: 2 + 6 pass (pass/ok)" pass/ok 8
-expect "match.src: 4 from inside the prefix drop/ratelimit" drop/ratelimit 4
-expect "match.src: class counts 2 pass" lim/nets/pass 2
-expect "match.src: class counts 4 drop" lim/nets/drop 4
-t_eq "match.src: one source tracked (the one inside)" 1 "$(metric castle_tracked_sources 'limit="nets"')"
-expect_rx "match.src: burst of 2 delivered from inside" "$SINK" $IN_NET 2
-expect_rx "match.src: all 6 delivered from outside" "$SINK" $OUT_NET 6
-# The class's IPv6 prefix: a source inside it gets the burst, one outside passes.
-snap pass/ok drop/ratelimit lim/nets/pass lim/nets/drop
-send_udp $IN_NET6 $DUT6 9999 6
-send_udp $OUT_NET6 $DUT6 9999 6
-expect "match.src: IPv6, 2 + 6 pass (pass/ok)" pass/ok 8
-expect "match.src: IPv6, 4 from inside the prefix drop/ratelimit" drop/ratelimit 4
-expect "match.src: IPv6, class counts 2 pass" lim/nets/pass 2
-expect "match.src: IPv6, class counts 4 drop" lim/nets/drop 4
-t_eq "match.src: IPv6, two sources tracked (one v4, one v6 inside)" 2 "$(metric castle_tracked_sources 'limit="nets"')"
-expect_rx "match.src: IPv6, burst of 2 delivered from inside" "$SINK6" $IN_NET6 2
-expect_rx "match.src: IPv6, all 6 delivered from outside" "$SINK6" $OUT_NET6 6
+# match_src TAG IN OUT DST SINK TRACKED: 6 datagrams from a source inside
+# the class's prefix (the burst of 2 passes) and 6 from one outside (all pass);
+# TRACKED sources of the class after it.
+match_src() {
+	local tag=$1 in=$2 out=$3 dst=$4 sink=$5 tracked=$6
+
+	snap pass/ok drop/ratelimit lim/nets/pass lim/nets/drop
+	send_udp "$in" "$dst" 9999 6
+	send_udp "$out" "$dst" 9999 6
+	expect "match.src:$tag 2 + 6 pass (pass/ok)" pass/ok 8
+	expect "match.src:$tag 4 from inside the prefix drop/ratelimit" drop/ratelimit 4
+	expect "match.src:$tag class counts 2 pass" lim/nets/pass 2
+	expect "match.src:$tag class counts 4 drop" lim/nets/drop 4
+	t_eq "match.src:$tag $tracked source(s) tracked (those inside)" "$tracked" \
+		"$(metric castle_tracked_sources 'limit="nets"')"
+	expect_rx "match.src:$tag burst of 2 delivered from inside" "$sink" "$in" 2
+	expect_rx "match.src:$tag all 6 delivered from outside" "$sink" "$out" 6
+}
+match_src "" "$IN_NET" "$OUT_NET" "$DUT4" "$SINK" 1
+# The class's IPv6 prefix (one v4 and one v6 source inside by then).
+match_src " IPv6," "$IN_NET6" "$OUT_NET6" "$DUT6" "$SINK6" 2
 
 # ---- 6. proto: icmp ---------------------------------------------------------
 e2e_policy <<'YAML'
