@@ -26,7 +26,13 @@ through the veth in alternating order (an even count). A/B below 1 means
 the variant is faster. On a noisy VM single pairs spread by +-20-40 %: read
 10 pairs or more, and only when most agree.
 
-  python3 bench/profile.py --check   # every variant's edits still apply
+A change too big for a few regexes is kept as a patch under
+bench/experiments/ and priced the same way (its header says what it is and
+what it measured):
+
+  python3 bench/profile.py --live full --patch bench/experiments/NAME.patch
+
+  python3 bench/profile.py --check   # every variant's edits and every patch still apply
 Needs root (test-run, namespaces); builds with clang like the Makefile.
 """
 import argparse
@@ -116,6 +122,14 @@ def check_variants(args):
             shutil.copytree("bpf", d)
             apply_edits(name, edits, d)     # exits on an edit that matches nothing
     print(f"profile.py: the edits of all {len(VARIANTS)} variants apply")
+    pdir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "experiments")
+    patches = sorted(f for f in os.listdir(pdir) if f.endswith(".patch")) if os.path.isdir(pdir) else []
+    for f in patches:
+        p = subprocess.run(["git", "apply", "--check", os.path.join(pdir, f)],
+                           capture_output=True, text=True)
+        if p.returncode:
+            sys.exit(f"profile.py: bench/experiments/{f} no longer applies: {p.stderr.strip()}")
+    print(f"profile.py: all {len(patches)} patches in bench/experiments apply")
     return 0
 
 
@@ -130,6 +144,11 @@ def live(args):
         if f and os.path.isfile(f):
             os.makedirs(os.path.join(d, os.path.dirname(f)), exist_ok=True)
             shutil.copy2(f, os.path.join(d, f))
+    if args.patch:
+        p = subprocess.run(["git", "apply", "--directory", os.path.relpath(d), os.path.abspath(args.patch)],
+                           capture_output=True, text=True)
+        if p.returncode:
+            sys.exit(f"profile.py: {args.patch} does not apply: {p.stderr.strip()}")
     apply_edits(args.live, VARIANTS[args.live], os.path.join(d, "bpf"))
     jobs = f"-j{os.cpu_count() or 1}"
     print(f"# building {args.build}/castled (A) and {d}/build/castled (B)", file=sys.stderr,
@@ -161,6 +180,9 @@ def main():
     ap.add_argument("--json", help="write the results here too")
     ap.add_argument("--live", metavar="VARIANT",
                     help="price VARIANT live: castled of this tree vs the variant's")
+    ap.add_argument("--patch", metavar="FILE",
+                    help="with --live: apply this patch (git apply, e.g. one of bench/experiments/) "
+                         "to the variant's copy before its edits")
     ap.add_argument("--scenario", default="ab-limit-1m",
                     help="with --live: ab-limit-1m or ab-block-1m")
     ap.add_argument("--check", action="store_true",

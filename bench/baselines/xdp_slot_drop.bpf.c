@@ -8,6 +8,13 @@
  * set of adjacent lines in one page per packet, where a hash map reads a
  * bucket and then an element elsewhere: the floor of such a design, beside
  * xdp_lru_drop's. No seed, no bucket, no LRU order within the set.
+ *
+ * The set index comes from murmur3's finalizer over both halves of the
+ * address, so that the generator's pool (addresses that differ in their last
+ * bytes) lands on sets at random, as a real flood's would and as the kernel's
+ * seeded jhash spreads xdp_lru_drop's. A cheaper multiply that kept
+ * neighbouring addresses in neighbouring pages read ~1.3 x faster than this
+ * (seventh round, docs/BENCHMARKS.md): locality a flood does not offer.
  */
 #include "counter.h"
 #include <bpf/bpf_endian.h>
@@ -50,8 +57,14 @@ int bench_xdp_slot_drop(struct xdp_md *ctx)
 		return XDP_PASS;
 	__builtin_memcpy(&k0, &ip6->saddr, 8);
 	__builtin_memcpy(&k1, (__u8 *)&ip6->saddr + 8, 8);
-	h = (k0 ^ (k1 * 0x9E3779B97F4A7C15ull)) * 0xC2B2AE3D27D4EB4Full;
-	i = (__u32)(h >> 45);
+	h = k0 * 0x9e3779b97f4a7c15ull;
+	h = (h ^ (h >> 32) ^ k1) * 0xbf58476d1ce4e5b9ull;
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ull;
+	h ^= h >> 33;
+	i = (__u32)h & (SETS - 1);
 	s = bpf_map_lookup_elem(&sets, &i);
 	if (!s)
 		return XDP_PASS;
