@@ -74,6 +74,29 @@ VARIANTS = {
 VARIANTS["no-promote"] = [("ratelimit.h", r"\tif \(now - v->first_ns < CASTLE_RL_PROMOTE_NS \|\|\n"
                            r"\t    now < \*\(volatile __u64 \*\)&castle_steady_full_until\)\n",
                            "\tif (1)\n")]
+# For --live ab-limit-1m: after the program's first lookups (interface slot,
+# state, policy), the bare LRU lookup of the
+# rate-limit key (class slot 0, the source as an IPv6 /128: that scenario's one
+# class); a tracked source is counted as a rate-limit drop and dropped, so the
+# parser, the lists, the class match and the buckets never run. Against the
+# full program it says whether castle's code around the lookup or what runs
+# beside the program (castled, the counters) makes castle slower than the
+# bare-LRU floor. Never a correct gate.
+VARIANTS["rl-bare-first"] = [("castle_xdp.bpf.c", r"(\t__u32 slot = CASTLE_NO_CLASS;\n)",
+                              r"""\1\t{
+\t\tstruct ipv6hdr *ip6_ = (void *)(long)ctx->data + sizeof(struct ethhdr);
+\t\tstruct castle_rl_key k_ = { .class_slot = 0, .family = 6 };
+
+\t\tif ((void *)(ip6_ + 1) <= (void *)(long)ctx->data_end) {
+\t\t\t__builtin_memcpy(k_.addr, &ip6_->saddr, 16);
+\t\t\tif (bpf_map_lookup_elem(&rl_state, &k_)) {
+\t\t\t\tcastle_count_slot(&xdp_stats, ifs, CASTLE_DROP, CASTLE_R_RATELIMIT, len);
+\t\t\t\treturn XDP_DROP;
+\t\t\t}
+\t\t}
+\t\tasm volatile("" : "+r"(ctx));	/* no ctx pointer kept for the parser */
+\t}
+""")]
 # What castle does on a blocked packet beyond the lookup and the counters
 # (events, last-hit stamp, hit counter, interface slot), with no-allow: castle
 # vs xdp-filter's setting.
