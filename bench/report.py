@@ -14,6 +14,18 @@ def fmt(x, unit):
     return f"{x:.2f}" if unit == "Mpps" else f"{x:.0f}"
 
 
+def machine_line(m):
+    """The host's facts recorded by run.py (older results have none)."""
+    h = m["machine"]
+    q = lambda v: "?" if v is None else v           # noqa: E731
+    guest = {True: "a VM guest", False: "bare metal", None: "guest ?"}[h.get("guest")]
+    tree = {True: "tracked files changed from the commit (dirty)", False: "the commit's tree",
+            None: "tree ?"}[m.get("dirty")]
+    return (f"Machine: {guest}, {q(h.get('mem_gib'))} GiB, clocksource {q(h.get('clocksource'))}, "
+            f"CONFIG_HZ {q(h.get('hz'))}, BPF JIT {q(h.get('bpf_jit'))}, "
+            f"spectre_v2 \"{q(h.get('spectre_v2'))}\"; {tree}.")
+
+
 def main():
     with open(sys.argv[1]) as f:
         res = json.load(f)
@@ -22,6 +34,8 @@ def main():
           f"{m['runs']} A/B pairs x {m['duration_s']} s, {m['threads']} generator threads, "
           f"kernel {m['kernel']}, {m['cpus']} CPUs ({m.get('cpu_model', '?')}), "
           f"wall {m['wall_s']} s.\n")
+    if m.get("machine"):
+        print(machine_line(m) + "\n")
     if m.get("rerun"):
         rr = m["rerun"]
         print(f"Rows run again at commit {rr['commit']} ({rr['date']}) and merged in: "

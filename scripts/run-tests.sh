@@ -95,12 +95,20 @@ for s in "${suites[@]}"; do
 			else
 				tail -30 "$1/bench/quick.log"; echo "not ok 1 - make bench-quick failed"
 			fi
+			# the report of that run names its host and whether the
+			# tree was the commit it names
+			if python3 bench/report.py "$1/bench/results-quick.json" >"$1/bench/quick.md" 2>&1 &&
+			   grep -q "^Machine: .*clocksource .*CONFIG_HZ" "$1/bench/quick.md"; then
+				echo "ok 2 - report.py: $(grep "^Machine: " "$1/bench/quick.md")"
+			else
+				head -5 "$1/bench/quick.md"; echo "not ok 2 - report.py of the quick run, with its Machine line"
+			fi
 			# profile.py edits bpf/ by regex: a change there must not
 			# silently break a variant
 			if out=$(python3 bench/profile.py --check 2>&1); then
-				echo "ok 2 - $out"
+				echo "ok 3 - $out"
 			else
-				echo "$out"; echo "not ok 2 - bench/profile.py --check"
+				echo "$out"; echo "not ok 3 - bench/profile.py --check"
 			fi' _ "$O" ;;
 	*)
 		echo "unknown suite: $s" >&2; exit 2 ;;
