@@ -205,26 +205,11 @@ static void checker_detects_a_non_atomic_switch(void **state)
 	assert_true(r.mixed > 0);
 }
 
-static int setup(void **state)
-{
-	static struct fx f;
-
-	fx_open(&f, 0);
-	*state = &f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	fx_close(*state);
-	return 0;
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(commit_is_atomic_for_packets, setup, teardown),
-		cmocka_unit_test_setup_teardown(checker_detects_a_non_atomic_switch, setup, teardown),
+		cmocka_unit_test_setup_teardown(commit_is_atomic_for_packets, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(checker_detects_a_non_atomic_switch, fx_setup, fx_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -23,21 +23,6 @@
 #define RUN_SECONDS 2.0
 #define REPEAT 20000
 
-static int setup(void **state)
-{
-	static struct fx f;
-
-	fx_open(&f, 0);
-	*state = &f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	fx_close(*state);
-	return 0;
-}
-
 static double now_s(void)
 {
 	struct timespec ts;
@@ -232,7 +217,7 @@ static void byte_rate_holds_with_both_cpus_on_one_bucket(void **state)
 
 int main(void)
 {
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
 	const struct CMUnitTest tests[] = {
 		T(packet_rate_holds_from_one_cpu),
 		T(packet_rate_holds_with_both_cpus_on_one_bucket),

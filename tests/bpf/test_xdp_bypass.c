@@ -20,21 +20,6 @@
 #define BURST 3
 #define SENT 10
 
-static int setup(void **state)
-{
-	static struct fx f;
-
-	fx_open(&f, 0);
-	*state = &f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	fx_close(*state);
-	return 0;
-}
-
 struct disguise {
 	const char *name;
 	struct pkt_spec s;	/* family, tags, options, extensions, fragment */
@@ -228,7 +213,7 @@ static void undecodable_disguise_with_malformed_pass_still_limited(void **state)
 
 int main(void)
 {
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
 	const struct CMUnitTest tests[] = {
 		T(blocked_source_cannot_pass_in_disguise),
 		T(limited_source_cannot_pass_in_disguise),

@@ -24,31 +24,6 @@
 
 #define MS 1000000ull
 
-static int setup(void **state)
-{
-	static struct fx f;
-
-	fx_open(&f, 0);
-	*state = &f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	fx_close(*state);
-	return 0;
-}
-
-static struct pkt_spec udp4(const char *src)
-{
-	return (struct pkt_spec){ .family = 4, .src = src, .proto = 17, .sport = 1000, .dport = 53 };
-}
-
-static struct pkt_spec udp6(const char *src)
-{
-	return (struct pkt_spec){ .family = 6, .src = src, .proto = 17, .sport = 1000, .dport = 53 };
-}
-
 /* Nine more prefix lengths per family, far from every address the tests
  * send from: the policy's CIDRs then go in the tries, not the hashes. */
 static void pad_lengths(struct fx *f)
@@ -80,8 +55,8 @@ static uint32_t live_lists(struct fx *f)
  * first. Both ways of holding the policy's CIDRs, and the manual trie. */
 static void expired_cidr_does_not_unblock_enclosing(struct fx *f, bool trie)
 {
-	struct pkt_spec a = udp4("198.18.5.5"), b = udp4("198.18.99.1"), c = udp6("2001:db8:5:5::1"),
-			d = udp6("2001:db8:6::1"), e = udp4("198.19.1.1");
+	struct pkt_spec a = fx_udp4("198.18.5.5"), b = fx_udp4("198.18.99.1"), c = fx_udp6("2001:db8:5:5::1"),
+			d = fx_udp6("2001:db8:6::1"), e = fx_udp4("198.19.1.1");
 
 	fx_begin(f);
 	fx_block(f, "198.18.0.0/16", 0);
@@ -166,7 +141,7 @@ static void cidrs_in_few_lengths_looked_up_by_length(void **state)
 	assert_int_equal(live_lists(f), (1u << CASTLE_PM_NHASH4) | (1u << CASTLE_PM_NHASH6));
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct pkt_spec p = strchr(cases[i].src, ':') ? udp6(cases[i].src) : udp4(cases[i].src);
+		struct pkt_spec p = strchr(cases[i].src, ':') ? fx_udp6(cases[i].src) : fx_udp4(cases[i].src);
 
 		assert_int_equal(fx_run_spec(f, &p), cases[i].verdict);
 		drops += cases[i].verdict == XDP_DROP;
@@ -185,7 +160,7 @@ static void cidrs_in_few_lengths_looked_up_by_length(void **state)
 	fx_begin(f);
 	fx_block(f, "0.0.0.0/0", 0);
 	fx_commit(f);
-	struct pkt_spec any = udp4("198.18.1.1"), v6 = udp6("2001:db8::1");
+	struct pkt_spec any = fx_udp4("198.18.1.1"), v6 = fx_udp6("2001:db8::1");
 	assert_int_equal(fx_run_spec(f, &any), XDP_DROP);
 	assert_int_equal(fx_run_spec(f, &v6), XDP_PASS);
 }
@@ -196,9 +171,9 @@ static void cidrs_in_few_lengths_looked_up_by_length(void **state)
 static void cidrs_in_many_lengths_stay_in_the_trie(void **state)
 {
 	struct fx *f = *state;
-	struct pkt_spec a = udp4("198.18.66.200"), b = udp4("198.19.240.1"), c = udp4("198.18.67.1"),
-			d = udp6("2001:db8:9:9::1"), e = udp6("2001:db8:a::1"),
-			g = udp6("2001:db8:ffff::1");
+	struct pkt_spec a = fx_udp4("198.18.66.200"), b = fx_udp4("198.19.240.1"), c = fx_udp4("198.18.67.1"),
+			d = fx_udp6("2001:db8:9:9::1"), e = fx_udp6("2001:db8:a::1"),
+			g = fx_udp6("2001:db8:ffff::1");
 	struct castle_entry en;
 	char s[64];
 	int last = 0;
@@ -250,7 +225,7 @@ static void cidrs_in_many_lengths_stay_in_the_trie(void **state)
 static void expired_cidr_alone_passes(void **state)
 {
 	struct fx *f = *state;
-	struct pkt_spec a = udp4("198.18.5.5"), b = udp6("2001:db8:5::1");
+	struct pkt_spec a = fx_udp4("198.18.5.5"), b = fx_udp6("2001:db8:5::1");
 
 	fx_begin(f);
 	fx_block(f, "198.18.5.0/24", 200 * MS);
@@ -276,7 +251,7 @@ static void older_program_keeps_cidrs_in_the_tries(void **state)
 {
 	struct fx *f = *state;
 	struct castle_loader l = { .xdp = f->xdp, .maps = f->maps };
-	struct pkt_spec a = udp4("198.18.66.1"), b = udp6("2001:db8:bad::1");
+	struct pkt_spec a = fx_udp4("198.18.66.1"), b = fx_udp6("2001:db8:bad::1");
 	struct bpf_insn older[] = {
 		/* r1 = &state (ld_imm64 of a map fd): the program holds the map */
 		{ .code = BPF_LD | BPF_DW | BPF_IMM, .dst_reg = BPF_REG_1,
@@ -321,12 +296,12 @@ static void older_program_keeps_cidrs_in_the_tries(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(expired_cidr_does_not_unblock_enclosing_cidr, setup, teardown),
-		cmocka_unit_test_setup_teardown(expired_cidr_does_not_unblock_enclosing_cidr_trie, setup, teardown),
-		cmocka_unit_test_setup_teardown(cidrs_in_few_lengths_looked_up_by_length, setup, teardown),
-		cmocka_unit_test_setup_teardown(cidrs_in_many_lengths_stay_in_the_trie, setup, teardown),
-		cmocka_unit_test_setup_teardown(older_program_keeps_cidrs_in_the_tries, setup, teardown),
-		cmocka_unit_test_setup_teardown(expired_cidr_alone_passes, setup, teardown),
+		cmocka_unit_test_setup_teardown(expired_cidr_does_not_unblock_enclosing_cidr, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(expired_cidr_does_not_unblock_enclosing_cidr_trie, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(cidrs_in_few_lengths_looked_up_by_length, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(cidrs_in_many_lengths_stay_in_the_trie, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(older_program_keeps_cidrs_in_the_tries, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(expired_cidr_alone_passes, fx_setup, fx_teardown),
 	};
 
 	return cmocka_run_group_tests_name("xdp_cidrs", tests, NULL, NULL);

@@ -23,35 +23,10 @@
 
 #define MS 1000000ull
 
-static int setup(void **state)
-{
-	static struct fx f;
-
-	fx_open(&f, 0);
-	*state = &f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	fx_close(*state);
-	return 0;
-}
-
-static struct pkt_spec udp4(const char *src)
-{
-	return (struct pkt_spec){ .family = 4, .src = src, .proto = 17, .sport = 1000, .dport = 53 };
-}
-
-static struct pkt_spec udp6(const char *src)
-{
-	return (struct pkt_spec){ .family = 6, .src = src, .proto = 17, .sport = 1000, .dport = 53 };
-}
-
 static void block_exact_and_cidr_v4(void **state)
 {
 	struct fx *f = *state;
-	struct pkt_spec a = udp4("198.18.77.7"), b = udp4("198.18.66.200"), c = udp4("198.18.1.1");
+	struct pkt_spec a = fx_udp4("198.18.77.7"), b = fx_udp4("198.18.66.200"), c = fx_udp4("198.18.1.1");
 
 	fx_begin(f);
 	fx_block(f, "198.18.77.7", 0);
@@ -69,8 +44,8 @@ static void block_exact_and_cidr_v4(void **state)
 static void block_exact_and_cidr_v6(void **state)
 {
 	struct fx *f = *state;
-	struct pkt_spec a = udp6("2001:db8:bad::1"), b = udp6("2001:db8:77::7"),
-			c = udp6("2001:db8:1::1"), d = udp6("2001:db8:77::8");
+	struct pkt_spec a = fx_udp6("2001:db8:bad::1"), b = fx_udp6("2001:db8:77::7"),
+			c = fx_udp6("2001:db8:1::1"), d = fx_udp6("2001:db8:77::8");
 
 	fx_begin(f);
 	fx_block(f, "2001:db8:bad::/48", 0);
@@ -88,8 +63,8 @@ static void block_exact_and_cidr_v6(void **state)
 static void manual_block_exact_and_cidr_both_families(void **state)
 {
 	struct fx *f = *state;
-	struct pkt_spec a = udp4("198.18.9.9"), b = udp4("198.18.10.77"), c = udp6("2001:db8:9::9"),
-			d = udp6("2001:db8:10::77"), e = udp4("198.18.11.1");
+	struct pkt_spec a = fx_udp4("198.18.9.9"), b = fx_udp4("198.18.10.77"), c = fx_udp6("2001:db8:9::9"),
+			d = fx_udp6("2001:db8:10::77"), e = fx_udp4("198.18.11.1");
 
 	fx_begin(f);
 	fx_commit(f);
@@ -110,7 +85,7 @@ static void manual_block_exact_and_cidr_both_families(void **state)
 static void allow_beats_block(void **state)
 {
 	struct fx *f = *state;
-	struct pkt_spec a = udp4("198.18.66.10"), b = udp4("198.18.66.11"), c = udp4("198.18.66.12");
+	struct pkt_spec a = fx_udp4("198.18.66.10"), b = fx_udp4("198.18.66.11"), c = fx_udp4("198.18.66.12");
 
 	fx_begin(f);
 	fx_block(f, "198.18.66.0/24", 0);
@@ -129,8 +104,8 @@ static void allow_beats_block(void **state)
 static void allow_cidr_v6_policy_and_manual_beat_block_everything(void **state)
 {
 	struct fx *f = *state;
-	struct pkt_spec a = udp6("2001:db8:10::1"), b = udp6("2001:db8:11:1::1"),
-			c = udp6("2001:db8:12::1"), d = udp4("198.18.10.5");
+	struct pkt_spec a = fx_udp6("2001:db8:10::1"), b = fx_udp6("2001:db8:11:1::1"),
+			c = fx_udp6("2001:db8:12::1"), d = fx_udp4("198.18.10.5");
 
 	fx_begin(f);
 	fx_block(f, "::/0", 0);
@@ -153,7 +128,7 @@ static void allow_cidr_v6_policy_and_manual_beat_block_everything(void **state)
 static void order_allow_then_block_then_limit(void **state)
 {
 	struct fx *f = *state;
-	struct pkt_spec al = udp4("198.18.1.1"), bl = udp4("198.18.2.2"), li = udp4("198.18.3.3");
+	struct pkt_spec al = fx_udp4("198.18.1.1"), bl = fx_udp4("198.18.2.2"), li = fx_udp4("198.18.3.3");
 
 	fx_begin(f);
 	fx_allow(f, "198.18.1.1");
@@ -176,8 +151,8 @@ static void order_allow_then_block_then_limit(void **state)
 static void block_hits_counted_in_entry_values(void **state)
 {
 	struct fx *f = *state;
-	struct pkt_spec a = udp4("198.18.77.7"), b = udp4("198.18.66.1"), c = udp6("2001:db8:bad::1"),
-			d = udp4("198.18.9.9");
+	struct pkt_spec a = fx_udp4("198.18.77.7"), b = fx_udp4("198.18.66.1"), c = fx_udp6("2001:db8:bad::1"),
+			d = fx_udp4("198.18.9.9");
 	struct castle_entry e;
 
 	fx_begin(f);
@@ -212,7 +187,7 @@ static void block_hits_counted_in_entry_values(void **state)
 static void allow_hits_counted_in_entry_values(void **state)
 {
 	struct fx *f = *state;
-	struct pkt_spec a = udp4("198.18.10.1"), b = udp6("2001:db8:11::1");
+	struct pkt_spec a = fx_udp4("198.18.10.1"), b = fx_udp6("2001:db8:11::1");
 	struct castle_entry e;
 
 	fx_begin(f);
@@ -240,7 +215,7 @@ static int count_entry(const struct castle_entry *e, void *arg)
 static void manual_ttl_expires_in_kernel(void **state)
 {
 	struct fx *f = *state;
-	struct pkt_spec a = udp4("198.18.5.5");
+	struct pkt_spec a = fx_udp4("198.18.5.5");
 
 	fx_begin(f);
 	fx_commit(f);
@@ -260,7 +235,7 @@ static void manual_ttl_expires_in_kernel(void **state)
 static void policy_ttl_expires_in_kernel(void **state)
 {
 	struct fx *f = *state;
-	struct pkt_spec a = udp4("198.18.5.5"), b = udp6("2001:db8:5::1"), c = udp4("198.18.6.6");
+	struct pkt_spec a = fx_udp4("198.18.5.5"), b = fx_udp6("2001:db8:5::1"), c = fx_udp4("198.18.6.6");
 
 	fx_begin(f);
 	fx_block(f, "198.18.5.5", 300 * MS);
@@ -280,7 +255,7 @@ static void policy_ttl_expires_in_kernel(void **state)
 static void dry_run_blocklist_passes_counted_with_reason(void **state)
 {
 	struct fx *f = *state;
-	struct pkt_spec a = udp4("198.18.66.1"), b = udp6("2001:db8:bad::1");
+	struct pkt_spec a = fx_udp4("198.18.66.1"), b = fx_udp6("2001:db8:bad::1");
 
 	fx_begin(f);
 	fx_flags(f, CASTLE_F_DRY_RUN);
@@ -298,7 +273,7 @@ static void dry_run_blocklist_passes_counted_with_reason(void **state)
 static void reload_replaces_policy_keeps_manual(void **state)
 {
 	struct fx *f = *state;
-	struct pkt_spec a = udp4("198.18.66.1"), b = udp4("198.18.9.9");
+	struct pkt_spec a = fx_udp4("198.18.66.1"), b = fx_udp4("198.18.9.9");
 
 	fx_begin(f);
 	fx_block(f, "198.18.66.0/24", 0);
@@ -388,7 +363,7 @@ static void manual_count_follows_writes(void **state)
 static void uncounted_manual_entries_enforced_once_healed(void **state)
 {
 	struct fx *f = *state;
-	struct pkt_spec a = udp4("198.18.9.1"), b = udp4("198.18.9.2");
+	struct pkt_spec a = fx_udp4("198.18.9.1"), b = fx_udp4("198.18.9.2");
 	struct castle_block_val v = { .origin = CASTLE_ORIGIN_MANUAL };
 	uint8_t a1[4] = { 198, 18, 9, 1 }, a2[4] = { 198, 18, 9, 2 };
 	struct castle_cidr c;
@@ -423,7 +398,7 @@ static void uncounted_manual_entries_enforced_once_healed(void **state)
 static void reaped_entries_leave_the_count(void **state)
 {
 	struct fx *f = *state;
-	struct pkt_spec a = udp4("198.18.9.1");
+	struct pkt_spec a = fx_udp4("198.18.9.1");
 
 	fx_begin(f);
 	fx_commit(f);
@@ -443,22 +418,22 @@ static void reaped_entries_leave_the_count(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(block_exact_and_cidr_v4, setup, teardown),
-		cmocka_unit_test_setup_teardown(block_exact_and_cidr_v6, setup, teardown),
-		cmocka_unit_test_setup_teardown(manual_block_exact_and_cidr_both_families, setup, teardown),
-		cmocka_unit_test_setup_teardown(allow_beats_block, setup, teardown),
-		cmocka_unit_test_setup_teardown(allow_cidr_v6_policy_and_manual_beat_block_everything, setup, teardown),
-		cmocka_unit_test_setup_teardown(order_allow_then_block_then_limit, setup, teardown),
-		cmocka_unit_test_setup_teardown(block_hits_counted_in_entry_values, setup, teardown),
-		cmocka_unit_test_setup_teardown(allow_hits_counted_in_entry_values, setup, teardown),
-		cmocka_unit_test_setup_teardown(manual_ttl_expires_in_kernel, setup, teardown),
-		cmocka_unit_test_setup_teardown(policy_ttl_expires_in_kernel, setup, teardown),
-		cmocka_unit_test_setup_teardown(dry_run_blocklist_passes_counted_with_reason, setup, teardown),
-		cmocka_unit_test_setup_teardown(reload_replaces_policy_keeps_manual, setup, teardown),
-		cmocka_unit_test_setup_teardown(policy_lists_say_which_maps_hold_entries, setup, teardown),
-		cmocka_unit_test_setup_teardown(manual_count_follows_writes, setup, teardown),
-		cmocka_unit_test_setup_teardown(uncounted_manual_entries_enforced_once_healed, setup, teardown),
-		cmocka_unit_test_setup_teardown(reaped_entries_leave_the_count, setup, teardown),
+		cmocka_unit_test_setup_teardown(block_exact_and_cidr_v4, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(block_exact_and_cidr_v6, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(manual_block_exact_and_cidr_both_families, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(allow_beats_block, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(allow_cidr_v6_policy_and_manual_beat_block_everything, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(order_allow_then_block_then_limit, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(block_hits_counted_in_entry_values, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(allow_hits_counted_in_entry_values, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(manual_ttl_expires_in_kernel, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(policy_ttl_expires_in_kernel, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(dry_run_blocklist_passes_counted_with_reason, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(reload_replaces_policy_keeps_manual, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(policy_lists_say_which_maps_hold_entries, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(manual_count_follows_writes, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(uncounted_manual_entries_enforced_once_healed, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(reaped_entries_leave_the_count, fx_setup, fx_teardown),
 	};
 
 	return cmocka_run_group_tests_name("xdp_lists", tests, NULL, NULL);

@@ -21,31 +21,6 @@
 
 #define HUGE_RATE 1e9
 
-static int setup(void **state)
-{
-	static struct fx f;
-
-	fx_open(&f, 0);
-	*state = &f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	fx_close(*state);
-	return 0;
-}
-
-static struct pkt_spec udp4(const char *src)
-{
-	return (struct pkt_spec){ .family = 4, .src = src, .proto = 17, .sport = 1000, .dport = 53 };
-}
-
-static struct pkt_spec udp6(const char *src)
-{
-	return (struct pkt_spec){ .family = 6, .src = src, .proto = 17, .sport = 1000, .dport = 53 };
-}
-
 /* Policy: a port-53 class that never limits, plus the given flags. */
 static int port53_policy(struct fx *f, uint32_t flags)
 {
@@ -72,7 +47,7 @@ static void non_ip_passes_even_when_everything_blocked(void **state)
 	struct pkt_spec arp = { .ethertype = 0x0806 }, lldp = { .ethertype = 0x88cc },
 			arp_vlan = { .ethertype = 0x0806, .nvlans = 1 },
 			arp_qinq = { .ethertype = 0x0806, .nvlans = 2, .vlan_tpid = { 0x88a8, 0x8100 } },
-			ip = udp4("198.18.0.1"), ip6 = udp6("2001:db8::1");
+			ip = fx_udp4("198.18.0.1"), ip6 = fx_udp6("2001:db8::1");
 	uint8_t bare[14] = { 2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x06 };
 
 	fx_begin(f);
@@ -146,7 +121,7 @@ static void vlan_one_and_two_tags_parsed(void **state)
 	const int ntags[] = { 1, 1, 2, 2 };
 
 	for (int i = 0; i < 4; i++) {
-		struct pkt_spec a = udp4("198.18.0.1"), b = udp6("2001:db8::1");
+		struct pkt_spec a = fx_udp4("198.18.0.1"), b = fx_udp6("2001:db8::1");
 		a.nvlans = b.nvlans = ntags[i];
 		memcpy(a.vlan_tpid, tpids[i], sizeof(tpids[i]));
 		memcpy(b.vlan_tpid, tpids[i], sizeof(tpids[i]));
@@ -160,7 +135,7 @@ static void vlan_one_and_two_tags_parsed(void **state)
 static void vlan_third_tag_is_malformed(void **state)
 {
 	struct fx *f = *state;
-	struct pkt_spec a = udp4("198.18.0.1"), b = udp6("2001:db8::1"),
+	struct pkt_spec a = fx_udp4("198.18.0.1"), b = fx_udp6("2001:db8::1"),
 			arp = { .ethertype = 0x0806, .nvlans = 3 };
 
 	port53_policy(f, 0);
@@ -187,7 +162,7 @@ static void ipv4_options_parsed_up_to_40_bytes(void **state)
 	int c = port53_policy(f, 0);
 
 	for (int o = 0; o <= 40; o += 4) {
-		struct pkt_spec s = udp4("198.18.0.1");
+		struct pkt_spec s = fx_udp4("198.18.0.1");
 		s.ip_opts = o;
 		assert_int_equal(fx_run_spec(f, &s), XDP_PASS);
 		struct pkt_spec t = s;
@@ -201,7 +176,7 @@ static void ipv4_options_parsed_up_to_40_bytes(void **state)
 static void ipv4_ihl_below_5_malformed(void **state)
 {
 	struct fx *f = *state;
-	struct pkt_spec s = udp4("198.18.0.1");
+	struct pkt_spec s = fx_udp4("198.18.0.1");
 	struct pkt_layout lay;
 	uint8_t buf[PKT_MAX];
 
@@ -221,7 +196,7 @@ static void ipv4_ihl_below_5_malformed(void **state)
 static void ipv4_tot_len_beyond_frame_malformed(void **state)
 {
 	struct fx *f = *state;
-	struct pkt_spec s = udp4("198.18.0.1");
+	struct pkt_spec s = fx_udp4("198.18.0.1");
 	struct pkt_layout lay;
 	uint8_t buf[PKT_MAX];
 
@@ -242,7 +217,7 @@ static void ipv4_tot_len_beyond_frame_malformed(void **state)
 static void ipv4_tot_len_shorter_with_ethernet_padding_parsed(void **state)
 {
 	struct fx *f = *state;
-	struct pkt_spec s = udp4("198.18.0.1"), t = udp4("198.18.0.1");
+	struct pkt_spec s = fx_udp4("198.18.0.1"), t = fx_udp4("198.18.0.1");
 	struct pkt_layout lay;
 	uint8_t buf[PKT_MAX];
 
@@ -270,7 +245,7 @@ static void ipv4_tot_len_shorter_with_ethernet_padding_parsed(void **state)
 static void tcp_data_offset_below_5_malformed(void **state)
 {
 	struct fx *f = *state;
-	struct pkt_spec s = udp4("198.18.0.1");
+	struct pkt_spec s = fx_udp4("198.18.0.1");
 	struct pkt_layout lay;
 	uint8_t buf[PKT_MAX];
 
@@ -292,7 +267,7 @@ static void ipv6_each_extension_header_parsed(void **state)
 	int c = port53_policy(f, 0);
 
 	for (size_t i = 0; i < sizeof(ext_kinds); i++) {
-		struct pkt_spec s = udp6("2001:db8::1");
+		struct pkt_spec s = fx_udp6("2001:db8::1");
 		s.next_ext = 1;
 		s.ext[0] = ext_kinds[i];
 		assert_int_equal(fx_run_spec(f, &s), XDP_PASS);
@@ -310,7 +285,7 @@ static void ipv6_extension_chain_up_to_bound_parsed_one_beyond_malformed(void **
 
 	for (int n = 2; n <= PKT_MAX_EXT; n++) {
 		for (size_t rot = 0; rot < sizeof(ext_kinds); rot++) {
-			struct pkt_spec s = udp6("2001:db8::1");
+			struct pkt_spec s = fx_udp6("2001:db8::1");
 			s.next_ext = n;
 			for (int i = 0; i < n; i++)
 				s.ext[i] = ext_kinds[(i + rot) % sizeof(ext_kinds)];
@@ -342,7 +317,7 @@ static void ipv6_without_transport_header_parsed(void **state)
 static void ipv6_payload_len_beyond_frame_malformed(void **state)
 {
 	struct fx *f = *state;
-	struct pkt_spec s = udp6("2001:db8::1");
+	struct pkt_spec s = fx_udp6("2001:db8::1");
 	struct pkt_layout lay;
 	uint8_t buf[PKT_MAX];
 
@@ -367,8 +342,8 @@ static void fragments_first_and_later_parsed_and_charged(void **state)
 {
 	struct fx *f = *state;
 	int c = port53_policy(f, 0);
-	struct pkt_spec v4[2] = { udp4("198.18.0.1"), udp4("198.18.0.1") };
-	struct pkt_spec v6[2] = { udp6("2001:db8::1"), udp6("2001:db8::1") };
+	struct pkt_spec v4[2] = { fx_udp4("198.18.0.1"), fx_udp4("198.18.0.1") };
+	struct pkt_spec v6[2] = { fx_udp6("2001:db8::1"), fx_udp6("2001:db8::1") };
 
 	v4[0].frag = v6[0].frag = PKT_FRAG_FIRST;
 	v4[1].frag = v6[1].frag = PKT_FRAG_LATER;
@@ -386,7 +361,7 @@ static void fragments_first_and_later_parsed_and_charged(void **state)
 static void first_fragment_too_small_for_transport_header_malformed(void **state)
 {
 	struct fx *f = *state;
-	struct pkt_spec a = udp4("198.18.0.1"), b = udp6("2001:db8::1");
+	struct pkt_spec a = fx_udp4("198.18.0.1"), b = fx_udp6("2001:db8::1");
 	struct pkt_layout lay;
 	uint8_t buf[PKT_MAX];
 
@@ -508,7 +483,7 @@ static void truncated_at_every_byte_malformed_pass_flag(void **state)
 
 int main(void)
 {
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
 	const struct CMUnitTest tests[] = {
 		T(non_ip_passes_even_when_everything_blocked),
 		T(nd_passes_from_blocked_source),

@@ -22,21 +22,6 @@
 #define HUGE_RATE 1e9
 #define HUGE_BURST 1000000
 
-static int setup(void **state)
-{
-	static struct fx f;
-
-	fx_open(&f, 0);
-	*state = &f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	fx_close(*state);
-	return 0;
-}
-
 static struct pkt_spec pkt(int family, const char *src, uint8_t proto, uint16_t dport)
 {
 	return (struct pkt_spec){ .family = family, .src = src, .proto = proto, .sport = 1000,
@@ -576,7 +561,7 @@ static void reload_cuts_a_bucket_of_other_settings(void **state)
 
 int main(void)
 {
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
 	const struct CMUnitTest tests[] = {
 		T(burst_passes_exactly_from_full_bucket),
 		T(first_matching_class_applies),

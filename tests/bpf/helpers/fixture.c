@@ -65,6 +65,31 @@ void fx_close(struct fx *f)
 	memset(f, 0, sizeof(*f));
 }
 
+int fx_setup(void **state)
+{
+	static struct fx f;
+
+	fx_open(&f, 0);
+	*state = &f;
+	return 0;
+}
+
+int fx_teardown(void **state)
+{
+	fx_close(*state);
+	return 0;
+}
+
+struct pkt_spec fx_udp4(const char *src)
+{
+	return (struct pkt_spec){ .family = 4, .src = src, .proto = 17, .sport = 1000, .dport = 53 };
+}
+
+struct pkt_spec fx_udp6(const char *src)
+{
+	return (struct pkt_spec){ .family = 6, .src = src, .proto = 17, .sport = 1000, .dport = 53 };
+}
+
 void fx_begin(struct fx *f)
 {
 	struct castle_gen_sizes sz = { 1024, 1024, 1024 };

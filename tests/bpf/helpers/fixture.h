@@ -31,6 +31,10 @@ struct fx {
 /* rl_entries: size of the rate-limit LRU (0 = small test default). */
 int fx_open(struct fx *f, uint32_t rl_entries);
 void fx_close(struct fx *f);
+/* cmocka fixtures: *state is a fresh fx with the default rate-limit table,
+ * closed after the test. */
+int fx_setup(void **state);
+int fx_teardown(void **state);
 
 /* Start a new policy (empty lists, no classes, enforce mode). */
 void fx_begin(struct fx *f);
@@ -53,6 +57,9 @@ void fx_manual_block(struct fx *f, const char *cidr, uint64_t ttl_ns);
 void fx_manual_allow(struct fx *f, const char *cidr);
 
 /* Run one frame through the XDP program; returns the XDP action. */
+/* A UDP datagram from src (IPv4, IPv6) to port 53. */
+struct pkt_spec fx_udp4(const char *src);
+struct pkt_spec fx_udp6(const char *src);
 int fx_run(struct fx *f, const void *frame, size_t len);
 int fx_run_spec(struct fx *f, const struct pkt_spec *s);
 /* Same frame `repeat` times in one test run. */
