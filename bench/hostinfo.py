@@ -4,19 +4,16 @@ the commit and whether the tree differed from it, and the host's facts that
 move the numbers (bench/report.py prints them as its Machine: line).
 """
 
+import gzip
 import os
 
 from benchlib import run
 
 
 def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
+    for line in (read_first("/proc/cpuinfo") or "").splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
     return "?"
 
 
@@ -42,7 +39,6 @@ def read_first(path):
 
 def kernel_config(name):
     """A kernel config value from /boot/config-RELEASE or /proc/config.gz."""
-    import gzip
     for path, opener in ((f"/boot/config-{os.uname().release}", open),
                          ("/proc/config.gz", gzip.open)):
         try:

@@ -56,10 +56,11 @@ void fx_commit(struct fx *f);
 void fx_manual_block(struct fx *f, const char *cidr, uint64_t ttl_ns);
 void fx_manual_allow(struct fx *f, const char *cidr);
 
-/* Run one frame through the XDP program; returns the XDP action. */
 /* A UDP datagram from src (IPv4, IPv6) to port 53. */
 struct pkt_spec fx_udp4(const char *src);
 struct pkt_spec fx_udp6(const char *src);
+
+/* Run one frame through the XDP program; returns the XDP action. */
 int fx_run(struct fx *f, const void *frame, size_t len);
 int fx_run_spec(struct fx *f, const struct pkt_spec *s);
 /* Same frame `repeat` times in one test run. */
