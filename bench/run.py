@@ -38,8 +38,8 @@ sys.dont_write_bytecode = True      # keep bench/ free of __pycache__
 from benchlib import SRC6, BenchError, Env, log, settle              # noqa: E402
 from benchlib import run as run_cmd                                    # noqa: E402
 from hostinfo import cpu_model, git_commit, git_dirty, machine         # noqa: E402
-from variants import (AttachedCost, CastleDaemon, Cost, NftMeter, NftSet,  # noqa: E402
-                      XdpFilter, XdpProg, nft_cidrs, udp4_frame)
+from variants import (AttachedCost, CastleDaemon, Cost, Hashlimit, IpsetSet,  # noqa: E402
+                      NftMeter, NftSet, XdpFilter, XdpProg, nft_cidrs, udp4_frame)
 
 
 # ---- scenarios -------------------------------------------------------------
@@ -136,6 +136,14 @@ def scenarios():
         Scenario("nft-meter", "nft per-source limit (dynamic set), 1M sources vs XDP_DROP",
                  NftMeter("nft-meter", RL_RATE, RL_BURST, "minute"), drop(),
                  v6(1 << 20, warmup=RL_WARMUP)),
+        # The iptables rivals, in raw PREROUTING (after the stack built the
+        # skb and checked the IP header): an ipset of the nft set's CIDRs,
+        # hashlimit per source with the nft meter's limit.
+        Scenario("ipset-drop", "iptables raw + ipset hash:net, 1000 CIDRs -> drop vs XDP_DROP",
+                 IpsetSet("ipset", 1000), drop(), v4(4096)),
+        Scenario("hashlimit", "iptables hashlimit per source, 1M sources vs XDP_DROP",
+                 Hashlimit("hashlimit", RL_RATE, RL_BURST, "minute"), drop(),
+                 v6(1 << 20, warmup=RL_WARMUP)),
         Scenario("xdp-filter-drop", "xdp-filter, 1000 denied sources vs XDP_DROP",
                  XdpFilter("xdp-filter", 1000), drop(), v4(1000)),
         # castle with a policy, through castled.
@@ -178,6 +186,13 @@ def scenarios():
                  CastleDaemon("castle-limit", rl),
                  NftMeter("nft-meter", RL_RATE, RL_BURST, "minute"),
                  v6(1 << 20, warmup=RL_WARMUP), goal=(">=", 3.0)),
+        Scenario("castle-vs-ipset", "castle vs iptables + ipset, the same 1000-CIDR blocklist",
+                 CastleDaemon("castle-block", blocklist_policy(lambda: nft_cidrs(1000))),
+                 IpsetSet("ipset", 1000), v4(4096)),
+        Scenario("castle-vs-hashlimit", "castle vs iptables hashlimit, 1M sources over a "
+                 "1/min limit", CastleDaemon("castle-limit", rl),
+                 Hashlimit("hashlimit", RL_RATE, RL_BURST, "minute"),
+                 v6(1 << 20, warmup=RL_WARMUP)),
         Scenario("castle-vs-xdp-filter", "castle vs xdp-filter, 1000 exact IPv4 denies, "
                  "test-run ns/pkt of the attached program (lower is better)",
                  AttachedCost("castle", CastleDaemon(
@@ -341,8 +356,6 @@ def accuracy(env, runs):
 # ---- running and reporting ---------------------------------------------------
 
 def run_scenario(env, sc, runs, duration):
-    if sc.name.startswith("ab-"):
-        runs += runs % 2    # A B / B A pairs: an even count balances the order
     res = {"name": sc.name, "title": sc.title, "unit": sc.a.unit, "traffic": sc.traffic,
            "a": {"label": sc.a.label, "samples": []},
            "b": {"label": sc.b.label, "samples": []}, "ratios": []}
@@ -431,7 +444,7 @@ def main():
     ap.add_argument("--only", action="append", default=[], metavar="NAME",
                     help="run only this scenario (repeatable, or NAME,NAME,...)")
     ap.add_argument("--list", action="store_true", help="list scenarios and exit")
-    ap.add_argument("--runs", type=int, help="A/B pairs per scenario (quick 3, full 5)")
+    ap.add_argument("--runs", type=int, help="A/B pairs per scenario, even (quick 2, full 6)")
     ap.add_argument("--duration", type=float, help="seconds per run (quick 1, full 2)")
     ap.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1),
                     help="generator threads (one per CPU)")
@@ -470,7 +483,13 @@ def main():
         chosen = [sc for sc in all_sc if sc.name in args.only]
     else:
         chosen = [sc for sc in all_sc if args.full or sc.quick]
-    runs = args.runs or (5 if args.full else 3)
+    # Pairs alternate A B / B A (see run_scenario): an even count balances
+    # the order, so an odd --runs is rounded up.
+    runs = args.runs or (6 if args.full else 2)
+    if runs % 2:
+        log(f"run.py: --runs {runs} -> {runs + 1}: pairs alternate A B / B A, "
+            "an even count balances the order")
+        runs += 1
     duration = args.duration or (2.0 if args.full else 1.0)
     if runs < 1 or runs > 100 or duration <= 0 or duration > 60:
         log("run.py: --runs must be 1..100 and --duration 0..60 s")

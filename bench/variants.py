@@ -186,6 +186,107 @@ class NftMeter(NftBase):
                 f"    update @rl6 {{ ip6 saddr {lim} }} drop\n  }}\n}}\n")
 
 
+class IptBase(XdpProg):
+    """iptables (Debian's nf_tables backend, xtables matches through
+    nft_compat) in the raw table's PREROUTING chain, the earliest hook
+    iptables has: after the stack has built the skb and checked the IP
+    header, before conntrack and routing. As with nft, an XDP_PASS program
+    stays on veth-dut and its count is the count. Everything lives in the dut
+    namespace, so the namespace's removal undoes what a cut run left."""
+    tools = ("iptables", "ip6tables")
+
+    def __init__(self, label):
+        super().__init__(label, "xdp-pass")
+
+    def unavailable(self, env):
+        missing = [t for t in self.tools if not shutil.which(t)]
+        return f"{', '.join(missing)} not installed" if missing else None
+
+    def commands(self):
+        """(argv, stdin or None) to run in order."""
+        raise NotImplementedError
+
+    def undo(self):
+        return [["iptables", "-t", "raw", "-F", "PREROUTING"],
+                ["ip6tables", "-t", "raw", "-F", "PREROUTING"]]
+
+    def setup(self, env):
+        super().setup(env)
+        for argv in self.undo():            # what an aborted run of this env left
+            env.dut_cmd(argv, check=False)
+        for argv, stdin in self.commands():
+            env.dut_cmd(argv, stdin=stdin)
+
+    def count(self, env):
+        """The XDP_PASS program's count, and what the DROP rules matched
+        (their rule counters): a rule that never matches (a frame the stack
+        threw away before PREROUTING) shows as a drop count of 0."""
+        c = super().count(env)
+        dropped = 0
+        for tool in ("iptables", "ip6tables"):
+            out = env.dut_cmd([tool, "-t", "raw", "-n", "-v", "-x", "-L", "PREROUTING"]).stdout
+            dropped += sum(int(m) for m in re.findall(r"^\s*(\d+)\s+\d+\s+DROP\b", out, re.M))
+        c["dropped"] = dropped
+        return c
+
+    def teardown(self, env):
+        for argv in self.undo():
+            env.dut_cmd(argv, check=False)
+        super().teardown(env)
+
+
+class IpsetSet(IptBase):
+    """Drop sources in an ipset hash:net of n CIDRs (nft_cidrs: the /28s the
+    nft set and castle get), matched from raw PREROUTING."""
+    tools = ("iptables", "ip6tables", "ipset")
+    name = "castle_bench"
+
+    def __init__(self, label, n):
+        super().__init__(label)
+        self.n = n
+
+    def commands(self):
+        adds = "".join(f"add {self.name} {c}\n" for c in nft_cidrs(self.n))
+        return [(["ipset", "create", self.name, "hash:net", "family", "inet",
+                  "maxelem", str(max(65536, 2 * self.n))], None),
+                (["ipset", "restore"], adds),
+                (["iptables", "-t", "raw", "-A", "PREROUTING", "-m", "set", "--match-set",
+                  self.name, "src", "-j", "DROP"], None)]
+
+    def undo(self):
+        # the rule first: a set in use cannot be destroyed
+        return super().undo() + [["ipset", "destroy", self.name]]
+
+
+class Hashlimit(IptBase):
+    """Per-source rate limit with iptables' hashlimit (one /32 or /128 per
+    bucket), dropping what is over, in raw PREROUTING for IPv4 and IPv6. The
+    table is sized for the 1M sources (buckets and entries), its entries
+    expire after twice the limit's period."""
+    big_state = True                # a million hashlimit entries
+
+    PER_MS = {"second": 1000, "minute": 60_000, "hour": 3_600_000}
+
+    def __init__(self, label, rate, burst, per="second", size=1 << 20):
+        super().__init__(label)
+        self.rate, self.burst, self.per, self.size = rate, burst, per, size
+
+    def commands(self):
+        cmds = []
+        for tool, name, mask in (("iptables", "castle_rl4", "32"),
+                                 ("ip6tables", "castle_rl6", "128")):
+            cmds.append(([tool, "-t", "raw", "-A", "PREROUTING", "-m", "hashlimit",
+                          "--hashlimit-above", f"{self.rate}/{self.per}",
+                          "--hashlimit-burst", str(self.burst),
+                          "--hashlimit-mode", "srcip", "--hashlimit-srcmask", mask,
+                          "--hashlimit-name", name,
+                          "--hashlimit-htable-size", str(self.size),
+                          "--hashlimit-htable-max", str(self.size),
+                          "--hashlimit-htable-expire", str(2 * self.PER_MS[self.per]),
+                          "-j", "DROP"], None))
+        return cmds
+
+
 class XdpFilter(LiveVariant):
     """xdp-tools' xdp-filter (native XDP), default-allow policy, n source
     addresses denied (198.18.0.0 up). Its dispatcher pins go to our pin root
