@@ -134,7 +134,11 @@ class NftBase(XdpProg):
 
     def setup(self, env):
         super().setup(env)
-        env.dut_cmd(["nft", "-f", "-"], stdin=self.ruleset())
+        try:
+            env.dut_cmd(["nft", "-f", "-"], stdin=self.ruleset())
+        except BenchError:
+            self.teardown(env)      # measure() tears down only what set up
+            raise
 
     def count(self, env):
         # Every frame nft sees went through the XDP_PASS program first, so
@@ -214,8 +218,12 @@ class IptBase(XdpProg):
         super().setup(env)
         for argv in self.undo():            # what an aborted run of this env left
             env.dut_cmd(argv, check=False)
-        for argv, stdin in self.commands():
-            env.dut_cmd(argv, stdin=stdin)
+        try:
+            for argv, stdin in self.commands():
+                env.dut_cmd(argv, stdin=stdin)
+        except BenchError:
+            self.teardown(env)      # measure() tears down only what set up
+            raise
 
     def count(self, env):
         """The XDP_PASS program's count, and what the DROP rules matched

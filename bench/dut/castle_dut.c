@@ -38,6 +38,7 @@
 
 #include <castle/castle.h>
 #include "bench.h"
+#include "fill.h"
 #include "frame.h"
 #include "loader.h"
 #include "xdp_drop.skel.h"
@@ -176,77 +177,6 @@ static int remove_pins(const char *dir)
 	return err;
 }
 
-/* Put fill_count consecutive addresses from o->fill into the kind's hash4 or
- * hash6: castle-gen's pool (it counts up from --src; a run that would carry
- * out of the last 32 bits is refused, so the two agree). */
-static int fill_hash(struct bpf_object *bo, const struct dut_opts *o)
-{
-	enum { CHUNK = 65536 };
-	unsigned char a6[16];
-	int v6 = inet_pton(AF_INET6, o->fill, a6) == 1;
-	struct in_addr a4;
-	struct bpf_map *m;
-	__u32 base;
-	int err = 0;
-
-	if (!v6 && inet_pton(AF_INET, o->fill, &a4) != 1) {
-		fprintf(stderr, "castle-dut: --fill: '%s' is not an IPv4 or IPv6 address\n",
-			o->fill);
-		return -EINVAL;
-	}
-	m = bpf_object__find_map_by_name(bo, v6 ? "hash6" : "hash4");
-	if (!m) {
-		fprintf(stderr, "castle-dut: --fill: this program has no %s\n",
-			v6 ? "hash6" : "hash4");
-		return -EINVAL;
-	}
-	if (o->fill_count > bpf_map__max_entries(m)) {
-		fprintf(stderr, "castle-dut: --fill-count %lu: the hash holds %u\n", o->fill_count,
-			bpf_map__max_entries(m));
-		return -E2BIG;
-	}
-	memcpy(&base, v6 ? a6 + 12 : (unsigned char *)&a4.s_addr, 4);
-	base = ntohl(base);
-	if ((unsigned long)base + o->fill_count - 1 > UINT32_MAX) {
-		fprintf(stderr, "castle-dut: --fill %s + %lu runs past the last 32 bits\n",
-			o->fill, o->fill_count);
-		return -EINVAL;
-	}
-	size_t ksz = v6 ? 16 : 4;
-	unsigned char *keys = malloc(CHUNK * ksz);
-	__u32 *vals = calloc(CHUNK, sizeof(*vals));
-
-	if (!keys || !vals) {
-		err = -ENOMEM;
-		goto out;
-	}
-	for (unsigned long done = 0; done < o->fill_count && !err;) {
-		__u32 n = o->fill_count - done < CHUNK ? o->fill_count - done : CHUNK;
-
-		for (__u32 i = 0; i < n; i++) {
-			__u32 low = htonl(base + (__u32)(done + i));
-			unsigned char *k = keys + i * ksz;
-
-			if (v6)
-				memcpy(k, a6, 12);
-			memcpy(k + ksz - 4, &low, 4);
-		}
-		LIBBPF_OPTS(bpf_map_batch_opts, bo_opts);
-		__u32 cnt = n;
-
-		if (bpf_map_update_batch(bpf_map__fd(m), keys, vals, &cnt, &bo_opts)) {
-			err = -errno;
-			fprintf(stderr, "castle-dut: --fill: writing %s: %s\n", bpf_map__name(m),
-				strerror(errno));
-		}
-		done += n;
-	}
-out:
-	free(keys);
-	free(vals);
-	return err;
-}
-
 static int cmd_attach(const struct kind *k, const struct dut_opts *o)
 {
 	LIBBPF_OPTS(bpf_link_create_opts, lo);
@@ -285,7 +215,7 @@ static int cmd_attach(const struct kind *k, const struct dut_opts *o)
 		fprintf(stderr, "castle-dut: program %s not found in %s\n", k->prog, k->name);
 		goto cleanup;
 	}
-	if (o->fill && (err = fill_hash(bo, o)))
+	if (o->fill && (err = dut_fill_hash(bo, o->fill, o->fill_count)))
 		goto cleanup;
 	if (k->hook == HOOK_XDP) {
 		lo.flags = o->xdp_flags;

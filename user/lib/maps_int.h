@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * maps_int.h - between maps.c and maps_walk.c (not for other callers).
+ */
+#ifndef CASTLE_MAPS_INT_H
+#define CASTLE_MAPS_INT_H
+
+#include "maps.h"
+
+/* Delete exact key k from manual map idx and count it gone (the walk reaps
+ * expired entries with it). 0 or -errno. */
+int castle_man_del(const struct castle_maps *m, int idx, const void *k);
+
+#endif /* CASTLE_MAPS_INT_H */

@@ -1,0 +1,187 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * maps_walk.c - list block and allow entries: the live generation's policy
+ * maps and the manual/auto maps, expired entries left out (and, when asked,
+ * reaped). See maps.h for the contract of each function.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+
+#include "maps.h"
+#include "maps_int.h"
+
+int castle_map_foreach_key(int fd, size_t key_size, castle_key_cb cb, void *arg)
+{
+	uint8_t cur[CASTLE_MAP_KEY_MAX], next[CASTLE_MAP_KEY_MAX];
+	bool more;
+	int ret;
+
+	if (key_size > sizeof(cur))
+		return -EINVAL;
+	if (bpf_map_get_next_key(fd, NULL, cur))
+		return errno == ENOENT ? 0 : -errno;
+	do {
+		/* The successor first: the callback may delete cur, and the
+		 * successor of a missing key is the first key again. */
+		more = bpf_map_get_next_key(fd, cur, next) == 0;
+		if (!more && errno != ENOENT)
+			return -errno;
+		ret = cb(fd, cur, arg);
+		if (ret)
+			return ret;
+		memcpy(cur, next, key_size);
+	} while (more);
+	return 0;
+}
+
+struct walk_ctx {
+	const struct castle_maps *m;
+	int mm;			/* manual map index (reaping), -1 for a policy map */
+	int family;
+	bool lpm, allow, reap;
+	uint64_t now, mono_to_boot;
+	castle_entry_cb cb;
+	void *arg;
+};
+
+static int walk_one(int fd, const void *kp, void *arg)
+{
+	const struct walk_ctx *w = arg;
+	const uint8_t *key = kp;
+	union {
+		struct castle_block_val b;
+		struct castle_allow_val a;
+	} val;
+	struct castle_entry e = { .allow = w->allow };
+
+	if (bpf_map_lookup_elem(fd, key, &val))
+		return 0; /* deleted meanwhile */
+	e.cidr.family = w->family;
+	if (w->lpm) {
+		uint32_t plen;
+		memcpy(&plen, key, 4);
+		e.cidr.plen = plen;
+		memcpy(e.cidr.addr, key + 4, w->family == 4 ? 4 : 16);
+	} else {
+		e.cidr.plen = w->family == 4 ? 32 : 128;
+		memcpy(e.cidr.addr, key, w->family == 4 ? 4 : 16);
+	}
+	if (w->allow) {
+		e.origin = val.a.origin;
+		e.created_ns = val.a.created_ns;
+		e.hits = val.a.hits;
+	} else {
+		e.origin = val.b.origin;
+		e.class_slot = val.b.class_slot;
+		e.expires_ns = val.b.expires_ns;
+		e.created_ns = val.b.created_ns;
+		e.hits = val.b.hits;
+		/* coarse monotonic in the map, boot time for callers */
+		e.last_hit_ns = val.b.last_hit_ns ? val.b.last_hit_ns + w->mono_to_boot : 0;
+		if (e.expires_ns && e.expires_ns <= w->now) {
+			if (w->reap && w->mm >= 0 && e.origin != CASTLE_ORIGIN_POLICY)
+				castle_man_del(w->m, w->mm, key);
+			return 0;
+		}
+	}
+	return w->cb(&e, w->arg);
+}
+
+/* Walk one map: exact (key = address) or LPM (key = castle_lpm4/6). Every
+ * entry present for the whole walk is seen exactly once, reaping or not. */
+static int walk(const struct castle_maps *m, int mm, int fd, int family, bool lpm, bool allow,
+		bool reap, uint64_t now, castle_entry_cb cb, void *arg)
+{
+	struct walk_ctx w = { .m = m, .mm = mm, .family = family, .lpm = lpm, .allow = allow, .reap = reap,
+			      .now = now, .cb = cb, .arg = arg };
+	size_t ksz = lpm ? (family == 4 ? sizeof(struct castle_lpm4) : sizeof(struct castle_lpm6))
+			 : (family == 4 ? 4 : 16);
+	struct timespec mono;
+
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	w.mono_to_boot = castle_now_boot_ns() -
+			 ((uint64_t)mono.tv_sec * 1000000000ull + (uint64_t)mono.tv_nsec);
+	return castle_map_foreach_key(fd, ksz, walk_one, &w);
+}
+
+int castle_block_foreach(const struct castle_maps *m, bool reap, castle_entry_cb cb, void *arg)
+{
+	static const struct { int pm, mm, family; bool lpm; } lists[] = {
+		{ CASTLE_PM_BLOCK4, CASTLE_MM_BLOCK4, 4, false },
+		{ CASTLE_PM_NHASH4, -1, 4, true }, /* keys laid out as the trie's */
+		{ CASTLE_PM_NET4, CASTLE_MM_NET4, 4, true },
+		{ CASTLE_PM_BLOCK6, CASTLE_MM_BLOCK6, 6, false },
+		{ CASTLE_PM_NHASH6, -1, 6, true },
+		{ CASTLE_PM_NET6, CASTLE_MM_NET6, 6, true },
+	};
+	uint64_t now = castle_now_boot_ns();
+	uint32_t gen = 0;
+	int ret = castle_gen_live(m, &gen, NULL);
+
+	if (ret)
+		return ret;
+	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+		int fd = castle_gen_inner_fd(m, lists[i].pm, gen);
+		if (fd >= 0) {
+			ret = walk(m, -1, fd, lists[i].family, lists[i].lpm, false, false, now, cb,
+				   arg);
+			close(fd);
+			if (ret)
+				return ret;
+		}
+		if (lists[i].mm < 0)
+			continue;
+		ret = walk(m, lists[i].mm, m->man[lists[i].mm], lists[i].family, lists[i].lpm, false,
+			   reap, now, cb, arg);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+int castle_allow_foreach(const struct castle_maps *m, castle_entry_cb cb, void *arg)
+{
+	uint32_t gen = 0;
+	int ret = castle_gen_live(m, &gen, NULL);
+
+	if (ret)
+		return ret;
+	for (int f = 0; f < 2; f++) {
+		int family = f ? 6 : 4;
+		int fd = castle_gen_inner_fd(m, f ? CASTLE_PM_ALLOW6 : CASTLE_PM_ALLOW4, gen);
+		if (fd >= 0) {
+			ret = walk(m, -1, fd, family, true, true, false, 0, cb, arg);
+			close(fd);
+			if (ret)
+				return ret;
+		}
+		ret = walk(m, f ? CASTLE_MM_ALLOW6 : CASTLE_MM_ALLOW4,
+			   m->man[f ? CASTLE_MM_ALLOW6 : CASTLE_MM_ALLOW4], family, true, true, false, 0,
+			   cb, arg);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+int castle_manual_foreach(const struct castle_maps *m, bool reap, castle_entry_cb cb, void *arg)
+{
+	static const struct { int mm, family; bool lpm, allow; } lists[] = {
+		{ CASTLE_MM_BLOCK4, 4, false, false }, { CASTLE_MM_NET4, 4, true, false },
+		{ CASTLE_MM_BLOCK6, 6, false, false }, { CASTLE_MM_NET6, 6, true, false },
+		{ CASTLE_MM_ALLOW4, 4, true, true },   { CASTLE_MM_ALLOW6, 6, true, true },
+	};
+	uint64_t now = castle_now_boot_ns();
+
+	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+		int ret = walk(m, lists[i].mm, m->man[lists[i].mm], lists[i].family, lists[i].lpm, lists[i].allow,
+			       reap, now, cb, arg);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
