@@ -51,6 +51,10 @@ VARIANTS = {
     "no-last-hit": [("lists.h", r"__u64 hit = castle_tick_mono_ns\(castle_state_get\(\)\);\n\tif \(hit - v->last_hit_ns >= 1000000ull\)\n\t\tv->last_hit_ns = hit;", "")],
     "no-hits-atomic": [("lists.h", r"(static __always_inline __u32 castle_blocked[\s\S]*?)"
                         r"__sync_fetch_and_add\(&v->hits, 1\);", r"\1")],
+    # The hit counter as a plain add (no lock prefix, so no full barrier):
+    # faster live, but it loses counts when CPUs share an entry (docs/BENCHMARKS.md).
+    "hits-plain": [("lists.h", r"(static __always_inline __u32 castle_blocked[\s\S]*?)"
+                    r"__sync_fetch_and_add\(&v->hits, 1\);", r"\1v->hits++;")],
     "no-allow": [("castle_xdp.bpf.c", r"return p \? castle_allowed\(gen, have, p\) : 0;", "return 0;")],
     "no-manual": [("common.h", r"have \|= CASTLE_HAVE_MAN\(i\);", ";")],
     "no-count": [("castle_xdp.bpf.c", r"\bcastle_count_slot\(&xdp_stats,", "if (0) castle_count_slot(&xdp_stats,")],
@@ -207,7 +211,7 @@ def main():
                     help="with --live: apply this patch (git apply, e.g. one of bench/experiments/) "
                          "to the variant's copy before its edits")
     ap.add_argument("--scenario", default="ab-limit-1m",
-                    help="with --live: ab-limit-1m or ab-block-1m")
+                    help="with --live: ab-limit-1m, ab-block-1m or ab-block-cidr")
     ap.add_argument("--check", action="store_true",
                     help="only check that every variant's edits apply to bpf/ (no build, no root)")
     args = ap.parse_args()

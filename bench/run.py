@@ -230,12 +230,18 @@ def ab_scenarios(args):
     b = os.path.abspath(args.castle_b_obj)
     rl = ratelimit_policy(RL_RATE, RL_BURST, "m")
     blk = blocklist_policy(lambda: v6_hosts(1 << 20))
+    cidrs = blocklist_policy(lambda: nft_cidrs(1000))
     return [
         Scenario("ab-limit-1m", "castle A vs castle B: rate limit, 1M sources over a 1/min limit",
                  CastleDaemon("A-limit", rl), CastleDaemon("B-limit", rl, b),
                  v6(1 << 20, warmup=RL_WARMUP)),
         Scenario("ab-block-1m", "castle A vs castle B: 1M /128 blocklist, all hit",
                  CastleDaemon("A-block", blk), CastleDaemon("B-block", blk, b), v6(1 << 20)),
+        # castle-vs-nft-set's castle side: a small blocklist in cache, where
+        # a few ns of castle's own per-packet work show.
+        Scenario("ab-block-cidr", "castle A vs castle B: the 1000-CIDR blocklist of "
+                 "castle-vs-nft-set, all hit", CastleDaemon("A-block", cidrs),
+                 CastleDaemon("B-block", cidrs, b), v4(4096)),
     ]
 
 
