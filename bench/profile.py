@@ -49,6 +49,7 @@ VARIANTS = {
     "full": [],
     "no-event": [("castle_xdp.bpf.c", r"\bcastle_event\(s,", "if (0) castle_event(s,")],
     "no-last-hit": [("lists.h", r"__u64 hit = castle_tick_mono_ns\(castle_state_get\(\)\);\n\tif \(hit - v->last_hit_ns >= 1000000ull\)\n\t\tv->last_hit_ns = hit;", "")],
+    # No hit counter at all (the add removed, not made plain: see hits-plain).
     "no-hits-atomic": [("lists.h", r"(static __always_inline __u32 castle_blocked[\s\S]*?)"
                         r"__sync_fetch_and_add\(&v->hits, 1\);", r"\1")],
     # The hit counter as a plain add (no lock prefix, so no full barrier):
@@ -183,7 +184,7 @@ def live(args):
     sh(["make", jobs, f"{args.build}/castled", f"{args.build}/castlectl",
         f"{args.build}/bpf/castle_xdp.bpf.o", "bench-build"])
     sh(["make", "-C", d, jobs, "build/castled", "build/castlectl", "build/bpf/castle_xdp.bpf.o"])
-    runs = args.runs + args.runs % 2    # pairs alternate A B / B A: an even count balances
+    runs = args.runs + args.runs % 2    # run.py would round it up too (A B / B A pairs)
     sys.exit(subprocess.call([
         sys.executable, "bench/run.py", "--full", "--build", os.path.join(args.build, "bench"),
         "--castle-obj", os.path.join(args.build, "bpf", "castle_xdp.bpf.o"),

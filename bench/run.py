@@ -3,7 +3,8 @@
 """run.py - castle's benchmark driver.
 
 Builds two network namespaces joined by a veth pair (gen -> dut), runs every
-scenario as A/B pairs interleaved (A B A B ...), reads what the device under
+scenario as A/B pairs interleaved (A B, B A, ...: an even number of pairs),
+reads what the device under
 test received from its own counters, and prints medians and the median of
 the per-pair ratios A/B; the same numbers go to a JSON file.
 

@@ -196,11 +196,13 @@ class IptBase(XdpProg):
     iptables has: after the stack has built the skb and checked the IP
     header, before conntrack and routing. As with nft, an XDP_PASS program
     stays on veth-dut and its count is the count. Everything lives in the dut
-    namespace, so the namespace's removal undoes what a cut run left."""
+    namespace, so the namespace's removal undoes what a cut run left. Which
+    backend `iptables` is (nf_tables or legacy) is recorded with each sample."""
     tools = ("iptables", "ip6tables")
 
     def __init__(self, label):
         super().__init__(label, "xdp-pass")
+        self.version = None
 
     def unavailable(self, env):
         missing = [t for t in self.tools if not shutil.which(t)]
@@ -211,11 +213,21 @@ class IptBase(XdpProg):
         raise NotImplementedError
 
     def undo(self):
+        # Flushing leaves the raw tables hooked in (nf_tables backend): an
+        # empty hook every later scenario's packets would still pass. The
+        # tables go too (nothing to delete on the legacy backend).
         return [["iptables", "-t", "raw", "-F", "PREROUTING"],
-                ["ip6tables", "-t", "raw", "-F", "PREROUTING"]]
+                ["ip6tables", "-t", "raw", "-F", "PREROUTING"],
+                ["nft", "delete", "table", "ip", "raw"],
+                ["nft", "delete", "table", "ip6", "raw"]]
+
+    def extra_sample(self):
+        return {"iptables": self.version} if self.version else {}
 
     def setup(self, env):
         super().setup(env)
+        if not self.version:
+            self.version = env.dut_cmd(["iptables", "-V"], check=False).stdout.strip()
         for argv in self.undo():            # what an aborted run of this env left
             env.dut_cmd(argv, check=False)
         try:
@@ -254,10 +266,14 @@ class IpsetSet(IptBase):
         self.n = n
 
     def commands(self):
+        # -exist and a flush: with the nf_tables backend the kernel may still
+        # hold the set for a moment after the rule that used it is gone, so
+        # the previous run's destroy can have failed; the set is then reused.
         adds = "".join(f"add {self.name} {c}\n" for c in nft_cidrs(self.n))
         return [(["ipset", "create", self.name, "hash:net", "family", "inet",
-                  "maxelem", str(max(65536, 2 * self.n))], None),
-                (["ipset", "restore"], adds),
+                  "maxelem", str(max(65536, 2 * self.n)), "-exist"], None),
+                (["ipset", "flush", self.name], None),
+                (["ipset", "-exist", "restore"], adds),
                 (["iptables", "-t", "raw", "-A", "PREROUTING", "-m", "set", "--match-set",
                   self.name, "src", "-j", "DROP"], None)]
 
@@ -269,8 +285,8 @@ class IpsetSet(IptBase):
 class Hashlimit(IptBase):
     """Per-source rate limit with iptables' hashlimit (one /32 or /128 per
     bucket), dropping what is over, in raw PREROUTING for IPv4 and IPv6. The
-    table is sized for the 1M sources (buckets and entries), its entries
-    expire after twice the limit's period."""
+    table holds `size` sources (buckets and entries; 1M by default), its
+    entries expire after twice the limit's period."""
     big_state = True                # a million hashlimit entries
 
     PER_MS = {"second": 1000, "minute": 60_000, "hour": 3_600_000}

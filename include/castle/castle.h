@@ -145,7 +145,7 @@ struct castle_block_val {
 	__u64 created_ns;
 	__u64 hits;		/* packets this entry dropped (atomic add) */
 	__u64 last_hit_ns;	/* CLOCK_MONOTONIC to a tick (the BPF side's
-				 * castle_tick_mono_ns, cheap); maps.c converts
+				 * castle_tick_mono_ns, cheap); maps_walk.c converts
 				 * it to CLOCK_BOOTTIME for listings */
 	__u32 origin;		/* enum castle_origin */
 	__u32 class_slot;	/* auto: the class that banned the source */

@@ -7,8 +7,8 @@
 
 #include "maps.h"
 
-/* Delete exact key k from manual map idx and count it gone (the walk reaps
- * expired entries with it). 0 or -errno. */
+/* Delete key k (an address, or a castle_lpm4/6 prefix) from manual map idx
+ * and count it gone (the walk reaps expired entries with it). 0 or -errno. */
 int castle_man_del(const struct castle_maps *m, int idx, const void *k);
 
 #endif /* CASTLE_MAPS_INT_H */
