@@ -214,13 +214,13 @@ int castle_block_map_fd(const struct castle_maps *m, const struct castle_cidr *c
 	uint32_t id;
 	int pm = host ? (v4 ? CASTLE_PM_BLOCK4 : CASTLE_PM_BLOCK6) : (v4 ? CASTLE_PM_NET4 : CASTLE_PM_NET6);
 	int hpm = v4 ? CASTLE_PM_NHASH4 : CASTLE_PM_NHASH6;
-	struct castle_policy *pol = host || m->pol[hpm] < 0 ? NULL : malloc(sizeof(*pol));
+	struct castle_policy pol; /* ~2 KB: fine on a user-space stack */
 
 	/* A generation's CIDRs of a family are in its prefix-length hash or
 	 * in its trie, as its `lists` say. */
-	if (pol && !bpf_map_lookup_elem(m->policy, &gen, pol) && (pol->lists & (1u << hpm)))
+	if (!host && m->pol[hpm] >= 0 && !bpf_map_lookup_elem(m->policy, &gen, &pol) &&
+	    (pol.lists & (1u << hpm)))
 		pm = hpm;
-	free(pol);
 	int outer = m->pol[pm];
 	if (bpf_map_lookup_elem(outer, &gen, &id))
 		return -errno;
