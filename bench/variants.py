@@ -296,9 +296,12 @@ class Hashlimit(IptBase):
         self.rate, self.burst, self.per, self.size = rate, burst, per, size
 
     def commands(self):
+        # xt_hashlimit reuses a live table of the same name with its old
+        # settings (one the kernel has not yet freed after the last flush),
+        # so the name carries the size.
         cmds = []
-        for tool, name, mask in (("iptables", "castle_rl4", "32"),
-                                 ("ip6tables", "castle_rl6", "128")):
+        for tool, name, mask in (("iptables", f"cb4_{self.size}", "32"),
+                                 ("ip6tables", f"cb6_{self.size}", "128")):
             cmds.append(([tool, "-t", "raw", "-A", "PREROUTING", "-m", "hashlimit",
                           "--hashlimit-above", f"{self.rate}/{self.per}",
                           "--hashlimit-burst", str(self.burst),
