@@ -36,10 +36,12 @@ $(BENCH_O)/castle-gen: bench/gen/castle_gen.c $(BENCH_COMMON) $(BENCH_HDRS) \
 		       $(BENCH_O)/castle_gen.skel.h
 	$(CC) $(BENCH_CFLAGS) $< $(BENCH_COMMON) -o $@ $(BENCH_LDLIBS)
 
-$(BENCH_O)/castle-dut: bench/dut/castle_dut.c bench/dut/fill.c bench/dut/fill.h $(BENCH_COMMON) \
-		       $(BENCH_HDRS) $(BENCH_SKELS) include/castle/castle.h $(O)/libcastle.a
-	$(CC) $(BENCH_CFLAGS) $< bench/dut/fill.c $(BENCH_COMMON) $(O)/libcastle.a -o $@ $(LDLIBS) \
-		$(BENCH_LDLIBS)
+BENCH_DUT_SRCS := bench/dut/fill.c bench/dut/jit.c
+$(BENCH_O)/castle-dut: bench/dut/castle_dut.c $(BENCH_DUT_SRCS) $(BENCH_DUT_SRCS:.c=.h) \
+		       $(BENCH_COMMON) $(BENCH_HDRS) $(BENCH_SKELS) include/castle/castle.h \
+		       $(O)/libcastle.a
+	$(CC) $(BENCH_CFLAGS) $< $(BENCH_DUT_SRCS) $(BENCH_COMMON) $(O)/libcastle.a -o $@ \
+		$(LDLIBS) $(BENCH_LDLIBS)
 
 # castle-cost: every path of both programs, with the BPF tests' fixtures
 # building the state (policy, verified TLS connection) through user/lib.

@@ -10,7 +10,7 @@ PKGS=(
 	# run and test
 	iproute2 iputils-ping xdp-tools python3-scapy netcat-openbsd curl openssl jq prometheus util-linux
 	# benchmarks and rivals
-	nftables ipset iptables gnuplot-nox
+	nftables ipset iptables gnuplot-nox linux-perf binutils
 	# lint
 	clang-tidy cppcheck clang-tools
 )

@@ -109,6 +109,13 @@ for s in "${suites[@]}"; do
 				echo "ok 3 - $out"
 			else
 				echo "$out"; echo "not ok 3 - bench/profile.py --check"
+			fi
+			# the live profile: perf samples mapped onto castle'"'"'s JIT image
+			if out=$(python3 bench/hotspots.py --seconds 1 --top 3 2>&1) &&
+			   echo "$out" | grep -q "castle_xdp_blocked+0x"; then
+				echo "ok 4 - bench/hotspots.py: $(echo "$out" | grep -m1 "castle_xdp_blocked+0x" | tr -s " ")"
+			else
+				echo "$out" | tail -20; echo "not ok 4 - bench/hotspots.py found no sample in castle_xdp_blocked"
 			fi' _ "$O" ;;
 	*)
 		echo "unknown suite: $s" >&2; exit 2 ;;

@@ -7,6 +7,7 @@
  *   castle-dut count --pin DIR
  *   castle-dut detach --pin DIR
  *   castle-dut cost KIND [--obj PATH] [--v6] [--proto udp|tcp] [--size N] [--repeat N]
+ *   castle-dut jit --id ID --out FILE
  *
  * attach loads a program (a baseline or castle's XDP gate), attaches it with a
  * BPF link and pins the link and its counter under DIR, so it outlives this
@@ -14,7 +15,9 @@
  * drops the last reference to the link and so detaches the program. --fill
  * puts N consecutive sources from ADDR (the generator's pool) into the hash of
  * xdp-hash-drop before it is attached. cost runs
- * BPF_PROG_TEST_RUN over one crafted frame and prints ns per packet.
+ * BPF_PROG_TEST_RUN over one crafted frame and prints ns per packet. jit
+ * writes a loaded program's JIT image to FILE and prints where its functions
+ * are (bench/hotspots.py).
  *
  * Every object is opened with pin_root_path = DIR (a private directory), so
  * castle's LIBBPF_PIN_BY_NAME maps can never land in, or reuse, the maps of a
@@ -39,6 +42,7 @@
 #include <castle/castle.h>
 #include "bench.h"
 #include "fill.h"
+#include "jit.h"
 #include "frame.h"
 #include "loader.h"
 #include "xdp_drop.skel.h"
@@ -86,6 +90,8 @@ struct dut_opts {
 	__u32 xdp_flags;
 	int v6, proto;
 	unsigned long size, repeat;
+	__u32 id;			/* jit */
+	const char *out;
 };
 
 static int print_libbpf(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -413,6 +419,7 @@ static void usage(FILE *f)
 		"       castle-dut detach --pin DIR\n"
 		"       castle-dut cost KIND [--obj PATH] [--v6] [--proto udp|tcp] [--size N] "
 		"[--repeat N]\n"
+		"       castle-dut jit --id ID --out FILE\n"
 		"KIND:");
 	for (size_t i = 0; i < NKINDS; i++)
 		fprintf(f, " %s", kinds[i].name);
@@ -432,6 +439,8 @@ int main(int argc, char **argv)
 		{ "repeat", required_argument, NULL, 'r' },
 		{ "fill", required_argument, NULL, 'f' },
 		{ "fill-count", required_argument, NULL, 'n' },
+		{ "id", required_argument, NULL, 'i' },
+		{ "out", required_argument, NULL, 'O' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -456,7 +465,7 @@ int main(int argc, char **argv)
 		if (!k)
 			return 2;
 		optind = 3;
-	} else if (strcmp(cmd, "count") && strcmp(cmd, "detach")) {
+	} else if (strcmp(cmd, "count") && strcmp(cmd, "detach") && strcmp(cmd, "jit")) {
 		fprintf(stderr, "castle-dut: unknown command '%s'\n", cmd);
 		usage(stderr);
 		return 2;
@@ -491,6 +500,18 @@ int main(int argc, char **argv)
 			break;
 		case 'f':
 			o.fill = optarg;
+			break;
+		case 'i':
+			errno = 0;
+			unsigned long id = strtoul(optarg, &end, 0);
+			if (errno || end == optarg || *end || !id || id > UINT32_MAX) {
+				fprintf(stderr, "castle-dut: --id: '%s' is not a program id\n", optarg);
+				return 2;
+			}
+			o.id = id;
+			break;
+		case 'O':
+			o.out = optarg;
 			break;
 		case 'n':
 			errno = 0;
@@ -550,6 +571,13 @@ int main(int argc, char **argv)
 		err = cmd_cost(k, &o);
 	else if (!strcmp(cmd, "count"))
 		err = cmd_count(&o);
+	else if (!strcmp(cmd, "jit")) {
+		if (!o.id || !o.out) {
+			fprintf(stderr, "castle-dut: jit needs --id and --out\n");
+			return 2;
+		}
+		err = dut_jit_dump(o.id, o.out);
+	}
 	else if (!o.pin) {
 		fprintf(stderr, "castle-dut: detach needs --pin\n");
 		return 2;
