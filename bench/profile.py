@@ -102,6 +102,14 @@ VARIANTS["rl-bare-first"] = [("castle_xdp.bpf.c", r"(\t__u32 slot = CASTLE_NO_CL
 \t\tasm volatile("" : "+r"(ctx));	/* no ctx pointer kept for the parser */
 \t}
 """)]
+# The same, but the drop also reads the entry's TAT (the value, after the
+# 24-byte key: most of it on the element's next cache line), as any limiter
+# must: against rl-bare-first it prices the state's own line.
+VARIANTS["rl-bare-first-value"] = [
+    (f, rx, rep.replace(r"\t\t\tif (bpf_map_lookup_elem(&rl_state, &k_)) {",
+                        r"\t\t\tstruct castle_rl_val *v_ = bpf_map_lookup_elem(&rl_state, &k_);\n\n"
+                        r"\t\t\tif (v_ && *(volatile __u64 *)&v_->tat != 1) {"))
+    for f, rx, rep in VARIANTS["rl-bare-first"]]
 # What castle does on a blocked packet beyond the lookup and the counters
 # (events, last-hit stamp, hit counter, interface slot), with no-allow: castle
 # vs xdp-filter's setting.
