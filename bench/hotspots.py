@@ -2,9 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 """hotspots.py - where castle's XDP program spends its time live.
 
-Runs castled with one of the benchmark policies in the bench's namespaces,
-sends the scenario's traffic with castle-gen and records `perf record -a`
-(cpu-clock: this VM has no hardware events) meanwhile. Then prints the
+Runs the castle side of one of run.py's live scenarios (castled with its
+policy) in the bench's namespaces, sends the scenario's traffic with
+castle-gen and records `perf record -a` (cpu-clock: this VM has no hardware
+events) meanwhile. Then prints the
 kernel symbols by share of all samples and, for castle's own functions, the
 instructions the samples hit most, disassembled from the program's JIT image
 (castle-dut jit; objdump). A sample lands on the instruction after the one
@@ -15,7 +16,7 @@ caches and an empty store buffer; this shows what a packet costs among the
 driver's work, where e.g. a locked add waits for every store before it
 (docs/BENCHMARKS.md, eighth round).
 
-  python3 bench/hotspots.py [--policy block-cidr|block-1m|limit-1m] [--seconds 3]
+  python3 bench/hotspots.py [--scenario castle-vs-nft-set|castle-blocklist-1m|...] [--seconds 3]
 """
 
 import argparse
@@ -31,18 +32,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run                                                          # noqa: E402
 from benchlib import DUT_DEV, BenchError, Env                       # noqa: E402
 from benchlib import run as run_cmd                                 # noqa: E402
-from variants import CastleDaemon, nft_cidrs                        # noqa: E402
+from variants import CastleDaemon                                   # noqa: E402
 
-POLICIES = {
-    # castle-vs-nft-set's castle side: a small blocklist, all hit
-    "block-cidr": (lambda: run.blocklist_policy(lambda: nft_cidrs(1000)), lambda: run.v4(4096)),
-    # castle-blocklist-1m's
-    "block-1m": (lambda: run.blocklist_policy(lambda: run.v6_hosts(1 << 20)),
-                 lambda: run.v6(1 << 20)),
-    # castle-ratelimit-1m's, after its warm-up
-    "limit-1m": (lambda: run.ratelimit_policy(run.RL_RATE, run.RL_BURST, "m"),
-                 lambda: run.v6(1 << 20, warmup=run.RL_WARMUP)),
-}
+def castle_scenarios():
+    """run.py's live scenarios whose A side is castled: what can be profiled."""
+    return {sc.name: sc for sc in run.scenarios() if isinstance(sc.a, CastleDaemon)}
 
 
 def attached_prog(env):
@@ -88,7 +82,9 @@ def disasm(image, start, stop):
 def main():
     ap = argparse.ArgumentParser(description="castle's XDP program under live traffic, "
                                  "perf samples by symbol and by instruction (needs root)")
-    ap.add_argument("--policy", choices=sorted(POLICIES), default="block-cidr")
+    ap.add_argument("--scenario", choices=sorted(castle_scenarios()), default="castle-vs-nft-set",
+                    help="whose castle side and traffic to run (castle-blocklist-1m, "
+                    "castle-ratelimit-1m, ...)")
     ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--top", type=int, default=12, help="symbols and instructions to print")
     ap.add_argument("--build", default="build/bench")
@@ -105,10 +101,10 @@ def main():
                                   threads=min(2, os.cpu_count() or 1), max_count=200_000_000,
                                   castle_b_obj=None)
     env = Env(env_args)
-    policy, traffic = (f() for f in POLICIES[args.policy])
-    data = os.path.abspath(os.path.join(args.build, f"hotspots-{args.policy}.data"))
-    image = os.path.abspath(os.path.join(args.build, f"hotspots-{args.policy}.jit"))
-    d = CastleDaemon("castle", policy)
+    sc = castle_scenarios()[args.scenario]
+    traffic, d = sc.traffic, sc.a
+    data = os.path.abspath(os.path.join(args.build, f"hotspots-{args.scenario}.data"))
+    image = os.path.abspath(os.path.join(args.build, f"hotspots-{args.scenario}.jit"))
     try:
         env.setup()
         d.setup(env)
@@ -162,7 +158,7 @@ def report(args, data, funcs, g):
             by_sym[parts[1].strip() if len(parts) > 1 else "?"] += 1
     if not total:
         sys.exit(f"hotspots.py: no samples in {data}")
-    print(f"policy {args.policy}: {g['mpps']:.2f} Mpps offered over {args.seconds:g} s; "
+    print(f"{args.scenario} (castle's side): {g['mpps']:.2f} Mpps offered over {args.seconds:g} s; "
           f"{total} samples on all CPUs (cpu-clock; idle is pv_native_safe_halt or similar)")
     print("\nsymbols by share of all samples:")
     for sym, n in by_sym.most_common(args.top):
