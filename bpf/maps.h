@@ -140,6 +140,16 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } pol_nlens SEC(".maps");
 
+/* Per-CPU hit counters of the policy's block CIDRs, two banks (one per
+ * generation); see CASTLE_HIT_SLOT. Sized by castled. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2 * CASTLE_HIT_BANK_DEFAULT);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} block_hits SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);

@@ -148,8 +148,25 @@ struct castle_block_val {
 				 * castle_tick_mono_ns, cheap); maps_walk.c converts
 				 * it to CLOCK_BOOTTIME for listings */
 	__u32 origin;		/* enum castle_origin */
-	__u32 class_slot;	/* auto: the class that banned the source */
+	__u32 class_slot;	/* auto: the class that banned the source;
+				 * policy CIDR: CASTLE_HIT_SLOT | its counter */
 };
+
+/*
+ * A policy block CIDR counts its hits in a per-CPU slot of `block_hits`
+ * (a plain add; `hits` above holds what a reload carried over) instead of a
+ * locked add on the shared entry: few CIDRs take the drops of many sources
+ * from every CPU at once, and the locked add was half the gate's cost on that
+ * path (see docs/BENCHMARKS.md). castle_gen_commit gives each generation's
+ * CIDRs the slots of bank (gen & 1), zeroed first; CIDRs past a bank's size,
+ * exact and manual/auto entries keep the locked add (CASTLE_HIT_SLOT clear:
+ * 0..CASTLE_MAX_CLASSES-1 or CASTLE_NO_CLASS). An entry's hits are `hits`
+ * plus the sum of its slot over the CPUs.
+ */
+#define CASTLE_HIT_SLOT 0x80000000u
+/* block_hits holds two banks of this many slots unless castled sizes it to
+ * the host (castle_hit_bank in user/lib/maps.h). */
+#define CASTLE_HIT_BANK_DEFAULT 1024
 
 /* Value of every allowlist map. */
 struct castle_allow_val {
@@ -462,6 +479,7 @@ struct castle_event {
 #define CASTLE_MAP_EVENTS "events"
 #define CASTLE_MAP_IFACES "ifaces"
 #define CASTLE_MAP_NOTES "notes"
+#define CASTLE_MAP_BLOCK_HITS "block_hits"
 
 /* Other pins under the pin directory. Links are pinned so that an attachment
  * outlives castled; XDP through libxdp/netlink needs no link. */

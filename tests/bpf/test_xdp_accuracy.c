@@ -4,7 +4,8 @@
  * for a source sending above the rate, the packets (or bytes) admitted over a
  * measured interval T are at most burst + rate*T and at least 99% of it, from
  * one CPU and from both CPUs at once on the same bucket; and a list entry's
- * hit counter stays exact with both CPUs on it.
+ * hit counter stays exact with both CPUs on it (the locked add of an exact
+ * entry, the per-CPU slots of a policy CIDR).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -247,6 +248,44 @@ static void block_hits_exact_with_both_cpus_on_one_entry(void **state)
 	assert_int_equal(e.hits, r.sent);
 }
 
+/* A policy CIDR counts in per-CPU slots (CASTLE_HIT_SLOT): with both CPUs on
+ * one CIDR the listing sums them to every packet, and the entry's shared
+ * counter is never written (no locked add on this path). */
+static void block_hits_exact_with_both_cpus_on_one_cidr(void **state)
+{
+	struct fx *f = *state;
+	uint8_t buf[PKT_MAX];
+	size_t n = udp_frame(buf, 64);
+	struct castle_lpm4 k = { .prefixlen = 24, .addr = { 198, 18, 0, 0 } };
+	struct castle_block_val v;
+	struct castle_entry e;
+	uint32_t gen;
+	struct run r;
+	int fd;
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		skip();
+	fx_begin(f);
+	fx_block(f, "198.18.0.0/24", 0);
+	fx_commit(f);
+	assert_int_equal(castle_gen_live(&f->maps, &gen, NULL), 0);
+	fd = castle_gen_inner_fd(&f->maps, CASTLE_PM_NHASH4, gen);
+	assert_true(fd >= 0);
+	assert_int_equal(bpf_map_lookup_elem(fd, &k, &v), 0);
+	assert_true(v.class_slot & CASTLE_HIT_SLOT);
+	flood(f, buf, n, 2, blocked_packets, &r);
+	assert_int_equal(bpf_map_lookup_elem(fd, &k, &v), 0);
+	close(fd);
+	assert_true(fx_block_entry(f, "198.18.0.0/24", &e));
+	printf("# 2 cpus: sent %lu, blocked %lu, hits %lu (entry's own counter %llu)\n",
+	       (unsigned long)r.sent, (unsigned long)r.admitted, (unsigned long)e.hits,
+	       (unsigned long long)v.hits);
+	assert_int_equal(r.admitted, r.sent);
+	assert_int_equal(e.hits, r.sent);
+	assert_int_equal(v.hits, 0);
+	assert_int_equal(e.class_slot, CASTLE_NO_CLASS);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
@@ -255,6 +294,7 @@ int main(void)
 		T(packet_rate_holds_with_both_cpus_on_one_bucket),
 		T(byte_rate_holds_with_both_cpus_on_one_bucket),
 		T(block_hits_exact_with_both_cpus_on_one_entry),
+		T(block_hits_exact_with_both_cpus_on_one_cidr),
 	};
 #undef T
 	return cmocka_run_group_tests_name("xdp_accuracy", tests, NULL, NULL);

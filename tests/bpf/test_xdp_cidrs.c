@@ -4,7 +4,8 @@
  * expired one does: in a hash per prefix length when they come in few
  * lengths, in the LPM tries otherwise (and always while a program of an older
  * build runs on the maps); an expired CIDR never hides a live enclosing one,
- * in either, nor in the manual trie. test_xdp_lists.c has the lists' order,
+ * in either, nor in the manual trie; hits count in per-CPU slots while the
+ * bank lasts. test_xdp_lists.c has the lists' order,
  * origins, TTLs, hit counters and counts.
  */
 #include <errno.h>
@@ -21,6 +22,7 @@
 
 #include "fixture.h"
 #include "loader.h"
+#include "ctl_maps.h"
 
 #define MS 1000000ull
 
@@ -292,6 +294,64 @@ static void older_program_keeps_cidrs_in_the_tries(void **state)
 	assert_int_equal(fx_run_spec(f, &a), XDP_DROP);
 }
 
+/* The policy's CIDRs count hits in per-CPU slots while the bank lasts (see
+ * CASTLE_HIT_SLOT); the ones past it count by the locked add on the entry.
+ * Either way a listing shows every hit, in the hash and in the trie. */
+static void cidrs_past_the_hit_bank(struct fx *f, bool trie)
+{
+	uint32_t bank = castle_hit_bank_of(&f->maps);
+	char first[32], last[32], err[128];
+	struct castle_block_val v;
+	struct castle_entry en;
+	struct castle_cidr c;
+
+	assert_true(bank >= 2 && bank < 32768);
+	fx_begin(f);
+	for (uint32_t i = 0; i <= bank; i++) { /* bank + 1 /31s from 198.18.0.0 */
+		char s[32];
+
+		snprintf(s, sizeof(s), "198.18.%u.%u/31", (2 * i) >> 8, (2 * i) & 255);
+		fx_block(f, s, 0);
+	}
+	if (trie)
+		pad_lengths(f);
+	fx_commit(f);
+	assert_int_equal(live_lists(f) & ((1u << CASTLE_PM_NET4) | (1u << CASTLE_PM_NHASH4)),
+			 1u << (trie ? CASTLE_PM_NET4 : CASTLE_PM_NHASH4));
+	snprintf(first, sizeof(first), "198.18.0.1");
+	snprintf(last, sizeof(last), "198.18.%u.%u", (2 * bank) >> 8, (2 * bank) & 255);
+	for (int i = 0; i < 3; i++) {
+		struct pkt_spec a = fx_udp4(first), b = fx_udp4(last);
+
+		assert_int_equal(fx_run_spec(f, &a), XDP_DROP);
+		assert_int_equal(fx_run_spec(f, &b), XDP_DROP);
+	}
+	assert_int_equal(fx_count(f, CASTLE_DROP, CASTLE_R_BLOCKLIST), 6);
+	assert_true(fx_block_entry(f, "198.18.0.0/31", &en));
+	assert_int_equal(en.hits, 3);
+	assert_int_equal(castle_cidr_parse("198.18.0.0/31", &c, err, sizeof(err)), 0);
+	assert_int_equal(castle_block_lookup(&f->maps, &c, true, &v), 0);
+	assert_true(v.class_slot & CASTLE_HIT_SLOT);
+	assert_int_equal(v.hits, 0);
+
+	snprintf(last, sizeof(last), "198.18.%u.%u/31", (2 * bank) >> 8, (2 * bank) & 255);
+	assert_true(fx_block_entry(f, last, &en));
+	assert_int_equal(en.hits, 3);
+	assert_int_equal(castle_cidr_parse(last, &c, err, sizeof(err)), 0);
+	assert_int_equal(castle_block_lookup(&f->maps, &c, true, &v), 0);
+	assert_false(v.class_slot & CASTLE_HIT_SLOT);
+	assert_int_equal(v.hits, 3);
+}
+
+static void cidrs_past_the_hit_bank_hash(void **state)
+{
+	cidrs_past_the_hit_bank(*state, false);
+}
+
+static void cidrs_past_the_hit_bank_trie(void **state)
+{
+	cidrs_past_the_hit_bank(*state, true);
+}
 
 int main(void)
 {
@@ -302,6 +362,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(cidrs_in_many_lengths_stay_in_the_trie, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(older_program_keeps_cidrs_in_the_tries, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(expired_cidr_alone_passes, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(cidrs_past_the_hit_bank_hash, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(cidrs_past_the_hit_bank_trie, fx_setup, fx_teardown),
 	};
 
 	return cmocka_run_group_tests_name("xdp_cidrs", tests, NULL, NULL);

@@ -6,7 +6,8 @@
  * (a new /25 inside an old /24 starts its own TTL; an LPM lookup in the old
  * trie answers the /24), and an expired TTL entry applied again starts a
  * fresh TTL instead of staying expired, in the prefix-length hash and in the
- * trie alike; and a generation's maps are sized to its policy. Needs root
+ * trie alike; a generation's maps are sized to its policy; and the per-CPU
+ * hit slots of policy CIDRs are summed, carried and zeroed. Needs root
  * (BPF).
  */
 #include <dirent.h>
@@ -204,6 +205,84 @@ static void test_expired_ttl_starts_afresh(void **state)
 		fail_msg("an expired TTL entry stayed expired across a reload");
 }
 
+static int hits_of_cb(const struct castle_entry *e, void *arg)
+{
+	struct castle_entry *want = arg;
+
+	if (e->cidr.family == want->cidr.family && e->cidr.plen == want->cidr.plen &&
+	    !memcmp(e->cidr.addr, want->cidr.addr, 16))
+		*want = *e;
+	return 0;
+}
+
+/* The hits `castlectl block list` shows for a policy entry. */
+static uint64_t listed_hits(const char *cidr)
+{
+	struct castle_entry e = { 0 };
+	char err[128];
+
+	assert_int_equal(castle_cidr_parse(cidr, &e.cidr, err, sizeof(err)), 0);
+	e.hits = UINT64_MAX;
+	assert_int_equal(castle_block_foreach(&maps, false, hits_of_cb, &e), 0);
+	if (e.hits == UINT64_MAX)
+		fail_msg("%s is not listed", cidr);
+	return e.hits;
+}
+
+static void put_slot(uint32_t slot, uint64_t per_cpu)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	uint64_t *v = calloc((size_t)ncpu, sizeof(*v));
+
+	assert_non_null(v);
+	for (int c = 0; c < ncpu; c++)
+		v[c] = per_cpu;
+	assert_int_equal(bpf_map_update_elem(maps.block_hits, &slot, v, BPF_ANY), 0);
+	free(v);
+}
+
+/* Policy CIDRs count in per-CPU slots of the generation's bank: the listing
+ * sums them; a TTL CIDR kept by a reload carries its count into the entry
+ * of the next generation, whose slots (the other bank) start from zero
+ * whatever an older generation left in them; other entries start afresh. */
+static void test_hit_slots_across_reloads(void **state)
+{
+	static const char pol[] = "version: 1\nblock:\n"
+				  "  - { cidr: 198.18.44.0/24, ttl: 1h }\n"
+				  "  - 198.18.45.0/24\n";
+	uint32_t bank = castle_hit_bank_of(&maps), ncpu = libbpf_num_possible_cpus();
+	struct castle_block_val a0, b0, a1, b1;
+	struct castle_apply_stats st;
+
+	(void)state;
+	UT_NEED_ROOT();
+	assert_true(bank >= 2);
+	apply(pol, &st);
+	pol_entry("198.18.44.0/24", &a0);
+	pol_entry("198.18.45.0/24", &b0);
+	assert_true((a0.class_slot & CASTLE_HIT_SLOT) && (b0.class_slot & CASTLE_HIT_SLOT));
+	uint32_t sa = a0.class_slot & ~CASTLE_HIT_SLOT, sb = b0.class_slot & ~CASTLE_HIT_SLOT;
+	uint32_t other = sa < bank ? bank : 0; /* the next generation's bank */
+	assert_true(sa != sb && sa / bank == sb / bank);
+	put_slot(sa, 3);
+	put_slot(sb, 5);
+	assert_int_equal(listed_hits("198.18.44.0/24"), 3 * ncpu);
+	assert_int_equal(listed_hits("198.18.45.0/24"), 5 * ncpu);
+	/* what a generation before left in the next bank */
+	put_slot(other, 1000);
+	put_slot(other + 1, 1000);
+
+	apply(pol, &st);
+	assert_int_equal(st.ttl_kept, 1);
+	pol_entry("198.18.44.0/24", &a1);
+	pol_entry("198.18.45.0/24", &b1);
+	assert_true((a1.class_slot & CASTLE_HIT_SLOT) && (b1.class_slot & CASTLE_HIT_SLOT));
+	assert_int_equal((a1.class_slot & ~CASTLE_HIT_SLOT) / bank, other / bank);
+	assert_int_equal(a1.hits, 3 * ncpu); /* carried over */
+	assert_int_equal(listed_hits("198.18.44.0/24"), 3 * ncpu);
+	assert_int_equal(listed_hits("198.18.45.0/24"), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -211,6 +290,7 @@ int main(void)
 		cmocka_unit_test(test_kept_only_on_exact_prefix_in_the_trie),
 		cmocka_unit_test(test_generation_maps_sized_to_the_policy),
 		cmocka_unit_test(test_expired_ttl_starts_afresh),
+		cmocka_unit_test(test_hit_slots_across_reloads),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -41,12 +41,13 @@ struct exact_buf {
  * and a new /25 must not inherit the expiry of an old /24), and only while
  * the old expiry is still ahead: an expired TTL entry that is applied again
  * starts a fresh TTL instead of staying dead on arrival forever. */
-static bool keep_ttl(int fd, const struct castle_cidr *c, bool exact_in_old, uint64_t ttl_ns,
-		     uint64_t now, struct castle_block_val *v)
+static bool keep_ttl(const struct castle_maps *m, int fd, const struct castle_cidr *c,
+		     bool exact_in_old, uint64_t ttl_ns, uint64_t now, struct castle_block_val *v)
 {
 	struct castle_lpm6 k = { .prefixlen = c->plen };
 	struct castle_block_val old;
 	const void *key = c->addr;
+	uint64_t hits;
 
 	if (fd < 0 || !exact_in_old)
 		return false;
@@ -59,7 +60,8 @@ static bool keep_ttl(int fd, const struct castle_cidr *c, bool exact_in_old, uin
 		return false;
 	v->created_ns = old.created_ns;
 	v->expires_ns = old.expires_ns;
-	v->hits = old.hits;
+	castle_block_hits(m, &old, &hits); /* its per-CPU slot too, if it has one */
+	v->hits = hits;
 	v->last_hit_ns = old.last_hit_ns;
 	return true;
 }
@@ -197,9 +199,9 @@ static int fill_blocks(struct castle_maps *m, struct castle_gen *g,
 			int pm = host ? (v4 ? CASTLE_PM_BLOCK4 : CASTLE_PM_BLOCK6)
 				      : (v4 ? CASTLE_PM_NET4 : CASTLE_PM_NET6);
 			/* the live generation's CIDRs: in its hash or its trie */
-			if ((!host && keep_ttl(live[v4 ? CASTLE_PM_NHASH4 : CASTLE_PM_NHASH6], c, true,
-					       b->ttl_ns, now, &v)) ||
-			    keep_ttl(live[pm], c, host || (exact && exact[i]), b->ttl_ns, now, &v))
+			if ((!host && keep_ttl(m, live[v4 ? CASTLE_PM_NHASH4 : CASTLE_PM_NHASH6], c,
+					       true, b->ttl_ns, now, &v)) ||
+			    keep_ttl(m, live[pm], c, host || (exact && exact[i]), b->ttl_ns, now, &v))
 				st->ttl_kept++;
 			else
 				v.expires_ns = b->ttl_ns > UINT64_MAX - now ? UINT64_MAX /* no wrap */

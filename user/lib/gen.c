@@ -166,6 +166,19 @@ static int len_desc(const void *a, const void *b)
 	return (int)*(const uint8_t *)b - (int)*(const uint8_t *)a;
 }
 
+/* The bank of per-CPU hit slots a generation's CIDRs take (see
+ * CASTLE_HIT_SLOT): slots [base, base + size) of block_hits. */
+struct hit_slots {
+	uint32_t base, size;
+};
+
+/* Give the CIDRs of family f the next free slots of hs, while they last. */
+static void take_slots(struct castle_gen *g, int f, const struct hit_slots *hs, uint32_t *next)
+{
+	for (size_t i = 0; i < g->nnet[f] && *next < hs->size; i++)
+		g->net[f][i].v.class_slot = CASTLE_HIT_SLOT | (hs->base + (*next)++);
+}
+
 /*
  * Make the block-CIDR maps of family f (0: IPv4) and put g's CIDRs of that
  * family in one of them: the prefix-length hash when they come in at most
@@ -174,7 +187,8 @@ static int len_desc(const void *a, const void *b)
  * every outer slot holds a map. lens gets the lengths of the hash.
  */
 static int place_nets(const struct castle_maps *m, struct castle_gen *g, int f,
-		      struct castle_nhash_lens *lens, char *err, size_t errlen)
+		      struct castle_nhash_lens *lens, const struct hit_slots *hs, uint32_t *next,
+		      char *err, size_t errlen)
 {
 	int pm_trie = f ? CASTLE_PM_NET6 : CASTLE_PM_NET4;
 	int pm_hash = f ? CASTLE_PM_NHASH6 : CASTLE_PM_NHASH4;
@@ -197,6 +211,7 @@ static int place_nets(const struct castle_maps *m, struct castle_gen *g, int f,
 	}
 	hash = n && nlen <= (f ? CASTLE_NHASH_MAX6 : CASTLE_NHASH_MAX4) && m->pol[pm_hash] >= 0 &&
 	       m->nlens >= 0 && !m->trie_only;
+	take_slots(g, f, hs, next);
 	ret = inner_create(g, pm_trie, hash ? 1 : size, err, errlen);
 	if (!ret && m->pol[pm_hash] >= 0)
 		ret = inner_create(g, pm_hash, hash ? size : 1, err, errlen);
@@ -254,9 +269,22 @@ int castle_gen_commit(struct castle_maps *m, struct castle_gen *g, const struct 
 	live = st.gen & 1;
 	standby = live ^ 1;
 
+	/* Bank `standby` last served the generation before the live one, which
+	 * no program runs on any more: zero the slots this one takes. Without
+	 * block_hits (older pins) or with a zeroing failed, the CIDRs keep the
+	 * locked add. */
+	struct hit_slots hs = { 0 };
+	uint32_t nslots = 0;
+	size_t nnets = g->nnet[0] + g->nnet[1];
+
+	hs.size = castle_hit_bank_of(m);
+	hs.base = standby * hs.size;
+	if (castle_hits_zero(m, hs.base, nnets < hs.size ? (uint32_t)nnets : hs.size))
+		hs.size = 0;
+
 	struct castle_nhash_lens lens = { 0 };
 	for (int f = 0; f < 2; f++) {
-		ret = place_nets(m, g, f, &lens, err, errlen);
+		ret = place_nets(m, g, f, &lens, &hs, &nslots, err, errlen);
 		if (ret)
 			return ret;
 	}

@@ -178,7 +178,7 @@ static int open_mem(struct castle_loader *l, const void *bytes, size_t sz, struc
 	LIBBPF_OPTS(bpf_object_open_opts, o, .pin_root_path = l->pin_dir,
 		    .kconfig = castle_kconfig());
 	struct bpf_object *obj = bpf_object__open_mem(bytes, sz, &o);
-	struct bpf_map *rl;
+	struct bpf_map *rl, *hits;
 
 	if (!obj) {
 		snprintf(err, errlen, "open %s: %s", what, strerror(errno));
@@ -187,6 +187,9 @@ static int open_mem(struct castle_loader *l, const void *bytes, size_t sz, struc
 	rl = bpf_object__find_map_by_name(obj, CASTLE_MAP_RL_STATE);
 	if (rl)
 		bpf_map__set_max_entries(rl, l->max_sources);
+	hits = bpf_object__find_map_by_name(obj, CASTLE_MAP_BLOCK_HITS);
+	if (hits)
+		bpf_map__set_max_entries(hits, 2 * castle_hit_bank());
 	*out = obj;
 	return 0;
 }
@@ -234,6 +237,9 @@ int castle_loader_open(struct castle_loader *l, const char *pin_dir, uint32_t ma
 		return ret;
 	}
 	bpf_map__set_max_entries(l->xdp->maps.rl_state, l->max_sources);
+	/* A function of the host's possible CPUs alone, so a restart finds the
+	 * pinned block_hits of the size it asks for. */
+	bpf_map__set_max_entries(l->xdp->maps.block_hits, 2 * castle_hit_bank());
 	ret = check_pins(l->xdp->obj, pin_dir, err, errlen);
 	if (ret)
 		goto fail;

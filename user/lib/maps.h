@@ -34,6 +34,7 @@ struct castle_maps {
 	int events;
 	int ifaces;
 	int notes;
+	int block_hits;			/* -1 in the pins of a build before it */
 	bool owned;			/* fds are ours to close */
 	/* castle_gen_commit puts every block CIDR in the pol_net4/6 tries,
 	 * which the programs of every build read: castled sets it while a
@@ -48,6 +49,21 @@ extern const char *const castle_pol_map_names[CASTLE_PM_MAX];
 extern const char *const castle_man_map_names[CASTLE_MM_MAX];
 extern const char *const castle_reason_names[CASTLE_REASON_MAX];
 extern const char *const castle_origin_names[CASTLE_ORIGIN_MAX];
+
+/* ---- per-CPU hit slots (see CASTLE_HIT_SLOT) ----------------------------- */
+
+/* Slots per bank castled gives block_hits on this host: as many as 4 MiB of
+ * per-CPU counters hold for both banks (at most 65536, at least 256). */
+uint32_t castle_hit_bank(void);
+/* The bank size of m's block_hits (half its entries), 0 without the map. */
+uint32_t castle_hit_bank_of(const struct castle_maps *m);
+/* *sum = the hits of an entry: its `hits` plus, when class_slot names a slot,
+ * that slot summed over the CPUs. 0, or -errno when the slot cannot be read
+ * (*sum is then the entry's `hits` alone). */
+int castle_block_hits(const struct castle_maps *m, const struct castle_block_val *v,
+		      uint64_t *sum);
+/* Zero slots [first, first + n) of block_hits. 0 or -errno. */
+int castle_hits_zero(const struct castle_maps *m, uint32_t first, uint32_t n);
 
 /* Capacities of the inner maps a generation is built with. */
 struct castle_gen_sizes {

@@ -6,10 +6,12 @@
  */
 #include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 
 #include "maps.h"
 #include "maps_int.h"
@@ -38,8 +40,61 @@ int castle_map_foreach_key(int fd, size_t key_size, castle_key_cb cb, void *arg)
 	return 0;
 }
 
+/* block_hits summed over the CPUs, read once per listing when its first
+ * entry with a slot comes along (a slot lookup per entry would be one more
+ * syscall per entry). */
+struct hit_sums {
+	uint64_t *v;		/* by slot */
+	uint32_t n;
+	bool tried;
+};
+
+static void hit_sums_read(const struct castle_maps *m, struct hit_sums *h)
+{
+	const uint32_t chunk = 4096;
+	int ncpu = libbpf_num_possible_cpus();
+	uint32_t total = 2 * castle_hit_bank_of(m), *keys = NULL, in = 0, out = 0;
+	uint64_t *vals = NULL;
+	bool first = true;
+
+	h->tried = true;
+	if (!total || ncpu < 1)
+		return;
+	h->v = calloc(total, sizeof(*h->v));
+	keys = malloc(chunk * sizeof(*keys));
+	vals = malloc((size_t)chunk * (size_t)ncpu * sizeof(*vals));
+	if (!h->v || !keys || !vals)
+		goto fail;
+	for (;;) {
+		LIBBPF_OPTS(bpf_map_batch_opts, o);
+		uint32_t cnt = chunk;
+		int ret = bpf_map_lookup_batch(m->block_hits, first ? NULL : &in, &out, keys, vals,
+					       &cnt, &o);
+		int e = ret ? errno : 0;
+
+		if (ret && e != ENOENT)
+			goto fail;
+		for (uint32_t k = 0; k < cnt; k++)
+			for (int c = 0; c < ncpu && keys[k] < total; c++)
+				h->v[keys[k]] += vals[(size_t)k * (size_t)ncpu + (size_t)c];
+		if (e == ENOENT)
+			break;
+		in = out;
+		first = false;
+	}
+	h->n = total;
+	goto out;
+fail:
+	free(h->v);
+	h->v = NULL; /* entries show the hits their value holds */
+out:
+	free(keys);
+	free(vals);
+}
+
 struct walk_ctx {
 	const struct castle_maps *m;
+	struct hit_sums *sums;	/* NULL: no map of this walk has slots */
 	int mm;			/* manual map index (reaping), -1 for a policy map */
 	int family;
 	bool lpm, allow, reap;
@@ -80,6 +135,15 @@ static int walk_one(int fd, const void *kp, void *arg)
 		e.expires_ns = val.b.expires_ns;
 		e.created_ns = val.b.created_ns;
 		e.hits = val.b.hits;
+		if (val.b.class_slot & CASTLE_HIT_SLOT) {
+			uint32_t i = val.b.class_slot & ~CASTLE_HIT_SLOT;
+
+			e.class_slot = CASTLE_NO_CLASS;
+			if (w->sums && !w->sums->tried)
+				hit_sums_read(w->m, w->sums);
+			if (w->sums && i < w->sums->n)
+				e.hits += w->sums->v[i];
+		}
 		/* coarse monotonic in the map, boot time for callers */
 		e.last_hit_ns = val.b.last_hit_ns ? val.b.last_hit_ns + w->mono_to_boot : 0;
 		if (e.expires_ns && e.expires_ns <= w->now) {
@@ -93,11 +157,11 @@ static int walk_one(int fd, const void *kp, void *arg)
 
 /* Walk one map: exact (key = address) or LPM (key = castle_lpm4/6). Every
  * entry present for the whole walk is seen exactly once, reaping or not. */
-static int walk(const struct castle_maps *m, int mm, int fd, int family, bool lpm, bool allow,
-		bool reap, uint64_t now, castle_entry_cb cb, void *arg)
+static int walk(const struct castle_maps *m, struct hit_sums *sums, int mm, int fd, int family,
+		bool lpm, bool allow, bool reap, uint64_t now, castle_entry_cb cb, void *arg)
 {
-	struct walk_ctx w = { .m = m, .mm = mm, .family = family, .lpm = lpm, .allow = allow, .reap = reap,
-			      .now = now, .cb = cb, .arg = arg };
+	struct walk_ctx w = { .m = m, .sums = sums, .mm = mm, .family = family, .lpm = lpm,
+			      .allow = allow, .reap = reap, .now = now, .cb = cb, .arg = arg };
 	size_t ksz = lpm ? (family == 4 ? sizeof(struct castle_lpm4) : sizeof(struct castle_lpm6))
 			 : (family == 4 ? 4 : 16);
 	struct timespec mono;
@@ -119,6 +183,7 @@ int castle_block_foreach(const struct castle_maps *m, bool reap, castle_entry_cb
 		{ CASTLE_PM_NET6, CASTLE_MM_NET6, 6, true },
 	};
 	uint64_t now = castle_now_boot_ns();
+	struct hit_sums sums = { 0 };
 	uint32_t gen = 0;
 	int ret = castle_gen_live(m, &gen, NULL);
 
@@ -127,20 +192,21 @@ int castle_block_foreach(const struct castle_maps *m, bool reap, castle_entry_cb
 	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
 		int fd = castle_gen_inner_fd(m, lists[i].pm, gen);
 		if (fd >= 0) {
-			ret = walk(m, -1, fd, lists[i].family, lists[i].lpm, false, false, now, cb,
-				   arg);
+			ret = walk(m, &sums, -1, fd, lists[i].family, lists[i].lpm, false, false, now,
+				   cb, arg);
 			close(fd);
 			if (ret)
-				return ret;
+				break;
 		}
 		if (lists[i].mm < 0)
 			continue;
-		ret = walk(m, lists[i].mm, m->man[lists[i].mm], lists[i].family, lists[i].lpm, false,
-			   reap, now, cb, arg);
+		ret = walk(m, NULL, lists[i].mm, m->man[lists[i].mm], lists[i].family, lists[i].lpm,
+			   false, reap, now, cb, arg);
 		if (ret)
-			return ret;
+			break;
 	}
-	return 0;
+	free(sums.v);
+	return ret;
 }
 
 int castle_allow_foreach(const struct castle_maps *m, castle_entry_cb cb, void *arg)
@@ -154,12 +220,12 @@ int castle_allow_foreach(const struct castle_maps *m, castle_entry_cb cb, void *
 		int family = f ? 6 : 4;
 		int fd = castle_gen_inner_fd(m, f ? CASTLE_PM_ALLOW6 : CASTLE_PM_ALLOW4, gen);
 		if (fd >= 0) {
-			ret = walk(m, -1, fd, family, true, true, false, 0, cb, arg);
+			ret = walk(m, NULL, -1, fd, family, true, true, false, 0, cb, arg);
 			close(fd);
 			if (ret)
 				return ret;
 		}
-		ret = walk(m, f ? CASTLE_MM_ALLOW6 : CASTLE_MM_ALLOW4,
+		ret = walk(m, NULL, f ? CASTLE_MM_ALLOW6 : CASTLE_MM_ALLOW4,
 			   m->man[f ? CASTLE_MM_ALLOW6 : CASTLE_MM_ALLOW4], family, true, true, false, 0,
 			   cb, arg);
 		if (ret)
@@ -178,8 +244,8 @@ int castle_manual_foreach(const struct castle_maps *m, bool reap, castle_entry_c
 	uint64_t now = castle_now_boot_ns();
 
 	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
-		int ret = walk(m, lists[i].mm, m->man[lists[i].mm], lists[i].family, lists[i].lpm, lists[i].allow,
-			       reap, now, cb, arg);
+		int ret = walk(m, NULL, lists[i].mm, m->man[lists[i].mm], lists[i].family, lists[i].lpm,
+			       lists[i].allow, reap, now, cb, arg);
 		if (ret)
 			return ret;
 	}
