@@ -156,8 +156,9 @@ struct castle_block_val {
  * A policy block CIDR counts its hits in a per-CPU slot of `block_hits`
  * (a plain add; `hits` above holds what a reload carried over) instead of a
  * locked add on the shared entry: few CIDRs take the drops of many sources
- * from every CPU at once, and the locked add was half the gate's cost on that
- * path (see docs/BENCHMARKS.md). castle_gen_commit gives each generation's
+ * from every CPU at once, and the locked add took half the drop function's
+ * samples live, 2-3 % of the drop rate (docs/BENCHMARKS.md, eighth and
+ * ninth rounds). castle_gen_commit gives each generation's
  * CIDRs the slots of bank (gen & 1), zeroed first; CIDRs past a bank's size,
  * exact and manual/auto entries keep the locked add (CASTLE_HIT_SLOT clear:
  * 0..CASTLE_MAX_CLASSES-1 or CASTLE_NO_CLASS). An entry's hits are `hits`

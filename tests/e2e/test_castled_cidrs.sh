@@ -84,4 +84,38 @@ send_udp $IN28 $DUT4 9999 2
 send_udp $OUT $DUT4 9999 1
 expect_drops trie 18
 t_eq "trie: hits on the /28" 2 "$(hits 198.18.67.16/28)"
+
+# ---- hits across reloads (per-CPU slots, README "Counters") -----------------
+# A TTL CIDR kept by a reload keeps its count (its slot's, carried into the
+# next generation's entry); an entry without a TTL starts afresh.
+ttl_policy() {
+	e2e_policy <<'YAML'
+version: 1
+block:
+  - { cidr: 198.18.66.0/24, ttl: 1h }
+  - 198.18.67.16/28
+  - 2001:db8:66::/48
+YAML
+}
+ttl_policy
+castled_reload
+t_eq "reload with a TTL CIDR applied" 3 "$(metric castle_policy_serial)"
+send_udp $IN24 $DUT4 9999 3
+send_udp $IN28 $DUT4 9999 1
+wait_metric castle_packets_total 'reason="blocklist"' 22
+t_eq "the TTL /24 counts its hits" 3 "$(hits 198.18.66.0/24)"
+ttl_policy
+castled_reload
+t_eq "the same policy applied again" 4 "$(metric castle_policy_serial)"
+t_cmd "... its TTL CIDR kept" castled_log_has "1 TTLs kept"
+t_eq "the kept TTL /24 kept its hits" 3 "$(hits 198.18.66.0/24)"
+t_eq "the /28 (no TTL) starts afresh" 0 "$(hits 198.18.67.16/28)"
+send_udp $IN24 $DUT4 9999 2
+wait_metric castle_packets_total 'reason="blocklist"' 24
+t_eq "... and counts on from there" 5 "$(hits 198.18.66.0/24)"
+if castled_log_has "hit counters unavailable"; then
+	t_fail "no per-CPU hit counter warning" "$(grep -F 'hit counters' "$TMP/castled.log")"
+else
+	t_ok "no per-CPU hit counter warning"
+fi
 t_done

@@ -60,7 +60,9 @@ static bool keep_ttl(const struct castle_maps *m, int fd, const struct castle_ci
 		return false;
 	v->created_ns = old.created_ns;
 	v->expires_ns = old.expires_ns;
-	castle_block_hits(m, &old, &hits); /* its per-CPU slot too, if it has one */
+	/* its per-CPU slot too, if it has one; if that cannot be read, what
+	 * the entry itself holds (a count short, not a failed reload) */
+	castle_block_hits(m, &old, &hits);
 	v->hits = hits;
 	v->last_hit_ns = old.last_hit_ns;
 	return true;
@@ -367,6 +369,8 @@ int castle_apply(struct castle_maps *m, const struct castle_policy_conf *conf,
 		return ret;
 	}
 	st->serial = pol.serial;
+	st->hit_slots = g.hit_slots;
+	st->hit_err = g.hit_err;
 	castle_gen_live(m, &st->gen, &live_pol);
 	/* entries[] counted the CIDRs as the tries'; say where they went */
 	for (int f = 0; f < 2; f++) {

@@ -269,17 +269,19 @@ int castle_gen_commit(struct castle_maps *m, struct castle_gen *g, const struct 
 	live = st.gen & 1;
 	standby = live ^ 1;
 
-	/* Bank `standby` last served the generation before the live one, which
-	 * no program runs on any more: zero the slots this one takes. Without
-	 * block_hits (older pins) or with a zeroing failed, the CIDRs keep the
-	 * locked add. */
+	/* Bank `standby` last served the generation before the live one, and
+	 * the last commit's grace period (step 3 below) outlasted every program
+	 * that counted in it: zero the slots this one takes. Without block_hits
+	 * (older pins) or with the zeroing failed, the CIDRs keep the locked
+	 * add. Commits never run at once (castled holds the pin lock). */
 	struct hit_slots hs = { 0 };
 	uint32_t nslots = 0;
 	size_t nnets = g->nnet[0] + g->nnet[1];
 
 	hs.size = castle_hit_bank_of(m);
 	hs.base = standby * hs.size;
-	if (castle_hits_zero(m, hs.base, nnets < hs.size ? (uint32_t)nnets : hs.size))
+	g->hit_err = castle_hits_zero(m, hs.base, nnets < hs.size ? (uint32_t)nnets : hs.size);
+	if (g->hit_err)
 		hs.size = 0;
 
 	struct castle_nhash_lens lens = { 0 };
@@ -348,6 +350,7 @@ int castle_gen_commit(struct castle_maps *m, struct castle_gen *g, const struct 
 			bpf_map_delete_elem(m->pol[i], &live);
 
 	castle_gen_abort(g); /* our fds; the outer maps hold their own references */
+	g->hit_slots = nslots;
 	return 0;
 }
 

@@ -189,7 +189,7 @@ static int open_mem(struct castle_loader *l, const void *bytes, size_t sz, struc
 		bpf_map__set_max_entries(rl, l->max_sources);
 	hits = bpf_object__find_map_by_name(obj, CASTLE_MAP_BLOCK_HITS);
 	if (hits)
-		bpf_map__set_max_entries(hits, 2 * castle_hit_bank());
+		bpf_map__set_max_entries(hits, l->hit_entries);
 	*out = obj;
 	return 0;
 }
@@ -229,6 +229,11 @@ int castle_loader_open(struct castle_loader *l, const char *pin_dir, uint32_t ma
 	/* A pinned LRU cannot be resized without losing every bucket: keep it. */
 	pinned = pinned_max_entries(pin_dir, CASTLE_MAP_RL_STATE);
 	l->max_sources = pinned ? pinned : max_sources;
+	/* A pinned block_hits keeps its size too (its counts live there, and
+	 * user space reads the bank size from the map): a build that sizes it
+	 * otherwise still adopts the pins. */
+	pinned = pinned_max_entries(pin_dir, CASTLE_MAP_BLOCK_HITS);
+	l->hit_entries = pinned ? pinned : 2 * castle_hit_bank();
 
 	l->xdp = castle_xdp_bpf__open_opts(&o);
 	if (!l->xdp) {
@@ -237,9 +242,7 @@ int castle_loader_open(struct castle_loader *l, const char *pin_dir, uint32_t ma
 		return ret;
 	}
 	bpf_map__set_max_entries(l->xdp->maps.rl_state, l->max_sources);
-	/* A function of the host's possible CPUs alone, so a restart finds the
-	 * pinned block_hits of the size it asks for. */
-	bpf_map__set_max_entries(l->xdp->maps.block_hits, 2 * castle_hit_bank());
+	bpf_map__set_max_entries(l->xdp->maps.block_hits, l->hit_entries);
 	ret = check_pins(l->xdp->obj, pin_dir, err, errlen);
 	if (ret)
 		goto fail;

@@ -36,6 +36,7 @@ struct xdp_program;
 struct castle_loader {
 	char pin_dir[4096];
 	uint32_t max_sources;		/* rl_state capacity actually in use */
+	uint32_t hit_entries;		/* block_hits entries (both banks) in use */
 	bool adopted;			/* maps were already pinned: a restart */
 	struct castle_xdp_bpf *xdp;	/* maps and a loaded copy of the XDP program */
 	struct bpf_object *xdp_lobj;	/* unloaded copy handed to libxdp (lazily) */

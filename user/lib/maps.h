@@ -62,7 +62,8 @@ uint32_t castle_hit_bank_of(const struct castle_maps *m);
  * (*sum is then the entry's `hits` alone). */
 int castle_block_hits(const struct castle_maps *m, const struct castle_block_val *v,
 		      uint64_t *sum);
-/* Zero slots [first, first + n) of block_hits. 0 or -errno. */
+/* Zero slots [first, first + n) of block_hits. 0 (also without the map:
+ * nothing to zero) or -errno. */
 int castle_hits_zero(const struct castle_maps *m, uint32_t first, uint32_t n);
 
 /* Capacities of the inner maps a generation is built with. */
@@ -108,6 +109,11 @@ struct castle_gen {
 	struct castle_gen_net *net[2];
 	size_t nnet[2], capnet[2];
 	uint32_t net_size;		/* capacity for them (castle_gen_sizes.net) */
+	/* Set by castle_gen_commit: how many of the CIDRs got a per-CPU hit
+	 * slot, and why none did (-errno zeroing the bank; 0 when block_hits
+	 * is not pinned, as with an older build's pins, or on success). */
+	uint32_t hit_slots;
+	int hit_err;
 };
 
 int castle_gen_begin(const struct castle_gen_sizes *sz, struct castle_gen *g, char *err, size_t errlen);

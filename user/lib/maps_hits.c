@@ -64,16 +64,15 @@ int castle_block_hits(const struct castle_maps *m, const struct castle_block_val
 
 int castle_hits_zero(const struct castle_maps *m, uint32_t first, uint32_t n)
 {
-	const uint32_t chunk = 4096;
 	int ncpu = libbpf_num_possible_cpus();
-	uint32_t *keys = NULL;
+	uint32_t chunk = n < 4096 ? n : 4096, *keys = NULL;
 	uint64_t *zero = NULL;
 	int ret = 0;
 
-	if (!n)
-		return 0;
-	if (m->block_hits < 0 || ncpu < 1)
-		return -ENOENT;
+	if (!n || m->block_hits < 0)
+		return 0; /* nothing to zero, or no slots to give (older pins) */
+	if (ncpu < 1)
+		return ncpu ? ncpu : -EINVAL;
 	keys = malloc(chunk * sizeof(*keys));
 	zero = calloc((size_t)chunk * (size_t)ncpu, sizeof(*zero));
 	if (!keys || !zero) {

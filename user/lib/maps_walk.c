@@ -40,54 +40,67 @@ int castle_map_foreach_key(int fd, size_t key_size, castle_key_cb cb, void *arg)
 	return 0;
 }
 
-/* block_hits summed over the CPUs, read once per listing when its first
- * entry with a slot comes along (a slot lookup per entry would be one more
- * syscall per entry). */
+/* The live bank of block_hits summed over the CPUs, read once per listing
+ * when its first entry with a slot comes along (a slot lookup per entry
+ * would be one more syscall per entry). */
 struct hit_sums {
-	uint64_t *v;		/* by slot */
-	uint32_t n;
+	uint64_t *v;		/* by slot - base */
+	uint32_t base, n;	/* the live generation's bank */
 	bool tried;
+	int err;		/* the read failed: the listing fails too */
 };
 
 static void hit_sums_read(const struct castle_maps *m, struct hit_sums *h)
 {
 	const uint32_t chunk = 4096;
 	int ncpu = libbpf_num_possible_cpus();
-	uint32_t total = 2 * castle_hit_bank_of(m), *keys = NULL, in = 0, out = 0;
+	uint32_t per = h->n < chunk ? h->n : chunk, *keys = NULL, in = 0, out = 0, got = 0;
 	uint64_t *vals = NULL;
-	bool first = true;
 
 	h->tried = true;
-	if (!total || ncpu < 1)
+	if (!h->n)
 		return;
-	h->v = calloc(total, sizeof(*h->v));
-	keys = malloc(chunk * sizeof(*keys));
-	vals = malloc((size_t)chunk * (size_t)ncpu * sizeof(*vals));
-	if (!h->v || !keys || !vals)
-		goto fail;
-	for (;;) {
+	if (ncpu < 1) {
+		h->err = ncpu ? ncpu : -EINVAL;
+		return;
+	}
+	h->v = calloc(h->n, sizeof(*h->v));
+	keys = malloc(per * sizeof(*keys));
+	vals = malloc((size_t)per * (size_t)ncpu * sizeof(*vals));
+	if (!h->v || !keys || !vals) {
+		h->err = -ENOMEM;
+		goto out;
+	}
+	/* An array's batch continues after the key it is given: start one
+	 * before the bank. */
+	in = h->base - 1;
+	while (got < h->n) {
 		LIBBPF_OPTS(bpf_map_batch_opts, o);
-		uint32_t cnt = chunk;
-		int ret = bpf_map_lookup_batch(m->block_hits, first ? NULL : &in, &out, keys, vals,
-					       &cnt, &o);
+		uint32_t cnt = h->n - got < per ? h->n - got : per;
+		int ret = bpf_map_lookup_batch(m->block_hits, h->base || got ? &in : NULL, &out,
+					       keys, vals, &cnt, &o);
 		int e = ret ? errno : 0;
 
-		if (ret && e != ENOENT)
-			goto fail;
-		for (uint32_t k = 0; k < cnt; k++)
-			for (int c = 0; c < ncpu && keys[k] < total; c++)
-				h->v[keys[k]] += vals[(size_t)k * (size_t)ncpu + (size_t)c];
-		if (e == ENOENT)
+		if (ret && e != ENOENT) {
+			h->err = -e;
+			goto out;
+		}
+		for (uint32_t k = 0; k < cnt; k++) {
+			uint32_t i = keys[k] - h->base;
+
+			for (int c = 0; c < ncpu && i < h->n; c++)
+				h->v[i] += vals[(size_t)k * (size_t)ncpu + (size_t)c];
+		}
+		got += cnt;
+		if (e == ENOENT || !cnt)
 			break;
 		in = out;
-		first = false;
 	}
-	h->n = total;
-	goto out;
-fail:
-	free(h->v);
-	h->v = NULL; /* entries show the hits their value holds */
 out:
+	if (h->err) {
+		free(h->v);
+		h->v = NULL;
+	}
 	free(keys);
 	free(vals);
 }
@@ -136,11 +149,13 @@ static int walk_one(int fd, const void *kp, void *arg)
 		e.created_ns = val.b.created_ns;
 		e.hits = val.b.hits;
 		if (val.b.class_slot & CASTLE_HIT_SLOT) {
-			uint32_t i = val.b.class_slot & ~CASTLE_HIT_SLOT;
+			uint32_t i = (val.b.class_slot & ~CASTLE_HIT_SLOT) - (w->sums ? w->sums->base : 0);
 
 			e.class_slot = CASTLE_NO_CLASS;
 			if (w->sums && !w->sums->tried)
 				hit_sums_read(w->m, w->sums);
+			if (w->sums && w->sums->err)
+				return w->sums->err;
 			if (w->sums && i < w->sums->n)
 				e.hits += w->sums->v[i];
 		}
@@ -189,6 +204,8 @@ int castle_block_foreach(const struct castle_maps *m, bool reap, castle_entry_cb
 
 	if (ret)
 		return ret;
+	sums.n = castle_hit_bank_of(m);
+	sums.base = gen * sums.n;
 	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
 		int fd = castle_gen_inner_fd(m, lists[i].pm, gen);
 		if (fd >= 0) {

@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * test_loader_pins.c - castle_loader_open sizes the maps it creates to the
+ * host and keeps the size of the ones already pinned: block_hits gets two
+ * banks of castle_hit_bank() slots (4 MiB of per-CPU counters, clamped to
+ * 256..65536 slots per bank), and a block_hits pinned at another size (an
+ * older or newer build's) is adopted, not refused. Private pin directory;
+ * needs root (BPF).
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "pinned_skel.h"
+
+static char pin[128];
+
+static uint32_t hits_entries(const struct castle_loader *l)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
+	assert_int_equal(bpf_obj_get_info_by_fd(l->maps.block_hits, &info, &len), 0);
+	return info.max_entries;
+}
+
+static void open_loader(struct castle_loader *l)
+{
+	char err[512];
+
+	if (castle_loader_open(l, pin, 1024, err, sizeof(err)))
+		fail_msg("castle_loader_open: %s", err);
+}
+
+static void test_hit_bank_sized_to_the_host(void **state)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	uint64_t want = (4ull << 20) / (2 * 8 * (uint64_t)ncpu);
+	struct castle_loader l;
+
+	(void)state;
+	UT_NEED_ROOT();
+	want = want > 65536 ? 65536 : want < 256 ? 256 : want;
+	assert_int_equal(castle_hit_bank(), want);
+	snprintf(pin, sizeof(pin), "/sys/fs/bpf/castle-utest-loader-%d", getpid());
+	open_loader(&l);
+	assert_int_equal(hits_entries(&l), 2 * want);
+	assert_int_equal(castle_hit_bank_of(&l.maps), want);
+	castle_loader_close(&l);
+	ut_rm_dir(pin);
+}
+
+static void test_pinned_hit_bank_adopted(void **state)
+{
+	char path[256];
+	struct castle_loader l;
+	int fd;
+
+	(void)state;
+	UT_NEED_ROOT();
+	snprintf(pin, sizeof(pin), "/sys/fs/bpf/castle-utest-loader-%d", getpid());
+	mkdir(pin, 0700);
+	snprintf(path, sizeof(path), "%s/%s", pin, CASTLE_MAP_BLOCK_HITS);
+	fd = bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, CASTLE_MAP_BLOCK_HITS, 4, 8, 600, NULL);
+	assert_true(fd >= 0);
+	assert_int_equal(bpf_obj_pin(fd, path), 0);
+	close(fd);
+	open_loader(&l);
+	assert_int_equal(hits_entries(&l), 600);
+	assert_int_equal(castle_hit_bank_of(&l.maps), 300);
+	castle_loader_close(&l);
+	ut_rm_dir(pin);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_hit_bank_sized_to_the_host),
+		cmocka_unit_test(test_pinned_hit_bank_adopted),
+	};
+
+	libbpf_set_print(NULL);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
