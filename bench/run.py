@@ -220,6 +220,23 @@ def scenarios():
                              CastleDaemon("castle-block",
                                           blocklist_policy(lambda n=n: v6_hosts(n))),
                              drop(), v6(n)))
+    # iptables-legacy (x_tables), the same jobs as the iptables rows above.
+    # Last: a legacy table stays hooked into the dut namespace until it
+    # goes, and would tax every later scenario whose packets reach the stack.
+    rows += [
+        Scenario("ipset-drop-legacy", "iptables-legacy raw + ipset hash:net, 1000 CIDRs -> "
+                 "drop vs XDP_DROP", IpsetSet("ipset-legacy", 1000, legacy=True), drop(), v4(4096)),
+        Scenario("hashlimit-legacy", "iptables-legacy hashlimit per source, 1M sources vs XDP_DROP",
+                 Hashlimit("hashlimit-legacy", RL_RATE, RL_BURST, "minute", legacy=True), drop(),
+                 v6(1 << 20, warmup=RL_WARMUP)),
+        Scenario("castle-vs-ipset-legacy", "castle vs iptables-legacy + ipset, the same 1000-CIDR "
+                 "blocklist", CastleDaemon("castle-block", blocklist_policy(lambda: nft_cidrs(1000))),
+                 IpsetSet("ipset-legacy", 1000, legacy=True), v4(4096)),
+        Scenario("castle-vs-hashlimit-legacy", "castle vs iptables-legacy hashlimit, 1M sources "
+                 "over a 1/min limit", CastleDaemon("castle-limit", rl),
+                 Hashlimit("hashlimit-legacy", RL_RATE, RL_BURST, "minute", legacy=True),
+                 v6(1 << 20, warmup=RL_WARMUP)),
+    ]
     return rows
 
 

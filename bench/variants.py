@@ -191,18 +191,28 @@ class NftMeter(NftBase):
 
 
 class IptBase(XdpProg):
-    """iptables (Debian's nf_tables backend, xtables matches through
-    nft_compat) in the raw table's PREROUTING chain, the earliest hook
+    """iptables in the raw table's PREROUTING chain, the earliest hook
     iptables has: after the stack has built the skb and checked the IP
-    header, before conntrack and routing. As with nft, an XDP_PASS program
-    stays on veth-dut and its count is the count. Everything lives in the dut
-    namespace, so the namespace's removal undoes what a cut run left. Which
-    backend `iptables` is (nf_tables or legacy) is recorded with each sample."""
-    tools = ("iptables", "ip6tables")
+    header, before conntrack and routing. `iptables` is Debian's default,
+    the nf_tables backend (xtables matches through nft_compat); with
+    legacy=True, iptables-legacy (x_tables, the classic kernel path). As
+    with nft, an XDP_PASS program stays on veth-dut and its count is the
+    count. Everything lives in the dut namespace, so the namespace's removal
+    undoes what a cut run left. `iptables -V` is recorded with each sample.
 
-    def __init__(self, label):
+    A legacy table, once used, stays registered in its namespace (its hooks
+    too, even flushed) until the namespace goes: run.py puts the legacy
+    scenarios after every scenario whose packets reach the stack."""
+
+    def __init__(self, label, legacy=False):
         super().__init__(label, "xdp-pass")
         self.version = None
+        self.legacy = legacy
+        sfx = "-legacy" if legacy else ""
+        self.ipt4, self.ipt6 = "iptables" + sfx, "ip6tables" + sfx
+        self.tools = (self.ipt4, self.ipt6) + self.extra_tools
+
+    extra_tools = ()
 
     def unavailable(self, env):
         missing = [t for t in self.tools if not shutil.which(t)]
@@ -213,13 +223,15 @@ class IptBase(XdpProg):
         raise NotImplementedError
 
     def undo(self):
+        flush = [[self.ipt4, "-t", "raw", "-F", "PREROUTING"],
+                 [self.ipt6, "-t", "raw", "-F", "PREROUTING"]]
+        if self.legacy:
+            return flush        # the tables cannot go (see above)
         # Flushing leaves the raw tables hooked in (nf_tables backend): an
         # empty hook every later scenario's packets would still pass. The
-        # tables go too (nothing to delete on the legacy backend).
-        return [["iptables", "-t", "raw", "-F", "PREROUTING"],
-                ["ip6tables", "-t", "raw", "-F", "PREROUTING"],
-                ["nft", "delete", "table", "ip", "raw"],
-                ["nft", "delete", "table", "ip6", "raw"]]
+        # tables go too.
+        return flush + [["nft", "delete", "table", "ip", "raw"],
+                        ["nft", "delete", "table", "ip6", "raw"]]
 
     def extra_sample(self):
         return {"iptables": self.version} if self.version else {}
@@ -227,7 +239,7 @@ class IptBase(XdpProg):
     def setup(self, env):
         super().setup(env)
         if not self.version:
-            self.version = env.dut_cmd(["iptables", "-V"], check=False).stdout.strip()
+            self.version = env.dut_cmd([self.ipt4, "-V"], check=False).stdout.strip()
         for argv in self.undo():            # what an aborted run of this env left
             env.dut_cmd(argv, check=False)
         try:
@@ -243,7 +255,7 @@ class IptBase(XdpProg):
         threw away before PREROUTING) shows as a drop count of 0."""
         c = super().count(env)
         dropped = 0
-        for tool in ("iptables", "ip6tables"):
+        for tool in (self.ipt4, self.ipt6):
             out = env.dut_cmd([tool, "-t", "raw", "-n", "-v", "-x", "-L", "PREROUTING"]).stdout
             dropped += sum(int(m) for m in re.findall(r"^\s*(\d+)\s+\d+\s+DROP\b", out, re.M))
         c["dropped"] = dropped
@@ -258,11 +270,11 @@ class IptBase(XdpProg):
 class IpsetSet(IptBase):
     """Drop sources in an ipset hash:net of n CIDRs (nft_cidrs: the /28s the
     nft set and castle get), matched from raw PREROUTING."""
-    tools = ("iptables", "ip6tables", "ipset")
+    extra_tools = ("ipset",)
     name = "castle_bench"
 
-    def __init__(self, label, n):
-        super().__init__(label)
+    def __init__(self, label, n, legacy=False):
+        super().__init__(label, legacy)
         self.n = n
 
     def commands(self):
@@ -274,7 +286,7 @@ class IpsetSet(IptBase):
                   "maxelem", str(max(65536, 2 * self.n)), "-exist"], None),
                 (["ipset", "flush", self.name], None),
                 (["ipset", "-exist", "restore"], adds),
-                (["iptables", "-t", "raw", "-A", "PREROUTING", "-m", "set", "--match-set",
+                ([self.ipt4, "-t", "raw", "-A", "PREROUTING", "-m", "set", "--match-set",
                   self.name, "src", "-j", "DROP"], None)]
 
     def undo(self):
@@ -291,8 +303,8 @@ class Hashlimit(IptBase):
 
     PER_MS = {"second": 1000, "minute": 60_000, "hour": 3_600_000}
 
-    def __init__(self, label, rate, burst, per="second", size=1 << 20):
-        super().__init__(label)
+    def __init__(self, label, rate, burst, per="second", size=1 << 20, legacy=False):
+        super().__init__(label, legacy)
         self.rate, self.burst, self.per, self.size = rate, burst, per, size
 
     def commands(self):
@@ -300,8 +312,8 @@ class Hashlimit(IptBase):
         # settings (one the kernel has not yet freed after the last flush),
         # so the name carries the size.
         cmds = []
-        for tool, name, mask in (("iptables", f"cb4_{self.size}", "32"),
-                                 ("ip6tables", f"cb6_{self.size}", "128")):
+        for tool, name, mask in ((self.ipt4, f"cb4_{self.size}", "32"),
+                                 (self.ipt6, f"cb6_{self.size}", "128")):
             cmds.append(([tool, "-t", "raw", "-A", "PREROUTING", "-m", "hashlimit",
                           "--hashlimit-above", f"{self.rate}/{self.per}",
                           "--hashlimit-burst", str(self.burst),
