@@ -50,12 +50,12 @@ VARIANTS = {
     "no-event": [("castle_xdp.bpf.c", r"\bcastle_event\(s,", "if (0) castle_event(s,")],
     "no-last-hit": [("lists.h", r"__u64 hit = castle_tick_mono_ns\(castle_state_get\(\)\);\n\tif \(hit - v->last_hit_ns >= 1000000ull\)\n\t\tv->last_hit_ns = hit;", "")],
     # No hit counter at all (neither the per-CPU slot nor the locked add).
-    "no-hits-atomic": [("lists.h", r"\n\tcastle_block_hit\(v\);", "")],
+    "no-hits-atomic": [("lists.h", r"\n\tcastle_hit\(&v->hits, v->class_slot\);", "")],
     # The locked add of entries without a per-CPU slot as a plain add (no
     # lock prefix, so no full barrier): it loses counts when CPUs share an
     # entry (docs/BENCHMARKS.md).
-    "hits-plain": [("lists.h", r"(static __always_inline void castle_block_hit[\s\S]*?)"
-                    r"__sync_fetch_and_add\(&v->hits, 1\);", r"\1v->hits++;")],
+    "hits-plain": [("lists.h", r"(static __always_inline void castle_hit[\s\S]*?)"
+                    r"__sync_fetch_and_add\(hits, 1\);", r"\1*hits += 1;")],
     # Every hit by the locked add, policy CIDRs too (before their per-CPU slots).
     "hits-locked": [("lists.h", r"if \(slot & CASTLE_HIT_SLOT\) \{", "if (0 && (slot & CASTLE_HIT_SLOT)) {")],
     "no-allow": [("castle_xdp.bpf.c", r"return p \? castle_allowed\(gen, have, p\) : 0;", "return 0;")],

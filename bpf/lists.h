@@ -48,6 +48,24 @@ static __always_inline struct castle_allow_val *castle_allow6(__u32 gen, __u32 h
 	return v;
 }
 
+/* Count a hit of a list entry: in its per-CPU slot when it has one (a
+ * policy CIDR, see CASTLE_HIT_SLOT), else by a locked add on the entry's
+ * `hits`, which every CPU may be adding to at once. The programs run with
+ * preemption off, so a plain add on this CPU's slot loses nothing. */
+static __always_inline void castle_hit(__u64 *hits, __u32 slot)
+{
+	if (slot & CASTLE_HIT_SLOT) {
+		__u32 i = slot & ~CASTLE_HIT_SLOT;
+		__u64 *c = bpf_map_lookup_elem(&block_hits, &i);
+
+		if (c) {
+			*c += 1;
+			return;
+		}
+	}
+	__sync_fetch_and_add(hits, 1);
+}
+
 /* Allow beats everything: true when the source is on either allowlist. */
 static __always_inline int castle_allowed(__u32 gen, __u32 have, const struct castle_pkt *p)
 {
@@ -56,7 +74,7 @@ static __always_inline int castle_allowed(__u32 gen, __u32 have, const struct ca
 
 	if (!v)
 		return 0;
-	__sync_fetch_and_add(&v->hits, 1);
+	castle_hit(&v->hits, v->hit_slot);
 	return 1;
 }
 
@@ -262,26 +280,6 @@ static __always_inline struct castle_block_val *castle_block6(__u32 gen, __u32 h
 	return NULL;
 }
 
-/* Count a hit of entry v: in its per-CPU slot when it has one (a policy
- * CIDR, see CASTLE_HIT_SLOT), else by a locked add on the entry, which every
- * CPU may be adding to at once. The programs run with preemption off, so a
- * plain add on this CPU's slot loses nothing. */
-static __always_inline void castle_block_hit(struct castle_block_val *v)
-{
-	__u32 slot = v->class_slot;
-
-	if (slot & CASTLE_HIT_SLOT) {
-		__u32 i = slot & ~CASTLE_HIT_SLOT;
-		__u64 *c = bpf_map_lookup_elem(&block_hits, &i);
-
-		if (c) {
-			*c += 1;
-			return;
-		}
-	}
-	__sync_fetch_and_add(&v->hits, 1);
-}
-
 /* The blocklist reason of the source (CASTLE_R_BLOCKLIST or CASTLE_R_AUTOBAN),
  * or CASTLE_R_OK when it is not blocked. */
 static __always_inline __u32 castle_blocked(__u32 gen, __u32 have, const struct castle_pkt *p)
@@ -292,7 +290,7 @@ static __always_inline __u32 castle_blocked(__u32 gen, __u32 have, const struct 
 
 	if (!v)
 		return CASTLE_R_OK;
-	castle_block_hit(v);
+	castle_hit(&v->hits, v->class_slot);
 	/* last_hit_ns is to a tick (see castle_tick_mono_ns; a precise clock
 	 * read costs 15-40 ns in a VM, on every drop); user space converts it
 	 * (see castle_block_val). Stored only when it moved by 1 ms or more:

@@ -208,12 +208,14 @@ static int apply_read(struct daemon *d, const char *prefix, struct castle_policy
 	      conf.nallow, conf.nclasses, conf.tls.present ? ", tls" : "",
 	      conf.dry_run ? ", DRY-RUN" : "", st.ttl_kept, st.seconds);
 	uint32_t ncidr = st.entries[CASTLE_PM_NET4] + st.entries[CASTLE_PM_NHASH4] +
-			 st.entries[CASTLE_PM_NET6] + st.entries[CASTLE_PM_NHASH6];
+			 st.entries[CASTLE_PM_NET6] + st.entries[CASTLE_PM_NHASH6] +
+			 st.entries[CASTLE_PM_ALLOW4] + st.entries[CASTLE_PM_ALLOW6];
 	if (st.hit_err)
-		logf_("warning: per-CPU hit counters unavailable (%s): the policy's %u block CIDRs "
-		      "count hits by a locked add, slower under a flood", strerror(-st.hit_err), ncidr);
+		logf_("warning: per-CPU hit counters (%s): %u of the policy's %u CIDRs count hits "
+		      "per CPU, the rest by a locked add, slower under a flood",
+		      strerror(-st.hit_err), st.hit_slots, ncidr);
 	else if (st.hit_slots < ncidr && st.hit_slots)
-		logf_("note: %u of the policy's %u block CIDRs count hits per CPU (the slots of "
+		logf_("note: %u of the policy's %u CIDRs count hits per CPU (the slots of "
 		      "block_hits); the rest by a locked add", st.hit_slots, ncidr);
 	if (st.notes_lost)
 		logf_("warning: %u comment%s of the policy not kept: the notes map is full "

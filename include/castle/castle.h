@@ -153,16 +153,17 @@ struct castle_block_val {
 };
 
 /*
- * A policy block CIDR counts its hits in a per-CPU slot of `block_hits`
- * (a plain add; `hits` above holds what a reload carried over) instead of a
- * locked add on the shared entry: few CIDRs take the drops of many sources
- * from every CPU at once, and the locked add took half the drop function's
+ * A policy CIDR (block or allow) counts its hits in a per-CPU slot of
+ * `block_hits` (a plain add; `hits` holds what a reload carried over)
+ * instead of a locked add on the shared entry: few CIDRs take the packets
+ * of many sources from every CPU at once, and the locked add took half the drop function's
  * samples live, 2-3 % of the drop rate (docs/BENCHMARKS.md, eighth and
  * ninth rounds). castle_gen_commit gives each generation's
- * CIDRs the slots of bank (gen & 1), zeroed first; CIDRs past a bank's size,
- * exact and manual/auto entries keep the locked add (CASTLE_HIT_SLOT clear:
- * 0..CASTLE_MAX_CLASSES-1 or CASTLE_NO_CLASS). An entry's hits are `hits`
- * plus the sum of its slot over the CPUs.
+ * CIDRs the slots of bank (gen & 1), zeroed first, block CIDRs before allow
+ * CIDRs; CIDRs past a bank's size, exact and manual/auto entries keep the
+ * locked add (CASTLE_HIT_SLOT clear: a block entry's class_slot is then
+ * 0..CASTLE_MAX_CLASSES-1 or CASTLE_NO_CLASS, an allow entry's hit_slot 0).
+ * An entry's hits are `hits` plus the sum of its slot over the CPUs.
  */
 #define CASTLE_HIT_SLOT 0x80000000u
 /* block_hits holds two banks of this many slots unless castled sizes it to
@@ -174,7 +175,7 @@ struct castle_allow_val {
 	__u64 created_ns;
 	__u64 hits;
 	__u32 origin;
-	__u32 _pad;
+	__u32 hit_slot;		/* policy CIDR: CASTLE_HIT_SLOT | its counter */
 };
 
 /* Value of pol_csrc4/6: the classes whose match.src holds this prefix. User

@@ -5,7 +5,7 @@
  * measured interval T are at most burst + rate*T and at least 99% of it, from
  * one CPU and from both CPUs at once on the same bucket; and a list entry's
  * hit counter stays exact with both CPUs on it (the locked add of an exact
- * entry, the per-CPU slots of a policy CIDR).
+ * entry, the per-CPU slots of a policy CIDR, block or allow).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -286,6 +286,49 @@ static void block_hits_exact_with_both_cpus_on_one_cidr(void **state)
 	assert_int_equal(e.class_slot, CASTLE_NO_CLASS);
 }
 
+static uint64_t allowed_packets(struct fx *f)
+{
+	return fx_count(f, CASTLE_PASS, CASTLE_R_ALLOWLIST);
+}
+
+/* The same for a policy allow CIDR: its hits count in a per-CPU slot too
+ * (the slots the block CIDRs left), exact with both CPUs on it. */
+static void allow_hits_exact_with_both_cpus_on_one_cidr(void **state)
+{
+	struct fx *f = *state;
+	uint8_t buf[PKT_MAX];
+	size_t n = udp_frame(buf, 64);
+	struct castle_lpm4 k = { .prefixlen = 24, .addr = { 198, 18, 0, 0 } };
+	struct castle_allow_val v;
+	struct castle_entry e;
+	uint32_t gen;
+	struct run r;
+	int fd;
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		skip();
+	fx_begin(f);
+	fx_block(f, "198.19.0.0/24", 0);	/* takes the bank's first slot */
+	fx_allow(f, "198.18.0.0/24");
+	fx_commit(f);
+	assert_int_equal(castle_gen_live(&f->maps, &gen, NULL), 0);
+	fd = castle_gen_inner_fd(&f->maps, CASTLE_PM_ALLOW4, gen);
+	assert_true(fd >= 0);
+	assert_int_equal(bpf_map_lookup_elem(fd, &k, &v), 0);
+	assert_true(v.hit_slot & CASTLE_HIT_SLOT);
+	assert_int_equal((v.hit_slot & ~CASTLE_HIT_SLOT) % castle_hit_bank_of(&f->maps), 1);
+	flood(f, buf, n, 2, allowed_packets, &r);
+	assert_int_equal(bpf_map_lookup_elem(fd, &k, &v), 0);
+	close(fd);
+	assert_true(fx_allow_entry(f, "198.18.0.0/24", &e));
+	printf("# 2 cpus: sent %lu, allowed %lu, hits %lu (entry's own counter %llu)\n",
+	       (unsigned long)r.sent, (unsigned long)r.admitted, (unsigned long)e.hits,
+	       (unsigned long long)v.hits);
+	assert_int_equal(r.admitted, r.sent);
+	assert_int_equal(e.hits, r.sent);
+	assert_int_equal(v.hits, 0);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
@@ -295,6 +338,7 @@ int main(void)
 		T(byte_rate_holds_with_both_cpus_on_one_bucket),
 		T(block_hits_exact_with_both_cpus_on_one_entry),
 		T(block_hits_exact_with_both_cpus_on_one_cidr),
+		T(allow_hits_exact_with_both_cpus_on_one_cidr),
 	};
 #undef T
 	return cmocka_run_group_tests_name("xdp_accuracy", tests, NULL, NULL);

@@ -113,7 +113,21 @@ t_eq "the /28 (no TTL) starts afresh" 0 "$(hits 198.18.67.16/28)"
 send_udp $IN24 $DUT4 9999 2
 wait_metric castle_packets_total 'reason="blocklist"' 24
 t_eq "... and counts on from there" 5 "$(hits 198.18.66.0/24)"
-if castled_log_has "hit counters unavailable"; then
+# An allow CIDR counts in a slot of the same bank, after the block CIDRs.
+e2e_policy <<'YAML'
+version: 1
+block:
+  - { cidr: 198.18.66.0/24, ttl: 1h }
+allow:
+  - 198.18.70.0/24
+YAML
+castled_reload
+t_eq "a policy with an allow CIDR applied" 5 "$(metric castle_policy_serial)"
+send_udp $OUT $DUT4 9999 3
+wait_metric castle_packets_total 'stage="xdp",verdict="pass",reason="allowlist"' 3
+t_eq "the allow CIDR counts its hits" 3 \
+	"$(ctl -j allow list | jq -r '.entries[] | select(.cidr == "198.18.70.0/24") | .hits')"
+if castled_log_has "per-CPU hit counters ("; then
 	t_fail "no per-CPU hit counter warning" "$(grep -F 'hit counters' "$TMP/castled.log")"
 else
 	t_ok "no per-CPU hit counter warning"

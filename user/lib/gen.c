@@ -179,6 +179,45 @@ static void take_slots(struct castle_gen *g, int f, const struct hit_slots *hs, 
 		g->net[f][i].v.class_slot = CASTLE_HIT_SLOT | (hs->base + (*next)++);
 }
 
+struct allow_slots {
+	const struct hit_slots *hs;
+	uint32_t *next;
+};
+
+/* One allow CIDR of the generation being built: its slot, while they last
+ * (its map is not live yet, so rewriting the value races with nothing). */
+static int allow_slot(int fd, const void *key, void *arg)
+{
+	struct allow_slots *a = arg;
+	struct castle_allow_val v;
+
+	if (*a->next >= a->hs->size)
+		return 1; /* the bank is used up: stop the walk */
+	if (bpf_map_lookup_elem(fd, key, &v))
+		return -errno;
+	v.hit_slot = CASTLE_HIT_SLOT | (a->hs->base + *a->next);
+	if (bpf_map_update_elem(fd, key, &v, BPF_EXIST))
+		return -errno;
+	++*a->next;
+	return 0;
+}
+
+/* Give the allow CIDRs the slots the block CIDRs left. 0 or -errno. */
+static int take_allow_slots(struct castle_gen *g, const struct hit_slots *hs, uint32_t *next)
+{
+	struct allow_slots a = { hs, next };
+
+	for (int f = 0; f < 2; f++) {
+		int pm = f ? CASTLE_PM_ALLOW6 : CASTLE_PM_ALLOW4;
+		int ret = castle_map_foreach_key(g->inner[pm], f ? sizeof(struct castle_lpm6)
+								 : sizeof(struct castle_lpm4),
+						 allow_slot, &a);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
 /*
  * Make the block-CIDR maps of family f (0: IPv4) and put g's CIDRs of that
  * family in one of them: the prefix-length hash when they come in at most
@@ -276,11 +315,11 @@ int castle_gen_commit(struct castle_maps *m, struct castle_gen *g, const struct 
 	 * add. Commits never run at once (castled holds the pin lock). */
 	struct hit_slots hs = { 0 };
 	uint32_t nslots = 0;
-	size_t nnets = g->nnet[0] + g->nnet[1];
+	size_t ncidrs = g->nnet[0] + g->nnet[1] + g->nallow;
 
 	hs.size = castle_hit_bank_of(m);
 	hs.base = standby * hs.size;
-	g->hit_err = castle_hits_zero(m, hs.base, nnets < hs.size ? (uint32_t)nnets : hs.size);
+	g->hit_err = castle_hits_zero(m, hs.base, ncidrs < hs.size ? (uint32_t)ncidrs : hs.size);
 	if (g->hit_err)
 		hs.size = 0;
 
@@ -290,6 +329,10 @@ int castle_gen_commit(struct castle_maps *m, struct castle_gen *g, const struct 
 		if (ret)
 			return ret;
 	}
+	/* A failure leaves some allow CIDRs with the locked add: counted, only
+	 * slower. */
+	if (!g->hit_err && hs.size && nslots < hs.size)
+		g->hit_err = take_allow_slots(g, &hs, &nslots);
 	if (m->nlens >= 0 && bpf_map_update_elem(m->nlens, &standby, &lens, BPF_ANY)) {
 		ret = -errno;
 		snprintf(err, errlen, "write %s[%u]: %s", CASTLE_MAP_POL_NLENS, standby,
@@ -381,9 +424,11 @@ int castle_gen_add_block(struct castle_gen *g, const struct castle_cidr *c, cons
 int castle_gen_add_allow(struct castle_gen *g, const struct castle_cidr *c, const struct castle_allow_val *v)
 {
 	struct castle_lpm6 k;
+	int ret = put(g->inner[c->family == 4 ? CASTLE_PM_ALLOW4 : CASTLE_PM_ALLOW6],
+		      castle_entry_key(c, false, &k), v, BPF_ANY);
 
-	return put(g->inner[c->family == 4 ? CASTLE_PM_ALLOW4 : CASTLE_PM_ALLOW6],
-		   castle_entry_key(c, false, &k), v, BPF_ANY);
+	g->nallow += !ret;
+	return ret;
 }
 
 int castle_gen_add_csrc(struct castle_gen *g, const struct castle_cidr *c, uint32_t classes)

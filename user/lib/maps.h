@@ -109,9 +109,11 @@ struct castle_gen {
 	struct castle_gen_net *net[2];
 	size_t nnet[2], capnet[2];
 	uint32_t net_size;		/* capacity for them (castle_gen_sizes.net) */
-	/* Set by castle_gen_commit: how many of the CIDRs got a per-CPU hit
-	 * slot, and why none did (-errno zeroing the bank; 0 when block_hits
-	 * is not pinned, as with an older build's pins, or on success). */
+	uint32_t nallow;		/* allow CIDRs added (both families) */
+	/* Set by castle_gen_commit: how many of the CIDRs (block, then allow)
+	 * got a per-CPU hit slot, and why none did (-errno zeroing the bank or
+	 * giving an allow CIDR its slot; 0 when block_hits is not pinned, as
+	 * with an older build's pins, or on success). */
 	uint32_t hit_slots;
 	int hit_err;
 };

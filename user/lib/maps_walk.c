@@ -116,6 +116,23 @@ struct walk_ctx {
 	void *arg;
 };
 
+/* Add what an entry's per-CPU slot counted to e->hits (0, or -errno when
+ * the bank could not be read: the listing fails rather than show less). */
+static int add_slot(const struct walk_ctx *w, uint32_t slot, struct castle_entry *e)
+{
+	uint32_t i = (slot & ~CASTLE_HIT_SLOT) - (w->sums ? w->sums->base : 0);
+
+	if (!w->sums)
+		return 0;
+	if (!w->sums->tried)
+		hit_sums_read(w->m, w->sums);
+	if (w->sums->err)
+		return w->sums->err;
+	if (i < w->sums->n)
+		e->hits += w->sums->v[i];
+	return 0;
+}
+
 static int walk_one(int fd, const void *kp, void *arg)
 {
 	const struct walk_ctx *w = arg;
@@ -142,6 +159,12 @@ static int walk_one(int fd, const void *kp, void *arg)
 		e.origin = val.a.origin;
 		e.created_ns = val.a.created_ns;
 		e.hits = val.a.hits;
+		if (val.a.hit_slot & CASTLE_HIT_SLOT) {
+			int ret = add_slot(w, val.a.hit_slot, &e);
+
+			if (ret)
+				return ret;
+		}
 	} else {
 		e.origin = val.b.origin;
 		e.class_slot = val.b.class_slot;
@@ -149,15 +172,11 @@ static int walk_one(int fd, const void *kp, void *arg)
 		e.created_ns = val.b.created_ns;
 		e.hits = val.b.hits;
 		if (val.b.class_slot & CASTLE_HIT_SLOT) {
-			uint32_t i = (val.b.class_slot & ~CASTLE_HIT_SLOT) - (w->sums ? w->sums->base : 0);
+			int ret = add_slot(w, val.b.class_slot, &e);
 
 			e.class_slot = CASTLE_NO_CLASS;
-			if (w->sums && !w->sums->tried)
-				hit_sums_read(w->m, w->sums);
-			if (w->sums && w->sums->err)
-				return w->sums->err;
-			if (w->sums && i < w->sums->n)
-				e.hits += w->sums->v[i];
+			if (ret)
+				return ret;
 		}
 		/* coarse monotonic in the map, boot time for callers */
 		e.last_hit_ns = val.b.last_hit_ns ? val.b.last_hit_ns + w->mono_to_boot : 0;
@@ -228,27 +247,31 @@ int castle_block_foreach(const struct castle_maps *m, bool reap, castle_entry_cb
 
 int castle_allow_foreach(const struct castle_maps *m, castle_entry_cb cb, void *arg)
 {
+	struct hit_sums sums = { 0 };
 	uint32_t gen = 0;
 	int ret = castle_gen_live(m, &gen, NULL);
 
 	if (ret)
 		return ret;
+	sums.n = castle_hit_bank_of(m);
+	sums.base = gen * sums.n;
 	for (int f = 0; f < 2; f++) {
 		int family = f ? 6 : 4;
 		int fd = castle_gen_inner_fd(m, f ? CASTLE_PM_ALLOW6 : CASTLE_PM_ALLOW4, gen);
 		if (fd >= 0) {
-			ret = walk(m, NULL, -1, fd, family, true, true, false, 0, cb, arg);
+			ret = walk(m, &sums, -1, fd, family, true, true, false, 0, cb, arg);
 			close(fd);
 			if (ret)
-				return ret;
+				break;
 		}
 		ret = walk(m, NULL, f ? CASTLE_MM_ALLOW6 : CASTLE_MM_ALLOW4,
 			   m->man[f ? CASTLE_MM_ALLOW6 : CASTLE_MM_ALLOW4], family, true, true, false, 0,
 			   cb, arg);
 		if (ret)
-			return ret;
+			break;
 	}
-	return 0;
+	free(sums.v);
+	return ret;
 }
 
 int castle_manual_foreach(const struct castle_maps *m, bool reap, castle_entry_cb cb, void *arg)
