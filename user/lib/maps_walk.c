@@ -206,16 +206,18 @@ static int walk(const struct castle_maps *m, struct hit_sums *sums, int mm, int 
 	return castle_map_foreach_key(fd, ksz, walk_one, &w);
 }
 
-int castle_block_foreach(const struct castle_maps *m, bool reap, castle_entry_cb cb, void *arg)
+/* One list of one family: its policy map (in the live generation) and its
+ * manual/auto map (-1: none). */
+struct list_ref {
+	int pm, mm, family;
+	bool lpm;
+};
+
+/* Walk the lists in order, each policy map then its manual map, with the
+ * policy maps' per-CPU hit slots summed in. */
+static int walk_lists(const struct castle_maps *m, const struct list_ref *lists, size_t n,
+		      bool allow, bool reap, castle_entry_cb cb, void *arg)
 {
-	static const struct { int pm, mm, family; bool lpm; } lists[] = {
-		{ CASTLE_PM_BLOCK4, CASTLE_MM_BLOCK4, 4, false },
-		{ CASTLE_PM_NHASH4, -1, 4, true }, /* keys laid out as the trie's */
-		{ CASTLE_PM_NET4, CASTLE_MM_NET4, 4, true },
-		{ CASTLE_PM_BLOCK6, CASTLE_MM_BLOCK6, 6, false },
-		{ CASTLE_PM_NHASH6, -1, 6, true },
-		{ CASTLE_PM_NET6, CASTLE_MM_NET6, 6, true },
-	};
 	uint64_t now = castle_now_boot_ns();
 	struct hit_sums sums = { 0 };
 	uint32_t gen = 0;
@@ -225,10 +227,10 @@ int castle_block_foreach(const struct castle_maps *m, bool reap, castle_entry_cb
 		return ret;
 	sums.n = castle_hit_bank_of(m);
 	sums.base = gen * sums.n;
-	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+	for (size_t i = 0; i < n; i++) {
 		int fd = castle_gen_inner_fd(m, lists[i].pm, gen);
 		if (fd >= 0) {
-			ret = walk(m, &sums, -1, fd, lists[i].family, lists[i].lpm, false, false, now,
+			ret = walk(m, &sums, -1, fd, lists[i].family, lists[i].lpm, allow, false, now,
 				   cb, arg);
 			close(fd);
 			if (ret)
@@ -237,7 +239,7 @@ int castle_block_foreach(const struct castle_maps *m, bool reap, castle_entry_cb
 		if (lists[i].mm < 0)
 			continue;
 		ret = walk(m, NULL, lists[i].mm, m->man[lists[i].mm], lists[i].family, lists[i].lpm,
-			   false, reap, now, cb, arg);
+			   allow, reap, now, cb, arg);
 		if (ret)
 			break;
 	}
@@ -245,33 +247,28 @@ int castle_block_foreach(const struct castle_maps *m, bool reap, castle_entry_cb
 	return ret;
 }
 
+int castle_block_foreach(const struct castle_maps *m, bool reap, castle_entry_cb cb, void *arg)
+{
+	static const struct list_ref lists[] = {
+		{ CASTLE_PM_BLOCK4, CASTLE_MM_BLOCK4, 4, false },
+		{ CASTLE_PM_NHASH4, -1, 4, true }, /* keys laid out as the trie's */
+		{ CASTLE_PM_NET4, CASTLE_MM_NET4, 4, true },
+		{ CASTLE_PM_BLOCK6, CASTLE_MM_BLOCK6, 6, false },
+		{ CASTLE_PM_NHASH6, -1, 6, true },
+		{ CASTLE_PM_NET6, CASTLE_MM_NET6, 6, true },
+	};
+
+	return walk_lists(m, lists, sizeof(lists) / sizeof(lists[0]), false, reap, cb, arg);
+}
+
 int castle_allow_foreach(const struct castle_maps *m, castle_entry_cb cb, void *arg)
 {
-	struct hit_sums sums = { 0 };
-	uint32_t gen = 0;
-	int ret = castle_gen_live(m, &gen, NULL);
+	static const struct list_ref lists[] = {
+		{ CASTLE_PM_ALLOW4, CASTLE_MM_ALLOW4, 4, true },
+		{ CASTLE_PM_ALLOW6, CASTLE_MM_ALLOW6, 6, true },
+	};
 
-	if (ret)
-		return ret;
-	sums.n = castle_hit_bank_of(m);
-	sums.base = gen * sums.n;
-	for (int f = 0; f < 2; f++) {
-		int family = f ? 6 : 4;
-		int fd = castle_gen_inner_fd(m, f ? CASTLE_PM_ALLOW6 : CASTLE_PM_ALLOW4, gen);
-		if (fd >= 0) {
-			ret = walk(m, &sums, -1, fd, family, true, true, false, 0, cb, arg);
-			close(fd);
-			if (ret)
-				break;
-		}
-		ret = walk(m, NULL, f ? CASTLE_MM_ALLOW6 : CASTLE_MM_ALLOW4,
-			   m->man[f ? CASTLE_MM_ALLOW6 : CASTLE_MM_ALLOW4], family, true, true, false, 0,
-			   cb, arg);
-		if (ret)
-			break;
-	}
-	free(sums.v);
-	return ret;
+	return walk_lists(m, lists, sizeof(lists) / sizeof(lists[0]), true, false, cb, arg);
 }
 
 int castle_manual_foreach(const struct castle_maps *m, bool reap, castle_entry_cb cb, void *arg)
