@@ -211,9 +211,9 @@ static int apply_read(struct daemon *d, const char *prefix, struct castle_policy
 			 st.entries[CASTLE_PM_NET6] + st.entries[CASTLE_PM_NHASH6] +
 			 st.entries[CASTLE_PM_ALLOW4] + st.entries[CASTLE_PM_ALLOW6];
 	if (st.hit_err)
-		logf_("warning: per-CPU hit counters (%s): %u of the policy's %u CIDRs count hits "
+		logf_("warning: per-CPU hit counters (%s): %u of the policy's entries count hits "
 		      "per CPU, the rest by a locked add, slower under a flood",
-		      strerror(-st.hit_err), st.hit_slots, ncidr);
+		      strerror(-st.hit_err), st.hit_slots);
 	else if (st.hit_slots < ncidr && st.hit_slots)
 		logf_("note: %u of the policy's %u CIDRs count hits per CPU (the slots of "
 		      "block_hits); the rest by a locked add", st.hit_slots, ncidr);

@@ -153,15 +153,16 @@ struct castle_block_val {
 };
 
 /*
- * A policy CIDR (block or allow) counts its hits in a per-CPU slot of
- * `block_hits` (a plain add; `hits` holds what a reload carried over)
- * instead of a locked add on the shared entry: few CIDRs take the packets
- * of many sources from every CPU at once, and the locked add took half the drop function's
+ * A policy entry (block or allow CIDR, exact block) counts its hits in a
+ * per-CPU slot of `block_hits` (a plain add; `hits` holds what a reload
+ * carried over) instead of a locked add on the shared entry: few CIDRs take
+ * the packets of many sources from every CPU at once, and RSS spreads one
+ * source over the CPUs by its ports, and the locked add took half the drop function's
  * samples live, 2-3 % of the drop rate (docs/BENCHMARKS.md, eighth and
  * ninth rounds). castle_gen_commit gives each generation's
- * CIDRs the slots of bank (gen & 1), zeroed first, block CIDRs before allow
- * CIDRs; CIDRs past a bank's size, exact and manual/auto entries keep the
- * locked add (CASTLE_HIT_SLOT clear: a block entry's class_slot is then
+ * entries the slots of bank (gen & 1), zeroed first: block CIDRs, then
+ * allow CIDRs, then exact blocks; entries past a bank's size and manual/auto
+ * entries keep the locked add (CASTLE_HIT_SLOT clear: a block entry's class_slot is then
  * 0..CASTLE_MAX_CLASSES-1 or CASTLE_NO_CLASS, an allow entry's hit_slot 0).
  * An entry's hits are `hits` plus the sum of its slot over the CPUs.
  */

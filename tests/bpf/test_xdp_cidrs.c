@@ -5,7 +5,7 @@
  * lengths, in the LPM tries otherwise (and always while a program of an older
  * build runs on the maps); an expired CIDR never hides a live enclosing one,
  * in either, nor in the manual trie; hits count in per-CPU slots while the
- * bank lasts (block CIDRs first, then allow CIDRs). test_xdp_lists.c has the lists' order,
+ * bank lasts (block CIDRs first, then allow CIDRs, then exact blocks). test_xdp_lists.c has the lists' order,
  * origins, TTLs, hit counters and counts.
  */
 #include <errno.h>
@@ -69,6 +69,7 @@ static void expired_cidr_does_not_unblock_enclosing(struct fx *f, bool trie)
 	if (trie)
 		pad_lengths(f);
 	fx_allow(f, "198.19.100.0/24"); /* allow CIDRs take what is left: nothing */
+	fx_block(f, "198.19.200.1/32", 0); /* and exact blocks after them */
 	fx_commit(f);
 	assert_int_equal(live_lists(f) & ((1u << CASTLE_PM_NET4) | (1u << CASTLE_PM_NET6) |
 					  (1u << CASTLE_PM_NHASH4) | (1u << CASTLE_PM_NHASH6)),
@@ -317,6 +318,7 @@ static void cidrs_past_the_hit_bank(struct fx *f, bool trie)
 	if (trie)
 		pad_lengths(f);
 	fx_allow(f, "198.19.100.0/24"); /* allow CIDRs take what is left: nothing */
+	fx_block(f, "198.19.200.1/32", 0); /* and exact blocks after them */
 	fx_commit(f);
 	assert_int_equal(live_lists(f) & ((1u << CASTLE_PM_NET4) | (1u << CASTLE_PM_NHASH4)),
 			 1u << (trie ? CASTLE_PM_NET4 : CASTLE_PM_NHASH4));
@@ -354,6 +356,14 @@ static void cidrs_past_the_hit_bank(struct fx *f, bool trie)
 	assert_int_equal(av.hits, 1);
 	assert_true(fx_allow_entry(f, "198.19.100.0/24", &en));
 	assert_int_equal(en.hits, 1);
+
+	struct pkt_spec ex = fx_udp4("198.19.200.1");
+
+	assert_int_equal(fx_run_spec(f, &ex), XDP_DROP);
+	assert_int_equal(castle_cidr_parse("198.19.200.1/32", &c, err, sizeof(err)), 0);
+	assert_int_equal(castle_block_lookup(&f->maps, &c, true, &v), 0);
+	assert_false(v.class_slot & CASTLE_HIT_SLOT);
+	assert_int_equal(v.hits, 1);
 }
 
 static void cidrs_past_the_hit_bank_hash(void **state)

@@ -249,9 +249,10 @@ static void test_hit_slots_across_reloads(void **state)
 {
 	static const char pol[] = "version: 1\nblock:\n"
 				  "  - { cidr: 198.18.44.0/24, ttl: 1h }\n"
-				  "  - 198.18.45.0/24\n";
+				  "  - 198.18.45.0/24\n"
+				  "  - { cidr: 198.18.46.7, ttl: 1h }\n";
 	uint32_t bank = castle_hit_bank_of(&maps), ncpu = libbpf_num_possible_cpus();
-	struct castle_block_val a0, b0, a1, b1;
+	struct castle_block_val a0, b0, a1, b1, h0, h1;
 	struct castle_apply_stats st;
 
 	(void)state;
@@ -260,21 +261,30 @@ static void test_hit_slots_across_reloads(void **state)
 	apply(pol, &st);
 	pol_entry("198.18.44.0/24", &a0);
 	pol_entry("198.18.45.0/24", &b0);
+	pol_entry("198.18.46.7", &h0);
 	assert_true((a0.class_slot & CASTLE_HIT_SLOT) && (b0.class_slot & CASTLE_HIT_SLOT));
+	assert_true(h0.class_slot & CASTLE_HIT_SLOT); /* the exact one: after the CIDRs */
 	uint32_t sa = a0.class_slot & ~CASTLE_HIT_SLOT, sb = b0.class_slot & ~CASTLE_HIT_SLOT;
+	uint32_t sh = h0.class_slot & ~CASTLE_HIT_SLOT;
 	uint32_t other = sa < bank ? bank : 0; /* the next generation's bank */
 	assert_true(sa != sb && sa / bank == sb / bank);
+	assert_int_equal(sh % bank, 2);
 	put_slot(sa, 3);
 	put_slot(sb, 5);
+	put_slot(sh, 7);
 	assert_int_equal(listed_hits("198.18.44.0/24"), 3 * ncpu);
 	assert_int_equal(listed_hits("198.18.45.0/24"), 5 * ncpu);
 	/* what a generation before left in the next bank */
 	put_slot(other, 1000);
 	put_slot(other + 1, 1000);
+	put_slot(other + 2, 1000);
 
 	apply(pol, &st);
-	assert_int_equal(st.ttl_kept, 1);
+	assert_int_equal(st.ttl_kept, 2);
 	pol_entry("198.18.44.0/24", &a1);
+	pol_entry("198.18.46.7", &h1);
+	assert_int_equal(h1.hits, 7 * ncpu); /* an exact TTL entry carries its slot too */
+	assert_int_equal(listed_hits("198.18.46.7/32"), 7 * ncpu);
 	pol_entry("198.18.45.0/24", &b1);
 	assert_true((a1.class_slot & CASTLE_HIT_SLOT) && (b1.class_slot & CASTLE_HIT_SLOT));
 	assert_int_equal((a1.class_slot & ~CASTLE_HIT_SLOT) / bank, other / bank);

@@ -21,7 +21,8 @@ struct castle_apply_stats {
 	uint32_t ttl_kept;		/* TTL entries that kept their remaining time */
 	uint32_t notes;			/* comments written to the notes map */
 	uint32_t notes_lost;		/* comments the notes map had no room for */
-	uint32_t hit_slots;		/* block CIDRs counting hits per CPU */
+	uint32_t hit_slots;		/* entries counting hits per CPU (CIDRs
+					 * first, then exact blocks) */
 	int hit_err;			/* -errno: why none does (see castle_gen) */
 	double seconds;			/* build + commit time */
 };

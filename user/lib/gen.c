@@ -218,6 +218,54 @@ static int take_allow_slots(struct castle_gen *g, const struct hit_slots *hs, ui
 	return 0;
 }
 
+/* Give exact blocks the slots the CIDRs left, in the hash's order (a
+ * million entries cannot all have one). Batches: a lookup, the values
+ * rewritten, an update; the maps are not live yet. 0 or -errno. */
+static int take_exact_slots(struct castle_gen *g, const struct hit_slots *hs, uint32_t *next)
+{
+	const uint32_t chunk = 4096;	/* more than any bucket holds */
+	struct castle_block_val *vals = malloc(chunk * sizeof(*vals));
+	struct castle_in6 *keys = malloc(chunk * sizeof(*keys)); /* the larger key */
+	int ret = 0;
+
+	if (!vals || !keys) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (int f = 0; f < 2 && !ret && *next < hs->size; f++) {
+		int fd = g->inner[f ? CASTLE_PM_BLOCK6 : CASTLE_PM_BLOCK4];
+		uint32_t in = 0, out = 0;
+		bool first = true;
+
+		while (*next < hs->size) {
+			LIBBPF_OPTS(bpf_map_batch_opts, o);
+			uint32_t cnt = chunk, take;
+			int e = bpf_map_lookup_batch(fd, first ? NULL : &in, &out, keys, vals, &cnt,
+						     &o) ? errno : 0;
+
+			if (e && e != ENOENT) {
+				ret = -e;
+				break;
+			}
+			take = cnt < hs->size - *next ? cnt : hs->size - *next;
+			for (uint32_t i = 0; i < take; i++)
+				vals[i].class_slot = CASTLE_HIT_SLOT | (hs->base + (*next)++);
+			if (take && bpf_map_update_batch(fd, keys, vals, &take, &o)) {
+				ret = -errno;
+				break;
+			}
+			if (e == ENOENT)
+				break;
+			in = out;
+			first = false;
+		}
+	}
+out:
+	free(vals);
+	free(keys);
+	return ret;
+}
+
 /*
  * Make the block-CIDR maps of family f (0: IPv4) and put g's CIDRs of that
  * family in one of them: the prefix-length hash when they come in at most
@@ -315,11 +363,11 @@ int castle_gen_commit(struct castle_maps *m, struct castle_gen *g, const struct 
 	 * add. Commits never run at once (castled holds the pin lock). */
 	struct hit_slots hs = { 0 };
 	uint32_t nslots = 0;
-	size_t ncidrs = g->nnet[0] + g->nnet[1] + g->nallow;
+	size_t nall = (size_t)g->nnet[0] + g->nnet[1] + g->nallow + g->nexact;
 
 	hs.size = castle_hit_bank_of(m);
 	hs.base = standby * hs.size;
-	g->hit_err = castle_hits_zero(m, hs.base, ncidrs < hs.size ? (uint32_t)ncidrs : hs.size);
+	g->hit_err = castle_hits_zero(m, hs.base, nall < hs.size ? (uint32_t)nall : hs.size);
 	if (g->hit_err)
 		hs.size = 0;
 
@@ -333,6 +381,8 @@ int castle_gen_commit(struct castle_maps *m, struct castle_gen *g, const struct 
 	 * slower. */
 	if (!g->hit_err && hs.size && nslots < hs.size)
 		g->hit_err = take_allow_slots(g, &hs, &nslots);
+	if (!g->hit_err && hs.size && nslots < hs.size)
+		g->hit_err = take_exact_slots(g, &hs, &nslots);
 	if (m->nlens >= 0 && bpf_map_update_elem(m->nlens, &standby, &lens, BPF_ANY)) {
 		ret = -errno;
 		snprintf(err, errlen, "write %s[%u]: %s", CASTLE_MAP_POL_NLENS, standby,
@@ -403,8 +453,12 @@ int castle_gen_add_block(struct castle_gen *g, const struct castle_cidr *c, cons
 	struct castle_gen_net *e;
 	struct castle_cidr masked = *c;
 
-	if (castle_cidr_is_host(c))
-		return put(g->inner[f ? CASTLE_PM_BLOCK6 : CASTLE_PM_BLOCK4], c->addr, v, BPF_ANY);
+	if (castle_cidr_is_host(c)) {
+		int ret = put(g->inner[f ? CASTLE_PM_BLOCK6 : CASTLE_PM_BLOCK4], c->addr, v, BPF_ANY);
+
+		g->nexact += !ret;
+		return ret;
+	}
 	if (g->nnet[f] == g->capnet[f]) {
 		size_t cap = g->capnet[f] ? g->capnet[f] * 2 : 64;
 		void *p = realloc(g->net[f], cap * sizeof(*g->net[f]));
@@ -465,6 +519,7 @@ int castle_gen_add_block_batch(struct castle_gen *g, int family, const void *key
 
 		if (bpf_map_update_batch(fd, (const char *)keys + off * ksz, vals + off, &cnt, &o))
 			return -errno;
+		g->nexact += cnt;
 	}
 	return 0;
 }

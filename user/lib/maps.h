@@ -110,9 +110,10 @@ struct castle_gen {
 	size_t nnet[2], capnet[2];
 	uint32_t net_size;		/* capacity for them (castle_gen_sizes.net) */
 	uint32_t nallow;		/* allow CIDRs added (both families) */
-	/* Set by castle_gen_commit: how many of the CIDRs (block, then allow)
-	 * got a per-CPU hit slot, and why none did (-errno zeroing the bank or
-	 * giving an allow CIDR its slot; 0 when block_hits is not pinned, as
+	uint32_t nexact;		/* exact blocks added (both families) */
+	/* Set by castle_gen_commit: how many entries (block CIDRs, then allow
+	 * CIDRs, then exact blocks) got a per-CPU hit slot, and why none did
+	 * (-errno zeroing the bank or giving an entry its slot; 0 when block_hits is not pinned, as
 	 * with an older build's pins, or on success). */
 	uint32_t hit_slots;
 	int hit_err;
