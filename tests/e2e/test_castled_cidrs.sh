@@ -11,7 +11,8 @@ IN28=198.18.67.20	# in 198.18.67.16/28
 IN22=198.18.73.9	# in 198.18.72.0/22
 OUT=198.18.70.1		# in none
 IN48=2001:db8:66::5	# in 2001:db8:66::/48
-E2E_SRC_ALIASES="$IN24 $IN28 $IN22 $OUT $IN48"
+HOST=198.18.68.9	# an exact block of the TTL policy below
+E2E_SRC_ALIASES="$IN24 $IN28 $IN22 $OUT $IN48 $HOST"
 
 xdp() { metric castle_packets_total "stage=\"xdp\",verdict=\"$1\",reason=\"$2\""; }
 entries() { metric castle_map_entries "map=\"$1\""; }
@@ -86,8 +87,9 @@ expect_drops trie 18
 t_eq "trie: hits on the /28" 2 "$(hits 198.18.67.16/28)"
 
 # ---- hits across reloads (per-CPU slots, README "Counters") -----------------
-# A TTL CIDR kept by a reload keeps its count (its slot's, carried into the
-# next generation's entry); an entry without a TTL starts afresh.
+# A TTL entry kept by a reload keeps its count (its slot's, carried into the
+# next generation's entry), a CIDR or an exact block alike; an entry without
+# a TTL starts afresh.
 ttl_policy() {
 	e2e_policy <<'YAML'
 version: 1
@@ -95,6 +97,7 @@ block:
   - { cidr: 198.18.66.0/24, ttl: 1h }
   - 198.18.67.16/28
   - 2001:db8:66::/48
+  - { cidr: 198.18.68.9, ttl: 1h }
 YAML
 }
 ttl_policy
@@ -102,16 +105,19 @@ castled_reload
 t_eq "reload with a TTL CIDR applied" 3 "$(metric castle_policy_serial)"
 send_udp $IN24 $DUT4 9999 3
 send_udp $IN28 $DUT4 9999 1
-wait_metric castle_packets_total 'reason="blocklist"' 22
+send_udp $HOST $DUT4 9999 2
+wait_metric castle_packets_total 'reason="blocklist"' 24
 t_eq "the TTL /24 counts its hits" 3 "$(hits 198.18.66.0/24)"
+t_eq "the TTL exact block counts its hits" 2 "$(hits 198.18.68.9)"
 ttl_policy
 castled_reload
 t_eq "the same policy applied again" 4 "$(metric castle_policy_serial)"
-t_cmd "... its TTL CIDR kept" castled_log_has "1 TTLs kept"
+t_cmd "... its TTL entries kept" castled_log_has "2 TTLs kept"
 t_eq "the kept TTL /24 kept its hits" 3 "$(hits 198.18.66.0/24)"
+t_eq "the kept TTL exact block kept its hits" 2 "$(hits 198.18.68.9)"
 t_eq "the /28 (no TTL) starts afresh" 0 "$(hits 198.18.67.16/28)"
 send_udp $IN24 $DUT4 9999 2
-wait_metric castle_packets_total 'reason="blocklist"' 24
+wait_metric castle_packets_total 'reason="blocklist"' 26
 t_eq "... and counts on from there" 5 "$(hits 198.18.66.0/24)"
 # An allow CIDR counts in a slot of the same bank, after the block CIDRs.
 e2e_policy <<'YAML'
