@@ -49,7 +49,7 @@ static __always_inline struct castle_allow_val *castle_allow6(__u32 gen, __u32 h
 }
 
 /* Count a hit of a list entry: in its per-CPU slot when it has one (a
- * policy CIDR, see CASTLE_HIT_SLOT), else by a locked add on the entry's
+ * policy entry, see CASTLE_HIT_SLOT), else by a locked add on the entry's
  * `hits`, which every CPU may be adding to at once. The programs run with
  * preemption off, so a plain add on this CPU's slot loses nothing. */
 static __always_inline void castle_hit(__u64 *hits, __u32 slot)

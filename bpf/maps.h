@@ -140,7 +140,7 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } pol_nlens SEC(".maps");
 
-/* Per-CPU hit counters of the policy's block CIDRs, two banks (one per
+/* Per-CPU hit counters of the policy's entries, two banks (one per
  * generation); see CASTLE_HIT_SLOT. Sized by castled. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -149,22 +149,23 @@ struct castle_block_val {
 				 * it to CLOCK_BOOTTIME for listings */
 	__u32 origin;		/* enum castle_origin */
 	__u32 class_slot;	/* auto: the class that banned the source;
-				 * policy CIDR: CASTLE_HIT_SLOT | its counter */
+				 * policy: CASTLE_HIT_SLOT | its counter */
 };
 
 /*
  * A policy entry (block or allow CIDR, exact block) counts its hits in a
  * per-CPU slot of `block_hits` (a plain add; `hits` holds what a reload
- * carried over) instead of a locked add on the shared entry: few CIDRs take
- * the packets of many sources from every CPU at once, and RSS spreads one
- * source over the CPUs by its ports, and the locked add took half the drop function's
- * samples live, 2-3 % of the drop rate (docs/BENCHMARKS.md, eighth and
- * ninth rounds). castle_gen_commit gives each generation's
- * entries the slots of bank (gen & 1), zeroed first: block CIDRs, then
- * allow CIDRs, then exact blocks; entries past a bank's size and manual/auto
- * entries keep the locked add (CASTLE_HIT_SLOT clear: a block entry's class_slot is then
- * 0..CASTLE_MAX_CLASSES-1 or CASTLE_NO_CLASS, an allow entry's hit_slot 0).
- * An entry's hits are `hits` plus the sum of its slot over the CPUs.
+ * carried over) instead of a locked add on the shared entry. Few CIDRs take
+ * the packets of many sources from every CPU at once, RSS spreads even one
+ * source over the CPUs by its ports, and the locked add took half the drop
+ * function's samples live, 2-3 % of the drop rate (docs/BENCHMARKS.md,
+ * eighth and ninth rounds). castle_gen_commit gives each generation's
+ * entries the slots of bank (gen & 1), zeroed first: block CIDRs, then allow
+ * CIDRs, then exact blocks. Entries past a bank's size and manual/auto
+ * entries keep the locked add (CASTLE_HIT_SLOT clear: a block entry's
+ * class_slot is then 0..CASTLE_MAX_CLASSES-1 or CASTLE_NO_CLASS, an allow
+ * entry's hit_slot 0). An entry's hits are `hits` plus the sum of its slot
+ * over the CPUs.
  */
 #define CASTLE_HIT_SLOT 0x80000000u
 /* block_hits holds two banks of this many slots unless castled sizes it to

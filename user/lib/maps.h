@@ -112,9 +112,9 @@ struct castle_gen {
 	uint32_t nallow;		/* allow CIDRs added (both families) */
 	uint32_t nexact;		/* exact blocks added (both families) */
 	/* Set by castle_gen_commit: how many entries (block CIDRs, then allow
-	 * CIDRs, then exact blocks) got a per-CPU hit slot, and why none did
-	 * (-errno zeroing the bank or giving an entry its slot; 0 when block_hits is not pinned, as
-	 * with an older build's pins, or on success). */
+	 * CIDRs, then exact blocks) got a per-CPU hit slot, and why not all
+	 * did (-errno zeroing the bank or giving an entry its slot; 0 on
+	 * success, or when block_hits is not pinned, as with older pins). */
 	uint32_t hit_slots;
 	int hit_err;
 };

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * maps_hits.c - the per-CPU hit slots of the policy's block CIDRs
+ * maps_hits.c - the per-CPU hit slots of the policy's entries
  * (block_hits, see CASTLE_HIT_SLOT): how many a host gets, reading an
  * entry's hits, zeroing a bank before a generation uses it. See maps.h.
  */

@@ -116,13 +116,14 @@ struct walk_ctx {
 	void *arg;
 };
 
-/* Add what an entry's per-CPU slot counted to e->hits (0, or -errno when
- * the bank could not be read: the listing fails rather than show less). */
+/* Add what an entry's per-CPU slot, if it has one, counted to e->hits (0,
+ * or -errno when the bank could not be read: the listing fails rather than
+ * show less). */
 static int add_slot(const struct walk_ctx *w, uint32_t slot, struct castle_entry *e)
 {
 	uint32_t i = (slot & ~CASTLE_HIT_SLOT) - (w->sums ? w->sums->base : 0);
 
-	if (!w->sums)
+	if (!(slot & CASTLE_HIT_SLOT) || !w->sums)
 		return 0;
 	if (!w->sums->tried)
 		hit_sums_read(w->m, w->sums);
@@ -142,6 +143,7 @@ static int walk_one(int fd, const void *kp, void *arg)
 		struct castle_allow_val a;
 	} val;
 	struct castle_entry e = { .allow = w->allow };
+	int ret;
 
 	if (bpf_map_lookup_elem(fd, key, &val))
 		return 0; /* deleted meanwhile */
@@ -159,25 +161,20 @@ static int walk_one(int fd, const void *kp, void *arg)
 		e.origin = val.a.origin;
 		e.created_ns = val.a.created_ns;
 		e.hits = val.a.hits;
-		if (val.a.hit_slot & CASTLE_HIT_SLOT) {
-			int ret = add_slot(w, val.a.hit_slot, &e);
-
-			if (ret)
-				return ret;
-		}
+		ret = add_slot(w, val.a.hit_slot, &e);
+		if (ret)
+			return ret;
 	} else {
 		e.origin = val.b.origin;
 		e.class_slot = val.b.class_slot;
 		e.expires_ns = val.b.expires_ns;
 		e.created_ns = val.b.created_ns;
 		e.hits = val.b.hits;
-		if (val.b.class_slot & CASTLE_HIT_SLOT) {
-			int ret = add_slot(w, val.b.class_slot, &e);
-
-			e.class_slot = CASTLE_NO_CLASS;
-			if (ret)
-				return ret;
-		}
+		if (val.b.class_slot & CASTLE_HIT_SLOT)
+			e.class_slot = CASTLE_NO_CLASS; /* a hit slot, not a class */
+		ret = add_slot(w, val.b.class_slot, &e);
+		if (ret)
+			return ret;
 		/* coarse monotonic in the map, boot time for callers */
 		e.last_hit_ns = val.b.last_hit_ns ? val.b.last_hit_ns + w->mono_to_boot : 0;
 		if (e.expires_ns && e.expires_ns <= w->now) {
