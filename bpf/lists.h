@@ -49,21 +49,80 @@ static __always_inline struct castle_allow_val *castle_allow6(__u32 gen, __u32 h
 }
 
 /* Count a hit of a list entry: in its per-CPU slot when it has one (a
- * policy entry, see CASTLE_HIT_SLOT), else by a locked add on the entry's
- * `hits`, which every CPU may be adding to at once. The programs run with
- * preemption off, so a plain add on this CPU's slot loses nothing. */
+ * policy entry in block_hits, see CASTLE_HIT_SLOT; a manual/auto entry in
+ * man_hits, see CASTLE_HIT_MAN), else by a locked add on the entry's `hits`,
+ * which every CPU may be adding to at once. The programs run with preemption
+ * off, so a plain add on this CPU's slot loses nothing. */
 static __always_inline void castle_hit(__u64 *hits, __u32 slot)
 {
 	if (slot & CASTLE_HIT_SLOT) {
 		__u32 i = slot & ~CASTLE_HIT_SLOT;
-		__u64 *c = bpf_map_lookup_elem(&block_hits, &i);
+		__u64 *c;
 
+		if (slot & CASTLE_HIT_MAN) {
+			i = CASTLE_MAN_SLOT_IDX(slot);
+			c = bpf_map_lookup_elem(&man_hits, &i);
+		} else {
+			c = bpf_map_lookup_elem(&block_hits, &i);
+		}
 		if (c) {
 			*c += 1;
 			return;
 		}
 	}
 	__sync_fetch_and_add(hits, 1);
+}
+
+/* log2 of a word with one bit set. */
+static __always_inline __u32 castle_bit_index(__u64 b)
+{
+	__u32 n = 0;
+
+	if (b >> 32) { n += 32; b >>= 32; }
+	if (b >> 16) { n += 16; b >>= 16; }
+	if (b >> 8) { n += 8; b >>= 8; }
+	if (b >> 4) { n += 4; b >>= 4; }
+	if (b >> 2) { n += 2; b >>= 2; }
+	if (b >> 1)
+		n += 1;
+	return n;
+}
+
+/* Claim a free man_hits slot for a new manual/auto entry (see
+ * CASTLE_HIT_MAN): the lowest clear bit of the first of CASTLE_MAN_SLOT_TRIES
+ * words from the shared cursor that has one, set with an atomic OR that
+ * tells whether another CPU or user space took it first. Returns
+ * CASTLE_MAN_SLOT(slot, cls), or cls alone when no slot was free (the entry
+ * then counts by the locked add). A claimed slot is zero: castled zeroes
+ * slots before it frees them. */
+static __always_inline __u32 castle_man_slot_claim(__u32 cls)
+{
+	__u32 zero = 0;
+	struct castle_man_slots_hdr *h = bpf_map_lookup_elem(&man_slots, &zero);
+	__u32 words, start;
+
+	if (!h)
+		return cls;
+	words = h->words;
+	if (!words)
+		return cls;
+	start = __sync_fetch_and_add(&h->cursor, 1);
+	for (__u32 i = 0; i < CASTLE_MAN_SLOT_TRIES; i++) {
+		__u32 w = 1 + (start + i) % words;
+		__u64 *p = bpf_map_lookup_elem(&man_slots, &w);
+		__u64 cur, b;
+
+		if (!p)
+			break;
+		cur = *(volatile __u64 *)p;
+		if (cur == ~0ull)
+			continue;
+		b = ~cur & (cur + 1);
+		if (__sync_fetch_and_or(p, b) & b)
+			continue; /* taken meanwhile: look at the next word */
+		return CASTLE_MAN_SLOT((w - 1) * 64 + castle_bit_index(b), cls);
+	}
+	return cls;
 }
 
 /* Allow beats everything: true when the source is on either allowlist. */

@@ -150,6 +150,26 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } block_hits SEC(".maps");
 
+/* Per-CPU hit counters of manual and auto entries, claimed in man_slots (see
+ * CASTLE_HIT_MAN). Sized by castled; man_slots holds one bit per slot after
+ * its header word. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, CASTLE_MAN_SLOTS_DEFAULT);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} man_hits SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1 + CASTLE_MAN_SLOTS_DEFAULT / 64);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} man_slots SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);

@@ -9,6 +9,7 @@
 
 #include "common.h"
 #include "parse.h"
+#include "lists.h"
 
 #ifndef ENOENT
 #define ENOENT 2
@@ -166,11 +167,13 @@ static __always_inline void castle_autoban(const struct castle_rl_key *k, const 
 	struct castle_block_val v = {
 		.created_ns = bpf_ktime_get_boot_ns(),
 		.origin = CASTLE_ORIGIN_AUTO,
-		.class_slot = k->class_slot,
 	};
 	__u32 plen = k->family == 4 ? c->plen4 : c->plen6;
 
 	v.expires_ns = v.created_ns + c->ban_for_ns;
+	/* the class, and a per-CPU hit slot: a banned flooder's packets come
+	 * on every CPU (RSS spreads one source by its ports) */
+	v.class_slot = castle_man_slot_claim(k->class_slot);
 	if (k->family == 4) {
 		if (plen >= 32) {
 			__u32 a;

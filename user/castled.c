@@ -34,6 +34,7 @@
 #include "policy.h"
 
 #define TICK_SEC 1
+#define MAN_SWEEP_SEC 5
 #define NOTES_GC_SEC 60
 
 struct daemon {
@@ -47,6 +48,9 @@ struct daemon {
 	struct castle_metrics_snapshot snap;
 	bool gone[CASTLE_MAX_IFACES];		/* unloaded from under us */
 	time_t last_steady_reap;		/* rl_steady idle sweep (tick) */
+	time_t last_man_sweep;			/* man_hits slot sweep (tick) */
+	struct castle_man_sweep man_sweep;	/* its candidates */
+	bool man_sweep_logged;			/* a failed sweep said so */
 	int healed_logged;			/* man_count heals logged, 1 << CASTLE_MM_x */
 	char persist_err[512];			/* last persist failure logged, "" if none */
 	int lock_fd;				/* flock on the pin directory, -1 if none */
@@ -346,6 +350,17 @@ static void tick(struct daemon *d, bool final)
 		d->last_steady_reap = time(NULL);
 		castle_rl_reap_steady(&d->l.maps, CASTLE_RL_STEADY_IDLE_NS);
 	}
+	/* Slots of manual/auto entries gone (deleted, reaped, overwritten) for
+	 * two sweeps go back to the free bitmap, zeroed (see CASTLE_HIT_MAN). */
+	if (!final && time(NULL) - d->last_man_sweep >= MAN_SWEEP_SEC) {
+		d->last_man_sweep = time(NULL);
+		ret = castle_man_slots_sweep(&d->l.maps, &d->man_sweep);
+		if (ret < 0 && !d->man_sweep_logged)
+			logf_("sweep the hit slots of manual entries: %s (retrying every %ds; "
+			      "new entries may count by a locked add meanwhile)", strerror(-ret),
+			      MAN_SWEEP_SEC);
+		d->man_sweep_logged = ret < 0;
+	}
 	castle_metrics_update(d->metrics, &d->snap);
 }
 
@@ -549,6 +564,7 @@ int main(int argc, char **argv)
 		ready_fd = daemonize();
 	ret = run(&d, ready_fd);
 	castle_metrics_stop(d.metrics);
+	castle_man_sweep_free(&d.man_sweep);
 	castle_loader_close(&d.l);
 	if (d.msrc.tls_results > 0)
 		close(d.msrc.tls_results);

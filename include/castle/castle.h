@@ -148,8 +148,10 @@ struct castle_block_val {
 				 * castle_tick_mono_ns, cheap); maps_walk.c converts
 				 * it to CLOCK_BOOTTIME for listings */
 	__u32 origin;		/* enum castle_origin */
-	__u32 class_slot;	/* auto: the class that banned the source;
-				 * policy: CASTLE_HIT_SLOT | its counter */
+	__u32 class_slot;	/* policy: CASTLE_HIT_SLOT | its counter;
+				 * manual/auto: CASTLE_MAN_SLOT(counter, class)
+				 * or just the class (auto: the class that
+				 * banned the source, manual: CASTLE_NO_CLASS) */
 };
 
 /*
@@ -161,10 +163,10 @@ struct castle_block_val {
  * function's samples live, 2-3 % of the drop rate (docs/BENCHMARKS.md,
  * eighth and ninth rounds). castle_gen_commit gives each generation's
  * entries the slots of bank (gen & 1), zeroed first: block CIDRs, then allow
- * CIDRs, then exact blocks. Entries past a bank's size and manual/auto
- * entries keep the locked add (CASTLE_HIT_SLOT clear: a block entry's
- * class_slot is then 0..CASTLE_MAX_CLASSES-1 or CASTLE_NO_CLASS, an allow
- * entry's hit_slot 0). An entry's hits are `hits` plus the sum of its slot
+ * CIDRs, then exact blocks. Entries past a bank's size keep the locked add
+ * (CASTLE_HIT_SLOT clear: a block entry's class_slot is then CASTLE_NO_CLASS,
+ * an allow entry's hit_slot 0); manual/auto entries have slots of their own
+ * (CASTLE_HIT_MAN below). An entry's hits are `hits` plus the sum of its slot
  * over the CPUs.
  */
 #define CASTLE_HIT_SLOT 0x80000000u
@@ -172,12 +174,47 @@ struct castle_block_val {
  * the host (castle_hit_bank in user/lib/maps.h). */
 #define CASTLE_HIT_BANK_DEFAULT 1024
 
+/*
+ * Manual and auto entries (castlectl's, the XDP program's auto-bans) count in
+ * a slot of `man_hits` instead, which no generation owns: a CIDR blocked by
+ * hand during a flood and an auto-banned flooder are the entries every CPU
+ * hits at once. Their writers claim a free slot in the bitmap `man_slots`
+ * with an atomic OR (user space on its mapping, the program with BPF_ATOMIC),
+ * word by word from a shared cursor. Claimed slots are zero. Nobody frees a
+ * slot but castled: its sweep (castle_man_slots_sweep) zeroes and releases a
+ * slot no manual/auto entry has named in two sweeps in a row, so a deleted,
+ * reaped or overwritten entry's slot is not handed on while a program may
+ * still add to it, nor is a slot claimed by a writer that has not inserted
+ * its entry yet. Without castled, or with every slot taken, an entry keeps
+ * the locked add (no CASTLE_HIT_SLOT bit). The value names the slot in bits
+ * 8..29 and keeps the class in the low byte:
+ */
+#define CASTLE_HIT_MAN 0x40000000u
+#define CASTLE_MAN_SLOT(i, cls) (CASTLE_HIT_SLOT | CASTLE_HIT_MAN | ((__u32)(i) << 8) | ((cls) & 0xffu))
+#define CASTLE_MAN_SLOT_IDX(v) (((v) >> 8) & 0x3fffffu)
+#define CASTLE_MAN_SLOTS_MAX (1u << 22)
+/* man_hits holds this many slots unless castled sizes it to the host
+ * (castle_man_slots in user/lib/maps.h); man_slots one word per 64, after
+ * its header. */
+#define CASTLE_MAN_SLOTS_DEFAULT 1024
+/* man_slots[0]: where the next claim starts looking (a word index, taken
+ * modulo `words` by whoever claims), and how many bitmap words follow
+ * (written once by the first user space to open the map: 0 = no slots). */
+struct castle_man_slots_hdr {
+	__u32 cursor;
+	__u32 words;
+};
+/* Bitmap words a claim looks at before it gives up (the entry then keeps
+ * the locked add). */
+#define CASTLE_MAN_SLOT_TRIES 4
+
 /* Value of every allowlist map. */
 struct castle_allow_val {
 	__u64 created_ns;
 	__u64 hits;
 	__u32 origin;
-	__u32 hit_slot;		/* policy CIDR: CASTLE_HIT_SLOT | its counter */
+	__u32 hit_slot;		/* policy CIDR: CASTLE_HIT_SLOT | its counter;
+				 * manual: CASTLE_MAN_SLOT(counter, 0) or 0 */
 };
 
 /* Value of pol_csrc4/6: the classes whose match.src holds this prefix. User
@@ -484,6 +521,8 @@ struct castle_event {
 #define CASTLE_MAP_IFACES "ifaces"
 #define CASTLE_MAP_NOTES "notes"
 #define CASTLE_MAP_BLOCK_HITS "block_hits"
+#define CASTLE_MAP_MAN_HITS "man_hits"
+#define CASTLE_MAP_MAN_SLOTS "man_slots"
 
 /* Other pins under the pin directory. Links are pinned so that an attachment
  * outlives castled; XDP through libxdp/netlink needs no link. */

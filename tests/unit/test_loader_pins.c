@@ -3,9 +3,10 @@
  * test_loader_pins.c - castle_loader_open sizes the maps it creates to the
  * host and keeps the size of the ones already pinned: block_hits gets two
  * banks of castle_hit_bank() slots (4 MiB of per-CPU counters, clamped to
- * 256..65536 slots per bank), and a block_hits pinned at another size (an
- * older or newer build's) is adopted, not refused. Private pin directory;
- * needs root (BPF).
+ * 256..65536 slots per bank), man_hits castle_man_slots() (2 MiB, clamped
+ * to 1024..65536) with man_slots one bit each after its header, and a
+ * block_hits or man_hits pinned at another size (an older or newer build's)
+ * is adopted, not refused. Private pin directory; needs root (BPF).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -23,13 +24,18 @@
 
 static char pin[128];
 
-static uint32_t hits_entries(const struct castle_loader *l)
+static uint32_t entries_of(int fd)
 {
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);
 
-	assert_int_equal(bpf_obj_get_info_by_fd(l->maps.block_hits, &info, &len), 0);
+	assert_int_equal(bpf_obj_get_info_by_fd(fd, &info, &len), 0);
 	return info.max_entries;
+}
+
+static uint32_t hits_entries(const struct castle_loader *l)
+{
+	return entries_of(l->maps.block_hits);
 }
 
 static void open_loader(struct castle_loader *l)
@@ -80,11 +86,67 @@ static void test_pinned_hit_bank_adopted(void **state)
 	ut_rm_dir(pin);
 }
 
+static void test_man_slots_sized_to_the_host(void **state)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	uint64_t want = (2ull << 20) / (8 * (uint64_t)ncpu);
+	struct castle_loader l;
+
+	(void)state;
+	UT_NEED_ROOT();
+	want = (want > 65536 ? 65536 : want < 1024 ? 1024 : want) & ~63ull;
+	assert_int_equal(castle_man_slots(), want);
+	snprintf(pin, sizeof(pin), "/sys/fs/bpf/castle-utest-loader-%d", getpid());
+	open_loader(&l);
+	assert_int_equal(entries_of(l.maps.man_hits), want);
+	assert_int_equal(entries_of(l.maps.man_slots), 1 + want / 64);
+	assert_non_null(l.maps.man_slots_mem);
+	assert_int_equal(((struct castle_man_slots_hdr *)l.maps.man_slots_mem)->words, want / 64);
+	castle_loader_close(&l);
+	ut_rm_dir(pin);
+}
+
+/* A pinned man_hits keeps its size, and man_slots (created here) follows it;
+ * a claim from the reopened pins sees the claims of the first opener. */
+static void test_pinned_man_hits_adopted(void **state)
+{
+	char path[256], err[512];
+	struct castle_loader l;
+	struct castle_maps m;
+	uint32_t a, b;
+	int fd;
+
+	(void)state;
+	UT_NEED_ROOT();
+	snprintf(pin, sizeof(pin), "/sys/fs/bpf/castle-utest-loader-%d", getpid());
+	mkdir(pin, 0700);
+	snprintf(path, sizeof(path), "%s/%s", pin, CASTLE_MAP_MAN_HITS);
+	fd = bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, CASTLE_MAP_MAN_HITS, 4, 8, 2048, NULL);
+	assert_true(fd >= 0);
+	assert_int_equal(bpf_obj_pin(fd, path), 0);
+	close(fd);
+	open_loader(&l);
+	assert_int_equal(entries_of(l.maps.man_hits), 2048);
+	assert_int_equal(entries_of(l.maps.man_slots), 1 + 32);
+	a = castle_man_slot_claim(&l.maps, 0);
+	assert_int_equal(castle_maps_open_pinned(pin, &m, err, sizeof(err)), 0);
+	b = castle_man_slot_claim(&m, 0);
+	assert_true(a & CASTLE_HIT_MAN);
+	assert_true(b & CASTLE_HIT_MAN);
+	assert_int_not_equal(a, b);
+	assert_int_equal(castle_man_slots_used(&m), 2);
+	castle_maps_close(&m);
+	castle_loader_close(&l);
+	ut_rm_dir(pin);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hit_bank_sized_to_the_host),
 		cmocka_unit_test(test_pinned_hit_bank_adopted),
+		cmocka_unit_test(test_man_slots_sized_to_the_host),
+		cmocka_unit_test(test_pinned_man_hits_adopted),
 	};
 
 	libbpf_set_print(NULL);

@@ -190,6 +190,12 @@ static int open_mem(struct castle_loader *l, const void *bytes, size_t sz, struc
 	hits = bpf_object__find_map_by_name(obj, CASTLE_MAP_BLOCK_HITS);
 	if (hits)
 		bpf_map__set_max_entries(hits, l->hit_entries);
+	hits = bpf_object__find_map_by_name(obj, CASTLE_MAP_MAN_HITS);
+	if (hits)
+		bpf_map__set_max_entries(hits, l->man_entries);
+	hits = bpf_object__find_map_by_name(obj, CASTLE_MAP_MAN_SLOTS);
+	if (hits)
+		bpf_map__set_max_entries(hits, 1 + l->man_entries / 64);
 	*out = obj;
 	return 0;
 }
@@ -234,6 +240,9 @@ int castle_loader_open(struct castle_loader *l, const char *pin_dir, uint32_t ma
 	 * otherwise still adopts the pins. */
 	pinned = pinned_max_entries(pin_dir, CASTLE_MAP_BLOCK_HITS);
 	l->hit_entries = pinned ? pinned : 2 * castle_hit_bank();
+	/* man_hits likewise; man_slots follows its size. */
+	pinned = pinned_max_entries(pin_dir, CASTLE_MAP_MAN_HITS);
+	l->man_entries = pinned ? pinned : castle_man_slots();
 
 	l->xdp = castle_xdp_bpf__open_opts(&o);
 	if (!l->xdp) {
@@ -243,6 +252,8 @@ int castle_loader_open(struct castle_loader *l, const char *pin_dir, uint32_t ma
 	}
 	bpf_map__set_max_entries(l->xdp->maps.rl_state, l->max_sources);
 	bpf_map__set_max_entries(l->xdp->maps.block_hits, l->hit_entries);
+	bpf_map__set_max_entries(l->xdp->maps.man_hits, l->man_entries);
+	bpf_map__set_max_entries(l->xdp->maps.man_slots, 1 + l->man_entries / 64);
 	ret = check_pins(l->xdp->obj, pin_dir, err, errlen);
 	if (ret)
 		goto fail;

@@ -37,6 +37,8 @@ struct castle_loader {
 	char pin_dir[4096];
 	uint32_t max_sources;		/* rl_state capacity actually in use */
 	uint32_t hit_entries;		/* block_hits entries (both banks) in use */
+	uint32_t man_entries;		/* man_hits entries in use (man_slots:
+					 * one bit each, after a header word) */
 	bool adopted;			/* maps were already pinned: a restart */
 	struct castle_xdp_bpf *xdp;	/* maps and a loaded copy of the XDP program */
 	struct bpf_object *xdp_lobj;	/* unloaded copy handed to libxdp (lazily) */

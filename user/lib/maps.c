@@ -47,7 +47,7 @@ static void maps_reset(struct castle_maps *m)
 	memset(m, 0, sizeof(*m));
 	m->state = m->policy = m->rl_state = m->rl_steady = m->rl_events = m->ifslot = m->xdp_stats = m->tc_stats = -1;
 	m->class_stats = m->events = m->ifaces = m->notes = m->man_count = m->nlens = -1;
-	m->block_hits = -1;
+	m->block_hits = m->man_hits = m->man_slots = -1;
 	for (int i = 0; i < CASTLE_PM_MAX; i++)
 		m->pol[i] = -1;
 	for (int i = 0; i < CASTLE_MM_MAX; i++)
@@ -75,13 +75,16 @@ static void maps_reset(struct castle_maps *m)
 		X(CASTLE_MAP_NOTES, (m)->notes);                     \
 		X(CASTLE_MAP_POL_NLENS, (m)->nlens);                 \
 		X(CASTLE_MAP_BLOCK_HITS, (m)->block_hits);           \
+		X(CASTLE_MAP_MAN_HITS, (m)->man_hits);               \
+		X(CASTLE_MAP_MAN_SLOTS, (m)->man_slots);             \
 	} while (0)
 
 /* Maps a castle build before them did not pin: their pins may be missing. */
 static bool optional_pin(const char *name)
 {
 	return !strcmp(name, CASTLE_MAP_POL_NHASH4) || !strcmp(name, CASTLE_MAP_POL_NHASH6) ||
-	       !strcmp(name, CASTLE_MAP_POL_NLENS) || !strcmp(name, CASTLE_MAP_BLOCK_HITS);
+	       !strcmp(name, CASTLE_MAP_POL_NLENS) || !strcmp(name, CASTLE_MAP_BLOCK_HITS) ||
+	       !strcmp(name, CASTLE_MAP_MAN_HITS) || !strcmp(name, CASTLE_MAP_MAN_SLOTS);
 }
 
 /* man_count is written with atomic instructions from both sides, so user
@@ -115,6 +118,7 @@ int castle_maps_from_object(struct bpf_object *obj, struct castle_maps *m)
 #undef FROM_OBJ
 	if (missing)
 		return -ENOENT;
+	castle_man_slots_map(m);
 	return man_count_map(m);
 }
 
@@ -156,6 +160,8 @@ int castle_maps_open_pinned(const char *pin_dir, struct castle_maps *m, char *er
 				snprintf(err, errlen, "map %s: %s", path, strerror(-ret));
 		}
 	}
+	if (!ret)
+		castle_man_slots_map(m);
 	if (ret)
 		castle_maps_close(m);
 	return ret;
@@ -163,6 +169,7 @@ int castle_maps_open_pinned(const char *pin_dir, struct castle_maps *m, char *er
 
 void castle_maps_close(struct castle_maps *m)
 {
+	castle_man_slots_unmap(m);
 	if (m->man_count_mem) {
 		long page = sysconf(_SC_PAGESIZE);
 
@@ -365,10 +372,13 @@ const void *castle_entry_key(const struct castle_cidr *c, bool exact, struct cas
 	return k;
 }
 
-static void block_val(struct castle_block_val *v, uint64_t ttl_ns, uint32_t origin)
+static void block_val(const struct castle_maps *m, struct castle_block_val *v, uint64_t ttl_ns,
+		      uint32_t origin)
 {
 	memset(v, 0, sizeof(*v));
 	v->origin = origin;
+	/* a slot a failed write leaves claimed is freed by castled's sweep */
+	v->class_slot = castle_man_slot_claim(m, CASTLE_NO_CLASS);
 	v->created_ns = castle_now_boot_ns();
 	/* Saturate: a huge TTL (--ttl 213503d) must not wrap to "already expired". */
 	v->expires_ns = !ttl_ns ? 0 : ttl_ns > UINT64_MAX - v->created_ns ? UINT64_MAX
@@ -381,7 +391,7 @@ int castle_manual_block_put(const struct castle_maps *m, const struct castle_cid
 	struct castle_block_val v;
 	struct castle_lpm6 k;
 
-	block_val(&v, ttl_ns, origin);
+	block_val(m, &v, ttl_ns, origin);
 	return man_put(m, man_idx(c, false), castle_entry_key(c, castle_cidr_is_host(c), &k), &v,
 		       NULL, NULL);
 }
@@ -399,6 +409,7 @@ int castle_manual_allow_put(const struct castle_maps *m, const struct castle_cid
 	struct castle_lpm6 k;
 
 	v.created_ns = castle_now_boot_ns();
+	v.hit_slot = castle_man_slot_claim(m, 0);
 	return man_put(m, man_idx(c, true), castle_entry_key(c, false, &k), &v, NULL, NULL);
 }
 
@@ -416,7 +427,7 @@ int castle_manual_block_put_prev(const struct castle_maps *m, const struct castl
 	struct castle_block_val v;
 	struct castle_lpm6 k;
 
-	block_val(&v, ttl_ns, origin);
+	block_val(m, &v, ttl_ns, origin);
 	return man_put(m, man_idx(c, false), castle_entry_key(c, castle_cidr_is_host(c), &k), &v,
 		       old, had);
 }
@@ -436,6 +447,7 @@ int castle_manual_allow_put_prev(const struct castle_maps *m, const struct castl
 	struct castle_lpm6 k;
 
 	v.created_ns = castle_now_boot_ns();
+	v.hit_slot = castle_man_slot_claim(m, 0);
 	return man_put(m, man_idx(c, true), castle_entry_key(c, false, &k), &v, old, had);
 }
 

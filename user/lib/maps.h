@@ -35,6 +35,7 @@ struct castle_maps {
 	int ifaces;
 	int notes;
 	int block_hits;			/* -1 in the pins of a build before it */
+	int man_hits, man_slots;	/* likewise (see CASTLE_HIT_MAN) */
 	bool owned;			/* fds are ours to close */
 	/* castle_gen_commit puts every block CIDR in the pol_net4/6 tries,
 	 * which the programs of every build read: castled sets it while a
@@ -43,6 +44,10 @@ struct castle_maps {
 	/* man_count mapped by castle_maps_from_object/_open_pinned (NULL when
 	 * the pins predate it); unmapped by castle_maps_close. */
 	struct castle_man_count *man_count_mem;
+	/* man_slots mapped likewise (NULL without it, or when it could not
+	 * be mapped: then no manual entry gets a slot), and its length. */
+	uint64_t *man_slots_mem;
+	size_t man_slots_len;
 };
 
 extern const char *const castle_pol_map_names[CASTLE_PM_MAX];
@@ -65,6 +70,34 @@ int castle_block_hits(const struct castle_maps *m, const struct castle_block_val
 /* Zero slots [first, first + n) of block_hits. 0 (also without the map:
  * nothing to zero) or -errno. */
 int castle_hits_zero(const struct castle_maps *m, uint32_t first, uint32_t n);
+
+/* Slots of man_hits castled gives this host (see CASTLE_HIT_MAN): as many as
+ * 2 MiB of per-CPU counters hold, a multiple of 64, 1024..65536. */
+uint32_t castle_man_slots(void);
+/* The slots of m's man_hits, 0 without the map. */
+uint32_t castle_man_hits_of(const struct castle_maps *m);
+/* Map m->man_slots (and write its header's `words` if no one has yet);
+ * castle_maps_from_object/_open_pinned do, castle_maps_close unmaps. Leaves
+ * man_slots_mem NULL when it cannot. */
+void castle_man_slots_map(struct castle_maps *m);
+void castle_man_slots_unmap(struct castle_maps *m);
+/* Claim a free man_hits slot for a manual entry about to be written:
+ * CASTLE_MAN_SLOT(slot, cls), or cls alone when none is free or there is no
+ * man_slots (the entry then counts by the locked add). The slot is zero. A
+ * claimed slot that no entry names is freed by castle_man_slots_sweep. */
+uint32_t castle_man_slot_claim(const struct castle_maps *m, uint32_t cls);
+/* Free the slots no manual/auto entry named in this sweep nor the last one:
+ * zero them, then clear their bits. castled calls it every few seconds. The
+ * state is the last sweep's candidates. Returns how many were freed, or
+ * -errno (a failed walk frees nothing). */
+struct castle_man_sweep {
+	uint64_t *cand;		/* claimed, named by no entry, last sweep */
+	uint32_t words;
+};
+int castle_man_slots_sweep(const struct castle_maps *m, struct castle_man_sweep *s);
+void castle_man_sweep_free(struct castle_man_sweep *s);
+/* Claimed slots right now (for tests and stats); 0 without man_slots. */
+uint32_t castle_man_slots_used(const struct castle_maps *m);
 
 /* Capacities of the inner maps a generation is built with. */
 struct castle_gen_sizes {
@@ -179,6 +212,8 @@ struct castle_entry {
 	uint64_t created_ns;
 	uint64_t hits;
 	uint64_t last_hit_ns;
+	uint32_t man_slot;		/* manual/auto entry: its man_hits slot
+					 * + 1 (CASTLE_HIT_MAN), 0 = none */
 	bool allow;
 };
 
@@ -192,7 +227,9 @@ int castle_allow_foreach(const struct castle_maps *m, castle_entry_cb cb, void *
 
 /* Manual and auto entries only (block, then allow), without the policy
  * generation: cheap enough for castled to run every second. Expired block
- * entries are skipped, and deleted when reap is set. */
+ * entries are skipped, and deleted when reap is set. `hits` is the entries'
+ * own count, without their man_hits slot (none of its callers needs it; the
+ * listings above sum it in); man_slot names the slot. */
 int castle_manual_foreach(const struct castle_maps *m, bool reap, castle_entry_cb cb, void *arg);
 
 /* ---- counters --------------------------------------------------------- */

@@ -40,17 +40,18 @@ int castle_map_foreach_key(int fd, size_t key_size, castle_key_cb cb, void *arg)
 	return 0;
 }
 
-/* The live bank of block_hits summed over the CPUs, read once per listing
- * when its first entry with a slot comes along (a slot lookup per entry
- * would be one more syscall per entry). */
+/* Per-CPU slots summed over the CPUs: the live bank of block_hits, or
+ * man_hits, read once per listing when its first entry with a slot comes
+ * along (a slot lookup per entry would be one more syscall per entry). */
 struct hit_sums {
 	uint64_t *v;		/* by slot - base */
-	uint32_t base, n;	/* the live generation's bank */
+	int fd;			/* block_hits or man_hits */
+	uint32_t base, n;	/* the live generation's bank, or all of man_hits */
 	bool tried;
 	int err;		/* the read failed: the listing fails too */
 };
 
-static void hit_sums_read(const struct castle_maps *m, struct hit_sums *h)
+static void hit_sums_read(struct hit_sums *h)
 {
 	const uint32_t chunk = 4096;
 	int ncpu = libbpf_num_possible_cpus();
@@ -77,7 +78,7 @@ static void hit_sums_read(const struct castle_maps *m, struct hit_sums *h)
 	while (got < h->n) {
 		LIBBPF_OPTS(bpf_map_batch_opts, o);
 		uint32_t cnt = h->n - got < per ? h->n - got : per;
-		int ret = bpf_map_lookup_batch(m->block_hits, h->base || got ? &in : NULL, &out,
+		int ret = bpf_map_lookup_batch(h->fd, h->base || got ? &in : NULL, &out,
 					       keys, vals, &cnt, &o);
 		int e = ret ? errno : 0;
 
@@ -107,7 +108,9 @@ out:
 
 struct walk_ctx {
 	const struct castle_maps *m;
-	struct hit_sums *sums;	/* NULL: no map of this walk has slots */
+	struct hit_sums *sums;	/* the slots of this walk's map (block_hits for
+				 * a policy map, man_hits for a manual one);
+				 * NULL: not summed */
 	int mm;			/* manual map index (reaping), -1 for a policy map */
 	int family;
 	bool lpm, allow, reap;
@@ -121,12 +124,20 @@ struct walk_ctx {
  * show less). */
 static int add_slot(const struct walk_ctx *w, uint32_t slot, struct castle_entry *e)
 {
-	uint32_t i = (slot & ~CASTLE_HIT_SLOT) - (w->sums ? w->sums->base : 0);
+	bool man = slot & CASTLE_HIT_MAN;
+	uint32_t i = man ? CASTLE_MAN_SLOT_IDX(slot) : slot & ~CASTLE_HIT_SLOT;
 
-	if (!(slot & CASTLE_HIT_SLOT) || !w->sums)
+	if (!(slot & CASTLE_HIT_SLOT))
 		return 0;
+	if (man)
+		e->man_slot = i + 1;
+	/* a manual map's entries name man_hits slots, a policy map's
+	 * block_hits slots: the other kind is not this walk's */
+	if (!w->sums || man != (w->mm >= 0))
+		return 0;
+	i -= w->sums->base;
 	if (!w->sums->tried)
-		hit_sums_read(w->m, w->sums);
+		hit_sums_read(w->sums);
 	if (w->sums->err)
 		return w->sums->err;
 	if (i < w->sums->n)
@@ -170,8 +181,14 @@ static int walk_one(int fd, const void *kp, void *arg)
 		e.expires_ns = val.b.expires_ns;
 		e.created_ns = val.b.created_ns;
 		e.hits = val.b.hits;
-		if (val.b.class_slot & CASTLE_HIT_SLOT)
-			e.class_slot = CASTLE_NO_CLASS; /* a hit slot, not a class */
+		/* a policy entry's slot is no class; a manual/auto one keeps
+		 * its class in the low byte */
+		if (val.b.class_slot & CASTLE_HIT_MAN)
+			e.class_slot = val.b.class_slot & 0xff;
+		else if (val.b.class_slot & CASTLE_HIT_SLOT)
+			e.class_slot = CASTLE_NO_CLASS;
+		if (e.class_slot >= CASTLE_MAX_CLASSES)
+			e.class_slot = CASTLE_NO_CLASS;
 		ret = add_slot(w, val.b.class_slot, &e);
 		if (ret)
 			return ret;
@@ -216,7 +233,7 @@ static int walk_lists(const struct castle_maps *m, const struct list_ref *lists,
 		      bool allow, bool reap, castle_entry_cb cb, void *arg)
 {
 	uint64_t now = castle_now_boot_ns();
-	struct hit_sums sums = { 0 };
+	struct hit_sums sums = { .fd = m->block_hits }, msums = { .fd = m->man_hits };
 	uint32_t gen = 0;
 	int ret = castle_gen_live(m, &gen, NULL);
 
@@ -224,6 +241,7 @@ static int walk_lists(const struct castle_maps *m, const struct list_ref *lists,
 		return ret;
 	sums.n = castle_hit_bank_of(m);
 	sums.base = gen * sums.n;
+	msums.n = castle_man_hits_of(m);
 	for (size_t i = 0; i < n; i++) {
 		int fd = castle_gen_inner_fd(m, lists[i].pm, gen);
 		if (fd >= 0) {
@@ -235,12 +253,13 @@ static int walk_lists(const struct castle_maps *m, const struct list_ref *lists,
 		}
 		if (lists[i].mm < 0)
 			continue;
-		ret = walk(m, NULL, lists[i].mm, m->man[lists[i].mm], lists[i].family, lists[i].lpm,
+		ret = walk(m, &msums, lists[i].mm, m->man[lists[i].mm], lists[i].family, lists[i].lpm,
 			   allow, reap, now, cb, arg);
 		if (ret)
 			break;
 	}
 	free(sums.v);
+	free(msums.v);
 	return ret;
 }
 

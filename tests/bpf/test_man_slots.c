@@ -1,0 +1,298 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * test_man_slots.c - the per-CPU hit slots of manual and auto entries
+ * (man_hits, claimed in the man_slots bitmap; CASTLE_HIT_MAN): user space
+ * and the XDP program's auto-bans claim distinct slots, an entry without a
+ * free slot keeps the locked add, and castled's sweep frees (zeroed) only
+ * the slots no entry has named in two sweeps in a row: deleted, reaped and
+ * overwritten entries' slots and claims never written, never a live
+ * entry's. The hits themselves under both CPUs: test_xdp_accuracy.c.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <linux/bpf.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "fixture.h"
+
+#define MS 1000000ull
+
+/* The fixture's maps keep the object's default size. */
+#define SLOTS CASTLE_MAN_SLOTS_DEFAULT
+
+static uint64_t slot_sum(struct fx *f, uint32_t i)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	uint64_t per[ncpu], sum = 0;
+
+	assert_int_equal(bpf_map_lookup_elem(f->maps.man_hits, &i, per), 0);
+	for (int c = 0; c < ncpu; c++)
+		sum += per[c];
+	return sum;
+}
+
+static uint32_t raw_block4(struct fx *f, const char *addr)
+{
+	struct castle_block_val v;
+	struct castle_cidr c;
+
+	fx_cidr(addr, &c);
+	assert_int_equal(bpf_map_lookup_elem(f->maps.man[CASTLE_MM_BLOCK4], c.addr, &v), 0);
+	assert_int_equal(v.hits, 0); /* a slotted entry's own counter stays 0 */
+	return v.class_slot;
+}
+
+static bool claimed(struct fx *f, uint32_t slot)
+{
+	return f->maps.man_slots_mem[1 + slot / 64] & (1ull << (slot % 64));
+}
+
+static int sweep(struct fx *f, struct castle_man_sweep *s)
+{
+	return castle_man_slots_sweep(&f->maps, s);
+}
+
+static void header_names_the_bitmap(void **state)
+{
+	struct fx *f = *state;
+	const struct castle_man_slots_hdr *h = (const void *)f->maps.man_slots_mem;
+
+	assert_non_null(h);
+	assert_int_equal(h->words, SLOTS / 64);
+	assert_int_equal(castle_man_hits_of(&f->maps), SLOTS);
+	assert_int_equal(castle_man_slots_used(&f->maps), 0);
+}
+
+static void claims_are_distinct_until_full_then_locked_add(void **state)
+{
+	struct fx *f = *state;
+	struct pkt_spec a = fx_udp4("198.18.5.5");
+	static bool seen[SLOTS];
+	struct castle_entry e;
+
+	memset(seen, 0, sizeof(seen));
+	for (int i = 0; i < SLOTS; i++) {
+		uint32_t v = castle_man_slot_claim(&f->maps, 7);
+
+		assert_int_equal(v & (CASTLE_HIT_SLOT | CASTLE_HIT_MAN), CASTLE_HIT_SLOT | CASTLE_HIT_MAN);
+		assert_int_equal(v & 0xff, 7);
+		assert_true(CASTLE_MAN_SLOT_IDX(v) < SLOTS);
+		assert_false(seen[CASTLE_MAN_SLOT_IDX(v)]);
+		seen[CASTLE_MAN_SLOT_IDX(v)] = true;
+	}
+	assert_int_equal(castle_man_slots_used(&f->maps), SLOTS);
+	assert_int_equal(castle_man_slot_claim(&f->maps, 7), 7); /* none left */
+
+	/* an entry written now has no slot and counts by the locked add */
+	fx_manual_block(f, "198.18.5.5", 0);
+	struct castle_block_val v;
+	struct castle_cidr c;
+	fx_cidr("198.18.5.5", &c);
+	assert_int_equal(bpf_map_lookup_elem(f->maps.man[CASTLE_MM_BLOCK4], c.addr, &v), 0);
+	assert_int_equal(v.class_slot, CASTLE_NO_CLASS);
+	assert_int_equal(fx_run_spec_repeat(f, &a, 3), XDP_DROP);
+	assert_int_equal(bpf_map_lookup_elem(f->maps.man[CASTLE_MM_BLOCK4], c.addr, &v), 0);
+	assert_int_equal(v.hits, 3);
+	assert_true(fx_block_entry(f, "198.18.5.5", &e));
+	assert_int_equal(e.hits, 3);
+	assert_int_equal(e.man_slot, 0);
+}
+
+static void sweep_frees_a_deleted_entrys_slot_after_two_sweeps_zeroed(void **state)
+{
+	struct fx *f = *state;
+	struct pkt_spec a = fx_udp4("198.18.5.1"), b = fx_udp4("198.18.5.2");
+	struct castle_man_sweep s = { 0 };
+	struct castle_cidr ca;
+	struct castle_entry e;
+
+	fx_manual_block(f, "198.18.5.1", 0);
+	fx_manual_block(f, "198.18.5.2", 0);
+	uint32_t sa = CASTLE_MAN_SLOT_IDX(raw_block4(f, "198.18.5.1"));
+	uint32_t sb = CASTLE_MAN_SLOT_IDX(raw_block4(f, "198.18.5.2"));
+	assert_int_not_equal(sa, sb);
+	fx_run_spec_repeat(f, &a, 5);
+	fx_run_spec_repeat(f, &b, 3);
+	assert_int_equal(slot_sum(f, sa), 5);
+	assert_int_equal(slot_sum(f, sb), 3);
+
+	fx_cidr("198.18.5.1", &ca);
+	assert_int_equal(castle_manual_block_del(&f->maps, &ca), 0);
+	assert_int_equal(sweep(f, &s), 0);	/* unnamed once: not yet */
+	assert_true(claimed(f, sa));
+	assert_int_equal(slot_sum(f, sa), 5);
+	assert_int_equal(sweep(f, &s), 1);	/* twice in a row: freed */
+	assert_false(claimed(f, sa));
+	assert_int_equal(slot_sum(f, sa), 0);	/* zeroed before it was freed */
+	assert_int_equal(sweep(f, &s), 0);
+	/* the live entry keeps its slot and its count */
+	assert_true(claimed(f, sb));
+	assert_true(fx_block_entry(f, "198.18.5.2", &e));
+	assert_int_equal(e.hits, 3);
+	assert_int_equal(castle_man_slots_used(&f->maps), 1);
+	castle_man_sweep_free(&s);
+}
+
+/* A writer claims first and inserts after: a claim that a sweep finds
+ * unnamed is spared until the next sweep finds it unnamed again. One never
+ * written (its writer died, or its insert failed) is freed then. */
+static void sweep_spares_a_claim_whose_entry_comes_late(void **state)
+{
+	struct fx *f = *state;
+	struct castle_man_sweep s = { 0 };
+	uint32_t late = castle_man_slot_claim(&f->maps, CASTLE_NO_CLASS);
+	uint32_t lost = castle_man_slot_claim(&f->maps, CASTLE_NO_CLASS);
+	struct castle_block_val v = { .origin = CASTLE_ORIGIN_MANUAL, .class_slot = late };
+	uint8_t host[4] = { 198, 18, 5, 9 };
+
+	assert_true(late & CASTLE_HIT_MAN);
+	assert_true(lost & CASTLE_HIT_MAN);
+	assert_int_equal(sweep(f, &s), 0);
+	assert_int_equal(bpf_map_update_elem(f->maps.man[CASTLE_MM_BLOCK4], host, &v, BPF_NOEXIST), 0);
+	assert_int_equal(sweep(f, &s), 1);	/* the lost claim only */
+	assert_false(claimed(f, CASTLE_MAN_SLOT_IDX(lost)));
+	assert_true(claimed(f, CASTLE_MAN_SLOT_IDX(late)));
+	assert_int_equal(sweep(f, &s), 0);
+	assert_int_equal(sweep(f, &s), 0);
+	assert_true(claimed(f, CASTLE_MAN_SLOT_IDX(late)));
+	castle_man_sweep_free(&s);
+}
+
+/* castlectl block add of an existing entry (a new TTL) writes a new value
+ * with a new slot; the old slot is swept like a deleted entry's. */
+static void overwrite_takes_a_new_slot_and_the_old_one_is_swept(void **state)
+{
+	struct fx *f = *state;
+	struct pkt_spec a = fx_udp4("198.18.5.3");
+	struct castle_man_sweep s = { 0 };
+
+	fx_manual_block(f, "198.18.5.3", 0);
+	uint32_t first = CASTLE_MAN_SLOT_IDX(raw_block4(f, "198.18.5.3"));
+	fx_run_spec_repeat(f, &a, 2);
+	fx_manual_block(f, "198.18.5.3", 3600000 * MS);
+	uint32_t second = CASTLE_MAN_SLOT_IDX(raw_block4(f, "198.18.5.3"));
+	assert_int_not_equal(first, second);
+	assert_int_equal(slot_sum(f, second), 0);
+	assert_int_equal(sweep(f, &s), 0);
+	assert_int_equal(sweep(f, &s), 1);
+	assert_false(claimed(f, first));
+	assert_true(claimed(f, second));
+	castle_man_sweep_free(&s);
+}
+
+/* Ban after 3 drops in a row of a token per 100 ms: the 2nd..4th packet. */
+static int ban_class(struct fx *f, uint64_t ban_ns)
+{
+	fx_begin(f);
+	int c = fx_class(f, NULL, CASTLE_PROTO_ANY, NULL, 10, 1);
+	fx_class_ban(f, c, 3, ban_ns);
+	fx_commit(f);
+	return c;
+}
+
+static void autoban_claims_a_slot_in_the_program(void **state)
+{
+	struct fx *f = *state;
+	struct pkt_spec t = fx_udp4("198.18.7.7");
+	uint32_t mine = castle_man_slot_claim(&f->maps, CASTLE_NO_CLASS);
+	struct castle_entry e;
+	int c = ban_class(f, 3600000 * MS);
+
+	assert_int_equal(fx_run_spec_repeat(f, &t, 4), XDP_DROP); /* 1 passes, 3 drop: banned */
+	uint32_t v = raw_block4(f, "198.18.7.7");
+	assert_int_equal(v & (CASTLE_HIT_SLOT | CASTLE_HIT_MAN), CASTLE_HIT_SLOT | CASTLE_HIT_MAN);
+	assert_int_equal(v & 0xff, c);		/* the class that banned it stays */
+	assert_int_not_equal(CASTLE_MAN_SLOT_IDX(v), CASTLE_MAN_SLOT_IDX(mine));
+	assert_true(claimed(f, CASTLE_MAN_SLOT_IDX(v)));
+	assert_int_equal(castle_man_slots_used(&f->maps), 2);
+	assert_int_equal(fx_run_spec_repeat(f, &t, 6), XDP_DROP);
+	assert_int_equal(raw_block4(f, "198.18.7.7"), v);
+	assert_int_equal(slot_sum(f, CASTLE_MAN_SLOT_IDX(v)), 6);
+	assert_true(fx_block_entry(f, "198.18.7.7", &e));
+	assert_int_equal(e.origin, CASTLE_ORIGIN_AUTO);
+	assert_int_equal(e.class_slot, c);
+	assert_int_equal(e.hits, 6);
+	assert_int_equal(fx_count(f, CASTLE_DROP, CASTLE_R_AUTOBAN), 6);
+}
+
+static void autoban_without_a_free_slot_keeps_the_locked_add(void **state)
+{
+	struct fx *f = *state;
+	struct pkt_spec t = fx_udp4("198.18.7.8");
+	struct castle_block_val v;
+	struct castle_cidr c4;
+	struct castle_entry e;
+
+	for (int i = 0; i < SLOTS; i++)
+		castle_man_slot_claim(&f->maps, 0);
+	int c = ban_class(f, 3600000 * MS);
+	fx_run_spec_repeat(f, &t, 4);
+	fx_run_spec_repeat(f, &t, 5);
+	fx_cidr("198.18.7.8", &c4);
+	assert_int_equal(bpf_map_lookup_elem(f->maps.man[CASTLE_MM_BLOCK4], c4.addr, &v), 0);
+	assert_int_equal(v.class_slot, c);
+	assert_int_equal(v.hits, 5);
+	assert_true(fx_block_entry(f, "198.18.7.8", &e));
+	assert_int_equal(e.class_slot, c);
+	assert_int_equal(e.hits, 5);
+}
+
+static int count_cb(const struct castle_entry *e, void *arg)
+{
+	(void)e;
+	(void)arg;
+	return 0;
+}
+
+/* A ban that ran out is reaped (by castled's listing walk), and its slot
+ * swept. */
+static void reaped_autoban_slot_is_swept(void **state)
+{
+	struct fx *f = *state;
+	struct pkt_spec t = fx_udp4("198.18.7.9");
+	struct castle_man_sweep s = { 0 };
+	struct castle_entry e;
+
+	ban_class(f, 50 * MS);
+	fx_run_spec_repeat(f, &t, 4);
+	uint32_t slot = CASTLE_MAN_SLOT_IDX(raw_block4(f, "198.18.7.9"));
+	fx_run_spec_repeat(f, &t, 2);
+	assert_int_equal(slot_sum(f, slot), 2);
+	assert_int_equal(sweep(f, &s), 0);
+	usleep(100 * 1000);
+	assert_false(fx_block_entry(f, "198.18.7.9", &e));
+	assert_true(fx_manual_has(f, "198.18.7.9")); /* expired, not reaped yet */
+	assert_int_equal(castle_block_foreach(&f->maps, true, count_cb, NULL), 0);
+	assert_false(fx_manual_has(f, "198.18.7.9"));
+	assert_int_equal(sweep(f, &s), 0);
+	assert_int_equal(sweep(f, &s), 1);
+	assert_false(claimed(f, slot));
+	assert_int_equal(slot_sum(f, slot), 0);
+	castle_man_sweep_free(&s);
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
+	const struct CMUnitTest tests[] = {
+		T(header_names_the_bitmap),
+		T(claims_are_distinct_until_full_then_locked_add),
+		T(sweep_frees_a_deleted_entrys_slot_after_two_sweeps_zeroed),
+		T(sweep_spares_a_claim_whose_entry_comes_late),
+		T(overwrite_takes_a_new_slot_and_the_old_one_is_swept),
+		T(autoban_claims_a_slot_in_the_program),
+		T(autoban_without_a_free_slot_keeps_the_locked_add),
+		T(reaped_autoban_slot_is_swept),
+	};
+#undef T
+	return cmocka_run_group_tests_name("man_slots", tests, NULL, NULL);
+}
