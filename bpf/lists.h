@@ -88,6 +88,20 @@ static __always_inline __u32 castle_bit_index(__u64 b)
 	return n;
 }
 
+/* Give back a slot claimed for an entry that was never written (see
+ * castle_man_put): it is still zero. */
+static __always_inline void castle_man_slot_release(__u32 v)
+{
+	__u32 w = 1 + CASTLE_MAN_SLOT_IDX(v) / 64;
+	__u64 *p;
+
+	if ((v & (CASTLE_HIT_SLOT | CASTLE_HIT_MAN)) != (CASTLE_HIT_SLOT | CASTLE_HIT_MAN))
+		return;
+	p = bpf_map_lookup_elem(&man_slots, &w);
+	if (p)
+		__sync_fetch_and_and(p, ~(1ull << (CASTLE_MAN_SLOT_IDX(v) % 64)));
+}
+
 /* Claim a free man_hits slot for a new manual/auto entry (see
  * CASTLE_HIT_MAN): the lowest clear bit of the first of CASTLE_MAN_SLOT_TRIES
  * words from the shared cursor that has one, set with an atomic OR that
@@ -104,7 +118,7 @@ static __always_inline __u32 castle_man_slot_claim(__u32 cls)
 	if (!h)
 		return cls;
 	words = h->words;
-	if (!words)
+	if (!words || words > CASTLE_MAN_SLOTS_MAX / 64)
 		return cls;
 	start = __sync_fetch_and_add(&h->cursor, 1);
 	for (__u32 i = 0; i < CASTLE_MAN_SLOT_TRIES; i++) {

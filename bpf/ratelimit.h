@@ -140,24 +140,30 @@ static __always_inline void castle_rl_key_of(struct castle_rl_key *k, __u32 slot
 
 /* Write a manual/auto entry the way every writer must (see castle_man_count):
  * count it first, take the count back when the key existed already (then
- * overwrite it) or the insert failed. */
+ * overwrite it) or the insert failed. A write that failed gives its hit slot
+ * back (nothing counted into it: the value was in no map). */
 static __always_inline void castle_man_put(void *map, __u32 idx, const void *key,
 					   const struct castle_block_val *v)
 {
 	__u32 zero = 0;
 	struct castle_man_count *mc = bpf_map_lookup_elem(&man_count, &zero);
+	long err;
 
-	if (!mc || idx >= CASTLE_MM_MAX)
+	if (!mc || idx >= CASTLE_MM_MAX) {
+		castle_man_slot_release(v->class_slot);
 		return;
+	}
 	__sync_fetch_and_add(&mc->n[idx], 1);
 	if (bpf_map_update_elem(map, key, v, BPF_NOEXIST) == 0)
 		return;
 	/* The key exists (an expired ban not reaped yet): overwrite it; if it
 	 * was deleted in between, insert it once more. */
-	if (bpf_map_update_elem(map, key, v, BPF_EXIST) == -ENOENT &&
-	    bpf_map_update_elem(map, key, v, BPF_NOEXIST) == 0)
+	err = bpf_map_update_elem(map, key, v, BPF_EXIST);
+	if (err == -ENOENT && bpf_map_update_elem(map, key, v, BPF_NOEXIST) == 0)
 		return;
 	__sync_fetch_and_sub(&mc->n[idx], 1);
+	if (err) /* neither inserted nor overwritten */
+		castle_man_slot_release(v->class_slot);
 }
 
 /* Ban the aggregated source: an exact entry for a full-length prefix, a CIDR

@@ -47,8 +47,8 @@ struct daemon {
 	struct castle_metrics_src msrc;
 	struct castle_metrics_snapshot snap;
 	bool gone[CASTLE_MAX_IFACES];		/* unloaded from under us */
-	time_t last_steady_reap;		/* rl_steady idle sweep (tick) */
-	time_t last_man_sweep;			/* man_hits slot sweep (tick) */
+	time_t last_steady_reap;		/* rl_steady idle sweep (monotonic s) */
+	time_t last_man_sweep;			/* man_hits slot sweep (monotonic s) */
 	struct castle_man_sweep man_sweep;	/* its candidates */
 	bool man_sweep_logged;			/* a failed sweep said so */
 	int healed_logged;			/* man_count heals logged, 1 << CASTLE_MM_x */
@@ -319,6 +319,16 @@ static bool still_managing(struct daemon *d)
 	return left > 0;
 }
 
+/* Seconds of CLOCK_MONOTONIC: intervals a wall-clock step cannot shorten
+ * or stall. */
+static time_t mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
 static void tick(struct daemon *d, bool final)
 {
 	char err[512];
@@ -346,15 +356,15 @@ static void tick(struct daemon *d, bool final)
 			      castle_man_map_names[i]);
 	d->healed_logged |= healed; /* once per map */
 	/* Steady rate-limit entries of sources gone quiet free their slots. */
-	if (!final && time(NULL) - d->last_steady_reap >= 10) {
-		d->last_steady_reap = time(NULL);
+	if (!final && mono_s() - d->last_steady_reap >= 10) {
+		d->last_steady_reap = mono_s();
 		castle_rl_reap_steady(&d->l.maps, CASTLE_RL_STEADY_IDLE_NS);
 	}
 	/* Slots of manual/auto entries gone (deleted, reaped, overwritten) for
 	 * two sweeps go back to the free bitmap, zeroed (see CASTLE_HIT_MAN). */
-	if (!final && time(NULL) - d->last_man_sweep >= MAN_SWEEP_SEC) {
-		d->last_man_sweep = time(NULL);
-		ret = castle_man_slots_sweep(&d->l.maps, &d->man_sweep);
+	if (!final && mono_s() - d->last_man_sweep >= MAN_SWEEP_SEC) {
+		d->last_man_sweep = mono_s();
+		ret = castle_man_slots_sweep(&d->l.maps, &d->man_sweep, (uint32_t)d->last_man_sweep);
 		if (ret < 0 && !d->man_sweep_logged)
 			logf_("sweep the hit slots of manual entries: %s (retrying every %ds; "
 			      "new entries may count by a locked add meanwhile)", strerror(-ret),
@@ -445,6 +455,22 @@ static int run(struct daemon *d, int ready_fd)
 		castle_policy_compiled_free(&comp);
 		castle_policy_free(&conf);
 		return 1;
+	}
+	/* The hit slots of manual/auto entries: claimed for every entry that
+	 * names one (a man_slots pinned anew beside older entries), swept
+	 * after CASTLE_MAN_SWEEP_AGE_S unnamed. */
+	d->man_sweep.min_age_s = CASTLE_MAN_SWEEP_AGE_S;
+	if (d->l.maps.man_slots >= 0 && !d->l.maps.man_slots_mem) {
+		logf_("warning: cannot map %s: manual and auto entries count hits by a locked add",
+		      CASTLE_MAP_MAN_SLOTS);
+	} else {
+		int set = castle_man_slots_adopt(&d->l.maps);
+
+		if (set < 0)
+			logf_("warning: read the hit slots of the manual entries: %s", strerror(-set));
+		else if (set)
+			logf_("note: %d hit slot%s of manual entries marked taken in %s (pinned anew)",
+			      set, set == 1 ? "" : "s", CASTLE_MAP_MAN_SLOTS);
 	}
 	if (!d->l.adopted) {
 		/* Fresh maps (first start, or after a reboot): bring back what the

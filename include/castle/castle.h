@@ -181,18 +181,23 @@ struct castle_block_val {
  * hits at once. Their writers claim a free slot in the bitmap `man_slots`
  * with an atomic OR (user space on its mapping, the program with BPF_ATOMIC),
  * word by word from a shared cursor. Claimed slots are zero. Nobody frees a
- * slot but castled: its sweep (castle_man_slots_sweep) zeroes and releases a
- * slot no manual/auto entry has named in two sweeps in a row, so a deleted,
+ * slot but castled (and a writer whose insert failed, see below): its sweep
+ * (castle_man_slots_sweep) zeroes and releases a slot no manual/auto entry
+ * has named for CASTLE_MAN_SWEEP_AGE_S (15 s) and two sweeps, so a deleted,
  * reaped or overwritten entry's slot is not handed on while a program may
  * still add to it, nor is a slot claimed by a writer that has not inserted
- * its entry yet. Without castled, or with every slot taken, an entry keeps
- * the locked add (no CASTLE_HIT_SLOT bit). The value names the slot in bits
- * 8..29 and keeps the class in the low byte:
+ * its entry yet (unless that writer stalls between the two for longer than
+ * the age). A writer whose insert fails gives its slot back itself. With
+ * every slot taken (and without castled none is freed), an entry
+ * keeps the locked add (no CASTLE_HIT_SLOT bit). The value names the slot in
+ * bits 8..29 and keeps the class in the low byte:
  */
 #define CASTLE_HIT_MAN 0x40000000u
 #define CASTLE_MAN_SLOT(i, cls) (CASTLE_HIT_SLOT | CASTLE_HIT_MAN | ((__u32)(i) << 8) | ((cls) & 0xffu))
 #define CASTLE_MAN_SLOT_IDX(v) (((v) >> 8) & 0x3fffffu)
 #define CASTLE_MAN_SLOTS_MAX (1u << 22)
+_Static_assert(((CASTLE_MAN_SLOTS_MAX - 1) << 8 | 0xffu) < CASTLE_HIT_MAN,
+	       "a man_hits slot index and a class fit below CASTLE_HIT_MAN");
 /* man_hits holds this many slots unless castled sizes it to the host
  * (castle_man_slots in user/lib/maps.h); man_slots one word per 64, after
  * its header. */

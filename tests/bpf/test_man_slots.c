@@ -2,11 +2,14 @@
 /*
  * test_man_slots.c - the per-CPU hit slots of manual and auto entries
  * (man_hits, claimed in the man_slots bitmap; CASTLE_HIT_MAN): user space
- * and the XDP program's auto-bans claim distinct slots, an entry without a
- * free slot keeps the locked add, and castled's sweep frees (zeroed) only
- * the slots no entry has named in two sweeps in a row: deleted, reaped and
- * overwritten entries' slots and claims never written, never a live
- * entry's. The hits themselves under both CPUs: test_xdp_accuracy.c.
+ * and the XDP program's auto-bans claim distinct slots (the program looks
+ * at CASTLE_MAN_SLOT_TRIES words from the cursor), an entry without a free
+ * slot keeps the locked add, a failed write gives its slot back, and
+ * castled's sweep frees (zeroed) only the slots no entry has named for its
+ * age and two sweeps: deleted, reaped and overwritten entries' slots and
+ * claims never written, never a live entry's; at start it marks taken every
+ * slot an entry names. The hits themselves under both CPUs:
+ * test_xdp_accuracy.c.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -56,9 +59,13 @@ static bool claimed(struct fx *f, uint32_t slot)
 	return f->maps.man_slots_mem[1 + slot / 64] & (1ull << (slot % 64));
 }
 
+/* A sweep one fake second after the last: min_age_s 0 (the tests' default)
+ * frees a slot the second sweep in a row that finds it unnamed. */
+static uint32_t fake_now;
+
 static int sweep(struct fx *f, struct castle_man_sweep *s)
 {
-	return castle_man_slots_sweep(&f->maps, s);
+	return castle_man_slots_sweep(&f->maps, s, ++fake_now);
 }
 
 static void header_names_the_bitmap(void **state)
@@ -280,6 +287,114 @@ static void reaped_autoban_slot_is_swept(void **state)
 	castle_man_sweep_free(&s);
 }
 
+/* castled sweeps every 5 s with an age of 15 s: a slot unnamed since the
+ * sweep at t is freed by the first sweep at t + 15 or later. */
+static void sweep_waits_for_the_age(void **state)
+{
+	struct fx *f = *state;
+	struct castle_man_sweep s = { .min_age_s = 15 };
+	uint32_t v = castle_man_slot_claim(&f->maps, 0);
+
+	assert_int_equal(castle_man_slots_sweep(&f->maps, &s, 100), 0);
+	assert_int_equal(castle_man_slots_sweep(&f->maps, &s, 105), 0);
+	assert_int_equal(castle_man_slots_sweep(&f->maps, &s, 114), 0);
+	assert_true(claimed(f, CASTLE_MAN_SLOT_IDX(v)));
+	assert_int_equal(castle_man_slots_sweep(&f->maps, &s, 115), 1);
+	assert_false(claimed(f, CASTLE_MAN_SLOT_IDX(v)));
+	/* named in between: the age starts again */
+	v = castle_man_slot_claim(&f->maps, 0);
+	assert_int_equal(castle_man_slots_sweep(&f->maps, &s, 200), 0);
+	struct castle_block_val b = { .origin = CASTLE_ORIGIN_MANUAL, .class_slot = v };
+	uint8_t host[4] = { 198, 18, 5, 10 };
+	assert_int_equal(bpf_map_update_elem(f->maps.man[CASTLE_MM_BLOCK4], host, &b, BPF_NOEXIST), 0);
+	assert_int_equal(castle_man_slots_sweep(&f->maps, &s, 210), 0);
+	assert_int_equal(bpf_map_delete_elem(f->maps.man[CASTLE_MM_BLOCK4], host), 0);
+	assert_int_equal(castle_man_slots_sweep(&f->maps, &s, 220), 0);
+	assert_int_equal(castle_man_slots_sweep(&f->maps, &s, 230), 0);
+	assert_int_equal(castle_man_slots_sweep(&f->maps, &s, 235), 1);
+	castle_man_sweep_free(&s);
+}
+
+/* A write that fails (here the kernel refuses a /33) gives its slot back. */
+static void failed_write_gives_its_slot_back(void **state)
+{
+	struct fx *f = *state;
+	struct castle_cidr c;
+
+	fx_cidr("198.18.5.0/33", &c);
+	assert_int_not_equal(castle_manual_block_put(&f->maps, &c, 0, CASTLE_ORIGIN_MANUAL), 0);
+	assert_int_not_equal(castle_manual_allow_put(&f->maps, &c), 0);
+	assert_int_equal(castle_man_slots_used(&f->maps), 0);
+}
+
+/* The program looks at CASTLE_MAN_SLOT_TRIES words from the cursor: past a
+ * full word it takes a bit of the next; with all of them full it gives up
+ * (the locked add) though other words have room. */
+static void program_claim_skips_full_words_then_gives_up(void **state)
+{
+	struct fx *f = *state;
+	struct castle_man_slots_hdr *h = (void *)f->maps.man_slots_mem;
+	struct pkt_spec a = fx_udp4("198.18.7.20"), b = fx_udp4("198.18.7.21");
+	int c = ban_class(f, 3600000 * MS);
+
+	h->cursor = 4;				/* words 5, 6, 7, 8 next */
+	for (int w = 5; w < 5 + CASTLE_MAN_SLOT_TRIES - 1; w++)
+		f->maps.man_slots_mem[w] = ~0ull;
+	f->maps.man_slots_mem[5 + CASTLE_MAN_SLOT_TRIES - 1] = ~0ull >> 1; /* bit 63 free */
+	fx_run_spec_repeat(f, &a, 4);
+	uint32_t v = raw_block4(f, "198.18.7.20");
+	assert_true(v & CASTLE_HIT_MAN);
+	assert_int_equal(CASTLE_MAN_SLOT_IDX(v), (4 + CASTLE_MAN_SLOT_TRIES - 1) * 64 + 63);
+	assert_int_equal(v & 0xff, c);
+
+	h->cursor = 4;				/* the same words, all full now */
+	fx_run_spec_repeat(f, &b, 4);
+	assert_int_equal(raw_block4(f, "198.18.7.21") & ~0xffu, 0);
+	assert_int_equal(castle_man_slots_used(&f->maps), CASTLE_MAN_SLOT_TRIES * 64);
+}
+
+/* An auto-ban the full map refuses gives its slot back: a source that
+ * cannot be banned comes back every `after` drops, and must not drain the
+ * bitmap meanwhile. */
+static int small_setup(void **state)
+{
+	fx_man_entries = 1;
+	fx_setup(state);
+	fx_man_entries = 0;
+	return 0;
+}
+
+static void refused_autoban_gives_its_slot_back(void **state)
+{
+	struct fx *f = *state;
+	struct pkt_spec t = fx_udp4("198.18.7.30");
+
+	fx_manual_block(f, "198.18.5.12", 0);		/* the map's one entry */
+	assert_int_equal(castle_man_slots_used(&f->maps), 1);
+	ban_class(f, 3600000 * MS);
+	fx_run_spec_repeat(f, &t, 40);			/* 13 refused bans */
+	assert_false(fx_manual_has(f, "198.18.7.30"));
+	assert_int_equal(fx_count(f, CASTLE_DROP, CASTLE_R_RATELIMIT), 39);
+	assert_int_equal(castle_man_slots_used(&f->maps), 1);
+	assert_int_equal(castle_man_count_get(&f->maps, CASTLE_MM_BLOCK4), 1);
+}
+
+/* castled at start: slots that entries name are marked taken (a man_slots
+ * pinned anew beside older entries), so no one is handed them again. */
+static void adopt_marks_the_slots_entries_name(void **state)
+{
+	struct fx *f = *state;
+
+	fx_manual_block(f, "198.18.5.11", 0);
+	fx_manual_allow(f, "198.18.6.0/24");
+	assert_int_equal(castle_man_slots_used(&f->maps), 2);
+	assert_int_equal(castle_man_slots_adopt(&f->maps), 0);	/* all marked already */
+	memset(f->maps.man_slots_mem + 1, 0, CASTLE_MAN_SLOTS_DEFAULT / 8); /* a new bitmap */
+	assert_int_equal(castle_man_slots_adopt(&f->maps), 2);
+	assert_true(claimed(f, CASTLE_MAN_SLOT_IDX(raw_block4(f, "198.18.5.11"))));
+	assert_int_equal(castle_man_slots_used(&f->maps), 2);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
@@ -292,6 +407,12 @@ int main(void)
 		T(autoban_claims_a_slot_in_the_program),
 		T(autoban_without_a_free_slot_keeps_the_locked_add),
 		T(reaped_autoban_slot_is_swept),
+		T(sweep_waits_for_the_age),
+		T(failed_write_gives_its_slot_back),
+		T(program_claim_skips_full_words_then_gives_up),
+		T(adopt_marks_the_slots_entries_name),
+		cmocka_unit_test_setup_teardown(refused_autoban_gives_its_slot_back, small_setup,
+						fx_teardown),
 	};
 #undef T
 	return cmocka_run_group_tests_name("man_slots", tests, NULL, NULL);

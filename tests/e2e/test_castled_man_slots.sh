@@ -3,8 +3,10 @@
 # per-CPU slots of man_hits (README "Counters"): a CIDR and an allow CIDR
 # added with castlectl and an auto-ban each claim one (the listing counts
 # every packet; the class of the ban is kept beside its slot); a deleted
-# entry's slot goes back to the free bitmap by castled's sweep, and a
-# restarted castled frees none that a live entry names.
+# entry's slot goes back to the free bitmap by castled's sweep (15 s after),
+# castle_map_entries{map="man_hits"} counts the slots claimed, and a
+# restarted castled frees none that a live entry names, even with its
+# man_slots pinned anew.
 . "$(dirname "$0")/lib.sh"
 
 IN80=198.18.80.5	# in the manual block 198.18.80.0/24
@@ -14,7 +16,8 @@ E2E_SRC_ALIASES="$IN80 $IN81 $FLOOD"
 
 hits() { ctl -j "$1" list | jq -r --arg c "$2" '.entries[] | select(.cidr == $c) | .hits'; }
 # slots_used: the bits set in man_slots after its header word (bpftool's
-# dump of an array of u64: key and value as byte lists).
+# dump of an array of u64: key and value as byte lists), and the metric
+# castled serves from the same bitmap.
 slots_used() {
 	in_dut bpftool -j map dump pinned "$PIN/man_slots" | $PY -c '
 import json, sys
@@ -25,8 +28,9 @@ for e in json.load(sys.stdin):
     n += bin(v).count("1") if k else 0
 print(n)'
 }
+slots_metric() { metric castle_map_entries 'map="man_hits"'; }
 # wait_slots N SECS: until N slots are claimed (castled sweeps every 5 s and
-# frees a slot named by no entry in two sweeps in a row).
+# frees a slot no entry has named for 15 s).
 wait_slots() {
 	local i
 	for i in $(seq $(($2 * 2))); do [ "$(slots_used)" = "$1" ] && return 0; sleep 0.5; done
@@ -63,24 +67,40 @@ a0=$(xdp_count drop autoban)
 send_udp $FLOOD $DUT4 9400 5
 wait_metric castle_packets_total 'reason="autoban"' $((a0 + 5))
 t_eq "the auto-ban claimed a slot in the program" 3 "$(slots_used)"
+t_eq "castle_map_entries{map=\"man_hits\"} says so" 3 "$(slots_metric)"
+t_eq "castle_map_capacity{map=\"man_hits\"}: the slots there are" \
+	"$(in_dut bpftool -j map show pinned "$PIN/man_hits" | jq '.max_entries')" \
+	"$(metric castle_map_capacity 'map="man_hits"')"
 t_eq "the auto-ban counts every packet" 5 "$(hits block $FLOOD)"
 t_eq "the auto-ban keeps its class beside the slot" api \
 	"$(ctl -j block list | jq -r --arg c $FLOOD '.entries[] | select(.cidr == $c) | .class')"
 
 t_cmd "block del 198.18.80.0/24" ctl block del 198.18.80.0/24
-wait_slots 2 20 && t_ok "castled's sweep frees the deleted entry's slot" ||
+sleep 5
+t_eq "the slot is not freed at once (the sweep waits 15 s)" 3 "$(slots_used)"
+wait_slots 2 25 && t_ok "castled's sweep frees the deleted entry's slot" ||
 	t_fail "castled's sweep frees the deleted entry's slot" "$(slots_used) claimed"
 t_cmd "block add 198.18.80.0/24 again" ctl block add 198.18.80.0/24
 send_udp $IN80 $DUT4 9999 2
 wait_metric castle_packets_total 'reason="blocklist"' $((d0 + 9))
 t_eq "added again, it counts from zero" 2 "$(hits block 198.18.80.0/24)"
 
-# A restarted castled starts its sweep afresh: two sweeps later, every slot a
-# live entry names is still claimed and still counts.
+# A restarted castled starts its sweep afresh: after the sweep's age, every
+# slot a live entry names is still claimed and still counts. A man_slots
+# pinned anew (here: its pin removed while castled is down) gets the slots
+# the entries name marked taken at start.
 e2e_stop_castled
+in_dut rm -f "$PIN/man_slots"
 e2e_castled || { t_fail "castled restarts"; t_done; }
-sleep 11
-t_eq "after a restart and two sweeps, the live entries keep their slots" 3 "$(slots_used)"
+castled_log_has "3 hit slots of manual entries marked taken" &&
+	t_ok "a man_slots pinned anew: castled marks the 3 named slots taken" ||
+	t_fail "a man_slots pinned anew: castled marks the 3 named slots taken" "$(tail -5 "$TMP/castled.log")"
+# the running program claims in the old bitmap: castled must not keep it
+castled_log_has "XDP replaced in place" &&
+	t_ok "... and replaces the program that used the old bitmap" ||
+	t_fail "... and replaces the program that used the old bitmap" "$(grep XDP "$TMP/castled.log")"
+sleep 21
+t_eq "after a restart and the sweep's age, the live entries keep their slots" 3 "$(slots_used)"
 t_eq "... and their hits (block)" 2 "$(hits block 198.18.80.0/24)"
 t_eq "... (allow)" 3 "$(hits allow 198.18.81.0/24)"
 t_eq "... (auto-ban)" 5 "$(hits block $FLOOD)"

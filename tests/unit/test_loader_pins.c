@@ -96,6 +96,13 @@ static void test_man_slots_sized_to_the_host(void **state)
 	UT_NEED_ROOT();
 	want = (want > 65536 ? 65536 : want < 1024 ? 1024 : want) & ~63ull;
 	assert_int_equal(castle_man_slots(), want);
+	/* the README's figures, and a CPU count that is no power of two */
+	assert_int_equal(castle_man_slots_for(1), 65536);
+	assert_int_equal(castle_man_slots_for(4), 65536);
+	assert_int_equal(castle_man_slots_for(32), 8192);
+	assert_int_equal(castle_man_slots_for(48), 5440);
+	assert_int_equal(castle_man_slots_for(256), 1024);
+	assert_int_equal(castle_man_slots_for(4096), 1024);
 	snprintf(pin, sizeof(pin), "/sys/fs/bpf/castle-utest-loader-%d", getpid());
 	open_loader(&l);
 	assert_int_equal(entries_of(l.maps.man_hits), want);

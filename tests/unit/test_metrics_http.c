@@ -152,6 +152,9 @@ static int live_setup(void **state)
 		return -1;
 	memset(&l->maps, 0xff, sizeof(l->maps)); /* every fd -1 */
 	l->maps.man_count_mem = NULL;
+	l->maps.man_slots_mem = NULL;
+	l->maps.man_slots_len = 0;
+	l->maps.man_words_cap = 0;
 	l->maps.owned = false;
 	l->src = (struct castle_metrics_src){ .maps = &l->maps, .tls_results = -1,
 					      .tls_pressure = -1 };

@@ -54,35 +54,64 @@ static int pin_replace(int fd, const char *path)
 	return bpf_obj_pin(fd, path) ? -errno : 0;
 }
 
-/* Same instructions (the tag hashes them with map references blanked) and
- * the same maps (our state map among the program's): then the running
- * program is exactly what we would attach. */
-static bool same_program(int new_fd, uint32_t running_id, int state_fd)
+/* The ids of the maps program fd uses (at most 64). */
+static int prog_map_ids(int fd, __u32 ids[64], __u32 *n, struct bpf_prog_info *info)
 {
-	struct bpf_prog_info ni = {}, ri = {};
-	struct bpf_map_info si = {};
-	__u32 len = sizeof(ni), ids[64];
-	bool found = false;
-	int rfd;
+	__u32 len = sizeof(*info);
 
-	if (bpf_obj_get_info_by_fd(new_fd, &ni, &len))
+	memset(info, 0, sizeof(*info));
+	info->nr_map_ids = 64;
+	info->map_ids = (uintptr_t)ids;
+	if (bpf_obj_get_info_by_fd(fd, info, &len))
+		return -errno;
+	*n = info->nr_map_ids < 64 ? info->nr_map_ids : 64;
+	return 0;
+}
+
+/* A map of the object's own (.bss, .rodata, .kconfig: named with a dot),
+ * which every load makes anew. */
+static bool internal_map(__u32 id)
+{
+	struct bpf_map_info mi = {};
+	__u32 len = sizeof(mi);
+	int fd = bpf_map_get_fd_by_id(id);
+	bool internal = false;
+
+	if (fd < 0)
 		return false;
-	len = sizeof(si);
-	if (bpf_obj_get_info_by_fd(state_fd, &si, &len))
-		return false;
-	rfd = bpf_prog_get_fd_by_id(running_id);
+	if (!bpf_obj_get_info_by_fd(fd, &mi, &len))
+		internal = strchr(mi.name, '.') != NULL;
+	close(fd);
+	return internal;
+}
+
+/* Same instructions (the tag hashes them with map references blanked) and
+ * the same maps (every map the new program uses, but its own .bss and the
+ * like, among the running program's): then the running program is exactly
+ * what we would attach. A map pinned anew (its pin removed by hand) makes
+ * the running program one on other maps, to be replaced. */
+static bool same_program(int new_fd, uint32_t running_id)
+{
+	struct bpf_prog_info ni, ri;
+	__u32 nids[64], rids[64], nn = 0, rn = 0;
+	bool same = false;
+	int rfd = bpf_prog_get_fd_by_id(running_id);
+
 	if (rfd < 0)
 		return false;
-	ri.nr_map_ids = 64;
-	ri.map_ids = (uintptr_t)ids;
-	len = sizeof(ri);
-	if (!bpf_obj_get_info_by_fd(rfd, &ri, &len)) {
-		for (__u32 i = 0; i < ri.nr_map_ids && i < 64; i++)
-			found |= ids[i] == si.id;
-		found &= !memcmp(ni.tag, ri.tag, sizeof(ni.tag));
+	if (!prog_map_ids(new_fd, nids, &nn, &ni) && !prog_map_ids(rfd, rids, &rn, &ri) &&
+	    !memcmp(ni.tag, ri.tag, sizeof(ni.tag))) {
+		same = true;
+		for (__u32 i = 0; i < nn && same; i++) {
+			bool found = false;
+
+			for (__u32 j = 0; j < rn && !found; j++)
+				found = nids[i] == rids[j];
+			same = found || internal_map(nids[i]);
+		}
 	}
 	close(rfd);
-	return found;
+	return same;
 }
 
 /* The pid of a live castled, other than us, that keeps the program running
@@ -249,7 +278,7 @@ static int xdp_attach(struct castle_loader *l, const char *ifname, int ifindex,
 			 ret == -EPERM ? CASTLE_CAPS_HINT : "");
 		return ret;
 	}
-	if (now.ours_id && same_program(new_fd, now.ours_id, l->maps.state)) {
+	if (now.ours_id && same_program(new_fd, now.ours_id)) {
 		res->xdp_action = CASTLE_ATT_ADOPTED;
 	} else if (now.ours_id && (owner = running_owner(now.ours_id)) > 0) {
 		snprintf(err, errlen,

@@ -390,10 +390,14 @@ int castle_manual_block_put(const struct castle_maps *m, const struct castle_cid
 {
 	struct castle_block_val v;
 	struct castle_lpm6 k;
+	int ret;
 
 	block_val(m, &v, ttl_ns, origin);
-	return man_put(m, man_idx(c, false), castle_entry_key(c, castle_cidr_is_host(c), &k), &v,
-		       NULL, NULL);
+	ret = man_put(m, man_idx(c, false), castle_entry_key(c, castle_cidr_is_host(c), &k), &v,
+		      NULL, NULL);
+	if (ret)
+		castle_man_slot_release(m, v.class_slot);
+	return ret;
 }
 
 int castle_manual_block_del(const struct castle_maps *m, const struct castle_cidr *c)
@@ -407,10 +411,14 @@ int castle_manual_allow_put(const struct castle_maps *m, const struct castle_cid
 {
 	struct castle_allow_val v = { .origin = CASTLE_ORIGIN_MANUAL };
 	struct castle_lpm6 k;
+	int ret;
 
 	v.created_ns = castle_now_boot_ns();
 	v.hit_slot = castle_man_slot_claim(m, 0);
-	return man_put(m, man_idx(c, true), castle_entry_key(c, false, &k), &v, NULL, NULL);
+	ret = man_put(m, man_idx(c, true), castle_entry_key(c, false, &k), &v, NULL, NULL);
+	if (ret)
+		castle_man_slot_release(m, v.hit_slot);
+	return ret;
 }
 
 int castle_manual_allow_del(const struct castle_maps *m, const struct castle_cidr *c)
@@ -426,10 +434,14 @@ int castle_manual_block_put_prev(const struct castle_maps *m, const struct castl
 {
 	struct castle_block_val v;
 	struct castle_lpm6 k;
+	int ret;
 
 	block_val(m, &v, ttl_ns, origin);
-	return man_put(m, man_idx(c, false), castle_entry_key(c, castle_cidr_is_host(c), &k), &v,
-		       old, had);
+	ret = man_put(m, man_idx(c, false), castle_entry_key(c, castle_cidr_is_host(c), &k), &v,
+		      old, had);
+	if (ret)
+		castle_man_slot_release(m, v.class_slot);
+	return ret;
 }
 
 int castle_manual_block_undo(const struct castle_maps *m, const struct castle_cidr *c, bool had,
@@ -445,10 +457,14 @@ int castle_manual_allow_put_prev(const struct castle_maps *m, const struct castl
 {
 	struct castle_allow_val v = { .origin = CASTLE_ORIGIN_MANUAL };
 	struct castle_lpm6 k;
+	int ret;
 
 	v.created_ns = castle_now_boot_ns();
 	v.hit_slot = castle_man_slot_claim(m, 0);
-	return man_put(m, man_idx(c, true), castle_entry_key(c, false, &k), &v, old, had);
+	ret = man_put(m, man_idx(c, true), castle_entry_key(c, false, &k), &v, old, had);
+	if (ret)
+		castle_man_slot_release(m, v.hit_slot);
+	return ret;
 }
 
 int castle_manual_allow_undo(const struct castle_maps *m, const struct castle_cidr *c, bool had,

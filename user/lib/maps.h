@@ -48,6 +48,8 @@ struct castle_maps {
 	 * be mapped: then no manual entry gets a slot), and its length. */
 	uint64_t *man_slots_mem;
 	size_t man_slots_len;
+	uint32_t man_words_cap;		/* bitmap words man_hits and the value's
+					 * 22 bits allow */
 };
 
 extern const char *const castle_pol_map_names[CASTLE_PM_MAX];
@@ -74,6 +76,7 @@ int castle_hits_zero(const struct castle_maps *m, uint32_t first, uint32_t n);
 /* Slots of man_hits castled gives this host (see CASTLE_HIT_MAN): as many as
  * 2 MiB of per-CPU counters hold, a multiple of 64, 1024..65536. */
 uint32_t castle_man_slots(void);
+uint32_t castle_man_slots_for(int ncpu);	/* the same for ncpu possible CPUs */
 /* The slots of m's man_hits, 0 without the map. */
 uint32_t castle_man_hits_of(const struct castle_maps *m);
 /* Map m->man_slots (and write its header's `words` if no one has yet);
@@ -86,18 +89,38 @@ void castle_man_slots_unmap(struct castle_maps *m);
  * man_slots (the entry then counts by the locked add). The slot is zero. A
  * claimed slot that no entry names is freed by castle_man_slots_sweep. */
 uint32_t castle_man_slot_claim(const struct castle_maps *m, uint32_t cls);
-/* Free the slots no manual/auto entry named in this sweep nor the last one:
- * zero them, then clear their bits. castled calls it every few seconds. The
- * state is the last sweep's candidates. Returns how many were freed, or
- * -errno (a failed walk frees nothing). */
+/* Give back a slot claimed for an entry whose write failed (the value was
+ * never in a map, so nothing counted into it: it is still zero). Anything
+ * but a CASTLE_MAN_SLOT value is ignored. */
+void castle_man_slot_release(const struct castle_maps *m, uint32_t v);
+/*
+ * Free the claimed slots that no manual/auto entry has named for at least
+ * min_age_s seconds (and in at least two sweeps): zero them, then clear their
+ * bits. The age covers a writer between its claim and its insert (castlectl
+ * stalled for longer could end up sharing its slot) and a program still
+ * adding to a deleted entry. castled sweeps every few seconds with
+ * CASTLE_MAN_SWEEP_AGE_S; now_s is a monotonic clock in seconds. Returns how
+ * many were freed, or -errno: a failed walk frees nothing and forgets every
+ * candidate; a slot that could not be zeroed stays claimed (-errno after the
+ * others are freed).
+ */
+#define CASTLE_MAN_SWEEP_AGE_S 15
 struct castle_man_sweep {
-	uint64_t *cand;		/* claimed, named by no entry, last sweep */
-	uint32_t words;
+	uint32_t *since;	/* per slot: now_s + 1 of the first sweep that
+				 * found it claimed and unnamed, 0 = named */
+	uint32_t nslots;
+	uint32_t min_age_s;
 };
-int castle_man_slots_sweep(const struct castle_maps *m, struct castle_man_sweep *s);
+int castle_man_slots_sweep(const struct castle_maps *m, struct castle_man_sweep *s,
+			   uint32_t now_s);
 void castle_man_sweep_free(struct castle_man_sweep *s);
-/* Claimed slots right now (for tests and stats); 0 without man_slots. */
+/* Set the bit of every slot a manual/auto entry names (castled at start: a
+ * man_slots pinned anew beside older entries must not hand their slots out
+ * again). Returns how many bits it set, or -errno. */
+int castle_man_slots_adopt(const struct castle_maps *m);
+/* Claimed slots right now, and how many there are; 0 without man_slots. */
 uint32_t castle_man_slots_used(const struct castle_maps *m);
+uint32_t castle_man_slots_total(const struct castle_maps *m);
 
 /* Capacities of the inner maps a generation is built with. */
 struct castle_gen_sizes {

@@ -109,9 +109,8 @@ out:
 
 #define MAN_BYTES (2u << 20)	/* all CPUs */
 
-uint32_t castle_man_slots(void)
+uint32_t castle_man_slots_for(int ncpu)
 {
-	int ncpu = libbpf_num_possible_cpus();
 	uint64_t n;
 
 	if (ncpu < 1)
@@ -119,6 +118,11 @@ uint32_t castle_man_slots(void)
 	n = MAN_BYTES / (sizeof(uint64_t) * (uint64_t)ncpu);
 	n = n > 65536 ? 65536 : n < 1024 ? 1024 : n;
 	return (uint32_t)(n & ~63ull);
+}
+
+uint32_t castle_man_slots(void)
+{
+	return castle_man_slots_for(libbpf_num_possible_cpus());
 }
 
 uint32_t castle_man_hits_of(const struct castle_maps *m)
@@ -136,8 +140,20 @@ static struct castle_man_slots_hdr *man_hdr(const struct castle_maps *m)
 	return (struct castle_man_slots_hdr *)m->man_slots_mem;
 }
 
-/* Bitmap words behind the header that are mapped and that the header names
- * (0: no slots to claim). */
+/* How many bitmap words man_slots may name: those mapped, whose slots
+ * man_hits holds and the value's 22 bits can name. */
+static uint32_t words_cap(const struct castle_maps *m)
+{
+	uint64_t w = m->man_slots_len / sizeof(uint64_t);
+
+	w = w ? w - 1 : 0;
+	if (w > castle_man_hits_of(m) / 64)
+		w = castle_man_hits_of(m) / 64;
+	return w > CASTLE_MAN_SLOTS_MAX / 64 ? CASTLE_MAN_SLOTS_MAX / 64 : (uint32_t)w;
+}
+
+/* Bitmap words behind the header that the header names (0: no slots to
+ * claim), within what words_cap allows (m->man_words_cap). */
 static uint32_t man_words(const struct castle_maps *m)
 {
 	uint32_t w;
@@ -145,7 +161,7 @@ static uint32_t man_words(const struct castle_maps *m)
 	if (!m->man_slots_mem)
 		return 0;
 	w = __atomic_load_n(&man_hdr(m)->words, __ATOMIC_ACQUIRE);
-	return (1 + (size_t)w) * sizeof(uint64_t) <= m->man_slots_len ? w : 0;
+	return w <= m->man_words_cap ? w : m->man_words_cap;
 }
 
 void castle_man_slots_map(struct castle_maps *m)
@@ -168,10 +184,10 @@ void castle_man_slots_map(struct castle_maps *m)
 		return;
 	m->man_slots_mem = p;
 	m->man_slots_len = (size_t)info.max_entries * sizeof(uint64_t);
+	m->man_words_cap = words_cap(m);
 	/* the slots of a new map (the programs claim none until this is set) */
-	__u32 words = info.max_entries - 1;
-	__atomic_compare_exchange_n(&man_hdr(m)->words, &zero, words, false, __ATOMIC_SEQ_CST,
-				    __ATOMIC_SEQ_CST);
+	__atomic_compare_exchange_n(&man_hdr(m)->words, &zero, m->man_words_cap, false,
+				    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
 }
 
 void castle_man_slots_unmap(struct castle_maps *m)
@@ -212,6 +228,21 @@ uint32_t castle_man_slot_claim(const struct castle_maps *m, uint32_t cls)
 	return cls;
 }
 
+void castle_man_slot_release(const struct castle_maps *m, uint32_t v)
+{
+	uint32_t i = CASTLE_MAN_SLOT_IDX(v);
+
+	if ((v & (CASTLE_HIT_SLOT | CASTLE_HIT_MAN)) != (CASTLE_HIT_SLOT | CASTLE_HIT_MAN) ||
+	    i / 64 >= man_words(m))
+		return;
+	__atomic_fetch_and(m->man_slots_mem + 1 + i / 64, ~(1ull << (i % 64)), __ATOMIC_SEQ_CST);
+}
+
+uint32_t castle_man_slots_total(const struct castle_maps *m)
+{
+	return man_words(m) * 64;
+}
+
 uint32_t castle_man_slots_used(const struct castle_maps *m)
 {
 	uint32_t words = man_words(m), n = 0;
@@ -237,66 +268,117 @@ static int sweep_mark(const struct castle_entry *e, void *arg)
 	return 0;
 }
 
-void castle_man_sweep_free(struct castle_man_sweep *s)
+/* The slots every manual/auto entry names, as a bitmap of `words` words. */
+static int named_slots(const struct castle_maps *m, uint32_t words, uint64_t **out)
 {
-	free(s->cand);
-	s->cand = NULL;
-	s->words = 0;
+	struct sweep_walk w = { .words = words };
+	int ret;
+
+	w.seen = calloc(words ? words : 1, sizeof(*w.seen));
+	if (!w.seen)
+		return -ENOMEM;
+	ret = castle_manual_foreach(m, false, sweep_mark, &w);
+	if (ret) {
+		free(w.seen);
+		return ret;
+	}
+	*out = w.seen;
+	return 0;
 }
 
-int castle_man_slots_sweep(const struct castle_maps *m, struct castle_man_sweep *s)
+int castle_man_slots_adopt(const struct castle_maps *m)
+{
+	uint32_t words = man_words(m);
+	uint64_t *seen;
+	int ret, set = 0;
+
+	if (!words)
+		return 0;
+	ret = named_slots(m, words, &seen);
+	if (ret)
+		return ret;
+	for (uint32_t i = 0; i < words; i++) {
+		uint64_t had = __atomic_fetch_or(m->man_slots_mem + 1 + i, seen[i], __ATOMIC_SEQ_CST);
+
+		set += __builtin_popcountll(seen[i] & ~had);
+	}
+	free(seen);
+	return set;
+}
+
+void castle_man_sweep_free(struct castle_man_sweep *s)
+{
+	free(s->since);
+	s->since = NULL;
+	s->nslots = 0;
+}
+
+int castle_man_slots_sweep(const struct castle_maps *m, struct castle_man_sweep *s,
+			   uint32_t now_s)
 {
 	int ncpu = libbpf_num_possible_cpus();
 	uint32_t words = man_words(m);
-	struct sweep_walk w = { .words = words };
-	uint64_t *cand, *zero = NULL;
-	int ret, freed = 0;
+	uint64_t *used, *seen = NULL, *zero = NULL;
+	int ret = 0, freed = 0, zero_err = 0;
 
 	if (!words || ncpu < 1) {
 		castle_man_sweep_free(s);
 		return 0;
 	}
-	cand = calloc(words, sizeof(*cand));
-	w.seen = calloc(words, sizeof(*w.seen));
+	if (s->nslots != words * 64) {
+		castle_man_sweep_free(s); /* another map: start over */
+		s->since = calloc((size_t)words * 64, sizeof(*s->since));
+		if (!s->since)
+			return -ENOMEM;
+		s->nslots = words * 64;
+	}
+	used = calloc(words, sizeof(*used));
 	zero = calloc((size_t)ncpu, sizeof(*zero));
-	if (!cand || !w.seen || !zero) {
+	if (!used || !zero) {
 		ret = -ENOMEM;
-		goto fail;
+		goto out;
 	}
 	/* The claimed slots before the walk: a slot claimed after it started
 	 * (its entry perhaps behind the walk already) is no candidate yet. */
 	for (uint32_t i = 0; i < words; i++)
-		cand[i] = __atomic_load_n(m->man_slots_mem + 1 + i, __ATOMIC_SEQ_CST);
-	ret = castle_manual_foreach(m, false, sweep_mark, &w);
-	if (ret)
-		goto fail;
+		used[i] = __atomic_load_n(m->man_slots_mem + 1 + i, __ATOMIC_SEQ_CST);
+	ret = named_slots(m, words, &seen);
+	if (ret) {
+		/* nothing is known of this sweep: every candidate starts over */
+		memset(s->since, 0, (size_t)s->nslots * sizeof(*s->since));
+		goto out;
+	}
 	for (uint32_t i = 0; i < words; i++) {
-		cand[i] &= ~w.seen[i];
-		uint64_t both = s->cand && s->words == words ? cand[i] & s->cand[i] : 0;
+		uint64_t unnamed = used[i] & ~seen[i];
 
-		for (; both; both &= both - 1) {
-			uint64_t b = both & -both;
-			uint32_t slot = i * 64 + (uint32_t)__builtin_ctzll(b);
+		for (uint32_t b = 0; b < 64; b++) {
+			uint32_t slot = i * 64 + b, *since = &s->since[slot];
+			uint64_t bit = 1ull << b;
 
-			/* zero first: a claimed slot is zero */
-			if (bpf_map_update_elem(m->man_hits, &slot, zero, BPF_ANY))
+			if (!(unnamed & bit)) {
+				*since = 0;
 				continue;
-			__atomic_fetch_and(m->man_slots_mem + 1 + i, ~b, __ATOMIC_SEQ_CST);
-			cand[i] &= ~b;
+			}
+			if (!*since) {
+				*since = now_s + 1; /* unnamed from now on */
+				continue;
+			}
+			if (now_s + 1 - *since < s->min_age_s)
+				continue;
+			/* zero first: a claimed slot is zero */
+			if (bpf_map_update_elem(m->man_hits, &slot, zero, BPF_ANY)) {
+				zero_err = zero_err ? zero_err : -errno;
+				continue;
+			}
+			__atomic_fetch_and(m->man_slots_mem + 1 + i, ~bit, __ATOMIC_SEQ_CST);
+			*since = 0;
 			freed++;
 		}
 	}
-	free(s->cand);
-	s->cand = cand;
-	s->words = words;
-	free(w.seen);
-	free(zero);
-	return freed;
-fail:
-	/* nothing is known of this sweep: the next one starts over */
-	castle_man_sweep_free(s);
-	free(cand);
-	free(w.seen);
+	ret = zero_err ? zero_err : freed;
+out:
+	free(used);
+	free(seen);
 	free(zero);
 	return ret;
 }

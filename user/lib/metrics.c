@@ -448,7 +448,7 @@ static void tc_tables_get(int results_fd, struct tc_tables *out)
 static void render_maps(FILE *f, const struct castle_maps *m, const struct castle_metrics_snapshot *s,
 			int tls_results, uint64_t rl_total)
 {
-	struct { const char *name; uint64_t entries, cap; } v[CASTLE_PM_MAX + CASTLE_MM_MAX + 12];
+	struct { const char *name; uint64_t entries, cap; } v[CASTLE_PM_MAX + CASTLE_MM_MAX + 13];
 	struct tc_tables tc;
 	int n = 0;
 
@@ -472,6 +472,10 @@ static void render_maps(FILE *f, const struct castle_maps *m, const struct castl
 				 capacity_of(m->class_stats) };
 	v[n++] = (typeof(v[0])){ CASTLE_MAP_IFACES, count_keys(m->ifaces), capacity_of(m->ifaces) };
 	v[n++] = (typeof(v[0])){ CASTLE_MAP_NOTES, count_keys(m->notes), capacity_of(m->notes) };
+	/* per-CPU hit slots of manual/auto entries: claimed, of those there are */
+	if (m->man_slots_mem)
+		v[n++] = (typeof(v[0])){ CASTLE_MAP_MAN_HITS, castle_man_slots_used(m),
+					 castle_man_slots_total(m) };
 	/* The TLS gate's tables (TC object), when it is loaded. */
 	tc_tables_get(tls_results, &tc);
 	if (tc.pending >= 0)
@@ -485,7 +489,8 @@ static void render_maps(FILE *f, const struct castle_maps *m, const struct castl
 					 capacity_of(tc.marks) };
 
 	family(f, "castle_map_entries", "gauge",
-	       "Entries in each map (policy maps: the live generation; arrays: always full).");
+	       "Entries in each map (policy maps: the live generation; arrays: always full, "
+	       "but man_hits: the slots claimed).");
 	for (int i = 0; i < n; i++)
 		fprintf(f, "castle_map_entries{map=\"%s\"} %llu\n", v[i].name,
 			(unsigned long long)v[i].entries);

@@ -32,6 +32,8 @@ void fx_cidr(const char *s, struct castle_cidr *c)
 	c->plen = slash ? (unsigned)atoi(slash + 1) : (c->family == 4 ? 32 : 128);
 }
 
+uint32_t fx_man_entries;
+
 int fx_open(struct fx *f, uint32_t rl_entries)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, o, .kconfig = castle_kconfig());
@@ -46,6 +48,12 @@ int fx_open(struct fx *f, uint32_t rl_entries)
 	bpf_object__for_each_map(m, f->xdp->obj)
 		bpf_map__set_pin_path(m, NULL);
 	bpf_map__set_max_entries(f->xdp->maps.rl_state, rl_entries ? rl_entries : 4096);
+	if (fx_man_entries)
+		bpf_object__for_each_map(m, f->xdp->obj)
+			if (!strncmp(bpf_map__name(m), "man_", 4) &&
+			    bpf_map__type(m) != BPF_MAP_TYPE_ARRAY &&
+			    bpf_map__type(m) != BPF_MAP_TYPE_PERCPU_ARRAY)
+				bpf_map__set_max_entries(m, fx_man_entries);
 	err = castle_xdp_bpf__load(f->xdp);
 	if (err)
 		die("load castle_xdp", err);

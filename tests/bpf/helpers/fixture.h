@@ -28,6 +28,10 @@ struct fx {
 	uint32_t ifindex;
 };
 
+/* When not 0, the size fx_open gives every manual/auto map (a test of a
+ * full map sets it before its setup). */
+extern uint32_t fx_man_entries;
+
 /* rl_entries: size of the rate-limit LRU (0 = small test default). */
 int fx_open(struct fx *f, uint32_t rl_entries);
 void fx_close(struct fx *f);
