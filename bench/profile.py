@@ -221,7 +221,7 @@ def main():
                     help="with --live: apply this patch (git apply, e.g. one of bench/experiments/) "
                          "to the variant's copy before its edits")
     ap.add_argument("--scenario", default="ab-limit-1m",
-                    help="with --live: ab-limit-1m, ab-block-1m or ab-block-cidr")
+                    help="with --live: ab-limit-1m, ab-block-1m, ab-block-cidr or ab-manual-cidr")
     ap.add_argument("--check", action="store_true",
                     help="only check that every variant's edits apply to bpf/ (no build, no root)")
     args = ap.parse_args()

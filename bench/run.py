@@ -240,6 +240,9 @@ def scenarios():
     return rows
 
 
+MAN20 = ("198.18.0.0/20",)     # the 4096 sources of v4(4096), from SRC4
+
+
 def ab_scenarios(args):
     """castled of two builds side by side (--castle-b-obj): a change priced
     live, where test-run's hot caches hide what a million sources cost."""
@@ -249,6 +252,7 @@ def ab_scenarios(args):
     rl = ratelimit_policy(RL_RATE, RL_BURST, "m")
     blk = blocklist_policy(lambda: v6_hosts(1 << 20))
     cidrs = blocklist_policy(lambda: nft_cidrs(1000))
+    empty = blocklist_policy(lambda: [])
     return [
         Scenario("ab-limit-1m", "castle A vs castle B: rate limit, 1M sources over a 1/min limit",
                  CastleDaemon("A-limit", rl), CastleDaemon("B-limit", rl, b),
@@ -260,6 +264,12 @@ def ab_scenarios(args):
         Scenario("ab-block-cidr", "castle A vs castle B: the 1000-CIDR blocklist of "
                  "castle-vs-nft-set, all hit", CastleDaemon("A-block", cidrs),
                  CastleDaemon("B-block", cidrs, b), v4(4096)),
+        # An operator's block during a flood: one manual CIDR (castlectl,
+        # outside the policy) that every source of the pool, from both
+        # CPUs, hits.
+        Scenario("ab-manual-cidr", "castle A vs castle B: one manual /20 (castlectl block "
+                 "add) that all 4096 sources hit", CastleDaemon("A-manual", empty, manual=MAN20),
+                 CastleDaemon("B-manual", empty, b, manual=MAN20), v4(4096)),
     ]
 
 

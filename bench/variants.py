@@ -381,10 +381,11 @@ class CastleDaemon(XdpProg):
     # refused (exit 2), so each instance takes the next of these.
     metrics_ports = iter(range(19464, 29464))
 
-    def __init__(self, label, policy, castle_obj=None):
+    def __init__(self, label, policy, castle_obj=None, manual=()):
         super().__init__(label, "castle")
         self.policy = policy        # callable -> YAML text (may be large)
         self.castle_obj = castle_obj  # another build's castle_xdp.bpf.o (its castled)
+        self.manual = manual        # CIDRs castlectl blocks once castled runs
         self.proc = None
         self.tmp = None
         self.ready_s = None
@@ -461,6 +462,11 @@ class CastleDaemon(XdpProg):
             if "running (pid" in self.log() and os.path.exists(f"{pin}/xdp_stats") \
                     and self.xdp_attached(env):
                 self.ready_s = time.monotonic() - t0
+                for cidr in self.manual:
+                    p = env.dut_cmd([self.tool(env, "castlectl"), "--pin-dir", pin, "block",
+                                     "add", cidr], check=False)
+                    if p.returncode:
+                        raise BenchError(f"castlectl block add {cidr}: {p.stderr.strip()}")
                 return
             time.sleep(0.02)
         raise BenchError(f"castled: not attached to {DUT_DEV} with {pin}/xdp_stats "
