@@ -361,7 +361,8 @@ static void tick(struct daemon *d, bool final)
 		castle_rl_reap_steady(&d->l.maps, CASTLE_RL_STEADY_IDLE_NS);
 	}
 	/* Slots of manual/auto entries gone (deleted, reaped, overwritten) for
-	 * two sweeps go back to the free bitmap, zeroed (see CASTLE_HIT_MAN). */
+	 * CASTLE_MAN_SWEEP_AGE_S go back to the free bitmap, zeroed (see
+	 * CASTLE_HIT_MAN). */
 	if (!final && mono_s() - d->last_man_sweep >= MAN_SWEEP_SEC) {
 		d->last_man_sweep = mono_s();
 		ret = castle_man_slots_sweep(&d->l.maps, &d->man_sweep, (uint32_t)d->last_man_sweep);
@@ -493,6 +494,10 @@ static int run(struct daemon *d, int ready_fd)
 	}
 	if (attach_all(d))
 		return 1;
+	/* Once more: a program replaced just now may have auto-banned into a
+	 * bitmap that is no longer pinned (see above) until it was. */
+	if (d->l.maps.man_slots_mem)
+		castle_man_slots_adopt(&d->l.maps);
 	/* An upgrade: the attach replaced the older programs, so the CIDRs can
 	 * move to the prefix-length hashes. */
 	if (d->l.maps.trie_only && !castle_loader_older_program(&d->l) &&

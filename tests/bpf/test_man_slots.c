@@ -389,10 +389,24 @@ static void adopt_marks_the_slots_entries_name(void **state)
 	fx_manual_allow(f, "198.18.6.0/24");
 	assert_int_equal(castle_man_slots_used(&f->maps), 2);
 	assert_int_equal(castle_man_slots_adopt(&f->maps), 0);	/* all marked already */
+	/* a slot freed in the old bitmap but holding counts (its entry gone
+	 * less than the sweep's age ago), and a live entry with counts */
+	fx_manual_block(f, "198.18.5.13", 0);
+	struct castle_cidr gone;
+	struct pkt_spec a = fx_udp4("198.18.5.11"), g = fx_udp4("198.18.5.13");
+	uint32_t live = CASTLE_MAN_SLOT_IDX(raw_block4(f, "198.18.5.11"));
+	uint32_t old = CASTLE_MAN_SLOT_IDX(raw_block4(f, "198.18.5.13"));
+	fx_run_spec_repeat(f, &a, 3);
+	fx_run_spec_repeat(f, &g, 4);
+	fx_cidr("198.18.5.13", &gone);
+	assert_int_equal(castle_manual_block_del(&f->maps, &gone), 0);
 	memset(f->maps.man_slots_mem + 1, 0, CASTLE_MAN_SLOTS_DEFAULT / 8); /* a new bitmap */
 	assert_int_equal(castle_man_slots_adopt(&f->maps), 2);
-	assert_true(claimed(f, CASTLE_MAN_SLOT_IDX(raw_block4(f, "198.18.5.11"))));
+	assert_true(claimed(f, live));
+	assert_false(claimed(f, old));
 	assert_int_equal(castle_man_slots_used(&f->maps), 2);
+	assert_int_equal(slot_sum(f, live), 3);	/* a named slot keeps its count */
+	assert_int_equal(slot_sum(f, old), 0);	/* a free one is zero again */
 }
 
 int main(void)

@@ -211,6 +211,10 @@ wait_metric_ge() {
 
 # castled_log_has FIXED-STRING: the castled log of this test contains it.
 castled_log_has() { grep -qF -- "$1" "$TMP/castled.log"; }
+# castled_log_mark, then castled_log_new_has TEXT: TEXT logged since the mark
+# (the log of every castled a test starts is appended to one file).
+castled_log_mark() { CASTLED_LOG_MARK=$(wc -l <"$TMP/castled.log" 2>/dev/null || echo 0); }
+castled_log_new_has() { tail -n +$((${CASTLED_LOG_MARK:-0} + 1)) "$TMP/castled.log" | grep -qF -- "$1"; }
 
 # castled_reload: SIGHUP and wait until castled has finished with it (either
 # reloads counter moved).

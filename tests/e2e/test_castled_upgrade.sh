@@ -33,14 +33,16 @@ send_wait() {
 
 build_old() {
 	[ -x "$OLD/build/castled" ] && [ -x "$OLD/build/castlectl" ] && return 0
+	# not the settings of a `make test` this runs under (O=, -j, ...)
 	rm -rf "$OLD" && mkdir -p "$OLD" &&
-		git -C "$E2E_ROOT" archive "$BASE" | tar -x -C "$OLD" &&
-		make -C "$OLD" -j"$(nproc)" build/castled build/castlectl >"$OLD.log" 2>&1
+		git -c safe.directory="$E2E_ROOT" -C "$E2E_ROOT" archive "$BASE" | tar -x -C "$OLD" &&
+		env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -C "$OLD" O=build -j"$(nproc)" \
+			build/castled build/castlectl >"$OLD.log" 2>&1
 }
 
 command -v jq >/dev/null || { t_skip "upgrade" "jq not installed"; t_done; }
-git -C "$E2E_ROOT" cat-file -e "$BASE^{commit}" 2>/dev/null ||
-	{ t_skip "upgrade from $BASE" "no git history with $BASE here"; t_done; }
+why=$(git -c safe.directory="$E2E_ROOT" -C "$E2E_ROOT" cat-file -e "$BASE^{commit}" 2>&1) ||
+	{ t_skip "upgrade from $BASE" "no commit $BASE in this checkout (.ci/run unshallows): $why"; t_done; }
 build_old && t_ok "the older build ($BASE) is built" ||
 	{ t_fail "the older build ($BASE) is built" "$(tail -5 "$OLD.log" 2>/dev/null)"; t_done; }
 
@@ -71,11 +73,12 @@ t_eq "older build: the auto-ban counts its hits" 3 "$(hits $FLOOD)"
 # ---- upgrade ------------------------------------------------------------------
 e2e_stop_castled
 CASTLED=$NEW_CASTLED
+castled_log_mark
 e2e_castled || { t_fail "this build's castled takes the pins over"; t_done; }
 t_ok "this build's castled takes the pins over"
-castled_log_has "XDP replaced in place" && t_ok "... replacing the older program in place" ||
+castled_log_new_has "XDP replaced in place" && t_ok "... replacing the older program in place" ||
 	t_fail "... replacing the older program in place" "$(grep XDP "$TMP/castled.log")"
-castled_log_has "adopted the maps pinned in $PIN" && t_ok "... adopting the pinned maps" ||
+castled_log_new_has "adopted the maps pinned in $PIN" && t_ok "... adopting the pinned maps" ||
 	t_fail "... adopting the pinned maps"
 in_dut test -e "$PIN/man_hits" && in_dut test -e "$PIN/man_slots" &&
 	t_ok "the maps the older build lacked are pinned beside its own" ||
@@ -97,17 +100,18 @@ t_eq "the new auto-ban counts in its slot" 3 "$(hits $FLOOD2)"
 t_eq "two slots claimed, none for the older entries" 2 "$(metric castle_map_entries 'map="man_hits"')"
 
 # ---- the older castlectl on these pins -----------------------------------------
-out=$(octl -j block list 2>&1) && t_ok "the older castlectl still lists the pins" ||
-	t_fail "the older castlectl still lists the pins" "$out"
+out=$(octl -j block list 2>"$TMP/octl.err") && t_ok "the older castlectl still lists the pins" ||
+	t_fail "the older castlectl still lists the pins" "$(cat "$TMP/octl.err")"
 t_eq "... every entry" "198.18.66.0/24 198.18.80.0/24 198.18.82.2 198.18.83.0/24 198.18.84.2" \
 	"$(echo "$out" | jq -r '[.entries[].cidr] | sort | join(" ")' 2>/dev/null)"
 
 # ---- and back: the older castled on the pins this build left -------------------
 e2e_stop_castled
 CASTLED=$OLD/build/castled
+castled_log_mark
 e2e_castled || { t_fail "the older castled starts again on these pins"; t_done; }
 t_ok "the older castled starts again on these pins"
-castled_log_has "XDP replaced in place" && t_ok "... replacing this build's program" ||
+castled_log_new_has "XDP replaced in place" && t_ok "... replacing this build's program" ||
 	t_fail "... replacing this build's program" "$(grep XDP "$TMP/castled.log")"
 b0=$(drops blocklist) a0=$(drops autoban)
 send_wait $NEWMAN 9999 2 blocklist

@@ -68,29 +68,30 @@ static int prog_map_ids(int fd, __u32 ids[64], __u32 *n, struct bpf_prog_info *i
 	return 0;
 }
 
-/* A map of the object's own (.bss, .rodata, .kconfig: named with a dot),
- * which every load makes anew. */
-static bool internal_map(__u32 id)
+/* Whether id is the id of a map of obj that is pinned (the maps shared with
+ * every other load; the object's own .bss, .kconfig and the like are made
+ * anew by each load). */
+static bool pinned_map_of(struct bpf_object *obj, __u32 id)
 {
-	struct bpf_map_info mi = {};
-	__u32 len = sizeof(mi);
-	int fd = bpf_map_get_fd_by_id(id);
-	bool internal = false;
+	struct bpf_map *m;
 
-	if (fd < 0)
-		return false;
-	if (!bpf_obj_get_info_by_fd(fd, &mi, &len))
-		internal = strchr(mi.name, '.') != NULL;
-	close(fd);
-	return internal;
+	bpf_object__for_each_map(m, obj) {
+		struct bpf_map_info mi = {};
+		__u32 len = sizeof(mi);
+
+		if (bpf_map__is_pinned(m) && !bpf_obj_get_info_by_fd(bpf_map__fd(m), &mi, &len) &&
+		    mi.id == id)
+			return true;
+	}
+	return false;
 }
 
 /* Same instructions (the tag hashes them with map references blanked) and
- * the same maps (every map the new program uses, but its own .bss and the
- * like, among the running program's): then the running program is exactly
- * what we would attach. A map pinned anew (its pin removed by hand) makes
- * the running program one on other maps, to be replaced. */
-static bool same_program(int new_fd, uint32_t running_id)
+ * the same maps (every pinned map the new program uses among the running
+ * program's): then the running program is exactly what we would attach. A
+ * map pinned anew (its pin removed by hand) makes the running program one
+ * on other maps, to be replaced. */
+static bool same_program(struct bpf_object *obj, int new_fd, uint32_t running_id)
 {
 	struct bpf_prog_info ni, ri;
 	__u32 nids[64], rids[64], nn = 0, rn = 0;
@@ -107,7 +108,7 @@ static bool same_program(int new_fd, uint32_t running_id)
 
 			for (__u32 j = 0; j < rn && !found; j++)
 				found = nids[i] == rids[j];
-			same = found || internal_map(nids[i]);
+			same = found || !pinned_map_of(obj, nids[i]);
 		}
 	}
 	close(rfd);
@@ -278,7 +279,7 @@ static int xdp_attach(struct castle_loader *l, const char *ifname, int ifindex,
 			 ret == -EPERM ? CASTLE_CAPS_HINT : "");
 		return ret;
 	}
-	if (now.ours_id && same_program(new_fd, now.ours_id)) {
+	if (now.ours_id && same_program(l->xdp->obj, new_fd, now.ours_id)) {
 		res->xdp_action = CASTLE_ATT_ADOPTED;
 	} else if (now.ours_id && (owner = running_owner(now.ours_id)) > 0) {
 		snprintf(err, errlen,

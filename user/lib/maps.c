@@ -377,7 +377,7 @@ static void block_val(const struct castle_maps *m, struct castle_block_val *v, u
 {
 	memset(v, 0, sizeof(*v));
 	v->origin = origin;
-	/* a slot a failed write leaves claimed is freed by castled's sweep */
+	/* the callers give it back when the write fails */
 	v->class_slot = castle_man_slot_claim(m, CASTLE_NO_CLASS);
 	v->created_ns = castle_now_boot_ns();
 	/* Saturate: a huge TTL (--ttl 213503d) must not wrap to "already expired". */

@@ -302,6 +302,19 @@ int castle_man_slots_adopt(const struct castle_maps *m)
 
 		set += __builtin_popcountll(seen[i] & ~had);
 	}
+	/* A bitmap that lacked named slots is new beside a man_hits kept from
+	 * before, whose free slots may hold the counts of entries deleted
+	 * since: zero them, so a claimed slot is zero again. */
+	if (set) {
+		int ncpu = libbpf_num_possible_cpus();
+		uint64_t *zero = calloc(ncpu > 0 ? (size_t)ncpu : 1, sizeof(*zero));
+
+		for (uint32_t slot = 0; zero && slot < words * 64; slot++)
+			if (!(__atomic_load_n(m->man_slots_mem + 1 + slot / 64, __ATOMIC_SEQ_CST) &
+			      (1ull << (slot % 64))))
+				bpf_map_update_elem(m->man_hits, &slot, zero, BPF_ANY);
+		free(zero);
+	}
 	free(seen);
 	return set;
 }
@@ -348,6 +361,10 @@ int castle_man_slots_sweep(const struct castle_maps *m, struct castle_man_sweep 
 		memset(s->since, 0, (size_t)s->nslots * sizeof(*s->since));
 		goto out;
 	}
+	/* since[] follows a slot, not a claim: a slot given back by a failed
+	 * write and claimed again between two sweeps keeps its age (a writer
+	 * that stalls that long between claim and insert is the documented
+	 * limit anyway). */
 	for (uint32_t i = 0; i < words; i++) {
 		uint64_t unnamed = used[i] & ~seen[i];
 

@@ -495,7 +495,8 @@ static void render_maps(FILE *f, const struct castle_maps *m, const struct castl
 		fprintf(f, "castle_map_entries{map=\"%s\"} %llu\n", v[i].name,
 			(unsigned long long)v[i].entries);
 	family(f, "castle_map_capacity", "gauge",
-	       "Capacity (max_entries) of each map; for the events ring buffer, its size in bytes.");
+	       "Capacity (max_entries) of each map; for the events ring buffer, its size in bytes; "
+	       "for man_hits, the slots its bitmap names.");
 	for (int i = 0; i < n; i++)
 		fprintf(f, "castle_map_capacity{map=\"%s\"} %llu\n", v[i].name,
 			(unsigned long long)v[i].cap);
