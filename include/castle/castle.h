@@ -186,8 +186,9 @@ struct castle_block_val {
  * has named for CASTLE_MAN_SWEEP_AGE_S (15 s) and two sweeps, so a deleted,
  * reaped or overwritten entry's slot is not handed on while a program may
  * still add to it, nor is a slot claimed by a writer that has not inserted
- * its entry yet (unless that writer stalls between the two for longer than
- * the age). A writer whose insert fails gives its slot back itself. With
+ * its entry yet (a writer that stalls between the two for longer than the
+ * age finds its slot free after its insert and takes the entry back to the
+ * locked add). A writer whose insert fails gives its slot back itself. With
  * every slot taken (and without castled none is freed), an entry
  * keeps the locked add (no CASTLE_HIT_SLOT bit). The value names the slot in
  * bits 8..29 and keeps the class in the low byte:

@@ -358,6 +358,42 @@ int castle_man_del(const struct castle_maps *m, int idx, const void *k)
 	return 0;
 }
 
+/* The entry under k of manual map idx names `slot`, which castled's sweep
+ * has freed since (its writer stalled between claim and insert for longer
+ * than the sweep's age): the entry goes back to the locked add, so it cannot
+ * share the slot with the next claimant. */
+static void man_slot_verify(const struct castle_maps *m, int idx, const void *k, uint32_t slot)
+{
+	bool allow = idx == CASTLE_MM_ALLOW4 || idx == CASTLE_MM_ALLOW6;
+	union {
+		struct castle_block_val b;
+		struct castle_allow_val a;
+	} v;
+	uint32_t *named = allow ? &v.a.hit_slot : &v.b.class_slot;
+
+	if (!castle_man_slot_freed(m, slot) || bpf_map_lookup_elem(m->man[idx], k, &v) ||
+	    *named != slot)
+		return;
+	*named = allow ? 0 : slot & 0xff;
+	bpf_map_update_elem(m->man[idx], k, &v, BPF_EXIST);
+}
+
+int castle_man_slot_verify(const struct castle_maps *m, const struct castle_cidr *c, bool allow)
+{
+	union {
+		struct castle_block_val b;
+		struct castle_allow_val a;
+	} v;
+	struct castle_lpm6 k;
+	int idx = man_idx(c, allow);
+	const void *key = castle_entry_key(c, !allow && castle_cidr_is_host(c), &k);
+
+	if (bpf_map_lookup_elem(m->man[idx], key, &v))
+		return -errno;
+	man_slot_verify(m, idx, key, allow ? v.a.hit_slot : v.b.class_slot);
+	return 0;
+}
+
 static int undo(const struct castle_maps *m, int idx, const void *k, bool had, const void *old)
 {
 	return had ? man_put(m, idx, k, old, NULL, NULL) : castle_man_del(m, idx, k);
@@ -370,6 +406,21 @@ const void *castle_entry_key(const struct castle_cidr *c, bool exact, struct cas
 	memset(k, 0, sizeof(*k));
 	lpm_key(c, k);
 	return k;
+}
+
+/* man_put of a value that names `slot` (claimed for it): a failed write
+ * gives the slot back; a written one is checked once more, see
+ * castle_man_slot_verify. */
+static int man_put_slotted(const struct castle_maps *m, int idx, const void *k, const void *v,
+			   uint32_t slot, void *old, bool *had)
+{
+	int ret = man_put(m, idx, k, v, old, had);
+
+	if (ret)
+		castle_man_slot_release(m, slot);
+	else
+		man_slot_verify(m, idx, k, slot);
+	return ret;
 }
 
 static void block_val(const struct castle_maps *m, struct castle_block_val *v, uint64_t ttl_ns,
@@ -393,10 +444,8 @@ int castle_manual_block_put(const struct castle_maps *m, const struct castle_cid
 	int ret;
 
 	block_val(m, &v, ttl_ns, origin);
-	ret = man_put(m, man_idx(c, false), castle_entry_key(c, castle_cidr_is_host(c), &k), &v,
-		      NULL, NULL);
-	if (ret)
-		castle_man_slot_release(m, v.class_slot);
+	ret = man_put_slotted(m, man_idx(c, false), castle_entry_key(c, castle_cidr_is_host(c), &k),
+			      &v, v.class_slot, NULL, NULL);
 	return ret;
 }
 
@@ -415,9 +464,8 @@ int castle_manual_allow_put(const struct castle_maps *m, const struct castle_cid
 
 	v.created_ns = castle_now_boot_ns();
 	v.hit_slot = castle_man_slot_claim(m, 0);
-	ret = man_put(m, man_idx(c, true), castle_entry_key(c, false, &k), &v, NULL, NULL);
-	if (ret)
-		castle_man_slot_release(m, v.hit_slot);
+	ret = man_put_slotted(m, man_idx(c, true), castle_entry_key(c, false, &k), &v, v.hit_slot,
+			      NULL, NULL);
 	return ret;
 }
 
@@ -437,10 +485,8 @@ int castle_manual_block_put_prev(const struct castle_maps *m, const struct castl
 	int ret;
 
 	block_val(m, &v, ttl_ns, origin);
-	ret = man_put(m, man_idx(c, false), castle_entry_key(c, castle_cidr_is_host(c), &k), &v,
-		      old, had);
-	if (ret)
-		castle_man_slot_release(m, v.class_slot);
+	ret = man_put_slotted(m, man_idx(c, false), castle_entry_key(c, castle_cidr_is_host(c), &k),
+			      &v, v.class_slot, old, had);
 	return ret;
 }
 
@@ -461,9 +507,8 @@ int castle_manual_allow_put_prev(const struct castle_maps *m, const struct castl
 
 	v.created_ns = castle_now_boot_ns();
 	v.hit_slot = castle_man_slot_claim(m, 0);
-	ret = man_put(m, man_idx(c, true), castle_entry_key(c, false, &k), &v, old, had);
-	if (ret)
-		castle_man_slot_release(m, v.hit_slot);
+	ret = man_put_slotted(m, man_idx(c, true), castle_entry_key(c, false, &k), &v, v.hit_slot,
+			      old, had);
 	return ret;
 }
 

@@ -93,6 +93,15 @@ uint32_t castle_man_slot_claim(const struct castle_maps *m, uint32_t cls);
  * never in a map, so nothing counted into it: it is still zero). Anything
  * but a CASTLE_MAN_SLOT value is ignored. */
 void castle_man_slot_release(const struct castle_maps *m, uint32_t v);
+/* Whether the slot v names is free in the bitmap (false for anything but a
+ * CASTLE_MAN_SLOT value). */
+bool castle_man_slot_freed(const struct castle_maps *m, uint32_t v);
+/* The writers' last step (castle_manual_*_put*): when c's manual entry names
+ * a slot that is free (castled's sweep freed it while the writer stalled
+ * between its claim and its insert for longer than the sweep's age), the
+ * entry is rewritten without it, back to the locked add. 0 or -errno (no
+ * such entry). */
+int castle_man_slot_verify(const struct castle_maps *m, const struct castle_cidr *c, bool allow);
 /*
  * Free the claimed slots that no manual/auto entry has named for at least
  * min_age_s seconds (and in at least two sweeps): zero them, then clear their

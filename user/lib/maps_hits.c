@@ -238,6 +238,17 @@ void castle_man_slot_release(const struct castle_maps *m, uint32_t v)
 	__atomic_fetch_and(m->man_slots_mem + 1 + i / 64, ~(1ull << (i % 64)), __ATOMIC_SEQ_CST);
 }
 
+bool castle_man_slot_freed(const struct castle_maps *m, uint32_t v)
+{
+	uint32_t i = CASTLE_MAN_SLOT_IDX(v);
+
+	if ((v & (CASTLE_HIT_SLOT | CASTLE_HIT_MAN)) != (CASTLE_HIT_SLOT | CASTLE_HIT_MAN) ||
+	    i / 64 >= man_words(m))
+		return false;
+	return !(__atomic_load_n(m->man_slots_mem + 1 + i / 64, __ATOMIC_SEQ_CST) &
+		 (1ull << (i % 64)));
+}
+
 uint32_t castle_man_slots_total(const struct castle_maps *m)
 {
 	return man_words(m) * 64;
