@@ -245,7 +245,7 @@ static void block_hits_exact_with_both_cpus_on_one_entry(void **state)
 		skip(); /* one CPU cannot race itself */
 	/* an entry without a slot, as bpftool would write it (castle's own
 	 * writers give every entry one while they last:
-	 * manual_hits_exact_with_both_cpus) */
+	 * hits_exact_with_both_cpus) */
 	assert_int_equal(bpf_map_update_elem(f->maps.man[CASTLE_MM_BLOCK4], host, &v, BPF_NOEXIST),
 			 0);
 	assert_int_equal(castle_man_count_heal(&f->maps), 1 << CASTLE_MM_BLOCK4);
@@ -264,14 +264,19 @@ static uint64_t allowed_packets(struct fx *f)
 
 enum slot_kind { SLOT_CIDR, SLOT_ALLOW, SLOT_EXACT };
 
-/* A policy entry counts in a per-CPU slot (CASTLE_HIT_SLOT) while the bank
- * lasts: block CIDRs first, then allow CIDRs, then exact blocks. With both
- * CPUs on one entry the listing sums the slot to every packet, and the
- * entry's shared counter is never written (no locked add on this path). */
-static void policy_hits_exact_with_both_cpus(struct fx *f, enum slot_kind kind)
+/* An entry that counts in a per-CPU slot: with both CPUs on it the listing
+ * sums the slot to every packet, and the entry's shared counter is never
+ * written (no locked add on this path).
+ * - A policy entry (manual false) has a slot of block_hits (CASTLE_HIT_SLOT)
+ *   while the bank lasts: block CIDRs first, then allow CIDRs, then exact
+ *   blocks.
+ * - A manual entry (castlectl's) has a man_hits slot it claimed when it was
+ *   written (CASTLE_HIT_MAN). */
+static void hits_exact_with_both_cpus(struct fx *f, enum slot_kind kind, bool manual)
 {
 	static const char *const entry[] = { "198.18.0.0/24", "198.18.0.0/24", "198.18.0.1/32" };
 	static const int pm[] = { CASTLE_PM_NHASH4, CASTLE_PM_ALLOW4, CASTLE_PM_BLOCK4 };
+	static const int mm[] = { CASTLE_MM_NET4, CASTLE_MM_ALLOW4, CASTLE_MM_BLOCK4 };
 	uint8_t buf[PKT_MAX];
 	size_t n = udp_frame(buf, 64);
 	struct castle_lpm4 k = { .prefixlen = 24, .addr = { 198, 18, 0, 0 } };
@@ -289,115 +294,83 @@ static void policy_hits_exact_with_both_cpus(struct fx *f, enum slot_kind kind)
 
 	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
 		skip();
-	fx_begin(f);
-	if (kind != SLOT_CIDR)
-		fx_block(f, "198.19.0.0/24", 0);	/* takes the bank's first slot */
-	if (allow)
-		fx_allow(f, entry[kind]);
-	else
-		fx_block(f, entry[kind], 0);
-	fx_commit(f);
-	assert_int_equal(castle_gen_live(&f->maps, &gen, NULL), 0);
-	fd = castle_gen_inner_fd(&f->maps, pm[kind], gen);
-	assert_true(fd >= 0);
+	if (manual) {
+		fx_manual_block(f, "198.19.0.0/24", 0);	/* another entry, another slot */
+		if (allow)
+			fx_manual_allow(f, entry[kind]);
+		else
+			fx_manual_block(f, entry[kind], 0);
+		assert_int_equal(castle_man_slots_used(&f->maps), 2);
+		fd = f->maps.man[mm[kind]];
+	} else {
+		fx_begin(f);
+		if (kind != SLOT_CIDR)
+			fx_block(f, "198.19.0.0/24", 0);	/* takes the bank's first slot */
+		if (allow)
+			fx_allow(f, entry[kind]);
+		else
+			fx_block(f, entry[kind], 0);
+		fx_commit(f);
+		assert_int_equal(castle_gen_live(&f->maps, &gen, NULL), 0);
+		fd = castle_gen_inner_fd(&f->maps, pm[kind], gen);
+		assert_true(fd >= 0);
+	}
 	assert_int_equal(bpf_map_lookup_elem(fd, key, &v), 0);
 	slot = allow ? v.a.hit_slot : v.b.class_slot;
 	assert_true(slot & CASTLE_HIT_SLOT);
-	assert_int_equal((slot & ~CASTLE_HIT_SLOT) % castle_hit_bank_of(&f->maps),
-			 kind == SLOT_CIDR ? 0 : 1);
+	if (manual) {
+		assert_true(slot & CASTLE_HIT_MAN);
+		assert_int_equal(slot & 0xff, allow ? 0 : CASTLE_NO_CLASS);
+	} else {
+		assert_int_equal((slot & ~CASTLE_HIT_SLOT) % castle_hit_bank_of(&f->maps),
+				 kind == SLOT_CIDR ? 0 : 1);
+	}
 	flood(f, buf, n, 2, allow ? allowed_packets : blocked_packets, &r);
 	assert_int_equal(bpf_map_lookup_elem(fd, key, &v), 0);
-	close(fd);
+	if (!manual)
+		close(fd);
 	assert_true(allow ? fx_allow_entry(f, entry[kind], &e) : fx_block_entry(f, entry[kind], &e));
 	uint64_t own = allow ? v.a.hits : v.b.hits;
-	printf("# 2 cpus, %s: sent %lu, %s %lu, hits %lu (entry's own counter %llu)\n", entry[kind],
-	       (unsigned long)r.sent, allow ? "allowed" : "blocked", (unsigned long)r.admitted,
-	       (unsigned long)e.hits, (unsigned long long)own);
+	printf("# 2 cpus, %s%s: sent %lu, %s %lu, hits %lu (entry's own counter %llu)\n",
+	       manual ? "manual " : "", entry[kind], (unsigned long)r.sent,
+	       allow ? "allowed" : "blocked", (unsigned long)r.admitted, (unsigned long)e.hits,
+	       (unsigned long long)own);
 	assert_int_equal(r.admitted, r.sent);
 	assert_int_equal(e.hits, r.sent);
 	assert_int_equal(own, 0);
+	assert_int_equal(e.man_slot, manual ? CASTLE_MAN_SLOT_IDX(slot) + 1 : 0);
 	if (!allow)
 		assert_int_equal(e.class_slot, CASTLE_NO_CLASS);
 }
 
 static void block_hits_exact_with_both_cpus_on_one_cidr(void **state)
 {
-	policy_hits_exact_with_both_cpus(*state, SLOT_CIDR);
+	hits_exact_with_both_cpus(*state, SLOT_CIDR, false);
 }
 
 static void allow_hits_exact_with_both_cpus_on_one_cidr(void **state)
 {
-	policy_hits_exact_with_both_cpus(*state, SLOT_ALLOW);
+	hits_exact_with_both_cpus(*state, SLOT_ALLOW, false);
 }
 
 static void block_hits_exact_with_both_cpus_on_one_policy_host(void **state)
 {
-	policy_hits_exact_with_both_cpus(*state, SLOT_EXACT);
-}
-
-/* A manual entry (castlectl's) counts in a man_hits slot it claimed when it
- * was written (CASTLE_HIT_MAN): with both CPUs on one entry the listing sums
- * the slot to every packet, and the entry's shared counter is never
- * written. */
-static void manual_hits_exact_with_both_cpus(struct fx *f, enum slot_kind kind)
-{
-	static const char *const entry[] = { "198.18.0.0/24", "198.18.0.0/24", "198.18.0.1/32" };
-	static const int mm[] = { CASTLE_MM_NET4, CASTLE_MM_ALLOW4, CASTLE_MM_BLOCK4 };
-	uint8_t buf[PKT_MAX];
-	size_t n = udp_frame(buf, 64);
-	struct castle_lpm4 k = { .prefixlen = 24, .addr = { 198, 18, 0, 0 } };
-	uint8_t host[4] = { 198, 18, 0, 1 };
-	const void *key = kind == SLOT_EXACT ? (const void *)host : (const void *)&k;
-	bool allow = kind == SLOT_ALLOW;
-	union {
-		struct castle_block_val b;
-		struct castle_allow_val a;
-	} v;
-	struct castle_entry e;
-	uint32_t slot;
-	struct run r;
-
-	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
-		skip();
-	fx_manual_block(f, "198.19.0.0/24", 0);	/* another entry, another slot */
-	if (allow)
-		fx_manual_allow(f, entry[kind]);
-	else
-		fx_manual_block(f, entry[kind], 0);
-	assert_int_equal(castle_man_slots_used(&f->maps), 2);
-	assert_int_equal(bpf_map_lookup_elem(f->maps.man[mm[kind]], key, &v), 0);
-	slot = allow ? v.a.hit_slot : v.b.class_slot;
-	assert_true(slot & CASTLE_HIT_SLOT);
-	assert_true(slot & CASTLE_HIT_MAN);
-	assert_int_equal(slot & 0xff, allow ? 0 : CASTLE_NO_CLASS);
-	flood(f, buf, n, 2, allow ? allowed_packets : blocked_packets, &r);
-	assert_int_equal(bpf_map_lookup_elem(f->maps.man[mm[kind]], key, &v), 0);
-	assert_true(allow ? fx_allow_entry(f, entry[kind], &e) : fx_block_entry(f, entry[kind], &e));
-	uint64_t own = allow ? v.a.hits : v.b.hits;
-	printf("# 2 cpus, manual %s: sent %lu, %s %lu, hits %lu (entry's own counter %llu)\n",
-	       entry[kind], (unsigned long)r.sent, allow ? "allowed" : "blocked",
-	       (unsigned long)r.admitted, (unsigned long)e.hits, (unsigned long long)own);
-	assert_int_equal(r.admitted, r.sent);
-	assert_int_equal(e.hits, r.sent);
-	assert_int_equal(own, 0);
-	assert_int_equal(e.man_slot, CASTLE_MAN_SLOT_IDX(slot) + 1);
-	if (!allow)
-		assert_int_equal(e.class_slot, CASTLE_NO_CLASS);
+	hits_exact_with_both_cpus(*state, SLOT_EXACT, false);
 }
 
 static void manual_block_hits_exact_with_both_cpus_on_one_cidr(void **state)
 {
-	manual_hits_exact_with_both_cpus(*state, SLOT_CIDR);
+	hits_exact_with_both_cpus(*state, SLOT_CIDR, true);
 }
 
 static void manual_allow_hits_exact_with_both_cpus_on_one_cidr(void **state)
 {
-	manual_hits_exact_with_both_cpus(*state, SLOT_ALLOW);
+	hits_exact_with_both_cpus(*state, SLOT_ALLOW, true);
 }
 
 static void manual_block_hits_exact_with_both_cpus_on_one_host(void **state)
 {
-	manual_hits_exact_with_both_cpus(*state, SLOT_EXACT);
+	hits_exact_with_both_cpus(*state, SLOT_EXACT, true);
 }
 
 int main(void)

@@ -64,21 +64,29 @@ static void test_hit_bank_sized_to_the_host(void **state)
 	ut_rm_dir(pin);
 }
 
-static void test_pinned_hit_bank_adopted(void **state)
+/* A per-CPU array of u64 pinned as NAME in a fresh pin directory, as another
+ * build would have left it. */
+static void pin_per_cpu_array(const char *name, uint32_t entries)
 {
 	char path[256];
-	struct castle_loader l;
 	int fd;
 
-	(void)state;
-	UT_NEED_ROOT();
 	snprintf(pin, sizeof(pin), "/sys/fs/bpf/castle-utest-loader-%d", getpid());
 	mkdir(pin, 0700);
-	snprintf(path, sizeof(path), "%s/%s", pin, CASTLE_MAP_BLOCK_HITS);
-	fd = bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, CASTLE_MAP_BLOCK_HITS, 4, 8, 600, NULL);
+	snprintf(path, sizeof(path), "%s/%s", pin, name);
+	fd = bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, name, 4, 8, entries, NULL);
 	assert_true(fd >= 0);
 	assert_int_equal(bpf_obj_pin(fd, path), 0);
 	close(fd);
+}
+
+static void test_pinned_hit_bank_adopted(void **state)
+{
+	struct castle_loader l;
+
+	(void)state;
+	UT_NEED_ROOT();
+	pin_per_cpu_array(CASTLE_MAP_BLOCK_HITS, 600);
 	open_loader(&l);
 	assert_int_equal(hits_entries(&l), 600);
 	assert_int_equal(castle_hit_bank_of(&l.maps), 300);
@@ -117,21 +125,14 @@ static void test_man_slots_sized_to_the_host(void **state)
  * a claim from the reopened pins sees the claims of the first opener. */
 static void test_pinned_man_hits_adopted(void **state)
 {
-	char path[256], err[512];
+	char err[512];
 	struct castle_loader l;
 	struct castle_maps m;
 	uint32_t a, b;
-	int fd;
 
 	(void)state;
 	UT_NEED_ROOT();
-	snprintf(pin, sizeof(pin), "/sys/fs/bpf/castle-utest-loader-%d", getpid());
-	mkdir(pin, 0700);
-	snprintf(path, sizeof(path), "%s/%s", pin, CASTLE_MAP_MAN_HITS);
-	fd = bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, CASTLE_MAP_MAN_HITS, 4, 8, 2048, NULL);
-	assert_true(fd >= 0);
-	assert_int_equal(bpf_obj_pin(fd, path), 0);
-	close(fd);
+	pin_per_cpu_array(CASTLE_MAP_MAN_HITS, 2048);
 	open_loader(&l);
 	assert_int_equal(entries_of(l.maps.man_hits), 2048);
 	assert_int_equal(entries_of(l.maps.man_slots), 1 + 32);
