@@ -4,8 +4,9 @@
  * persistence of far-future expiries, against real maps: the XDP object is
  * loaded with its maps pinned in a private directory (as test_ctl_maps.c).
  * Proves: a reaping walk of the manual maps visits every live entry exactly
- * once and deletes every expired one (castled's state file and counts had
- * duplicates when a delete restarted the walk); castle_rl_reap_steady removes
+ * once and deletes every expired one, over several batches of the exact map
+ * (castled's state file and counts had duplicates when a delete restarted
+ * the walk); castle_rl_reap_steady removes
  * exactly the idle entries; a saturated or huge TTL is written as a
  * far-future expiry and comes back after a restore instead of being lost.
  * Needs root (BPF).
@@ -71,7 +72,8 @@ static int rm_state_dir(void **state)
 	return 0;
 }
 
-enum { N_EXPIRED = 300, N_LIVE = 200 };
+/* more than one batch of castle_block_foreach's hash walk (4096) each */
+enum { N_EXPIRED = 5000, N_LIVE = 9000 };
 
 /* 10.<kind>.<i / 256>.<i % 256>: kind 1 expired, 2 live. */
 static void addr_of(int kind, int i, uint8_t a[4])
@@ -116,15 +118,30 @@ static void fill(void)
 	}
 }
 
+/* Every key first, then the deletes: a walk restarted from the first key
+ * after each delete scans a million empty buckets each time. */
 static void clear_manual(void)
 {
-	uint8_t key[64], next[64];
+	enum { KSZ = 64 };
 
-	for (int i = 0; i < CASTLE_MM_MAX; i++)
-		while (bpf_map_get_next_key(maps.man[i], NULL, next) == 0) {
-			memcpy(key, next, sizeof(key));
-			assert_int_equal(bpf_map_delete_elem(maps.man[i], key), 0);
+	for (int i = 0; i < CASTLE_MM_MAX; i++) {
+		size_t n = 0, cap = 1024;
+		uint8_t *keys = malloc(cap * KSZ);
+		void *prev = NULL;
+
+		assert_non_null(keys);
+		while (bpf_map_get_next_key(maps.man[i], prev, keys + n * KSZ) == 0) {
+			prev = keys + n * KSZ;
+			if (++n == cap) {
+				keys = realloc(keys, (cap *= 2) * KSZ);
+				assert_non_null(keys);
+				prev = keys + (n - 1) * KSZ;
+			}
 		}
+		for (size_t k = 0; k < n; k++)
+			assert_int_equal(bpf_map_delete_elem(maps.man[i], keys + k * KSZ), 0);
+		free(keys);
+	}
 }
 
 struct seen {

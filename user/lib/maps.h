@@ -258,7 +258,8 @@ int castle_block_foreach(const struct castle_maps *m, bool reap, castle_entry_cb
 int castle_allow_foreach(const struct castle_maps *m, castle_entry_cb cb, void *arg);
 
 /* Manual and auto entries only (block, then allow), without the policy
- * generation: cheap enough for castled to run every second. Expired block
+ * generation: cheap enough for castled to run every second (the exact maps
+ * in batches: a million auto-bans in 0.19 s here, 0.62 s key by key). Expired block
  * entries are skipped, and deleted when reap is set. `hits` is the entries'
  * own count, without their man_hits slot (none of its callers needs it; the
  * listings above sum it in); man_slot names the slot. */

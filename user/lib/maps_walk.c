@@ -145,19 +145,22 @@ static int add_slot(const struct walk_ctx *w, uint32_t slot, struct castle_entry
 	return 0;
 }
 
-static int walk_one(int fd, const void *kp, void *arg)
+#ifndef ENOTSUPP
+#define ENOTSUPP 524	/* the kernel's, for an operation a map type lacks */
+#endif
+
+union list_val {
+	struct castle_block_val b;
+	struct castle_allow_val a;
+};
+
+/* One entry of the walk: its key and value as the map holds them. */
+static int walk_entry(const struct walk_ctx *w, const uint8_t *key, const union list_val *vp)
 {
-	const struct walk_ctx *w = arg;
-	const uint8_t *key = kp;
-	union {
-		struct castle_block_val b;
-		struct castle_allow_val a;
-	} val;
+	union list_val val = *vp;
 	struct castle_entry e = { .allow = w->allow };
 	int ret;
 
-	if (bpf_map_lookup_elem(fd, key, &val))
-		return 0; /* deleted meanwhile */
 	e.cidr.family = w->family;
 	if (w->lpm) {
 		uint32_t plen;
@@ -203,6 +206,65 @@ static int walk_one(int fd, const void *kp, void *arg)
 	return w->cb(&e, w->arg);
 }
 
+static int walk_one(int fd, const void *kp, void *arg)
+{
+	union list_val val;
+
+	if (bpf_map_lookup_elem(fd, kp, &val))
+		return 0; /* deleted meanwhile */
+	return walk_entry(arg, kp, &val);
+}
+
+/*
+ * A hash map in batches of keys and values (a syscall per 4096 entries
+ * instead of two per entry: castled walks every manual entry each second,
+ * and a flood may have auto-banned a million sources). 1 when the map takes
+ * no batches (an LPM trie; the caller walks it key by key), 0, or -errno.
+ * Every entry present for the whole walk is seen once: a batch walks the
+ * buckets in order, and the callback deleting an entry (reaping) does not
+ * move the others.
+ */
+static int walk_batch(int fd, size_t ksz, const struct walk_ctx *w)
+{
+	const uint32_t chunk = 4096;
+	size_t vsz = w->allow ? sizeof(struct castle_allow_val) : sizeof(struct castle_block_val);
+	uint8_t *keys = malloc(chunk * ksz), *vals = malloc(chunk * vsz);
+	uint32_t in = 0, out = 0;
+	bool first = true;
+	int ret = 0;
+
+	if (!keys || !vals) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (;;) {
+		LIBBPF_OPTS(bpf_map_batch_opts, o);
+		uint32_t cnt = chunk;
+		int r = bpf_map_lookup_batch(fd, first ? NULL : &in, &out, keys, vals, &cnt, &o);
+		int e = r ? errno : 0;
+
+		if (r && e != ENOENT) {
+			/* no batch ops for this map type: key by key */
+			ret = first && (e == EINVAL || e == ENOTSUPP || e == EOPNOTSUPP) ? 1 : -e;
+			break;
+		}
+		first = false;
+		for (uint32_t i = 0; i < cnt && !ret; i++) {
+			union list_val v;
+
+			memcpy(&v, vals + i * vsz, vsz);
+			ret = walk_entry(w, keys + i * ksz, &v);
+		}
+		if (ret || e == ENOENT)
+			break;
+		in = out;
+	}
+out:
+	free(keys);
+	free(vals);
+	return ret;
+}
+
 /* Walk one map: exact (key = address) or LPM (key = castle_lpm4/6). Every
  * entry present for the whole walk is seen exactly once, reaping or not. */
 static int walk(const struct castle_maps *m, struct hit_sums *sums, int mm, int fd, int family,
@@ -217,6 +279,12 @@ static int walk(const struct castle_maps *m, struct hit_sums *sums, int mm, int 
 	clock_gettime(CLOCK_MONOTONIC, &mono);
 	w.mono_to_boot = castle_now_boot_ns() -
 			 ((uint64_t)mono.tv_sec * 1000000000ull + (uint64_t)mono.tv_nsec);
+	if (!lpm) {
+		int ret = walk_batch(fd, ksz, &w);
+
+		if (ret <= 0)
+			return ret;
+	}
 	return castle_map_foreach_key(fd, ksz, walk_one, &w);
 }
 
