@@ -187,8 +187,9 @@ struct castle_block_val {
  * reaped or overwritten entry's slot is not handed on while a program may
  * still add to it, nor is a slot claimed by a writer that has not inserted
  * its entry yet (a writer that stalls between the two for longer than the
- * age finds its slot free after its insert and takes the entry back to the
- * locked add). A writer whose insert fails gives its slot back itself. With
+ * age finds its slot free after its insert and claims it again; the sweep
+ * does the same for any slot an entry names). A writer whose insert fails
+ * gives its slot back itself. With
  * every slot taken (and without castled none is freed), an entry
  * keeps the locked add (no CASTLE_HIT_SLOT bit). The value names the slot in
  * bits 8..29 and keeps the class in the low byte:

@@ -358,21 +358,38 @@ int castle_man_del(const struct castle_maps *m, int idx, const void *k)
 	return 0;
 }
 
-/* The entry under k of manual map idx names `slot`, which castled's sweep
- * has freed since (its writer stalled between claim and insert for longer
- * than the sweep's age): the entry goes back to the locked add, so it cannot
- * share the slot with the next claimant. */
-static void man_slot_verify(const struct castle_maps *m, int idx, const void *k, uint32_t slot)
+union man_val {
+	struct castle_block_val b;
+	struct castle_allow_val a;
+};
+
+/* The same write: what a writer put, not what others wrote since (the
+ * program adds to hits and last_hit_ns in place). */
+static bool same_write(bool allow, const union man_val *x, const union man_val *y)
+{
+	return allow ? x->a.created_ns == y->a.created_ns && x->a.hit_slot == y->a.hit_slot
+		     : x->b.created_ns == y->b.created_ns && x->b.expires_ns == y->b.expires_ns &&
+			       x->b.origin == y->b.origin && x->b.class_slot == y->b.class_slot;
+}
+
+/* After writing `written` under k of manual map idx: when castled's sweep has
+ * freed the slot it names since the claim (the writer stalled between claim
+ * and insert for longer than the sweep's age), take it back (the counts
+ * since the insert are this entry's). If another writer claimed it in that
+ * instant, this write, when it is still the entry, goes back to the locked
+ * add instead of sharing the slot. (One claimed by another before this
+ * check cannot be told from ours: the documented limit.) */
+static void man_slot_verify(const struct castle_maps *m, int idx, const void *k,
+			    const void *written, uint32_t slot)
 {
 	bool allow = idx == CASTLE_MM_ALLOW4 || idx == CASTLE_MM_ALLOW6;
-	union {
-		struct castle_block_val b;
-		struct castle_allow_val a;
-	} v;
+	union man_val v, w = { 0 };
 	uint32_t *named = allow ? &v.a.hit_slot : &v.b.class_slot;
 
-	if (!castle_man_slot_freed(m, slot) || bpf_map_lookup_elem(m->man[idx], k, &v) ||
-	    *named != slot)
+	if (!castle_man_slot_freed(m, slot) || castle_man_slot_reclaim(m, slot))
+		return;
+	memcpy(&w, written, allow ? sizeof(w.a) : sizeof(w.b));
+	if (bpf_map_lookup_elem(m->man[idx], k, &v) || !same_write(allow, &v, &w))
 		return;
 	*named = allow ? 0 : slot & 0xff;
 	bpf_map_update_elem(m->man[idx], k, &v, BPF_EXIST);
@@ -380,17 +397,14 @@ static void man_slot_verify(const struct castle_maps *m, int idx, const void *k,
 
 int castle_man_slot_verify(const struct castle_maps *m, const struct castle_cidr *c, bool allow)
 {
-	union {
-		struct castle_block_val b;
-		struct castle_allow_val a;
-	} v;
+	union man_val v;
 	struct castle_lpm6 k;
 	int idx = man_idx(c, allow);
 	const void *key = castle_entry_key(c, !allow && castle_cidr_is_host(c), &k);
 
 	if (bpf_map_lookup_elem(m->man[idx], key, &v))
 		return -errno;
-	man_slot_verify(m, idx, key, allow ? v.a.hit_slot : v.b.class_slot);
+	man_slot_verify(m, idx, key, &v, allow ? v.a.hit_slot : v.b.class_slot);
 	return 0;
 }
 
@@ -419,7 +433,7 @@ static int man_put_slotted(const struct castle_maps *m, int idx, const void *k, 
 	if (ret)
 		castle_man_slot_release(m, slot);
 	else
-		man_slot_verify(m, idx, k, slot);
+		man_slot_verify(m, idx, k, v, slot);
 	return ret;
 }
 

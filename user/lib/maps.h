@@ -96,12 +96,17 @@ void castle_man_slot_release(const struct castle_maps *m, uint32_t v);
 /* Whether the slot v names is free in the bitmap (false for anything but a
  * CASTLE_MAN_SLOT value). */
 bool castle_man_slot_freed(const struct castle_maps *m, uint32_t v);
-/* The writers' last step (castle_manual_*_put*): when c's manual entry names
- * a slot that is free (castled's sweep freed it while the writer stalled
- * between its claim and its insert for longer than the sweep's age), the
- * entry is rewritten without it, back to the locked add. 0 or -errno (no
- * such entry). */
+/* The writers' last step (castle_manual_*_put*), for c's manual entry as it
+ * is: when it names a slot that is free (castled's sweep freed it while the
+ * writer stalled between its claim and its insert for longer than the
+ * sweep's age), the slot is claimed again for it (or, if another writer
+ * took it in that instant, the entry goes back to the locked add). 0 or
+ * -errno (no entry covers c: for a CIDR the trie answers the longest
+ * enclosing entry, so c must have one of its own). */
 int castle_man_slot_verify(const struct castle_maps *m, const struct castle_cidr *c, bool allow);
+/* Set the bit of the slot v names: true when it was clear (the slot is the
+ * caller's again), false when it was set or v names no slot. */
+bool castle_man_slot_reclaim(const struct castle_maps *m, uint32_t v);
 /*
  * Free the claimed slots that no manual/auto entry has named for at least
  * min_age_s seconds (and in at least two sweeps): zero them, then clear their

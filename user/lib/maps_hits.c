@@ -249,6 +249,17 @@ bool castle_man_slot_freed(const struct castle_maps *m, uint32_t v)
 		 (1ull << (i % 64)));
 }
 
+bool castle_man_slot_reclaim(const struct castle_maps *m, uint32_t v)
+{
+	uint32_t i = CASTLE_MAN_SLOT_IDX(v);
+	uint64_t bit = 1ull << (i % 64);
+
+	if ((v & (CASTLE_HIT_SLOT | CASTLE_HIT_MAN)) != (CASTLE_HIT_SLOT | CASTLE_HIT_MAN) ||
+	    i / 64 >= man_words(m))
+		return false;
+	return !(__atomic_fetch_or(m->man_slots_mem + 1 + i / 64, bit, __ATOMIC_SEQ_CST) & bit);
+}
+
 uint32_t castle_man_slots_total(const struct castle_maps *m)
 {
 	return man_words(m) * 64;
@@ -403,6 +414,12 @@ int castle_man_slots_sweep(const struct castle_maps *m, struct castle_man_sweep 
 			freed++;
 		}
 	}
+	/* A slot an entry names but the bitmap has free (its writer stalled
+	 * past the age, and its re-check ran before this sweep freed it; or a
+	 * man_slots pinned anew) is taken again, so no one is handed it. */
+	for (uint32_t i = 0; i < words; i++)
+		if (seen[i])
+			__atomic_fetch_or(m->man_slots_mem + 1 + i, seen[i], __ATOMIC_SEQ_CST);
 	ret = zero_err ? zero_err : freed;
 out:
 	free(used);

@@ -154,6 +154,20 @@ union list_val {
 	struct castle_allow_val a;
 };
 
+/* Delete an expired manual/auto entry, unless it was written again since
+ * the walk read it (a batch is up to 4096 entries old): a re-ban by the
+ * program or a castlectl block of the same key replaces an expired entry
+ * that is not reaped yet, and must not go with it. */
+static void reap(const struct walk_ctx *w, const uint8_t *key, const struct castle_block_val *seen)
+{
+	struct castle_block_val now;
+
+	if (bpf_map_lookup_elem(w->m->man[w->mm], key, &now) || now.created_ns != seen->created_ns ||
+	    now.expires_ns != seen->expires_ns)
+		return;
+	castle_man_del(w->m, w->mm, key);
+}
+
 /* One entry of the walk: its key and value as the map holds them. */
 static int walk_entry(const struct walk_ctx *w, const uint8_t *key, const union list_val *vp)
 {
@@ -199,7 +213,7 @@ static int walk_entry(const struct walk_ctx *w, const uint8_t *key, const union 
 		e.last_hit_ns = val.b.last_hit_ns ? val.b.last_hit_ns + w->mono_to_boot : 0;
 		if (e.expires_ns && e.expires_ns <= w->now) {
 			if (w->reap && w->mm >= 0 && e.origin != CASTLE_ORIGIN_POLICY)
-				castle_man_del(w->m, w->mm, key);
+				reap(w, key, &val.b);
 			return 0;
 		}
 	}
@@ -226,10 +240,9 @@ static int walk_one(int fd, const void *kp, void *arg)
  */
 static int walk_batch(int fd, size_t ksz, const struct walk_ctx *w)
 {
-	const uint32_t chunk = 4096;
+	uint32_t chunk = 4096, in = 0, out = 0, busy = 0;
 	size_t vsz = w->allow ? sizeof(struct castle_allow_val) : sizeof(struct castle_block_val);
 	uint8_t *keys = malloc(chunk * ksz), *vals = malloc(chunk * vsz);
-	uint32_t in = 0, out = 0;
 	bool first = true;
 	int ret = 0;
 
@@ -243,6 +256,23 @@ static int walk_batch(int fd, size_t ksz, const struct walk_ctx *w)
 		int r = bpf_map_lookup_batch(fd, first ? NULL : &in, &out, keys, vals, &cnt, &o);
 		int e = r ? errno : 0;
 
+		if (e == EBUSY && ++busy < 100)
+			continue; /* a bucket locked by a program: again */
+		if (e == ENOSPC && chunk < (1u << 20)) {
+			/* one bucket holds more than a batch: a bigger one */
+			uint8_t *k2 = realloc(keys, 2 * chunk * ksz), *v2;
+
+			if (k2)
+				keys = k2;
+			v2 = k2 ? realloc(vals, 2 * chunk * vsz) : NULL;
+			if (!v2) {
+				ret = -ENOMEM;
+				break;
+			}
+			vals = v2;
+			chunk *= 2;
+			continue;
+		}
 		if (r && e != ENOENT) {
 			/* no batch ops for this map type: key by key */
 			ret = first && (e == EINVAL || e == ENOTSUPP || e == EOPNOTSUPP) ? 1 : -e;
