@@ -34,13 +34,7 @@
 
 static uint64_t slot_sum(struct fx *f, uint32_t i)
 {
-	int ncpu = libbpf_num_possible_cpus();
-	uint64_t per[ncpu], sum = 0;
-
-	assert_int_equal(bpf_map_lookup_elem(f->maps.man_hits, &i, per), 0);
-	for (int c = 0; c < ncpu; c++)
-		sum += per[c];
-	return sum;
+	return fx_percpu_sum(f->maps.man_hits, i);
 }
 
 static uint32_t raw_block4(struct fx *f, const char *addr)

@@ -62,13 +62,7 @@ static double now_s(void)
 
 static uint64_t rl_event(struct fx *f, uint32_t ev)
 {
-	int ncpu = libbpf_num_possible_cpus();
-	uint64_t v[ncpu], sum = 0;
-
-	assert_int_equal(bpf_map_lookup_elem(f->maps.rl_events, &ev, v), 0);
-	for (int i = 0; i < ncpu; i++)
-		sum += v[i];
-	return sum;
+	return fx_percpu_sum(f->maps.rl_events, ev);
 }
 
 static struct pkt_spec udp_from(const char *src)

@@ -34,6 +34,18 @@ void fx_cidr(const char *s, struct castle_cidr *c)
 
 uint32_t fx_man_entries;
 
+uint64_t fx_percpu_sum(int fd, uint32_t key)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	uint64_t v[ncpu > 0 ? ncpu : 1], sum = 0;
+
+	if (ncpu < 1 || bpf_map_lookup_elem(fd, &key, v))
+		die("per-CPU array lookup", errno);
+	for (int i = 0; i < ncpu; i++)
+		sum += v[i];
+	return sum;
+}
+
 int fx_open(struct fx *f, uint32_t rl_entries)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, o, .kconfig = castle_kconfig());

@@ -28,6 +28,9 @@ struct fx {
 	uint32_t ifindex;
 };
 
+/* Key `key` of the per-CPU array of u64 `fd`, summed over the CPUs. */
+uint64_t fx_percpu_sum(int fd, uint32_t key);
+
 /* When not 0, the size fx_open gives every manual/auto map (a test of a
  * full map sets it before its setup). */
 extern uint32_t fx_man_entries;
