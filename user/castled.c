@@ -457,14 +457,16 @@ static int run(struct daemon *d, int ready_fd)
 		castle_policy_free(&conf);
 		return 1;
 	}
-	/* The hit slots of manual/auto entries: claimed for every entry that
-	 * names one (a man_slots pinned anew beside older entries), swept
-	 * after CASTLE_MAN_SWEEP_AGE_S unnamed. */
+	/* The hit slots of manual/auto entries, swept after
+	 * CASTLE_MAN_SWEEP_AGE_S unnamed. A man_slots pinned anew beside
+	 * older entries (an upgrade, a pin removed by hand) gets every slot
+	 * they name marked taken; a man_slots that was pinned already is
+	 * right as it is. */
 	d->man_sweep.min_age_s = CASTLE_MAN_SWEEP_AGE_S;
 	if (d->l.maps.man_slots >= 0 && !d->l.maps.man_slots_mem) {
 		logf_("warning: cannot map %s: manual and auto entries count hits by a locked add",
 		      CASTLE_MAP_MAN_SLOTS);
-	} else {
+	} else if (d->l.man_slots_new) {
 		int set = castle_man_slots_adopt(&d->l.maps);
 
 		if (set < 0)
@@ -496,7 +498,7 @@ static int run(struct daemon *d, int ready_fd)
 		return 1;
 	/* Once more: a program replaced just now may have auto-banned into a
 	 * bitmap that is no longer pinned (see above) until it was. */
-	if (d->l.maps.man_slots_mem)
+	if (d->l.maps.man_slots_mem && d->l.man_slots_new)
 		castle_man_slots_adopt(&d->l.maps);
 	/* An upgrade: the attach replaced the older programs, so the CIDRs can
 	 * move to the prefix-length hashes. */

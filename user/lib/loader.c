@@ -231,6 +231,8 @@ int castle_loader_open(struct castle_loader *l, const char *pin_dir, uint32_t ma
 	}
 	snprintf(path, sizeof(path), "%s/%s", pin_dir, CASTLE_MAP_STATE);
 	l->adopted = access(path, F_OK) == 0;
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, CASTLE_MAP_MAN_SLOTS);
+	l->man_slots_new = l->adopted && access(path, F_OK) != 0;
 
 	/* A pinned LRU cannot be resized without losing every bucket: keep it. */
 	pinned = pinned_max_entries(pin_dir, CASTLE_MAP_RL_STATE);

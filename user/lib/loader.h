@@ -39,6 +39,8 @@ struct castle_loader {
 	uint32_t hit_entries;		/* block_hits entries (both banks) in use */
 	uint32_t man_entries;		/* man_hits entries in use (man_slots:
 					 * one bit each, after a header word) */
+	bool man_slots_new;		/* adopted pins without man_slots: the
+					 * bitmap is new beside older entries */
 	bool adopted;			/* maps were already pinned: a restart */
 	struct castle_xdp_bpf *xdp;	/* maps and a loaded copy of the XDP program */
 	struct bpf_object *xdp_lobj;	/* unloaded copy handed to libxdp (lazily) */

@@ -358,14 +358,21 @@ int castle_man_del(const struct castle_maps *m, int idx, const void *k)
 	return 0;
 }
 
-union man_val {
-	struct castle_block_val b;
-	struct castle_allow_val a;
-};
+static bool allow_map(int idx)
+{
+	return idx == CASTLE_MM_ALLOW4 || idx == CASTLE_MM_ALLOW6;
+}
+
+/* The slot word of a value of manual map idx. */
+static uint32_t man_slot_of(int idx, const void *v)
+{
+	return allow_map(idx) ? ((const struct castle_allow_val *)v)->hit_slot
+			      : ((const struct castle_block_val *)v)->class_slot;
+}
 
 /* The same write: what a writer put, not what others wrote since (the
  * program adds to hits and last_hit_ns in place). */
-static bool same_write(bool allow, const union man_val *x, const union man_val *y)
+static bool same_write(bool allow, const union castle_list_val *x, const union castle_list_val *y)
 {
 	return allow ? x->a.created_ns == y->a.created_ns && x->a.hit_slot == y->a.hit_slot
 		     : x->b.created_ns == y->b.created_ns && x->b.expires_ns == y->b.expires_ns &&
@@ -382,8 +389,8 @@ static bool same_write(bool allow, const union man_val *x, const union man_val *
 static void man_slot_verify(const struct castle_maps *m, int idx, const void *k,
 			    const void *written, uint32_t slot)
 {
-	bool allow = idx == CASTLE_MM_ALLOW4 || idx == CASTLE_MM_ALLOW6;
-	union man_val v, w = { 0 };
+	bool allow = allow_map(idx);
+	union castle_list_val v, w = { 0 };
 	uint32_t *named = allow ? &v.a.hit_slot : &v.b.class_slot;
 
 	if (!castle_man_slot_freed(m, slot) || castle_man_slot_reclaim(m, slot))
@@ -397,14 +404,14 @@ static void man_slot_verify(const struct castle_maps *m, int idx, const void *k,
 
 int castle_man_slot_verify(const struct castle_maps *m, const struct castle_cidr *c, bool allow)
 {
-	union man_val v;
+	union castle_list_val v;
 	struct castle_lpm6 k;
 	int idx = man_idx(c, allow);
 	const void *key = castle_entry_key(c, !allow && castle_cidr_is_host(c), &k);
 
 	if (bpf_map_lookup_elem(m->man[idx], key, &v))
 		return -errno;
-	man_slot_verify(m, idx, key, &v, allow ? v.a.hit_slot : v.b.class_slot);
+	man_slot_verify(m, idx, key, &v, man_slot_of(idx, &v));
 	return 0;
 }
 
@@ -422,12 +429,12 @@ const void *castle_entry_key(const struct castle_cidr *c, bool exact, struct cas
 	return k;
 }
 
-/* man_put of a value that names `slot` (claimed for it): a failed write
- * gives the slot back; a written one is checked once more, see
- * castle_man_slot_verify. */
+/* man_put of a value whose slot was claimed for it: a failed write gives the
+ * slot back; a written one is checked once more, see castle_man_slot_verify. */
 static int man_put_slotted(const struct castle_maps *m, int idx, const void *k, const void *v,
-			   uint32_t slot, void *old, bool *had)
+			   void *old, bool *had)
 {
+	uint32_t slot = man_slot_of(idx, v);
 	int ret = man_put(m, idx, k, v, old, had);
 
 	if (ret)
@@ -453,14 +460,7 @@ static void block_val(const struct castle_maps *m, struct castle_block_val *v, u
 int castle_manual_block_put(const struct castle_maps *m, const struct castle_cidr *c,
 			    uint64_t ttl_ns, uint32_t origin)
 {
-	struct castle_block_val v;
-	struct castle_lpm6 k;
-	int ret;
-
-	block_val(m, &v, ttl_ns, origin);
-	ret = man_put_slotted(m, man_idx(c, false), castle_entry_key(c, castle_cidr_is_host(c), &k),
-			      &v, v.class_slot, NULL, NULL);
-	return ret;
+	return castle_manual_block_put_prev(m, c, ttl_ns, origin, NULL, NULL);
 }
 
 int castle_manual_block_del(const struct castle_maps *m, const struct castle_cidr *c)
@@ -472,15 +472,7 @@ int castle_manual_block_del(const struct castle_maps *m, const struct castle_cid
 
 int castle_manual_allow_put(const struct castle_maps *m, const struct castle_cidr *c)
 {
-	struct castle_allow_val v = { .origin = CASTLE_ORIGIN_MANUAL };
-	struct castle_lpm6 k;
-	int ret;
-
-	v.created_ns = castle_now_boot_ns();
-	v.hit_slot = castle_man_slot_claim(m, 0);
-	ret = man_put_slotted(m, man_idx(c, true), castle_entry_key(c, false, &k), &v, v.hit_slot,
-			      NULL, NULL);
-	return ret;
+	return castle_manual_allow_put_prev(m, c, NULL, NULL);
 }
 
 int castle_manual_allow_del(const struct castle_maps *m, const struct castle_cidr *c)
@@ -496,12 +488,10 @@ int castle_manual_block_put_prev(const struct castle_maps *m, const struct castl
 {
 	struct castle_block_val v;
 	struct castle_lpm6 k;
-	int ret;
 
 	block_val(m, &v, ttl_ns, origin);
-	ret = man_put_slotted(m, man_idx(c, false), castle_entry_key(c, castle_cidr_is_host(c), &k),
-			      &v, v.class_slot, old, had);
-	return ret;
+	return man_put_slotted(m, man_idx(c, false), castle_entry_key(c, castle_cidr_is_host(c), &k),
+			       &v, old, had);
 }
 
 int castle_manual_block_undo(const struct castle_maps *m, const struct castle_cidr *c, bool had,
@@ -517,13 +507,10 @@ int castle_manual_allow_put_prev(const struct castle_maps *m, const struct castl
 {
 	struct castle_allow_val v = { .origin = CASTLE_ORIGIN_MANUAL };
 	struct castle_lpm6 k;
-	int ret;
 
 	v.created_ns = castle_now_boot_ns();
 	v.hit_slot = castle_man_slot_claim(m, 0);
-	ret = man_put_slotted(m, man_idx(c, true), castle_entry_key(c, false, &k), &v, v.hit_slot,
-			      old, had);
-	return ret;
+	return man_put_slotted(m, man_idx(c, true), castle_entry_key(c, false, &k), &v, old, had);
 }
 
 int castle_manual_allow_undo(const struct castle_maps *m, const struct castle_cidr *c, bool had,

@@ -164,22 +164,26 @@ static uint32_t man_words(const struct castle_maps *m)
 	return w <= m->man_words_cap ? w : m->man_words_cap;
 }
 
+/* The length of a mapping of man_slots: whole pages. */
+static size_t mapped_len(size_t len)
+{
+	long page = sysconf(_SC_PAGESIZE);
+
+	return page > 0 ? (len + (size_t)page - 1) / (size_t)page * (size_t)page : len;
+}
+
 void castle_man_slots_map(struct castle_maps *m)
 {
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info), zero = 0;
-	long page = sysconf(_SC_PAGESIZE);
-	size_t sz;
 	void *p;
 
 	if (m->man_slots < 0 || m->man_slots_mem ||
 	    bpf_obj_get_info_by_fd(m->man_slots, &info, &len) || info.max_entries < 2 ||
 	    info.value_size != sizeof(uint64_t))
 		return;
-	sz = (size_t)info.max_entries * sizeof(uint64_t);
-	if (page > 0)
-		sz = (sz + (size_t)page - 1) / (size_t)page * (size_t)page;
-	p = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_SHARED, m->man_slots, 0);
+	p = mmap(NULL, mapped_len((size_t)info.max_entries * sizeof(uint64_t)),
+		 PROT_READ | PROT_WRITE, MAP_SHARED, m->man_slots, 0);
 	if (p == MAP_FAILED)
 		return;
 	m->man_slots_mem = p;
@@ -192,14 +196,9 @@ void castle_man_slots_map(struct castle_maps *m)
 
 void castle_man_slots_unmap(struct castle_maps *m)
 {
-	long page = sysconf(_SC_PAGESIZE);
-	size_t sz = m->man_slots_len;
-
 	if (!m->man_slots_mem)
 		return;
-	if (page > 0)
-		sz = (sz + (size_t)page - 1) / (size_t)page * (size_t)page;
-	munmap(m->man_slots_mem, sz);
+	munmap(m->man_slots_mem, mapped_len(m->man_slots_len));
 	m->man_slots_mem = NULL;
 	m->man_slots_len = 0;
 }
@@ -228,36 +227,39 @@ uint32_t castle_man_slot_claim(const struct castle_maps *m, uint32_t cls)
 	return cls;
 }
 
-void castle_man_slot_release(const struct castle_maps *m, uint32_t v)
+/* The bitmap word that holds the slot v names, and its bit; NULL when v
+ * names no slot of this bitmap. */
+static uint64_t *slot_word(const struct castle_maps *m, uint32_t v, uint64_t *bit)
 {
 	uint32_t i = CASTLE_MAN_SLOT_IDX(v);
 
 	if ((v & (CASTLE_HIT_SLOT | CASTLE_HIT_MAN)) != (CASTLE_HIT_SLOT | CASTLE_HIT_MAN) ||
 	    i / 64 >= man_words(m))
-		return;
-	__atomic_fetch_and(m->man_slots_mem + 1 + i / 64, ~(1ull << (i % 64)), __ATOMIC_SEQ_CST);
+		return NULL;
+	*bit = 1ull << (i % 64);
+	return m->man_slots_mem + 1 + i / 64;
+}
+
+void castle_man_slot_release(const struct castle_maps *m, uint32_t v)
+{
+	uint64_t bit, *w = slot_word(m, v, &bit);
+
+	if (w)
+		__atomic_fetch_and(w, ~bit, __ATOMIC_SEQ_CST);
 }
 
 bool castle_man_slot_freed(const struct castle_maps *m, uint32_t v)
 {
-	uint32_t i = CASTLE_MAN_SLOT_IDX(v);
+	uint64_t bit, *w = slot_word(m, v, &bit);
 
-	if ((v & (CASTLE_HIT_SLOT | CASTLE_HIT_MAN)) != (CASTLE_HIT_SLOT | CASTLE_HIT_MAN) ||
-	    i / 64 >= man_words(m))
-		return false;
-	return !(__atomic_load_n(m->man_slots_mem + 1 + i / 64, __ATOMIC_SEQ_CST) &
-		 (1ull << (i % 64)));
+	return w && !(__atomic_load_n(w, __ATOMIC_SEQ_CST) & bit);
 }
 
 bool castle_man_slot_reclaim(const struct castle_maps *m, uint32_t v)
 {
-	uint32_t i = CASTLE_MAN_SLOT_IDX(v);
-	uint64_t bit = 1ull << (i % 64);
+	uint64_t bit, *w = slot_word(m, v, &bit);
 
-	if ((v & (CASTLE_HIT_SLOT | CASTLE_HIT_MAN)) != (CASTLE_HIT_SLOT | CASTLE_HIT_MAN) ||
-	    i / 64 >= man_words(m))
-		return false;
-	return !(__atomic_fetch_or(m->man_slots_mem + 1 + i / 64, bit, __ATOMIC_SEQ_CST) & bit);
+	return w && !(__atomic_fetch_or(w, bit, __ATOMIC_SEQ_CST) & bit);
 }
 
 uint32_t castle_man_slots_total(const struct castle_maps *m)

@@ -7,6 +7,12 @@
 
 #include "maps.h"
 
+/* A value of a block or allow list map. */
+union castle_list_val {
+	struct castle_block_val b;
+	struct castle_allow_val a;
+};
+
 /* Delete key k (an address, or a castle_lpm4/6 prefix) from manual map idx
  * and count it gone (the walk reaps expired entries with it). 0 or -errno. */
 int castle_man_del(const struct castle_maps *m, int idx, const void *k);

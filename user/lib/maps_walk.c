@@ -149,11 +149,6 @@ static int add_slot(const struct walk_ctx *w, uint32_t slot, struct castle_entry
 #define ENOTSUPP 524	/* the kernel's, for an operation a map type lacks */
 #endif
 
-union list_val {
-	struct castle_block_val b;
-	struct castle_allow_val a;
-};
-
 /* Delete an expired manual/auto entry, unless it was written again since
  * the walk read it (a batch is up to 4096 entries old): a re-ban by the
  * program or a castlectl block of the same key replaces an expired entry
@@ -169,9 +164,9 @@ static void reap(const struct walk_ctx *w, const uint8_t *key, const struct cast
 }
 
 /* One entry of the walk: its key and value as the map holds them. */
-static int walk_entry(const struct walk_ctx *w, const uint8_t *key, const union list_val *vp)
+static int walk_entry(const struct walk_ctx *w, const uint8_t *key,
+		      const union castle_list_val *val)
 {
-	union list_val val = *vp;
 	struct castle_entry e = { .allow = w->allow };
 	int ret;
 
@@ -186,34 +181,34 @@ static int walk_entry(const struct walk_ctx *w, const uint8_t *key, const union 
 		memcpy(e.cidr.addr, key, w->family == 4 ? 4 : 16);
 	}
 	if (w->allow) {
-		e.origin = val.a.origin;
-		e.created_ns = val.a.created_ns;
-		e.hits = val.a.hits;
-		ret = add_slot(w, val.a.hit_slot, &e);
+		e.origin = val->a.origin;
+		e.created_ns = val->a.created_ns;
+		e.hits = val->a.hits;
+		ret = add_slot(w, val->a.hit_slot, &e);
 		if (ret)
 			return ret;
 	} else {
-		e.origin = val.b.origin;
-		e.class_slot = val.b.class_slot;
-		e.expires_ns = val.b.expires_ns;
-		e.created_ns = val.b.created_ns;
-		e.hits = val.b.hits;
+		e.origin = val->b.origin;
+		e.class_slot = val->b.class_slot;
+		e.expires_ns = val->b.expires_ns;
+		e.created_ns = val->b.created_ns;
+		e.hits = val->b.hits;
 		/* a policy entry's slot is no class; a manual/auto one keeps
 		 * its class in the low byte */
-		if (val.b.class_slot & CASTLE_HIT_MAN)
-			e.class_slot = val.b.class_slot & 0xff;
-		else if (val.b.class_slot & CASTLE_HIT_SLOT)
+		if (val->b.class_slot & CASTLE_HIT_MAN)
+			e.class_slot = val->b.class_slot & 0xff;
+		else if (val->b.class_slot & CASTLE_HIT_SLOT)
 			e.class_slot = CASTLE_NO_CLASS;
 		if (e.class_slot >= CASTLE_MAX_CLASSES)
 			e.class_slot = CASTLE_NO_CLASS;
-		ret = add_slot(w, val.b.class_slot, &e);
+		ret = add_slot(w, val->b.class_slot, &e);
 		if (ret)
 			return ret;
 		/* coarse monotonic in the map, boot time for callers */
-		e.last_hit_ns = val.b.last_hit_ns ? val.b.last_hit_ns + w->mono_to_boot : 0;
+		e.last_hit_ns = val->b.last_hit_ns ? val->b.last_hit_ns + w->mono_to_boot : 0;
 		if (e.expires_ns && e.expires_ns <= w->now) {
 			if (w->reap && w->mm >= 0 && e.origin != CASTLE_ORIGIN_POLICY)
-				reap(w, key, &val.b);
+				reap(w, key, &val->b);
 			return 0;
 		}
 	}
@@ -222,7 +217,7 @@ static int walk_entry(const struct walk_ctx *w, const uint8_t *key, const union 
 
 static int walk_one(int fd, const void *kp, void *arg)
 {
-	union list_val val;
+	union castle_list_val val;
 
 	if (bpf_map_lookup_elem(fd, kp, &val))
 		return 0; /* deleted meanwhile */
@@ -280,7 +275,7 @@ static int walk_batch(int fd, size_t ksz, const struct walk_ctx *w)
 		}
 		first = false;
 		for (uint32_t i = 0; i < cnt && !ret; i++) {
-			union list_val v;
+			union castle_list_val v;
 
 			memcpy(&v, vals + i * vsz, vsz);
 			ret = walk_entry(w, keys + i * ksz, &v);
