@@ -24,9 +24,13 @@ static __always_inline struct castle_allow_val *castle_allow4(__u32 gen, __u32 h
 
 		if (inner)
 			v = bpf_map_lookup_elem(inner, &k);
+		if (v)
+			return v;
 	}
-	if (!v && (have & CASTLE_HAVE_MAN(CASTLE_MM_ALLOW4)))
+	if (have & CASTLE_HAVE_MAN(CASTLE_MM_ALLOW4)) {
 		v = bpf_map_lookup_elem(&man_allow4, &k);
+		asm volatile("" : "+r"(v)); /* not merged with the call above: see castle_hit */
+	}
 	return v;
 }
 
@@ -42,9 +46,13 @@ static __always_inline struct castle_allow_val *castle_allow6(__u32 gen, __u32 h
 
 		if (inner)
 			v = bpf_map_lookup_elem(inner, &k);
+		if (v)
+			return v;
 	}
-	if (!v && (have & CASTLE_HAVE_MAN(CASTLE_MM_ALLOW6)))
+	if (have & CASTLE_HAVE_MAN(CASTLE_MM_ALLOW6)) {
 		v = bpf_map_lookup_elem(&man_allow6, &k);
+		asm volatile("" : "+r"(v)); /* not merged with the call above: see castle_hit */
+	}
 	return v;
 }
 
@@ -55,22 +63,27 @@ static __always_inline struct castle_allow_val *castle_allow6(__u32 gen, __u32 h
  * off, so a plain add on this CPU's slot loses nothing. */
 static __always_inline void castle_hit(__u64 *hits, __u32 slot)
 {
-	if (slot & CASTLE_HIT_SLOT) {
-		__u32 i = slot & ~CASTLE_HIT_SLOT;
-		__u64 *c;
+	__u64 *c = NULL;
 
-		if (slot & CASTLE_HIT_MAN) {
-			i = CASTLE_MAN_SLOT_IDX(slot);
-			c = bpf_map_lookup_elem(&man_hits, &i);
-		} else {
-			c = bpf_map_lookup_elem(&block_hits, &i);
-		}
-		if (c) {
-			*c += 1;
-			return;
-		}
+	/* One lookup per map, each on its own constant map: merged into one
+	 * call on a map chosen at run time, the verifier can neither inline
+	 * the per-CPU array lookup nor call it directly (the generic helper's
+	 * indirect call instead). The empty asm keeps the compiler from merging
+	 * them. */
+	if ((slot & (CASTLE_HIT_SLOT | CASTLE_HIT_MAN)) == (CASTLE_HIT_SLOT | CASTLE_HIT_MAN)) {
+		__u32 i = CASTLE_MAN_SLOT_IDX(slot);
+
+		c = bpf_map_lookup_elem(&man_hits, &i);
+		asm volatile("" : "+r"(c));
+	} else if (slot & CASTLE_HIT_SLOT) {
+		__u32 i = slot & ~CASTLE_HIT_SLOT;
+
+		c = bpf_map_lookup_elem(&block_hits, &i);
 	}
-	__sync_fetch_and_add(hits, 1);
+	if (c)
+		*c += 1;
+	else
+		__sync_fetch_and_add(hits, 1);
 }
 
 /* log2 of a word with one bit set. */
