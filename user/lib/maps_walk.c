@@ -233,6 +233,8 @@ static int walk_one(int fd, const void *kp, void *arg)
  * buckets in order, and the callback deleting an entry (reaping) does not
  * move the others.
  */
+struct castle_walk_stats castle_walk_stats;
+
 static int walk_batch(int fd, size_t ksz, const struct walk_ctx *w)
 {
 	uint32_t chunk = 4096, in = 0, out = 0, busy = 0;
@@ -274,6 +276,7 @@ static int walk_batch(int fd, size_t ksz, const struct walk_ctx *w)
 			break;
 		}
 		first = false;
+		__atomic_fetch_add(&castle_walk_stats.batches, 1, __ATOMIC_RELAXED);
 		for (uint32_t i = 0; i < cnt && !ret; i++) {
 			union castle_list_val v;
 
@@ -309,6 +312,7 @@ static int walk(const struct castle_maps *m, struct hit_sums *sums, int mm, int 
 
 		if (ret <= 0)
 			return ret;
+		__atomic_fetch_add(&castle_walk_stats.exact_key_by_key, 1, __ATOMIC_RELAXED);
 	}
 	return castle_map_foreach_key(fd, ksz, walk_one, &w);
 }
