@@ -30,12 +30,20 @@
 #include "loader.h"
 #include "metrics.h"
 #include "out.h"
+#include "paced.h"
 #include "persist.h"
 #include "policy.h"
 
 #define TICK_SEC 1
-#define MAN_SWEEP_SEC 5
 #define NOTES_GC_SEC 60
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
 
 struct daemon {
 	struct castled_opts o;
@@ -48,7 +56,7 @@ struct daemon {
 	struct castle_metrics_snapshot snap;
 	bool gone[CASTLE_MAX_IFACES];		/* unloaded from under us */
 	time_t last_steady_reap;		/* rl_steady idle sweep (monotonic s) */
-	time_t last_man_sweep;			/* man_hits slot sweep (monotonic s) */
+	struct castle_paced save_walk;		/* tick's walk of the manual maps */
 	struct castle_man_sweep man_sweep;	/* its candidates */
 	bool man_sweep_logged;			/* a failed sweep said so */
 	int healed_logged;			/* man_count heals logged, 1 << CASTLE_MM_x */
@@ -323,28 +331,44 @@ static bool still_managing(struct daemon *d)
  * or stall. */
 static time_t mono_s(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec;
+	return (time_t)(mono_ns() / 1000000000ull);
 }
 
 static void tick(struct daemon *d, bool final)
 {
-	char err[512];
-	int ret = castle_persist_sync(&d->persist, &d->l.maps, !final, &d->snap.manual, err,
-				      sizeof(err));
+	char err[512] = "";
+	int ret;
 
-	/* Saving fails until the cause goes away (read-only or full file
-	 * system): enforcement goes on; say so once, and once when it works
-	 * again, not every second. */
-	if (ret < 0 && strcmp(err, d->persist_err)) {
-		logf_("persist manual entries: %s (the gate keeps enforcing; retrying every %ds)", err,
-		      TICK_SEC);
-		snprintf(d->persist_err, sizeof(d->persist_err), "%s", err);
-	} else if (ret >= 0 && d->persist_err[0]) {
-		logf_("persist manual entries: saved again to %s", d->persist.path);
-		d->persist_err[0] = 0;
+	if (final || castle_paced_due(&d->save_walk, mono_ns())) {
+		/* The hit-slot sweep rides on this walk: slots of manual/auto
+		 * entries gone (deleted, reaped, overwritten) for
+		 * CASTLE_MAN_SWEEP_AGE_S go back to the free bitmap, zeroed
+		 * (see CASTLE_HIT_MAN). */
+		struct castle_man_sweep *sw = final ? NULL : &d->man_sweep;
+		int swept = sw ? castle_man_sweep_begin(&d->l.maps, sw) : 0;
+
+		if (swept < 0)
+			sw = NULL;
+		ret = castle_persist_sync(&d->persist, &d->l.maps, !final, &d->snap.manual, sw,
+					  err, sizeof(err));
+		if (sw)
+			swept = castle_man_sweep_finish(&d->l.maps, sw, (uint32_t)mono_s());
+		castle_paced_done(&d->save_walk, mono_ns());
+		if (swept < 0 && !d->man_sweep_logged)
+			logf_("sweep the hit slots of manual entries: %s (retrying; new entries may "
+			      "count by a locked add meanwhile)", strerror(-swept));
+		d->man_sweep_logged = swept < 0;
+		/* Saving fails until the cause goes away (read-only or full
+		 * file system): enforcement goes on; say so once, and once
+		 * when it works again, not every second. */
+		if (ret < 0 && strcmp(err, d->persist_err)) {
+			logf_("persist manual entries: %s (the gate keeps enforcing; retrying every "
+			      "%ds)", err, TICK_SEC);
+			snprintf(d->persist_err, sizeof(d->persist_err), "%s", err);
+		} else if (ret >= 0 && d->persist_err[0]) {
+			logf_("persist manual entries: saved again to %s", d->persist.path);
+			d->persist_err[0] = 0;
+		}
 	}
 	/* An entry written around castle's tools (bpftool) is not counted in
 	 * man_count, so the programs would not look at its map: count it. */
@@ -359,18 +383,6 @@ static void tick(struct daemon *d, bool final)
 	if (!final && mono_s() - d->last_steady_reap >= 10) {
 		d->last_steady_reap = mono_s();
 		castle_rl_reap_steady(&d->l.maps, CASTLE_RL_STEADY_IDLE_NS);
-	}
-	/* Slots of manual/auto entries gone (deleted, reaped, overwritten) for
-	 * CASTLE_MAN_SWEEP_AGE_S go back to the free bitmap, zeroed (see
-	 * CASTLE_HIT_MAN). */
-	if (!final && mono_s() - d->last_man_sweep >= MAN_SWEEP_SEC) {
-		d->last_man_sweep = mono_s();
-		ret = castle_man_slots_sweep(&d->l.maps, &d->man_sweep, (uint32_t)d->last_man_sweep);
-		if (ret < 0 && !d->man_sweep_logged)
-			logf_("sweep the hit slots of manual entries: %s (retrying every %ds; "
-			      "new entries may count by a locked add meanwhile)", strerror(-ret),
-			      MAN_SWEEP_SEC);
-		d->man_sweep_logged = ret < 0;
 	}
 	castle_metrics_update(d->metrics, &d->snap);
 }
@@ -463,6 +475,7 @@ static int run(struct daemon *d, int ready_fd)
 	 * they name marked taken; a man_slots that was pinned already is
 	 * right as it is. */
 	d->man_sweep.min_age_s = CASTLE_MAN_SWEEP_AGE_S;
+	d->save_walk.period_ns = TICK_SEC * 1000000000ull;
 	if (d->l.maps.man_slots >= 0 && !d->l.maps.man_slots_mem) {
 		logf_("warning: cannot map %s: manual and auto entries count hits by a locked add",
 		      CASTLE_MAP_MAN_SLOTS);

@@ -26,6 +26,7 @@
 #include <bpf/libbpf.h>
 
 #include "fixture.h"
+#include "persist.h"
 
 #define MS 1000000ull
 
@@ -281,8 +282,9 @@ static void reaped_autoban_slot_is_swept(void **state)
 	castle_man_sweep_free(&s);
 }
 
-/* castled sweeps every 5 s with an age of 15 s: a slot unnamed since the
- * sweep at t is freed by the first sweep at t + 15 or later. */
+/* With an age of 15 s, a slot unnamed since the sweep at t is freed by the
+ * first sweep at t + 15 or later (castled sweeps each second, or slower with
+ * a million entries; here every 5 s and less). */
 static void sweep_waits_for_the_age(void **state)
 {
 	struct fx *f = *state;
@@ -452,6 +454,56 @@ static void adopt_marks_the_slots_entries_name(void **state)
 	assert_int_equal(slot_sum(f, old), 0);	/* a free one is zero again */
 }
 
+/* castled's sweep rides on its walk for saving (castle_persist_sync with a
+ * sweep begun before it): a live entry's slot is seen and kept, a deleted
+ * entry's is freed by the second sweep in a row; a walk that did not
+ * complete frees nothing and starts every candidate over. */
+static void sweep_rides_on_the_save_walk(void **state)
+{
+	struct fx *f = *state;
+	struct castle_man_sweep s = { 0 };
+	struct castle_persist p;
+	struct castle_cidr live, gone;
+	char dir[] = "/tmp/castle-man-slots.XXXXXX", err[256];
+	uint32_t vl, vg;
+
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(castle_persist_init(&p, dir, err, sizeof(err)), 0);
+	fx_cidr("198.18.5.20", &live);
+	fx_cidr("198.18.5.21", &gone);
+	assert_int_equal(castle_manual_block_put(&f->maps, &live, 0, CASTLE_ORIGIN_MANUAL), 0);
+	assert_int_equal(castle_manual_block_put(&f->maps, &gone, 0, CASTLE_ORIGIN_MANUAL), 0);
+	vl = raw_block4(f, "198.18.5.20");
+	vg = raw_block4(f, "198.18.5.21");
+	assert_int_equal(castle_manual_block_del(&f->maps, &gone), 0);
+
+	for (int round = 0; round < 2; round++) {
+		assert_int_equal(castle_man_sweep_begin(&f->maps, &s), 0);
+		assert_true(castle_persist_sync(&p, &f->maps, true, NULL, &s, err, sizeof(err)) >= 0);
+		assert_true(s.complete);
+		assert_int_equal(castle_man_sweep_finish(&f->maps, &s, ++fake_now), round);
+	}
+	assert_true(claimed(f, CASTLE_MAN_SLOT_IDX(vl)));
+	assert_false(claimed(f, CASTLE_MAN_SLOT_IDX(vg)));
+
+	/* an incomplete walk (one that failed) frees nothing and forgets */
+	vg = castle_man_slot_claim(&f->maps, 0); /* claimed, never written */
+	assert_int_equal(castle_man_slots_sweep(&f->maps, &s, ++fake_now), 0);
+	assert_int_equal(castle_man_sweep_begin(&f->maps, &s), 0);
+	assert_int_equal(castle_man_sweep_finish(&f->maps, &s, ++fake_now), 0);
+	assert_true(claimed(f, CASTLE_MAN_SLOT_IDX(vg)));
+	assert_int_equal(castle_man_slots_sweep(&f->maps, &s, ++fake_now), 0);
+	assert_true(claimed(f, CASTLE_MAN_SLOT_IDX(vg)));
+	assert_int_equal(castle_man_slots_sweep(&f->maps, &s, ++fake_now), 1);
+	assert_false(claimed(f, CASTLE_MAN_SLOT_IDX(vg)));
+	assert_true(claimed(f, CASTLE_MAN_SLOT_IDX(vl)));
+
+	castle_man_sweep_free(&s);
+	assert_int_equal(castle_manual_block_del(&f->maps, &live), 0);
+	assert_int_equal(unlink(p.path), 0);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
@@ -469,6 +521,7 @@ int main(void)
 		T(program_claim_skips_full_words_then_gives_up),
 		T(adopt_marks_the_slots_entries_name),
 		T(writer_whose_slot_was_freed_takes_it_back),
+		T(sweep_rides_on_the_save_walk),
 		cmocka_unit_test_setup_teardown(refused_autoban_gives_its_slot_back, small_setup,
 						fx_teardown),
 	};

@@ -29,7 +29,7 @@ for e in json.load(sys.stdin):
 print(n)'
 }
 slots_metric() { metric castle_map_entries 'map="man_hits"'; }
-# wait_slots N SECS: until N slots are claimed (castled sweeps every 5 s and
+# wait_slots N SECS: until N slots are claimed (castled sweeps each second and
 # frees a slot no entry has named for 15 s).
 wait_slots() {
 	local i

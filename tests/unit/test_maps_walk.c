@@ -219,7 +219,7 @@ static void test_persist_counts_without_duplicates(void **state)
 	fill();
 	assert_non_null(dir = make_state_dir());
 	assert_int_equal(castle_persist_init(&p, dir, err, sizeof(err)), 0);
-	assert_int_equal(castle_persist_sync(&p, &maps, true, &counts, err, sizeof(err)), 1);
+	assert_int_equal(castle_persist_sync(&p, &maps, true, &counts, NULL, err, sizeof(err)), 1);
 	int live_nets = (N_LIVE + 255) / 256;
 	assert_int_equal(counts.block[CASTLE_ORIGIN_MANUAL][0], N_LIVE + live_nets);
 	assert_int_equal(counts.map_entries[CASTLE_MM_BLOCK4], N_LIVE);
@@ -363,7 +363,7 @@ static void test_persist_far_future_ttl(void **state)
 
 	assert_non_null(dir = make_state_dir());
 	assert_int_equal(castle_persist_init(&p, dir, err, sizeof(err)), 0);
-	assert_int_equal(castle_persist_sync(&p, &maps, true, NULL, err, sizeof(err)), 1);
+	assert_int_equal(castle_persist_sync(&p, &maps, true, NULL, NULL, err, sizeof(err)), 1);
 	snprintf(path, sizeof(path), "%s/%s", dir, CASTLE_STATE_FILE);
 	long long now = time(NULL), century = 100ll * 365 * 86400;
 	for (int i = 0; i < 3; i++) {

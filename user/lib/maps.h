@@ -112,21 +112,37 @@ bool castle_man_slot_reclaim(const struct castle_maps *m, uint32_t v);
  * min_age_s seconds (and in at least two sweeps): zero them, then clear their
  * bits. The age covers a writer between its claim and its insert (castlectl
  * stalled for longer could end up sharing its slot) and a program still
- * adding to a deleted entry. castled sweeps every few seconds with
- * CASTLE_MAN_SWEEP_AGE_S; now_s is a monotonic clock in seconds. Returns how
- * many were freed, or -errno: a failed walk frees nothing and forgets every
- * candidate; a slot that could not be zeroed stays claimed (-errno after the
- * others are freed).
+ * adding to a deleted entry. now_s is a monotonic clock in seconds. Returns
+ * how many were freed, or -errno: a failed walk frees nothing and forgets
+ * every candidate; a slot that could not be zeroed stays claimed (-errno
+ * after the others are freed).
+ *
+ * castled sweeps on its walk of the manual maps for saving (each second, or
+ * slower with a million auto-bans: paced.h), in three steps around it:
+ * castle_man_sweep_begin (the claimed slots before the walk),
+ * castle_man_sweep_see for every entry the walk sees (set `complete` when the
+ * walk saw them all), castle_man_sweep_finish. castle_man_slots_sweep does
+ * the three with a walk of its own.
  */
 #define CASTLE_MAN_SWEEP_AGE_S 15
+struct castle_entry;
 struct castle_man_sweep {
 	uint32_t *since;	/* per slot: now_s + 1 of the first sweep that
 				 * found it claimed and unnamed, 0 = named */
 	uint32_t nslots;
 	uint32_t min_age_s;
+	/* one sweep's state, from begin to finish */
+	uint32_t words;		/* of the bitmap (0: no man_slots, no sweep) */
+	uint64_t *used;		/* claimed when the walk began */
+	uint64_t *seen;		/* named by an entry the walk saw */
+	bool complete;		/* the walk saw every entry */
 };
 int castle_man_slots_sweep(const struct castle_maps *m, struct castle_man_sweep *s,
 			   uint32_t now_s);
+int castle_man_sweep_begin(const struct castle_maps *m, struct castle_man_sweep *s);
+void castle_man_sweep_see(struct castle_man_sweep *s, const struct castle_entry *e);
+int castle_man_sweep_finish(const struct castle_maps *m, struct castle_man_sweep *s,
+			    uint32_t now_s);
 void castle_man_sweep_free(struct castle_man_sweep *s);
 /* Set the bit of every slot a manual/auto entry names (castled at start: a
  * man_slots pinned anew beside older entries must not hand their slots out

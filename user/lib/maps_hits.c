@@ -346,51 +346,81 @@ int castle_man_slots_adopt(const struct castle_maps *m)
 void castle_man_sweep_free(struct castle_man_sweep *s)
 {
 	free(s->since);
+	free(s->used);
+	free(s->seen);
 	s->since = NULL;
-	s->nslots = 0;
+	s->used = s->seen = NULL;
+	s->nslots = s->words = 0;
 }
 
-int castle_man_slots_sweep(const struct castle_maps *m, struct castle_man_sweep *s,
-			   uint32_t now_s)
+int castle_man_sweep_begin(const struct castle_maps *m, struct castle_man_sweep *s)
 {
-	int ncpu = libbpf_num_possible_cpus();
 	uint32_t words = man_words(m);
-	uint64_t *used, *seen = NULL, *zero = NULL;
-	int ret = 0, freed = 0, zero_err = 0;
 
-	if (!words || ncpu < 1) {
+	s->complete = false;
+	if (!words) {
 		castle_man_sweep_free(s);
 		return 0;
 	}
 	if (s->nslots != words * 64) {
 		castle_man_sweep_free(s); /* another map: start over */
 		s->since = calloc((size_t)words * 64, sizeof(*s->since));
-		if (!s->since)
+		s->used = calloc(words, sizeof(*s->used));
+		s->seen = calloc(words, sizeof(*s->seen));
+		if (!s->since || !s->used || !s->seen) {
+			castle_man_sweep_free(s);
 			return -ENOMEM;
+		}
 		s->nslots = words * 64;
-	}
-	used = calloc(words, sizeof(*used));
-	zero = calloc((size_t)ncpu, sizeof(*zero));
-	if (!used || !zero) {
-		ret = -ENOMEM;
-		goto out;
+		s->words = words;
 	}
 	/* The claimed slots before the walk: a slot claimed after it started
 	 * (its entry perhaps behind the walk already) is no candidate yet. */
 	for (uint32_t i = 0; i < words; i++)
-		used[i] = __atomic_load_n(m->man_slots_mem + 1 + i, __ATOMIC_SEQ_CST);
-	ret = named_slots(m, words, &seen);
-	if (ret) {
+		s->used[i] = __atomic_load_n(m->man_slots_mem + 1 + i, __ATOMIC_SEQ_CST);
+	memset(s->seen, 0, (size_t)words * sizeof(*s->seen));
+	return 0;
+}
+
+void castle_man_sweep_see(struct castle_man_sweep *s, const struct castle_entry *e)
+{
+	uint32_t i = e->man_slot - 1;
+
+	if (e->man_slot && i / 64 < s->words)
+		s->seen[i / 64] |= 1ull << (i % 64);
+}
+
+static int sweep_see_cb(const struct castle_entry *e, void *arg)
+{
+	castle_man_sweep_see(arg, e);
+	return 0;
+}
+
+int castle_man_sweep_finish(const struct castle_maps *m, struct castle_man_sweep *s,
+			    uint32_t now_s)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	uint32_t words = s->words;
+	int freed = 0, zero_err = 0;
+	uint64_t *zero;
+
+	if (!words || ncpu < 1 || words != man_words(m))
+		return 0;
+	if (!s->complete) {
 		/* nothing is known of this sweep: every candidate starts over */
 		memset(s->since, 0, (size_t)s->nslots * sizeof(*s->since));
-		goto out;
+		return 0;
 	}
+	s->complete = false;
+	zero = calloc((size_t)ncpu, sizeof(*zero));
+	if (!zero)
+		return -ENOMEM;
 	/* since[] follows a slot, not a claim: a slot given back by a failed
 	 * write and claimed again between two sweeps keeps its age (a writer
 	 * that stalls that long between claim and insert is the documented
 	 * limit anyway). */
 	for (uint32_t i = 0; i < words; i++) {
-		uint64_t unnamed = used[i] & ~seen[i];
+		uint64_t unnamed = s->used[i] & ~s->seen[i];
 
 		for (uint32_t b = 0; b < 64; b++) {
 			uint32_t slot = i * 64 + b, *since = &s->since[slot];
@@ -420,12 +450,24 @@ int castle_man_slots_sweep(const struct castle_maps *m, struct castle_man_sweep 
 	 * past the age, and its re-check ran before this sweep freed it; or a
 	 * man_slots pinned anew) is taken again, so no one is handed it. */
 	for (uint32_t i = 0; i < words; i++)
-		if (seen[i])
-			__atomic_fetch_or(m->man_slots_mem + 1 + i, seen[i], __ATOMIC_SEQ_CST);
-	ret = zero_err ? zero_err : freed;
-out:
-	free(used);
-	free(seen);
+		if (s->seen[i])
+			__atomic_fetch_or(m->man_slots_mem + 1 + i, s->seen[i], __ATOMIC_SEQ_CST);
 	free(zero);
-	return ret;
+	return zero_err ? zero_err : freed;
+}
+
+int castle_man_slots_sweep(const struct castle_maps *m, struct castle_man_sweep *s,
+			   uint32_t now_s)
+{
+	int ret = castle_man_sweep_begin(m, s);
+
+	if (ret)
+		return ret;
+	if (!s->words)
+		return 0;
+	int walk = castle_manual_foreach(m, false, sweep_see_cb, s);
+
+	s->complete = !walk;
+	ret = castle_man_sweep_finish(m, s, now_s);
+	return walk ? walk : ret;
 }

@@ -80,6 +80,7 @@ struct walk_ctx {
 	const struct castle_maps *m;
 	struct buf b;
 	struct castle_manual_counts c;
+	struct castle_man_sweep *sweep;
 };
 
 /* A CLOCK_BOOTTIME expiry (ns, not 0) as unix seconds, rounded up, in
@@ -109,6 +110,9 @@ static int one_entry(const struct castle_entry *e, void *arg)
 	struct castle_persist_entry pe = { .allow = e->allow, .cidr = e->cidr };
 	char line[CASTLE_PERSIST_LINE_MAX + 1];
 	int n;
+
+	if (w->sweep)
+		castle_man_sweep_see(w->sweep, e);
 
 	if (e->allow) {
 		w->c.allow[fi]++;
@@ -223,9 +227,10 @@ static int write_atomic(const struct castle_persist *p, const struct buf *b, cha
 }
 
 int castle_persist_sync(struct castle_persist *p, const struct castle_maps *m, bool reap,
-			struct castle_manual_counts *counts, char *err, size_t errlen)
+			struct castle_manual_counts *counts, struct castle_man_sweep *sweep,
+			char *err, size_t errlen)
 {
-	struct walk_ctx w = { .p = p, .m = m };
+	struct walk_ctx w = { .p = p, .m = m, .sweep = sweep };
 	struct buf out = { 0 };
 	uint64_t h;
 	int ret;
@@ -239,6 +244,8 @@ int castle_persist_sync(struct castle_persist *p, const struct castle_maps *m, b
 	}
 	if (counts)
 		*counts = w.c;
+	if (sweep)
+		sweep->complete = true;
 	ret = sorted_text(&w.b, &out);
 	if (ret) {
 		snprintf(err, errlen, "out of memory");

@@ -87,9 +87,13 @@ int castle_persist_init(struct castle_persist *p, const char *state_dir, char *e
 
 /* Walk the manual maps (deleting expired entries when reap is set), count
  * them into counts (may be NULL), and rewrite the file if its content would
- * change. Returns 1 written, 0 unchanged, -errno with err set. */
+ * change. Returns 1 written, 0 unchanged, -errno with err set. With sweep
+ * (may be NULL), begun by castle_man_sweep_begin, every entry the walk sees
+ * goes to castle_man_sweep_see, and sweep->complete says whether it saw
+ * them all: castled's hit-slot sweep rides on this walk. */
 int castle_persist_sync(struct castle_persist *p, const struct castle_maps *m, bool reap,
-			struct castle_manual_counts *counts, char *err, size_t errlen);
+			struct castle_manual_counts *counts, struct castle_man_sweep *sweep,
+			char *err, size_t errlen);
 
 /* Put every unexpired entry of the file back into the manual maps, with the
  * rest of its TTL (castle_persist_read). *restored counts the entries; a
