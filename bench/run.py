@@ -367,12 +367,33 @@ def control_plane(env, runs):
             "ready_samples_s": [round(x, 3) for x in ready],
             "reload_samples_s": [round(x, 3) for x in reload],
             "maps": mem}
+    vals.update(housekeeping(env))
     if "rl_state" in mem:
         vals["bytes_per_tracked_source"] = mem["rl_state"]["bytes_per_entry"]
     if "rl_steady" in mem:
         vals["bytes_per_steady_source"] = mem["rl_steady"]["bytes_per_entry"]
     return [{"name": "control-plane", "title": "castled control plane", "status": "ok",
              "values": vals}]
+
+
+def housekeeping(env, secs=15):
+    """castled's own CPU once a flood has left ~1M auto-bans (a rate limit
+    that bans on the first drop, 1M sources for a few seconds), measured over
+    `secs` with no traffic: its walks of the manual maps (user/lib/paced.h)."""
+    pol = ratelimit_policy(RL_RATE, RL_BURST, "m")
+    d = CastleDaemon("castle-ban", lambda: pol() + "    ban: { after: 1, for: 1h }\n")
+    try:
+        d.setup(env)
+        env.gen(v6(1 << 20), 4.0)
+        time.sleep(3)               # a first walk over the bans
+        bans = d.metric(env, "castle_blocklist_entries", 'origin="auto",family="ipv6"')
+        c0, t0 = d.cpu_s(), time.monotonic()
+        time.sleep(secs)
+        pct = 100 * (d.cpu_s() - c0) / (time.monotonic() - t0)
+    finally:
+        d.teardown(env)
+    log(f"  housekeeping: {bans and int(bans)} auto-bans, castled {pct:.1f} % of a CPU")
+    return {"autobans": int(bans or 0), "castled_cpu_pct_with_autobans": round(pct, 2)}
 
 
 def accuracy(env, runs):

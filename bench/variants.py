@@ -437,6 +437,7 @@ class CastleDaemon(XdpProg):
     def setup(self, env):
         pin = env.new_pin("castled")
         self.pins = [pin]
+        self.metrics = f"127.0.0.1:{next(CastleDaemon.metrics_ports)}"
         self.tmp = tempfile.mkdtemp(prefix=f"castle-bench-{env.pid}-")
         env.cleanups.append(lambda: self.teardown(env))     # if we are cut short
         policy = os.path.join(self.tmp, "policy.yaml")
@@ -448,7 +449,7 @@ class CastleDaemon(XdpProg):
             ["nsenter", f"--net=/var/run/netns/{env.dut_ns}", self.tool(env, "castled"),
              "-i", DUT_DEV, "-p", policy, "--pin-dir", pin,
              "--state-dir", os.path.join(self.tmp, "state"),
-             "--metrics", f"127.0.0.1:{next(CastleDaemon.metrics_ports)}", "--foreground"],
+             "--metrics", self.metrics, "--foreground"],
             stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
             env=dict(os.environ, LIBXDP_BPFFS=f"{env.pin_root}/xdp"))
         logf.close()
@@ -471,6 +472,20 @@ class CastleDaemon(XdpProg):
             time.sleep(0.02)
         raise BenchError(f"castled: not attached to {DUT_DEV} with {pin}/xdp_stats "
                          f"after {self.ready_timeout} s")
+
+    def cpu_s(self):
+        """CPU seconds castled used so far (nsenter execs it: same pid)."""
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def metric(self, env, name, labels=""):
+        """The first sample of metric `name` whose labels contain `labels`."""
+        p = env.dut_cmd(["curl", "-sf", f"http://{self.metrics}/metrics"], check=False)
+        for line in p.stdout.splitlines():
+            if line.startswith(name + "{") and labels in line or line.startswith(name + " "):
+                return float(line.rsplit(" ", 1)[1])
+        return None
 
     RL_EVENTS = ("insert", "promote", "steady_full", "untracked")   # castle.h
 
