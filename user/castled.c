@@ -37,12 +37,17 @@
 #define TICK_SEC 1
 #define NOTES_GC_SEC 60
 
-static uint64_t mono_ns(void)
+static uint64_t clock_ns(clockid_t c)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(c, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t mono_ns(void)
+{
+	return clock_ns(CLOCK_MONOTONIC);
 }
 
 struct daemon {
@@ -343,7 +348,11 @@ static void tick(struct daemon *d, bool final)
 		/* The hit-slot sweep rides on this walk: slots of manual/auto
 		 * entries gone (deleted, reaped, overwritten) for
 		 * CASTLE_MAN_SWEEP_AGE_S go back to the free bitmap, zeroed
-		 * (see CASTLE_HIT_MAN). */
+		 * (see CASTLE_HIT_MAN). Its clock is read before the walk, as
+		 * its snapshot of the claimed slots is taken: a slot's age
+		 * never counts the walk's own length. */
+		uint64_t cpu0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+		uint32_t now_s = (uint32_t)mono_s();
 		struct castle_man_sweep *sw = final ? NULL : &d->man_sweep;
 		int swept = sw ? castle_man_sweep_begin(&d->l.maps, sw) : 0;
 
@@ -352,18 +361,20 @@ static void tick(struct daemon *d, bool final)
 		ret = castle_persist_sync(&d->persist, &d->l.maps, !final, &d->snap.manual, sw,
 					  err, sizeof(err));
 		if (sw)
-			swept = castle_man_sweep_finish(&d->l.maps, sw, (uint32_t)mono_s());
-		castle_paced_done(&d->save_walk, mono_ns());
+			swept = castle_man_sweep_finish(&d->l.maps, sw, now_s);
+		castle_paced_done(&d->save_walk, clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu0);
 		if (swept < 0 && !d->man_sweep_logged)
-			logf_("sweep the hit slots of manual entries: %s (retrying; new entries may "
-			      "count by a locked add meanwhile)", strerror(-swept));
+			logf_("sweep the hit slots of manual entries: %s (retried with each save; new "
+			      "entries may count by a locked add meanwhile)",
+			      swept == -ECANCELED ? "the walk of the manual maps failed"
+						  : strerror(-swept));
 		d->man_sweep_logged = swept < 0;
 		/* Saving fails until the cause goes away (read-only or full
 		 * file system): enforcement goes on; say so once, and once
 		 * when it works again, not every second. */
 		if (ret < 0 && strcmp(err, d->persist_err)) {
 			logf_("persist manual entries: %s (the gate keeps enforcing; retrying every "
-			      "%ds)", err, TICK_SEC);
+			      "%ds, or as often as the walk's pace allows)", err, TICK_SEC);
 			snprintf(d->persist_err, sizeof(d->persist_err), "%s", err);
 		} else if (ret >= 0 && d->persist_err[0]) {
 			logf_("persist manual entries: saved again to %s", d->persist.path);

@@ -182,7 +182,7 @@ struct castle_block_val {
  * with an atomic OR (user space on its mapping, the program with BPF_ATOMIC),
  * word by word from a shared cursor. Claimed slots are zero. Nobody frees a
  * slot but castled (and a writer whose insert failed, see below): its sweep
- * (castle_man_slots_sweep) zeroes and releases a slot no manual/auto entry
+ * (castle_man_sweep_*, on its walk of the manual maps for saving) zeroes and releases a slot no manual/auto entry
  * has named for CASTLE_MAN_SWEEP_AGE_S (15 s) and two sweeps, so a deleted,
  * reaped or overwritten entry's slot is not handed on while a program may
  * still add to it, nor is a slot claimed by a writer that has not inserted

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/* test_paced.c - user/lib/paced.c: castled's walks of the manual maps keep
- * their period while cheap and back off to CASTLE_WALK_DUTY times their cost
- * when a flood has made them long. */
+/* test_paced.c - user/lib/paced.c: castled's walk of the manual maps keeps
+ * its period while cheap and backs off to CASTLE_WALK_DUTY times its CPU cost
+ * when a flood has made it long, never further than CASTLE_WALK_MAX_WAIT_NS. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,11 +13,11 @@
 #define MS 1000000ull
 #define S (1000 * MS)
 
-/* Run one walk that starts at `at` and takes `cost`. */
+/* Run one walk that starts at `at` and uses `cost` of CPU. */
 static void walk(struct castle_paced *p, uint64_t at, uint64_t cost)
 {
 	assert_true(castle_paced_due(p, at));
-	castle_paced_done(p, at + cost);
+	castle_paced_done(p, cost);
 }
 
 static void first_walk_is_due_at_once(void **state)
@@ -56,11 +56,27 @@ static void a_long_walk_backs_off_to_duty_times_its_cost(void **state)
 		assert_false(castle_paced_due(&p, t));
 	assert_true(castle_paced_due(&p, 104 * S + 600 * MS));
 	/* the flood's bans expired: the next cheap walk restores the period */
-	castle_paced_done(&p, 104 * S + 601 * MS);
+	castle_paced_done(&p, 1 * MS);
 	assert_int_equal(p.next_ns, 105 * S + 600 * MS);
 }
 
-static void the_sweep_keeps_its_longer_period(void **state)
+static void the_wait_is_capped(void **state)
+{
+	struct castle_paced p = { .period_ns = S };
+
+	(void)state;
+	/* 10 s of CPU (a stalled, swapping castled): 30 s, not 200 s */
+	walk(&p, 50 * S, 10 * S);
+	assert_int_equal(p.next_ns, 50 * S + CASTLE_WALK_MAX_WAIT_NS);
+	/* just under the cap's own cost: DUTY times it */
+	walk(&p, 100 * S, CASTLE_WALK_MAX_WAIT_NS / CASTLE_WALK_DUTY - 1);
+	assert_int_equal(p.next_ns, 100 * S + CASTLE_WALK_MAX_WAIT_NS - CASTLE_WALK_DUTY);
+	/* no overflow however absurd the cost */
+	walk(&p, 200 * S, UINT64_MAX);
+	assert_int_equal(p.next_ns, 200 * S + CASTLE_WALK_MAX_WAIT_NS);
+}
+
+static void a_longer_period_backs_off_the_same_way(void **state)
 {
 	struct castle_paced p = { .period_ns = 5 * S };
 
@@ -71,15 +87,13 @@ static void the_sweep_keeps_its_longer_period(void **state)
 	assert_int_equal(p.next_ns, 13 * S);
 }
 
-static void a_clock_that_did_not_move_costs_nothing(void **state)
+static void a_period_longer_than_the_cap_is_kept(void **state)
 {
-	struct castle_paced p = { .period_ns = S };
+	struct castle_paced p = { .period_ns = 60 * S };
 
 	(void)state;
-	assert_true(castle_paced_due(&p, 7 * S));
-	castle_paced_done(&p, 7 * S - 1); /* never: monotonic; still sane */
-	assert_int_equal(p.last_cost_ns, 0);
-	assert_int_equal(p.next_ns, 8 * S);
+	walk(&p, 0, 20 * S);
+	assert_int_equal(p.next_ns, 60 * S);
 }
 
 int main(void)
@@ -88,8 +102,9 @@ int main(void)
 		cmocka_unit_test(first_walk_is_due_at_once),
 		cmocka_unit_test(a_cheap_walk_keeps_its_period),
 		cmocka_unit_test(a_long_walk_backs_off_to_duty_times_its_cost),
-		cmocka_unit_test(the_sweep_keeps_its_longer_period),
-		cmocka_unit_test(a_clock_that_did_not_move_costs_nothing),
+		cmocka_unit_test(the_wait_is_capped),
+		cmocka_unit_test(a_longer_period_backs_off_the_same_way),
+		cmocka_unit_test(a_period_longer_than_the_cap_is_kept),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

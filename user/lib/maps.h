@@ -87,7 +87,7 @@ void castle_man_slots_unmap(struct castle_maps *m);
 /* Claim a free man_hits slot for a manual entry about to be written:
  * CASTLE_MAN_SLOT(slot, cls), or cls alone when none is free or there is no
  * man_slots (the entry then counts by the locked add). The slot is zero. A
- * claimed slot that no entry names is freed by castle_man_slots_sweep. */
+ * claimed slot that no entry names is freed by castled's sweep (below). */
 uint32_t castle_man_slot_claim(const struct castle_maps *m, uint32_t cls);
 /* Give back a slot claimed for an entry whose write failed (the value was
  * never in a map, so nothing counted into it: it is still zero). Anything
@@ -122,7 +122,8 @@ bool castle_man_slot_reclaim(const struct castle_maps *m, uint32_t v);
  * castle_man_sweep_begin (the claimed slots before the walk),
  * castle_man_sweep_see for every entry the walk sees (set `complete` when the
  * walk saw them all), castle_man_sweep_finish. castle_man_slots_sweep does
- * the three with a walk of its own.
+ * the three with a walk of its own. Finish returns -ECANCELED, freeing
+ * nothing and forgetting every candidate, when the walk was not complete.
  */
 #define CASTLE_MAN_SWEEP_AGE_S 15
 struct castle_entry;
@@ -287,7 +288,7 @@ int castle_allow_foreach(const struct castle_maps *m, castle_entry_cb cb, void *
 int castle_manual_foreach(const struct castle_maps *m, bool reap, castle_entry_cb cb, void *arg);
 
 /* How the walks above read exact maps, since the process started: batches
- * read, and exact maps that refused batches and were walked key by key
+ * read (that held entries), and exact maps that refused batches and were walked key by key
  * (a kernel without batch ops for hash maps; the tests expect none). */
 struct castle_walk_stats {
 	uint64_t batches;

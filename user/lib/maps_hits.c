@@ -409,7 +409,7 @@ int castle_man_sweep_finish(const struct castle_maps *m, struct castle_man_sweep
 	if (!s->complete) {
 		/* nothing is known of this sweep: every candidate starts over */
 		memset(s->since, 0, (size_t)s->nslots * sizeof(*s->since));
-		return 0;
+		return -ECANCELED;
 	}
 	s->complete = false;
 	zero = calloc((size_t)ncpu, sizeof(*zero));

@@ -276,7 +276,8 @@ static int walk_batch(int fd, size_t ksz, const struct walk_ctx *w)
 			break;
 		}
 		first = false;
-		__atomic_fetch_add(&castle_walk_stats.batches, 1, __ATOMIC_RELAXED);
+		if (cnt)
+			__atomic_fetch_add(&castle_walk_stats.batches, 1, __ATOMIC_RELAXED);
 		for (uint32_t i = 0; i < cnt && !ret; i++) {
 			union castle_list_val v;
 

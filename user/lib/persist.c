@@ -2,7 +2,7 @@
 /*
  * persist.c - see persist.h. The file is rewritten only when its content
  * changes (a hash of what would be written), so a quiet daemon does not write
- * to disk every second.
+ * to disk on every walk (each second, see paced.h).
  */
 #include <errno.h>
 #include <fcntl.h>
