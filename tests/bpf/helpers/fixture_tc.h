@@ -34,6 +34,11 @@ struct ftc {
 	uint32_t ifindex;
 };
 
+/* When set, ftc_open loads the program reading every header with
+ * bpf_skb_load_bytes (castle_tc_headers_by_helper), as for headers outside
+ * the linear data; test-run skbs are linear. */
+extern bool ftc_headers_by_helper;
+
 /* Table sizes: 0 = small test defaults. */
 int ftc_open(struct ftc *f, uint32_t pending_entries, uint32_t conns_entries);
 void ftc_close(struct ftc *f);
