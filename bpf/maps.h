@@ -242,6 +242,21 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } man_net6 SEC(".maps");
 
+/* Each CPU's offset from castle_tick_ns to CLOCK_BOOTTIME (castle_boot_tick_ns
+ * in common.h). A cache the program fills itself: not pinned, each load has
+ * its own. */
+struct castle_boot_clock {
+	__u64 tick_to_boot;
+	__u64 at_tick;		/* castle_tick_ns when measured, 0 = never */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct castle_boot_clock);
+} boot_clock SEC(".maps");
+
 /* Entries each man_* map may hold (struct castle_man_count): zero skips it. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -157,6 +157,9 @@ static const struct xpath xpaths[] = {
 	{ "allow-v6", UDP6("2001:db8:10::1", 443), 0, CASTLE_PASS, CASTLE_R_ALLOWLIST, 0 },
 	{ "block-exact-v4", UDP4("198.19.77.7", 443), 0, CASTLE_DROP, CASTLE_R_BLOCKLIST, 1 },
 	{ "block-exact-v6", UDP6("2001:db8:5::777", 443), 0, CASTLE_DROP, CASTLE_R_BLOCKLIST, 1 },
+	/* castlectl block add, without and with --ttl (an auto-ban has one) */
+	{ "block-manual-v4", UDP4("198.18.241.9", 443), 0, CASTLE_DROP, CASTLE_R_BLOCKLIST, 1 },
+	{ "block-ttl-v4", UDP4("198.18.240.9", 443), 0, CASTLE_DROP, CASTLE_R_BLOCKLIST, 1 },
 	{ "block-cidr-v4", UDP4("198.18.100.5", 443), 0, CASTLE_DROP, CASTLE_R_BLOCKLIST, 1 },
 	{ "block-cidr-v6", UDP6("2001:db8:6::77:1", 443), 0, CASTLE_DROP, CASTLE_R_BLOCKLIST, 1 },
 	{ "rl-pass-v4", UDP4("198.18.250.1", 9001), 0, CASTLE_PASS, CASTLE_R_OK, 0 },
@@ -194,6 +197,7 @@ static void add_cidr(struct fx *f, const char *s)
  *                 198.18.160.0/19, /20, ... (K lengths) and 2001:db8:6:1::/64,
  *                 /65, ...: K + 1 prefix lengths per family, more than
  *                 CASTLE_NHASH_LENS puts the CIDRs in the tries
+ *   manual 198.18.241.9 (no TTL) and 198.18.240.9 (a TTL of an hour)
  *   limits udp/9000: 1/h burst 1 (every packet but the first over);
  *          udp/9001: 1e9/s burst 1e6 (never over); per /32 and /128.
  * Pass sources (198.18.250.1, 2001:db8:7::1) are on none of them.
@@ -269,6 +273,8 @@ static void load_xdp_policy(struct fx *f, const struct opts *o)
 	fx_class_per(f, c0, 32, 128);
 	fx_class_per(f, c1, 32, 128);
 	fx_commit(f);
+	fx_manual_block(f, "198.18.241.9", 0);
+	fx_manual_block(f, "198.18.240.9", 3600ull * 1000000000ull);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	fprintf(stderr, "castle-cost: policy loaded in %.2f s (%lu + 65535 exact, %lu + 2048 "
 		"CIDRs)\n", (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9,

@@ -8,6 +8,8 @@
  * CIDRs are held (hash by prefix length or trie) and expired CIDRs.
  */
 #include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -18,7 +20,9 @@
 #include <cmocka.h>
 #include <linux/bpf.h>
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 
+#include "castle_xdp.skel.h"
 #include "fixture.h"
 
 #define MS 1000000ull
@@ -232,6 +236,58 @@ static void manual_ttl_expires_in_kernel(void **state)
 	assert_false(fx_manual_has(f, "198.18.5.5"));
 }
 
+/* struct castle_boot_clock of bpf/maps.h (the program's per-CPU cache of
+ * castle_boot_tick_ns's offset; BPF-side only, so not in castle.h). */
+struct boot_clock {
+	uint64_t tick_to_boot;
+	uint64_t at_tick;
+};
+
+/* A TTL is checked against the boot clock to a tick: each CPU keeps the
+ * offset from its tick clock and measures it again once a second has gone
+ * by. What a resume leaves (the boot clock went on while the tick clock
+ * stood still: the offset is short by the sleep) keeps an expired entry
+ * dropping for at most that second. */
+static void ttl_clock_is_measured_again_within_a_second(void **state)
+{
+	struct fx *f = *state;
+	struct pkt_spec a = fx_udp4("198.18.5.7");
+	int ncpu = libbpf_num_possible_cpus(), cpu = sched_getcpu();
+	int fd = bpf_map__fd(f->xdp->maps.boot_clock);
+	struct boot_clock *bc = calloc((size_t)ncpu, sizeof(*bc));
+	uint32_t zero = 0;
+	cpu_set_t set;
+
+	assert_non_null(bc);
+	assert_true(cpu >= 0 && cpu < ncpu);
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	assert_int_equal(sched_setaffinity(0, sizeof(set), &set), 0);
+	fx_begin(f);
+	fx_commit(f);
+	fx_manual_block(f, "198.18.5.7", 200 * MS);
+	assert_int_equal(fx_run_spec(f, &a), XDP_DROP); /* this CPU measures */
+	assert_int_equal(bpf_map_lookup_elem(fd, &zero, bc), 0);
+	uint64_t at = bc[cpu].at_tick, off = bc[cpu].tick_to_boot;
+	assert_true(at != 0);
+
+	usleep(300 * 1000); /* expired */
+	bc[cpu].tick_to_boot = off - 3600ull * 1000 * MS; /* a resume after an hour */
+	assert_int_equal(bpf_map_update_elem(fd, &zero, bc, BPF_ANY), 0);
+	assert_int_equal(fx_run_spec(f, &a), XDP_DROP); /* the stale offset, within its second */
+	usleep(800 * 1000);
+	assert_int_equal(fx_run_spec(f, &a), XDP_PASS); /* measured again */
+	assert_int_equal(bpf_map_lookup_elem(fd, &zero, bc), 0);
+	assert_true(bc[cpu].at_tick > at);
+	/* the same offset as before, to a tick and the read's own delay */
+	assert_true(bc[cpu].tick_to_boot - off + 20 * MS < 40 * MS);
+	CPU_ZERO(&set);
+	for (int i = 0; i < ncpu; i++)
+		CPU_SET(i, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+	free(bc);
+}
+
 static void policy_ttl_expires_in_kernel(void **state)
 {
 	struct fx *f = *state;
@@ -428,6 +484,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(allow_hits_counted_in_entry_values, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(manual_ttl_expires_in_kernel, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(policy_ttl_expires_in_kernel, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(ttl_clock_is_measured_again_within_a_second, fx_setup,
+						fx_teardown),
 		cmocka_unit_test_setup_teardown(dry_run_blocklist_passes_counted_with_reason, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(reload_replaces_policy_keeps_manual, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(policy_lists_say_which_maps_hold_entries, fx_setup, fx_teardown),
