@@ -57,7 +57,9 @@ VARIANTS = {
     "hits-plain": [("lists.h", r"(static __always_inline void castle_hit[\s\S]*?)"
                     r"__sync_fetch_and_add\(hits, 1\);", r"\1*hits += 1;")],
     # Every hit by the locked add, policy CIDRs too (before their per-CPU slots).
-    "hits-locked": [("lists.h", r"if \(slot & CASTLE_HIT_SLOT\) \{", "if (0 && (slot & CASTLE_HIT_SLOT)) {")],
+    "hits-locked": [("lists.h", r"if \(\(slot & \(CASTLE_HIT_SLOT \| CASTLE_HIT_MAN\)\) == \(CASTLE_HIT_SLOT \| CASTLE_HIT_MAN\)\) \{",
+                     "if (0) {"),
+                    ("lists.h", r"\} else if \(slot & CASTLE_HIT_SLOT\) \{", "} else if (0) {")],
     "no-allow": [("castle_xdp.bpf.c", r"return p \? castle_allowed\(gen, have, p\) : 0;", "return 0;")],
     "no-manual": [("common.h", r"have \|= CASTLE_HAVE_MAN\(i\);", ";")],
     "no-count": [("castle_xdp.bpf.c", r"\bcastle_count_slot\(&xdp_stats,", "if (0) castle_count_slot(&xdp_stats,")],
