@@ -75,6 +75,8 @@ VARIANTS = {
     "no-man-count": [("common.h", r"struct castle_man_count \*mc = bpf_map_lookup_elem\(&man_count, &zero\);",
                       "struct castle_man_count *mc = 0; (void)zero;"),
                      ("common.h", r"if \(!mc\)\n\t\treturn have \| 0xffff0000u;", "if (!mc)\n\t\treturn have;")],
+    # An entry's expiry on the precise boot clock, as before castle_boot_now.
+    "ttl-precise": [("lists.h", r"\*now = castle_boot_now\(\);", "*now = bpf_ktime_get_boot_ns();")],
     "no-ifslot": [("common.h", r"__u32 \*slot = bpf_map_lookup_elem\(&ifslot, &ifindex\);",
                    "__u32 *slot = NULL;")],
 }
@@ -223,7 +225,8 @@ def main():
                     help="with --live: apply this patch (git apply, e.g. one of bench/experiments/) "
                          "to the variant's copy before its edits")
     ap.add_argument("--scenario", default="ab-limit-1m",
-                    help="with --live: ab-limit-1m, ab-block-1m, ab-block-cidr or ab-manual-cidr")
+                    help="with --live: ab-limit-1m, ab-block-1m, ab-block-cidr, ab-manual-cidr "
+                         "or ab-banned")
     ap.add_argument("--check", action="store_true",
                     help="only check that every variant's edits apply to bpf/ (no build, no root)")
     args = ap.parse_args()

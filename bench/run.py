@@ -253,6 +253,9 @@ def ab_scenarios(args):
     blk = blocklist_policy(lambda: v6_hosts(1 << 20))
     cidrs = blocklist_policy(lambda: nft_cidrs(1000))
     empty = blocklist_policy(lambda: [])
+
+    def banned():
+        return rl() + "    ban: { after: 1, for: 1h }\n"
     return [
         Scenario("ab-limit-1m", "castle A vs castle B: rate limit, 1M sources over a 1/min limit",
                  CastleDaemon("A-limit", rl), CastleDaemon("B-limit", rl, b),
@@ -270,6 +273,11 @@ def ab_scenarios(args):
         Scenario("ab-manual-cidr", "castle A vs castle B: one manual /20 (castlectl block "
                  "add) that all 4096 sources hit", CastleDaemon("A-manual", empty, manual=MAN20),
                  CastleDaemon("B-manual", empty, b, manual=MAN20), v4(4096)),
+        # A flood from sources the rate limiter has auto-banned (the warm-up
+        # bans all 4096): every packet is a hit on an entry with a TTL.
+        Scenario("ab-banned", "castle A vs castle B: 4096 auto-banned sources (a limit that "
+                 "bans on the first drop, for 1h) flooding", CastleDaemon("A-banned", banned),
+                 CastleDaemon("B-banned", banned, b), v4(4096, warmup=1.0)),
     ]
 
 
