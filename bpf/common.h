@@ -101,37 +101,6 @@ static __always_inline __u64 castle_tick_mono_ns(struct castle_state *s)
 	return t + (off & ~1ull);
 }
 
-/* How often a CPU measures castle_boot_tick_ns's offset again. */
-#define CASTLE_BOOT_REMEASURE_NS 1000000000ull
-
-/*
- * CLOCK_BOOTTIME to a tick, for the expiry of a blocklist entry, checked on
- * every packet it drops: every auto-ban has one, and so do `castlectl block
- * add --ttl` and policy `ttl:` entries. A precise boot-clock read there cost
- * 24 ns of a 45 ns drop here (castle-cost block-ttl-v4 against
- * block-manual-v4). castle_tick_ns plus an offset each CPU measures with one
- * precise read, and again once its tick clock moved a second: the offset
- * changes only when the machine sleeps (the tick clock stops with
- * CLOCK_MONOTONIC, CLOCK_BOOTTIME goes on), so after a resume it is right
- * again within a second of it. Behind the boot clock by up to a tick plus
- * jiffies' lateness (castle_tick_slack_ns bounds both): an entry may drop
- * for that long past its expiry, never stop before it.
- */
-static __always_inline __u64 castle_boot_tick_ns(void)
-{
-	__u32 zero = 0;
-	struct castle_boot_clock *c = bpf_map_lookup_elem(&boot_clock, &zero);
-	__u64 t = castle_tick_ns();
-
-	if (!c)
-		return bpf_ktime_get_boot_ns();
-	if (!c->at_tick || t - c->at_tick >= CASTLE_BOOT_REMEASURE_NS) {
-		c->tick_to_boot = bpf_ktime_get_boot_ns() - t;
-		c->at_tick = t ? t : 1;
-	}
-	return t + c->tick_to_boot;
-}
-
 /*
  * How far castle_tick_mono_ns may run behind CLOCK_MONOTONIC: up to a tick
  * (the phase of the tick when the offset was measured) plus however late
@@ -145,6 +114,50 @@ static __always_inline __u64 castle_boot_tick_ns(void)
 static __always_inline __u64 castle_tick_slack_ns(void)
 {
 	return 8 * castle_tick_len_ns(CONFIG_HZ);
+}
+
+/* How often a CPU measures castle_boot_tick_ns's offset again. */
+#define CASTLE_BOOT_REMEASURE_NS 1000000000ull
+
+/*
+ * CLOCK_BOOTTIME to a tick, for the expiry of a blocklist entry, checked on
+ * every packet it drops: every auto-ban has one, and so do `castlectl block
+ * add --ttl` and policy `ttl:` entries. A precise boot-clock read there cost
+ * 24 ns of a 45 ns drop here (castle-cost block-ttl-v4 against
+ * block-manual-v4). castle_tick_ns plus an offset each CPU measures with one
+ * precise read, and again once its tick clock moved a second: the offset
+ * changes only when the machine sleeps (the tick clock stops with
+ * CLOCK_MONOTONIC, CLOCK_BOOTTIME goes on), so after a resume it is right
+ * again within a second of it.
+ *
+ * The tick clock lags the precise one by its phase in the tick plus
+ * jiffies' lateness, a lag that differs from one read to the next: measured
+ * at a large lag and read at none, tick + offset would run ahead of the
+ * boot clock and end an entry early. So the offset is taken short by
+ * castle_tick_slack_ns (8 ticks, more than the lag while jiffies are less
+ * than 7 ticks late when it is measured; recent kernels force a stalled
+ * update after 5): the clock runs behind, by up to the slack plus a tick plus
+ * however late jiffies are when it is read, and an entry drops for up to
+ * that long past its expiry, never stops before it.
+ */
+static __always_inline __u64 castle_boot_tick_ns(void)
+{
+	__u32 zero = 0;
+	struct castle_boot_clock *c = bpf_map_lookup_elem(&boot_clock, &zero);
+	__u64 t = castle_tick_ns();
+
+	if (!c)
+		return bpf_ktime_get_boot_ns();
+	if (!c->at_tick || t - c->at_tick >= CASTLE_BOOT_REMEASURE_NS) {
+		__u64 boot = bpf_ktime_get_boot_ns();
+
+		/* the tick clock read again after the precise one: a delay
+		 * between the two puts the clock behind, never ahead */
+		t = castle_tick_ns();
+		c->tick_to_boot = boot - t - castle_tick_slack_ns();
+		c->at_tick = t ? t : 1;
+	}
+	return t + c->tick_to_boot;
 }
 
 static __always_inline __u64 castle_sat_add(__u64 a, __u64 b)

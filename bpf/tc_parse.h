@@ -14,30 +14,35 @@
 
 #define ETH_HLEN 14
 
-/* Set by the tests only (rodata, before load): every header read with
- * bpf_skb_load_bytes, as when the headers are not in the linear data. A
- * test-run skb is all linear, so TC_LOAD's fallback would go untested; the
- * verifier drops whichever path the value rules out. */
-const volatile __u8 castle_tc_headers_by_helper = 0;
+/* Set by the tests only (rodata, before load): TC_LOAD takes only the first
+ * castle_tc_test_linear bytes as linear (0: all that the skb has), so a
+ * header beyond them is read with bpf_skb_load_bytes, as when a driver left
+ * it in the frags. A test-run skb is all linear, so the fallback and the
+ * mixed case would go untested. Known to the verifier at load: 0 costs
+ * nothing. */
+const volatile __u32 castle_tc_test_linear = 0;
 
 /*
  * Copy the header at frame offset `off` into *dst (its type says how many
  * bytes): loads from the linear data when it holds them, else
  * bpf_skb_load_bytes (a helper call each, ~5-10 ns here: four of them were
  * most of a verified segment's cost). 0 or the helper's error. The offset
- * is checked against 0xffff first: the verifier lets a packet pointer move
- * only by a bounded amount.
+ * is masked to 0x7fff (and checked against it, so the mask never changes
+ * it): the verifier grants a packet pointer no range unless its offset plus
+ * the access stays under 0xffff, and the parser's offsets are far below.
+ * Tests (castle_tc_test_linear) can cut the linear data short.
  */
 #define TC_LOAD(skb, off, dst)                                                               \
 	({                                                                                   \
 		void *data_ = (void *)(long)(skb)->data;                                     \
 		void *end_ = (void *)(long)(skb)->data_end;                                  \
 		__u32 off_ = (off);                                                          \
-		typeof(dst) src_ = data_ + (off_ & 0xffff);                                  \
+		typeof(dst) src_ = data_ + (off_ & 0x7fff);                                  \
 		int err_ = 0;                                                                \
                                                                                              \
-		if (!castle_tc_headers_by_helper && off_ <= 0xffff &&                        \
-		    (void *)(src_ + 1) <= end_)                                              \
+		if (off_ <= 0x7fff && (void *)(src_ + 1) <= end_ &&                          \
+		    (!castle_tc_test_linear ||                                               \
+		     off_ + sizeof(*(dst)) <= castle_tc_test_linear))                        \
 			*(dst) = *src_;                                                      \
 		else                                                                         \
 			err_ = bpf_skb_load_bytes(skb, off_, dst, sizeof(*(dst)));           \

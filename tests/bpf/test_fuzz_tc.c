@@ -6,9 +6,10 @@
  * (helpers/fuzz_frames.c) go through BPF_PROG_TEST_RUN: the gate must load,
  * answer only pass or drop, never drop non-IP frames, traffic it has no
  * business with (not TCP/UDP, an unprotected port) or allowlisted sources,
- * and count every packet and byte once. Every frame also goes through a
- * second gate that reads its headers with bpf_skb_load_bytes (as for headers
- * outside the linear data): both must give the same verdict.
+ * and count every packet and byte once. Every frame also goes through two
+ * more gates that take none or only the first 38 bytes of it as linear data
+ * (reading the rest of the headers with bpf_skb_load_bytes, as when a driver
+ * left them in the frags): all three must give the same verdict.
  *
  * Reproduce a run: CASTLE_FUZZ_SEED=<seed printed by the test>;
  * CASTLE_FUZZ_PACKETS (default 1000000).
@@ -110,7 +111,7 @@ static bool tc_must_pass(const struct fz_frame *fr, const struct xm *m)
 
 static void fuzz_tc_gate(void **state)
 {
-	struct ftc f, h;
+	struct ftc f, h[2];
 	struct xm allow;
 	struct castle_cidr cc;
 	uint64_t seed = fz_env_u64("CASTLE_FUZZ_SEED", (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32));
@@ -128,16 +129,20 @@ static void fuzz_tc_gate(void **state)
 	ftc_sni(&f, "example.com");
 	ftc_allow(&f, "198.18.10.0/24");
 	ftc_commit(&f);
-	/* The same gate reading every header with bpf_skb_load_bytes, as it
-	 * does when they are not in the linear data (a test-run skb always
-	 * is): every frame gets the same verdict from both. */
-	ftc_headers_by_helper = true;
-	ftc_open(&h, 0, 0);
-	ftc_headers_by_helper = false;
-	ftc_begin(&h, "443,8443", 0x0303, 0);
-	ftc_sni(&h, "example.com");
-	ftc_allow(&h, "198.18.10.0/24");
-	ftc_commit(&h);
+	/* The same gate with headers outside the linear data (a test-run skb
+	 * is all linear): none of them linear, and only the first 38 bytes
+	 * (Ethernet, an IPv4 header and the ports direct, the TCP header by
+	 * the helper; an IPv6 header by the helper). Every frame gets the same
+	 * verdict from all three. */
+	for (int i = 0; i < 2; i++) {
+		ftc_test_linear = i ? 38 : 1;
+		ftc_open(&h[i], 0, 0);
+		ftc_begin(&h[i], "443,8443", 0x0303, 0);
+		ftc_sni(&h[i], "example.com");
+		ftc_allow(&h[i], "198.18.10.0/24");
+		ftc_commit(&h[i]);
+	}
+	ftc_test_linear = 0;
 	xm_init(&allow);
 	fx_cidr("198.18.10.0/24", &cc);
 	xm_allow(&allow, &cc, false);
@@ -184,12 +189,17 @@ static void fuzz_tc_gate(void **state)
 		}
 		for (int i = 0; i < nflow && ran < npk; i++) {
 			fr = flow[i];
-			int act = tc_run(&f, &fr), by_helper = tc_run(&h, &fr);
-			if (act != by_helper) {
+			int act = tc_run(&f, &fr);
+			for (int k = 0; k < 2; k++) {
+				int other = tc_run(&h[k], &fr);
+
+				if (other == act)
+					continue;
 				fz_hexdump(fr.b, fr.len);
 				fail_msg("seed %llu, TC packet %llu: %d with headers read from the "
-					 "linear data, %d with bpf_skb_load_bytes",
-					 (unsigned long long)seed, (unsigned long long)ran, act, by_helper);
+					 "linear data, %d with %s linear", (unsigned long long)seed,
+					 (unsigned long long)ran, act, other,
+					 k ? "only 38 bytes" : "none of them");
 			}
 			if (act == TC_SKIPPED) {
 				skipped++;
@@ -218,8 +228,10 @@ static void fuzz_tc_gate(void **state)
 	}
 	assert_int_equal(ftc_total(&f), ran);
 	assert_int_equal(tc_total_bytes(&f), bytes);
-	assert_int_equal(ftc_total(&h), ran);
-	assert_int_equal(tc_total_bytes(&h), bytes);
+	for (int k = 0; k < 2; k++) {
+		assert_int_equal(ftc_total(&h[k]), ran);
+		assert_int_equal(tc_total_bytes(&h[k]), bytes);
+	}
 	printf("# TC pass: %llu packets, %llu dropped, %llu had to pass, %llu too short to run\n",
 	       (unsigned long long)ran, (unsigned long long)drops, (unsigned long long)must,
 	       (unsigned long long)skipped);
@@ -227,7 +239,8 @@ static void fuzz_tc_gate(void **state)
 		assert_true(drops > npk / 100 && must > npk / 10);
 	xm_free(&allow);
 	ftc_close(&f);
-	ftc_close(&h);
+	ftc_close(&h[0]);
+	ftc_close(&h[1]);
 }
 
 static int teardown(void **state)

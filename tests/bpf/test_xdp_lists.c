@@ -225,7 +225,7 @@ static void manual_ttl_expires_in_kernel(void **state)
 	fx_commit(f);
 	fx_manual_block(f, "198.18.5.5", 300 * MS);
 	assert_int_equal(fx_run_spec(f, &a), XDP_DROP);
-	usleep(400 * 1000);
+	usleep(500 * 1000); /* the TTL, and the boot clock's lag (castle_boot_tick_ns) */
 	assert_int_equal(fx_run_spec(f, &a), XDP_PASS);
 	assert_int_equal(fx_count(f, CASTLE_DROP, CASTLE_R_BLOCKLIST), 1);
 	assert_int_equal(fx_count(f, CASTLE_PASS, CASTLE_R_OK), 1);
@@ -243,6 +243,60 @@ struct boot_clock {
 	uint64_t at_tick;
 };
 
+/* The tests below pin themselves to one CPU (the offset is per CPU); their
+ * teardown gives back the mask they started with. */
+static cpu_set_t saved_mask;
+
+static int pinned_setup(void **state)
+{
+	cpu_set_t one;
+
+	if (sched_getaffinity(0, sizeof(saved_mask), &saved_mask))
+		return -1;
+	CPU_ZERO(&one);
+	CPU_SET(sched_getcpu(), &one);
+	if (sched_setaffinity(0, sizeof(one), &one))
+		return -1;
+	return fx_setup(state);
+}
+
+static int pinned_teardown(void **state)
+{
+	int ret = fx_teardown(state);
+
+	return sched_setaffinity(0, sizeof(saved_mask), &saved_mask) ? -1 : ret;
+}
+
+/* This CPU's castle_boot_clock (bpf/maps.h) after the program ran here. */
+static struct boot_clock this_cpu_clock(struct fx *f)
+{
+	int ncpu = libbpf_num_possible_cpus(), cpu = sched_getcpu();
+	struct boot_clock *bc = calloc((size_t)ncpu, sizeof(*bc)), mine;
+	uint32_t zero = 0;
+
+	assert_non_null(bc);
+	assert_true(cpu >= 0 && cpu < ncpu);
+	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(f->xdp->maps.boot_clock), &zero, bc), 0);
+	mine = bc[cpu];
+	free(bc);
+	return mine;
+}
+
+/* Write this CPU's castle_boot_clock. */
+static void set_this_cpu_clock(struct fx *f, struct boot_clock c)
+{
+	int ncpu = libbpf_num_possible_cpus(), cpu = sched_getcpu(), fd;
+	struct boot_clock *bc = calloc((size_t)ncpu, sizeof(*bc));
+	uint32_t zero = 0;
+
+	assert_non_null(bc);
+	fd = bpf_map__fd(f->xdp->maps.boot_clock);
+	assert_int_equal(bpf_map_lookup_elem(fd, &zero, bc), 0);
+	bc[cpu] = c;
+	assert_int_equal(bpf_map_update_elem(fd, &zero, bc, BPF_ANY), 0);
+	free(bc);
+}
+
 /* A TTL is checked against the boot clock to a tick: each CPU keeps the
  * offset from its tick clock and measures it again once a second has gone
  * by. What a resume leaves (the boot clock went on while the tick clock
@@ -252,40 +306,71 @@ static void ttl_clock_is_measured_again_within_a_second(void **state)
 {
 	struct fx *f = *state;
 	struct pkt_spec a = fx_udp4("198.18.5.7");
-	int ncpu = libbpf_num_possible_cpus(), cpu = sched_getcpu();
-	int fd = bpf_map__fd(f->xdp->maps.boot_clock);
-	struct boot_clock *bc = calloc((size_t)ncpu, sizeof(*bc));
-	uint32_t zero = 0;
-	cpu_set_t set;
+	struct boot_clock c;
 
-	assert_non_null(bc);
-	assert_true(cpu >= 0 && cpu < ncpu);
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	assert_int_equal(sched_setaffinity(0, sizeof(set), &set), 0);
 	fx_begin(f);
 	fx_commit(f);
 	fx_manual_block(f, "198.18.5.7", 200 * MS);
 	assert_int_equal(fx_run_spec(f, &a), XDP_DROP); /* this CPU measures */
-	assert_int_equal(bpf_map_lookup_elem(fd, &zero, bc), 0);
-	uint64_t at = bc[cpu].at_tick, off = bc[cpu].tick_to_boot;
+	c = this_cpu_clock(f);
+	uint64_t at = c.at_tick, off = c.tick_to_boot;
 	assert_true(at != 0);
 
 	usleep(300 * 1000); /* expired */
-	bc[cpu].tick_to_boot = off - 3600ull * 1000 * MS; /* a resume after an hour */
-	assert_int_equal(bpf_map_update_elem(fd, &zero, bc, BPF_ANY), 0);
+	c.tick_to_boot = off - 3600ull * 1000 * MS; /* a resume after an hour */
+	set_this_cpu_clock(f, c);
 	assert_int_equal(fx_run_spec(f, &a), XDP_DROP); /* the stale offset, within its second */
 	usleep(800 * 1000);
 	assert_int_equal(fx_run_spec(f, &a), XDP_PASS); /* measured again */
-	assert_int_equal(bpf_map_lookup_elem(fd, &zero, bc), 0);
-	assert_true(bc[cpu].at_tick > at);
-	/* the same offset as before, to a tick and the read's own delay */
-	assert_true(bc[cpu].tick_to_boot - off + 20 * MS < 40 * MS);
-	CPU_ZERO(&set);
-	for (int i = 0; i < ncpu; i++)
-		CPU_SET(i, &set);
-	sched_setaffinity(0, sizeof(set), &set);
-	free(bc);
+	c = this_cpu_clock(f);
+	assert_true(c.at_tick > at);
+	/* the same offset as before, to the tick clock's lag (an hour off if
+	 * it had not been measured again) */
+	assert_true(c.tick_to_boot - off + 500 * MS < 1000 * MS);
+}
+
+/* The boot clock to a tick is kept behind the precise one, by 8 ticks: at
+ * the instant it was measured it read at least 4 ms (8 ticks at HZ=2000)
+ * less than the boot clock did by the end of the run. And polled every
+ * millisecond, an entry with a TTL drops until its expiry has passed on the
+ * precise clock, then stops within the clock's lag (9 ticks). */
+static void ttl_never_ends_early(void **state)
+{
+	struct fx *f = *state;
+	struct pkt_spec a = fx_udp4("198.18.5.8");
+	struct castle_entry e;
+	struct boot_clock c;
+	uint64_t first_pass = 0;
+
+	fx_begin(f);
+	fx_commit(f);
+	fx_manual_block(f, "198.18.5.8", 3600ull * 1000 * MS);
+	assert_int_equal(fx_run_spec(f, &a), XDP_DROP);
+	uint64_t after = castle_now_boot_ns();
+	c = this_cpu_clock(f);
+	assert_true(c.at_tick + c.tick_to_boot + 4 * MS <= after);
+
+	for (int round = 0; round < 5; round++) {
+		fx_manual_block(f, "198.18.5.8", (50 + 7 * round) * MS);
+		assert_true(fx_block_entry(f, "198.18.5.8", &e));
+		for (int i = 0; i < 1000 && !first_pass; i++) {
+			int v = fx_run_spec(f, &a);
+			/* after the run: a clock read later than the verdict, so
+			 * one still before the expiry proves the pass early */
+			uint64_t t = castle_now_boot_ns();
+
+			if (v == XDP_PASS)
+				first_pass = t;
+			else
+				usleep(1000);
+		}
+		assert_true(first_pass != 0);
+		if (first_pass < e.expires_ns)
+			fail_msg("round %d: passed %llu us before the expiry", round,
+				 (unsigned long long)(e.expires_ns - first_pass) / 1000);
+		assert_true(first_pass - e.expires_ns < 200 * MS);
+		first_pass = 0;
+	}
 }
 
 static void policy_ttl_expires_in_kernel(void **state)
@@ -300,7 +385,7 @@ static void policy_ttl_expires_in_kernel(void **state)
 	fx_commit(f);
 	assert_int_equal(fx_run_spec(f, &a), XDP_DROP);
 	assert_int_equal(fx_run_spec(f, &b), XDP_DROP);
-	usleep(400 * 1000);
+	usleep(500 * 1000); /* the TTL, and the boot clock's lag */
 	assert_int_equal(fx_run_spec(f, &a), XDP_PASS);
 	assert_int_equal(fx_run_spec(f, &b), XDP_PASS);
 	assert_int_equal(fx_run_spec(f, &c), XDP_DROP);
@@ -484,8 +569,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(allow_hits_counted_in_entry_values, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(manual_ttl_expires_in_kernel, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(policy_ttl_expires_in_kernel, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(ttl_clock_is_measured_again_within_a_second, fx_setup,
-						fx_teardown),
+		cmocka_unit_test_setup_teardown(ttl_clock_is_measured_again_within_a_second,
+						pinned_setup, pinned_teardown),
+		cmocka_unit_test_setup_teardown(ttl_never_ends_early, pinned_setup, pinned_teardown),
 		cmocka_unit_test_setup_teardown(dry_run_blocklist_passes_counted_with_reason, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(reload_replaces_policy_keeps_manual, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(policy_lists_say_which_maps_hold_entries, fx_setup, fx_teardown),

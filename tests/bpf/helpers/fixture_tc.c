@@ -19,7 +19,7 @@ static void die(const char *what, int err)
 	exit(1);
 }
 
-bool ftc_headers_by_helper;
+uint32_t ftc_test_linear;
 
 int ftc_open(struct ftc *f, uint32_t pending_entries, uint32_t conns_entries)
 {
@@ -37,7 +37,7 @@ int ftc_open(struct ftc *f, uint32_t pending_entries, uint32_t conns_entries)
 	bpf_map__set_max_entries(f->tc->maps.tls_pending, pending_entries ? pending_entries : 1024);
 	bpf_map__set_max_entries(f->tc->maps.tls_conns, conns_entries ? conns_entries : 1024);
 	bpf_map__set_max_entries(f->tc->maps.rl_state, 1024);
-	f->tc->rodata->castle_tc_headers_by_helper = ftc_headers_by_helper;
+	f->tc->rodata->castle_tc_test_linear = ftc_test_linear;
 	err = castle_tc_bpf__load(f->tc);
 	if (err)
 		die("load castle_tc", err);

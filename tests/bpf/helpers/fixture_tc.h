@@ -34,10 +34,11 @@ struct ftc {
 	uint32_t ifindex;
 };
 
-/* When set, ftc_open loads the program reading every header with
- * bpf_skb_load_bytes (castle_tc_headers_by_helper), as for headers outside
- * the linear data; test-run skbs are linear. */
-extern bool ftc_headers_by_helper;
+/* When not 0, ftc_open loads the program taking only the first this many
+ * bytes of a frame as linear data (castle_tc_test_linear): headers past them
+ * are read with bpf_skb_load_bytes, as when a driver left them in the frags;
+ * test-run skbs are all linear. 1: every header by the helper. */
+extern uint32_t ftc_test_linear;
 
 /* Table sizes: 0 = small test defaults. */
 int ftc_open(struct ftc *f, uint32_t pending_entries, uint32_t conns_entries);
