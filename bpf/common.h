@@ -123,8 +123,8 @@ static __always_inline __u64 castle_tick_slack_ns(void)
  * CLOCK_BOOTTIME to a tick, for the expiry of a blocklist entry, checked on
  * every packet it drops: every auto-ban has one, and so do `castlectl block
  * add --ttl` and policy `ttl:` entries. A precise boot-clock read there cost
- * 24 ns of a 45 ns drop here (castle-cost block-ttl-v4 against
- * block-manual-v4). castle_tick_ns plus an offset each CPU measures with one
+ * ~24 ns a drop here (castle-cost block-ttl-v4 69-73 ns against
+ * block-manual-v4 45-47). castle_tick_ns plus an offset each CPU measures with one
  * precise read, and again once its tick clock moved a second: the offset
  * changes only when the machine sleeps (the tick clock stops with
  * CLOCK_MONOTONIC, CLOCK_BOOTTIME goes on), so after a resume it is right
