@@ -455,6 +455,27 @@ static int cmd_tc(const struct opts *o)
 	if (ftc_conn_state(&f, &c) != CASTLE_TLS_S_VERIFIED)
 		die("the verified connection lost its state", EPROTO);
 
+	/* A datagram to a protected port (QUIC not allowed by this policy):
+	 * every one is judged, reading the first payload bytes. */
+	if (chosen(o, "udp-protected")) {
+		struct pkt_spec u = { .family = 4, .src = "198.18.250.1", .dst = c.dst, .proto = 17,
+				      .sport = 40003, .dport = 443, .payload = data,
+				      .paylen = sizeof(data) };
+
+		data[0] = 0xc3; /* a long header, as a QUIC Initial starts */
+		n = pkt_build(&u, frame, PKT_MAX);
+		if (!n)
+			die("pkt_build", EINVAL);
+		for (unsigned long r = 0; r < o->runs; r++) {
+			a[r] = test_run(f.prog_fd, frame, n, o->repeat, &ret);
+			if (ret != FTC_DROP)
+				die("udp-protected", EPROTO);
+			b[r] = test_run(fd_ok, frame, n, o->repeat, &bret);
+		}
+		report("tc", "udp-protected", "tc-ok", a, b, o->runs, ret, NULL);
+		data[0] = 0;
+	}
+
 	/*
 	 * ClientHello inspection: the first payload of a connection is judged
 	 * once, so `repeat` would measure the verified path from its second
