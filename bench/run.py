@@ -113,6 +113,13 @@ RL_RATE, RL_BURST = 1, 1
 RL_WARMUP = 2.0             # s of traffic before counting (1M sources)
 
 
+def ban_policy():
+    """The rate-limit scenarios' policy, banning a source for an hour on its
+    first drop: a flood through it leaves one auto-ban per source."""
+    rl = ratelimit_policy(RL_RATE, RL_BURST, "m")
+    return lambda: rl() + "    ban: { after: 1, for: 1h }\n"
+
+
 def scenarios():
     """The scenario table. quick=True rows run in `make bench-quick`."""
     drop, pas = (lambda: XdpProg("xdp-drop", "xdp-drop")), (lambda: XdpProg("xdp-pass", "xdp-pass"))
@@ -253,9 +260,7 @@ def ab_scenarios(args):
     blk = blocklist_policy(lambda: v6_hosts(1 << 20))
     cidrs = blocklist_policy(lambda: nft_cidrs(1000))
     empty = blocklist_policy(lambda: [])
-
-    def banned():
-        return rl() + "    ban: { after: 1, for: 1h }\n"
+    banned = ban_policy()
     return [
         Scenario("ab-limit-1m", "castle A vs castle B: rate limit, 1M sources over a 1/min limit",
                  CastleDaemon("A-limit", rl), CastleDaemon("B-limit", rl, b),
@@ -388,8 +393,7 @@ def housekeeping(env, secs=15):
     """castled's own CPU once a flood has left ~1M auto-bans (a rate limit
     that bans on the first drop, 1M sources for a few seconds), measured over
     `secs` with no traffic: its walks of the manual maps (user/lib/paced.h)."""
-    pol = ratelimit_policy(RL_RATE, RL_BURST, "m")
-    d = CastleDaemon("castle-ban", lambda: pol() + "    ban: { after: 1, for: 1h }\n")
+    d = CastleDaemon("castle-ban", ban_policy())
     try:
         d.setup(env)
         env.gen(v6(1 << 20), 4.0)

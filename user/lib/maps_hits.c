@@ -277,54 +277,26 @@ uint32_t castle_man_slots_used(const struct castle_maps *m)
 	return n;
 }
 
-struct sweep_walk {
-	uint64_t *seen;
-	uint32_t words;
-};
-
-static int sweep_mark(const struct castle_entry *e, void *arg)
-{
-	struct sweep_walk *w = arg;
-	uint32_t i = e->man_slot - 1;
-
-	if (e->man_slot && i / 64 < w->words)
-		w->seen[i / 64] |= 1ull << (i % 64);
-	return 0;
-}
-
-/* The slots every manual/auto entry names, as a bitmap of `words` words. */
-static int named_slots(const struct castle_maps *m, uint32_t words, uint64_t **out)
-{
-	struct sweep_walk w = { .words = words };
-	int ret;
-
-	w.seen = calloc(words ? words : 1, sizeof(*w.seen));
-	if (!w.seen)
-		return -ENOMEM;
-	ret = castle_manual_foreach(m, false, sweep_mark, &w);
-	if (ret) {
-		free(w.seen);
-		return ret;
-	}
-	*out = w.seen;
-	return 0;
-}
+static int sweep_see_cb(const struct castle_entry *e, void *arg);
 
 int castle_man_slots_adopt(const struct castle_maps *m)
 {
-	uint32_t words = man_words(m);
-	uint64_t *seen;
-	int ret, set = 0;
+	/* the sweep's own walk, for the slots every entry names */
+	struct castle_man_sweep s = { 0 };
+	uint32_t words;
+	int ret = castle_man_sweep_begin(m, &s), set = 0;
 
-	if (!words)
-		return 0;
-	ret = named_slots(m, words, &seen);
-	if (ret)
+	words = s.words;
+	if (!ret && words)
+		ret = castle_manual_foreach(m, false, sweep_see_cb, &s);
+	if (ret || !words) {
+		castle_man_sweep_free(&s);
 		return ret;
+	}
 	for (uint32_t i = 0; i < words; i++) {
-		uint64_t had = __atomic_fetch_or(m->man_slots_mem + 1 + i, seen[i], __ATOMIC_SEQ_CST);
+		uint64_t had = __atomic_fetch_or(m->man_slots_mem + 1 + i, s.seen[i], __ATOMIC_SEQ_CST);
 
-		set += __builtin_popcountll(seen[i] & ~had);
+		set += __builtin_popcountll(s.seen[i] & ~had);
 	}
 	/* A bitmap that lacked named slots is new beside a man_hits kept from
 	 * before, whose free slots may hold the counts of entries deleted
@@ -339,7 +311,7 @@ int castle_man_slots_adopt(const struct castle_maps *m)
 				bpf_map_update_elem(m->man_hits, &slot, zero, BPF_ANY);
 		free(zero);
 	}
-	free(seen);
+	castle_man_sweep_free(&s);
 	return set;
 }
 
