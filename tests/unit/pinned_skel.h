@@ -10,6 +10,7 @@
 
 #include <dirent.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <bpf/libbpf.h>
@@ -17,6 +18,9 @@
 #include "castle_xdp.skel.h"
 #include "maps.h"
 #include "loader.h"
+#include "apply.h"
+#include "errors.h"
+#include "policy.h"
 
 /* Unit tests run as any user; the map tests skip without root. */
 #define UT_NEED_ROOT()                                   \
@@ -77,6 +81,30 @@ static inline void ut_skel_close(const char *pin, struct castle_xdp_bpf **skel,
 		castle_xdp_bpf__destroy(*skel);
 	*skel = NULL;
 	ut_rm_dir(pin);
+}
+
+/* Parse, compile and apply a policy (YAML text) to maps, as castled's load
+ * and reload do; any error fails the test. */
+static inline void ut_apply_policy(struct castle_maps *maps, const char *text,
+				   struct castle_apply_stats *st)
+{
+	struct castle_policy_conf conf;
+	struct castle_policy_compiled comp;
+	struct castle_errors e;
+	char err[256];
+
+	castle_errors_init(&e);
+	if (castle_policy_parse("test.yaml", text, strlen(text), &conf, &e)) {
+		for (size_t i = 0; i < e.n; i++)
+			print_message("#   %s\n", e.v[i].msg);
+		fail_msg("policy should parse");
+	}
+	castle_errors_free(&e);
+	assert_int_equal(castle_policy_compile(&conf, &comp, err, sizeof(err)), 0);
+	if (castle_apply(maps, &conf, &comp, st, err, sizeof(err)))
+		fail_msg("apply: %s", err);
+	castle_policy_compiled_free(&comp);
+	castle_policy_free(&conf);
 }
 
 #endif

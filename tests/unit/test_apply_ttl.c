@@ -53,23 +53,7 @@ static int teardown(void **state)
 
 static void apply(const char *text, struct castle_apply_stats *st)
 {
-	struct castle_policy_conf conf;
-	struct castle_policy_compiled comp;
-	struct castle_errors e;
-	char err[256];
-
-	castle_errors_init(&e);
-	if (castle_policy_parse("test.yaml", text, strlen(text), &conf, &e)) {
-		for (size_t i = 0; i < e.n; i++)
-			print_message("#   %s\n", e.v[i].msg);
-		fail_msg("policy should parse");
-	}
-	castle_errors_free(&e);
-	assert_int_equal(castle_policy_compile(&conf, &comp, err, sizeof(err)), 0);
-	if (castle_apply(&maps, &conf, &comp, st, err, sizeof(err)))
-		fail_msg("apply: %s", err);
-	castle_policy_compiled_free(&comp);
-	castle_policy_free(&conf);
+	ut_apply_policy(&maps, text, st);
 }
 
 static void pol_entry(const char *s, struct castle_block_val *v)

@@ -164,6 +164,70 @@ static int count(const struct castle_entry *e, void *arg)
 	return 0;
 }
 
+/* A generation's CIDRs in few prefix lengths live in hash maps by length
+ * (pol_nhash4/6, keys laid out as a trie's): castlectl list and top read
+ * them in batches too, each entry once, with its prefix. */
+enum { N_NHASH = 5000 };
+
+struct nhash_seen {
+	int v4[N_NHASH], v6[N_NHASH];
+	int other;
+};
+
+static int count_nhash(const struct castle_entry *e, void *arg)
+{
+	struct nhash_seen *s = arg;
+	const uint8_t *a = e->cidr.addr;
+
+	if (e->cidr.family == 4 && e->cidr.plen == 28 && a[0] == 10 && a[1] >= 3 && a[1] <= 4 &&
+	    !(a[3] & 15))
+		s->v4[(a[1] - 3) * 4096 + a[2] * 16 + a[3] / 16]++;
+	else if (e->cidr.family == 6 && e->cidr.plen == 64 && a[0] == 0x20 && a[1] == 0x01 &&
+		 a[2] == 0x0d && a[3] == 0xb8 && a[4] == 0x77 && a[5] < N_NHASH / 256 + 1)
+		s->v6[a[5] * 256 + a[6]]++;
+	else
+		s->other++;
+	return 0;
+}
+
+static void test_policy_cidrs_by_length_are_walked_in_batches(void **state)
+{
+	struct nhash_seen *s = calloc(1, sizeof(*s));
+	size_t cap = (size_t)N_NHASH * 2 * 48 + 64, len = 0;
+	char *yaml = malloc(cap);
+	struct castle_apply_stats st;
+
+	(void)state;
+	UT_NEED_ROOT();
+	assert_non_null(s);
+	assert_non_null(yaml);
+	len += snprintf(yaml + len, cap - len, "version: 1\nblock:\n");
+	for (int i = 0; i < N_NHASH; i++) {
+		len += snprintf(yaml + len, cap - len, "  - 10.%d.%d.%d/28\n", 3 + i / 4096,
+				(i / 16) % 256, (i % 16) * 16);
+		len += snprintf(yaml + len, cap - len, "  - 2001:db8:77%02x:%02x00::/64\n", i / 256,
+				i % 256);
+	}
+	ut_apply_policy(&maps, yaml, &st);
+	free(yaml);
+
+	struct castle_walk_stats before = castle_walk_stats;
+	assert_int_equal(castle_block_foreach(&maps, false, count_nhash, s), 0);
+	assert_int_equal(s->other, 0);
+	for (int i = 0; i < N_NHASH; i++) {
+		if (s->v4[i] != 1)
+			fail_msg("v4 /28 number %d seen %d times", i, s->v4[i]);
+		if (s->v6[i] != 1)
+			fail_msg("v6 /64 number %d seen %d times", i, s->v6[i]);
+	}
+	/* each family's hash in batches of at most 4096 (a trie would be
+	 * walked key by key, with no batch), none key by key */
+	assert_int_equal(castle_walk_stats.hash_key_by_key, before.hash_key_by_key);
+	assert_true(castle_walk_stats.batches - before.batches >= 2 * ((N_NHASH + 4095) / 4096));
+	ut_apply_policy(&maps, "version: 1\n", &st);
+	free(s);
+}
+
 static void test_reaping_walk_visits_each_live_entry_once(void **state)
 {
 	struct seen *s = calloc(1, sizeof(*s));
@@ -180,7 +244,7 @@ static void test_reaping_walk_visits_each_live_entry_once(void **state)
 	assert_int_equal(s->other, 0);
 	/* the exact maps were read in batches of at most 4096, so at least
 	 * ceil((N_LIVE + N_EXPIRED) / 4096) of them, none key by key */
-	assert_int_equal(castle_walk_stats.exact_key_by_key, before.exact_key_by_key);
+	assert_int_equal(castle_walk_stats.hash_key_by_key, before.hash_key_by_key);
 	assert_true(castle_walk_stats.batches - before.batches >= (N_LIVE + N_EXPIRED + 4095) / 4096);
 	for (int i = 0; i < N_LIVE; i++) {
 		if (s->exact[i] != 1)
@@ -389,6 +453,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_reaping_walk_visits_each_live_entry_once),
+		cmocka_unit_test(test_policy_cidrs_by_length_are_walked_in_batches),
 		cmocka_unit_test_teardown(test_persist_counts_without_duplicates, rm_state_dir),
 		cmocka_unit_test(test_reaping_walk_leaves_entries_written_again),
 		cmocka_unit_test(test_rl_reap_steady),

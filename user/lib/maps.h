@@ -287,12 +287,14 @@ int castle_allow_foreach(const struct castle_maps *m, castle_entry_cb cb, void *
  * listings above sum it in); man_slot names the slot. */
 int castle_manual_foreach(const struct castle_maps *m, bool reap, castle_entry_cb cb, void *arg);
 
-/* How the walks above read exact maps, since the process started: batches
- * read (that held entries), and exact maps that refused batches and were walked key by key
- * (a kernel without batch ops for hash maps; the tests expect none). */
+/* How the walks above read hash maps (the exact maps and a generation's
+ * CIDRs by prefix length; tries go key by key), since the process started:
+ * batches read (that held entries), and hash maps that refused batches and
+ * were walked key by key (a kernel without batch ops for hash maps; the
+ * tests expect none). */
 struct castle_walk_stats {
 	uint64_t batches;
-	uint64_t exact_key_by_key;
+	uint64_t hash_key_by_key;
 };
 extern struct castle_walk_stats castle_walk_stats;
 

@@ -294,10 +294,14 @@ out:
 	return ret;
 }
 
-/* Walk one map: exact (key = address) or LPM (key = castle_lpm4/6). Every
- * entry present for the whole walk is seen exactly once, reaping or not. */
+/* Walk one map: exact (key = address) or LPM (key = castle_lpm4/6). A hash
+ * map (`hash`: the exact maps, and a generation's CIDRs by prefix length,
+ * whose keys are laid out as a trie's) is read in batches, a trie key by
+ * key. Every entry present for the whole walk is seen exactly once, reaping
+ * or not. */
 static int walk(const struct castle_maps *m, struct hit_sums *sums, int mm, int fd, int family,
-		bool lpm, bool allow, bool reap, uint64_t now, castle_entry_cb cb, void *arg)
+		bool lpm, bool hash, bool allow, bool reap, uint64_t now, castle_entry_cb cb,
+		void *arg)
 {
 	struct walk_ctx w = { .m = m, .sums = sums, .mm = mm, .family = family, .lpm = lpm,
 			      .allow = allow, .reap = reap, .now = now, .cb = cb, .arg = arg };
@@ -308,21 +312,22 @@ static int walk(const struct castle_maps *m, struct hit_sums *sums, int mm, int 
 	clock_gettime(CLOCK_MONOTONIC, &mono);
 	w.mono_to_boot = castle_now_boot_ns() -
 			 ((uint64_t)mono.tv_sec * 1000000000ull + (uint64_t)mono.tv_nsec);
-	if (!lpm) {
+	if (hash) {
 		int ret = walk_batch(fd, ksz, &w);
 
 		if (ret <= 0)
 			return ret;
-		__atomic_fetch_add(&castle_walk_stats.exact_key_by_key, 1, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&castle_walk_stats.hash_key_by_key, 1, __ATOMIC_RELAXED);
 	}
 	return castle_map_foreach_key(fd, ksz, walk_one, &w);
 }
 
 /* One list of one family: its policy map (in the live generation) and its
- * manual/auto map (-1: none). */
+ * manual/auto map (-1: none). lpm: keys are castle_lpm4/6; the policy map
+ * is a hash unless lpm (a trie), or it is a by-length CIDR hash (nhash). */
 struct list_ref {
 	int pm, mm, family;
-	bool lpm;
+	bool lpm, nhash;
 };
 
 /* Walk the lists in order, each policy map then its manual map, with the
@@ -343,8 +348,8 @@ static int walk_lists(const struct castle_maps *m, const struct list_ref *lists,
 	for (size_t i = 0; i < n; i++) {
 		int fd = castle_gen_inner_fd(m, lists[i].pm, gen);
 		if (fd >= 0) {
-			ret = walk(m, &sums, -1, fd, lists[i].family, lists[i].lpm, allow, false, now,
-				   cb, arg);
+			ret = walk(m, &sums, -1, fd, lists[i].family, lists[i].lpm,
+				   !lists[i].lpm || lists[i].nhash, allow, false, now, cb, arg);
 			close(fd);
 			if (ret)
 				break;
@@ -352,7 +357,7 @@ static int walk_lists(const struct castle_maps *m, const struct list_ref *lists,
 		if (lists[i].mm < 0)
 			continue;
 		ret = walk(m, &msums, lists[i].mm, m->man[lists[i].mm], lists[i].family, lists[i].lpm,
-			   allow, reap, now, cb, arg);
+			   !lists[i].lpm, allow, reap, now, cb, arg);
 		if (ret)
 			break;
 	}
@@ -364,12 +369,12 @@ static int walk_lists(const struct castle_maps *m, const struct list_ref *lists,
 int castle_block_foreach(const struct castle_maps *m, bool reap, castle_entry_cb cb, void *arg)
 {
 	static const struct list_ref lists[] = {
-		{ CASTLE_PM_BLOCK4, CASTLE_MM_BLOCK4, 4, false },
-		{ CASTLE_PM_NHASH4, -1, 4, true }, /* keys laid out as the trie's */
-		{ CASTLE_PM_NET4, CASTLE_MM_NET4, 4, true },
-		{ CASTLE_PM_BLOCK6, CASTLE_MM_BLOCK6, 6, false },
-		{ CASTLE_PM_NHASH6, -1, 6, true },
-		{ CASTLE_PM_NET6, CASTLE_MM_NET6, 6, true },
+		{ CASTLE_PM_BLOCK4, CASTLE_MM_BLOCK4, 4, false, false },
+		{ CASTLE_PM_NHASH4, -1, 4, true, true },
+		{ CASTLE_PM_NET4, CASTLE_MM_NET4, 4, true, false },
+		{ CASTLE_PM_BLOCK6, CASTLE_MM_BLOCK6, 6, false, false },
+		{ CASTLE_PM_NHASH6, -1, 6, true, true },
+		{ CASTLE_PM_NET6, CASTLE_MM_NET6, 6, true, false },
 	};
 
 	return walk_lists(m, lists, sizeof(lists) / sizeof(lists[0]), false, reap, cb, arg);
@@ -378,8 +383,8 @@ int castle_block_foreach(const struct castle_maps *m, bool reap, castle_entry_cb
 int castle_allow_foreach(const struct castle_maps *m, castle_entry_cb cb, void *arg)
 {
 	static const struct list_ref lists[] = {
-		{ CASTLE_PM_ALLOW4, CASTLE_MM_ALLOW4, 4, true },
-		{ CASTLE_PM_ALLOW6, CASTLE_MM_ALLOW6, 6, true },
+		{ CASTLE_PM_ALLOW4, CASTLE_MM_ALLOW4, 4, true, false },
+		{ CASTLE_PM_ALLOW6, CASTLE_MM_ALLOW6, 6, true, false },
 	};
 
 	return walk_lists(m, lists, sizeof(lists) / sizeof(lists[0]), true, false, cb, arg);
@@ -396,7 +401,7 @@ int castle_manual_foreach(const struct castle_maps *m, bool reap, castle_entry_c
 
 	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
 		int ret = walk(m, NULL, lists[i].mm, m->man[lists[i].mm], lists[i].family, lists[i].lpm,
-			       lists[i].allow, reap, now, cb, arg);
+			       !lists[i].lpm, lists[i].allow, reap, now, cb, arg);
 		if (ret)
 			return ret;
 	}
