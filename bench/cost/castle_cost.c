@@ -160,6 +160,7 @@ static const struct xpath xpaths[] = {
 	/* castlectl block add, without and with --ttl (an auto-ban has one) */
 	{ "block-manual-v4", UDP4("198.18.241.9", 443), 0, CASTLE_DROP, CASTLE_R_BLOCKLIST, 1 },
 	{ "block-ttl-v4", UDP4("198.18.240.9", 443), 0, CASTLE_DROP, CASTLE_R_BLOCKLIST, 1 },
+	{ "block-auto-v4", UDP4("198.18.242.9", 443), 0, CASTLE_DROP, CASTLE_R_AUTOBAN, 1 },
 	{ "block-cidr-v4", UDP4("198.18.100.5", 443), 0, CASTLE_DROP, CASTLE_R_BLOCKLIST, 1 },
 	{ "block-cidr-v6", UDP6("2001:db8:6::77:1", 443), 0, CASTLE_DROP, CASTLE_R_BLOCKLIST, 1 },
 	{ "rl-pass-v4", UDP4("198.18.250.1", 9001), 0, CASTLE_PASS, CASTLE_R_OK, 0 },
@@ -167,6 +168,8 @@ static const struct xpath xpaths[] = {
 	{ "rl-drop-v4", UDP4("198.18.250.1", 9000), 0, CASTLE_DROP, CASTLE_R_RATELIMIT, 1 },
 	{ "rl-drop-v6", UDP6("2001:db8:7::1", 9000), 0, CASTLE_DROP, CASTLE_R_RATELIMIT, 1 },
 	/* IP header cut after 10 bytes (v4) / 20 bytes (v6). */
+	{ "nd-v6", { .family = 6, .src = "2001:db8:7::1", .dst = "2001:db8:ca::2", .proto = 58,
+		     .icmp_type = 135 }, 0, CASTLE_PASS, CASTLE_R_ND, 0 },
 	{ "malformed-v4", UDP4("198.18.250.1", 443), 14 + 10, CASTLE_DROP, CASTLE_R_MALFORMED, 1 },
 	{ "malformed-v6", UDP6("2001:db8:7::1", 443), 14 + 20, CASTLE_DROP, CASTLE_R_MALFORMED, 1 },
 };
@@ -197,7 +200,8 @@ static void add_cidr(struct fx *f, const char *s)
  *                 198.18.160.0/19, /20, ... (K lengths) and 2001:db8:6:1::/64,
  *                 /65, ...: K + 1 prefix lengths per family, more than
  *                 CASTLE_NHASH_LENS puts the CIDRs in the tries
- *   manual 198.18.241.9 (no TTL) and 198.18.240.9 (a TTL of an hour)
+ *   manual 198.18.241.9 (no TTL) and 198.18.240.9 (a TTL of an hour);
+ *          auto-ban 198.18.242.9 (a TTL of an hour, as the rate limiter's)
  *   limits udp/9000: 1/h burst 1 (every packet but the first over);
  *          udp/9001: 1e9/s burst 1e6 (never over); per /32 and /128.
  * Pass sources (198.18.250.1, 2001:db8:7::1) are on none of them.
@@ -275,6 +279,11 @@ static void load_xdp_policy(struct fx *f, const struct opts *o)
 	fx_commit(f);
 	fx_manual_block(f, "198.18.241.9", 0);
 	fx_manual_block(f, "198.18.240.9", 3600ull * 1000000000ull);
+	struct castle_cidr auto_ban;
+	fx_cidr("198.18.242.9", &auto_ban);
+	if (castle_manual_block_put(&f->maps, &auto_ban, 3600ull * 1000000000ull,
+				    CASTLE_ORIGIN_AUTO))
+		die("auto-ban entry", EIO);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	fprintf(stderr, "castle-cost: policy loaded in %.2f s (%lu + 65535 exact, %lu + 2048 "
 		"CIDRs)\n", (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9,
@@ -391,17 +400,122 @@ static size_t seg(const struct ftc_conn *c, uint8_t flags, uint32_t off, const v
 	return n;
 }
 
+/* One TC path run `repeat` times per sample, beside tc-ok on the same frame;
+ * checks the return value and that every run was counted with the expected
+ * verdict and reason (so a row cannot silently measure another path). */
+static int tc_path(const struct opts *o, const char *name, struct ftc *f, int fd_ok,
+		   const uint8_t *frame, size_t n, int verdict, int reason)
+{
+	int want = verdict == CASTLE_DROP ? FTC_DROP : FTC_PASS, ret, bret;
+	double a[MAX_RUNS], b[MAX_RUNS];
+
+	if (!chosen(o, name))
+		return 0;
+	test_run(f->prog_fd, frame, n, 1000, &ret);
+	for (unsigned long r = 0; r < o->runs; r++) {
+		uint64_t c0 = ftc_count(f, verdict, reason);
+
+		a[r] = test_run(f->prog_fd, frame, n, o->repeat, &ret);
+		if (ret != want || ftc_count(f, verdict, reason) - c0 != o->repeat) {
+			fprintf(stderr, "castle-cost: tc %s: returned %d, counted %lu of %lu as "
+				"verdict %d reason %d: not the path it claims\n", name, ret,
+				(unsigned long)(ftc_count(f, verdict, reason) - c0), o->repeat,
+				verdict, reason);
+			return 1;
+		}
+		b[r] = test_run(fd_ok, frame, n, o->repeat, &bret);
+	}
+	report("tc", name, "tc-ok", a, b, o->runs, ret, NULL);
+	return 0;
+}
+
+/*
+ * The first payload of a connection is judged once, so `repeat` would
+ * measure another path from its second run on. Instead: SYN, then one test
+ * run of the payload (repeat 1, timed by the kernel), then forget the
+ * connection; `repeat` / 1000 (at least 200) such rounds per sample, the
+ * mean per round, the median over runs. The baseline runs the same frame
+ * the same way (so the timer's own cost, ~tens of ns at repeat 1, is in
+ * both). `state` is what the connection must be judged.
+ */
+static int tc_first_payload(const struct opts *o, const char *name, struct ftc *f, int fd_ok,
+			    struct ftc_conn *c, const void *data, size_t len, int state,
+			    int verdict, int reason)
+{
+	unsigned long rounds = o->repeat / 1000 > 200 ? o->repeat / 1000 : 200;
+	int want = verdict == CASTLE_DROP ? FTC_DROP : FTC_PASS, ret = 0, bret;
+	double a[MAX_RUNS], b[MAX_RUNS];
+	static uint8_t frame[PKT_MAX];
+	struct castle_tls_key k;
+	char extra[64];
+	size_t n;
+
+	if (!chosen(o, name))
+		return 0;
+	n = seg(c, 0x18, 0, data, len, frame);
+	ftc_conn_key(c, &k);
+	for (unsigned long r = 0; r < o->runs; r++) {
+		double sa = 0, sb = 0;
+		uint64_t c0 = ftc_count(f, verdict, reason);
+
+		for (unsigned long j = 0; j < rounds; j++) {
+			if (ftc_syn(f, c) != FTC_PASS)
+				die(name, EPROTO);
+			sa += test_run(f->prog_fd, frame, n, 1, &ret);
+			if (ret != want || ftc_conn_state(f, c) != state) {
+				fprintf(stderr, "castle-cost: tc %s: returned %d, connection state "
+					"%d: not the path it claims\n", name, ret,
+					ftc_conn_state(f, c));
+				return 1;
+			}
+			bpf_map_delete_elem(f->conns_fd, &k);
+			bpf_map_delete_elem(f->pending_fd, &k);
+			sb += test_run(fd_ok, frame, n, 1, &bret);
+		}
+		if (ftc_count(f, verdict, reason) - c0 != rounds) {
+			fprintf(stderr, "castle-cost: tc %s: counted %lu of %lu as verdict %d "
+				"reason %d\n", name, (unsigned long)(ftc_count(f, verdict, reason) - c0),
+				rounds, verdict, reason);
+			return 1;
+		}
+		a[r] = sa / rounds;
+		b[r] = sb / rounds;
+	}
+	snprintf(extra, sizeof(extra), "\"repeat\": 1, \"rounds\": %lu", rounds);
+	report("tc", name, "tc-ok", a, b, o->runs, ret, extra);
+	return 0;
+}
+
+/* A verified connection from src: SYN, ClientHello. */
+static void verified_conn(struct ftc *f, struct ftc_conn *c, int family, const char *src,
+			  uint16_t sport, const uint8_t *hello, size_t hlen)
+{
+	ftc_conn_init(c, family, src, sport, 443);
+	if (ftc_syn(f, c) != FTC_PASS || ftc_send(f, c, hello, hlen) != FTC_PASS ||
+	    ftc_conn_state(f, c) != CASTLE_TLS_S_VERIFIED)
+		die("building a verified connection", EPROTO);
+}
+
+/*
+ * The TC paths, each under the policy it needs:
+ *   f      TLS on 443 (1.2 and up), no allowlist: the gate's own paths
+ *   fallow the same plus an allowlist (198.18.200.0/24), for the allowlist's
+ *          path alone: the allowlist adds a lookup to every unverified
+ *          segment, which the other rows would then carry
+ *   fno    no tls: section (the gate only counts)
+ * Sources: 198.18.250.x and 2001:db8:7::1 (none allowlisted), ports 40001 up.
+ */
 static int cmd_tc(const struct opts *o)
 {
-	static struct ftc f, fno;
+	static struct ftc f, fallow, fno;
 	static const uint16_t v13[] = { 0x0304 };
+	static const char plain[] = "GET / HTTP/1.1\r\nHost: example.com\r\n\r\n";
 	static uint8_t hello[4096], frame[PKT_MAX], data[1200];
 	struct ftc_hello h = { .versions = v13, .nversions = 1, .sni = "example.com" };
 	struct tc_ok_bpf *ok = tc_ok_bpf__open_and_load();
-	double a[MAX_RUNS], b[MAX_RUNS];
-	struct ftc_conn c;
-	int ret, bret;
+	struct ftc_conn c, c6, bad, untracked, allowed, syn, hc, nc;
 	size_t n, hlen = ftc_hello(&h, hello, sizeof(hello));
+	int err = 0;
 
 	if (!ok || !hlen)
 		die("loading tc-ok / building the hello", errno ? errno : EINVAL);
@@ -411,53 +525,69 @@ static int cmd_tc(const struct opts *o)
 	ftc_begin(&f, "443", 0x0303, 0);
 	ftc_commit(&f);
 	print_info("tc", f.prog_fd);
+	ftc_open(&fallow, 0, 0);
+	ftc_begin(&fallow, "443", 0x0303, 0);
+	ftc_allow(&fallow, "198.18.200.0/24");
+	ftc_commit(&fallow);
 	ftc_open(&fno, 0, 0);
 	ftc_begin_no_tls(&fno);
 	ftc_commit(&fno);
 
-	/* A verified connection: SYN, ClientHello; its next segment is the path. */
-	ftc_conn_init(&c, 4, "198.18.250.1", 40001, 443);
-	if (ftc_syn(&f, &c) != FTC_PASS || ftc_send(&f, &c, hello, hlen) != FTC_PASS ||
-	    ftc_conn_state(&f, &c) != CASTLE_TLS_S_VERIFIED)
-		die("building a verified connection", EPROTO);
+	verified_conn(&f, &c, 4, "198.18.250.1", 40001, hello, hlen);
+	verified_conn(&f, &c6, 6, "2001:db8:7::1", 40001, hello, hlen);
+	/* A connection judged not TLS: its plaintext first payload dropped. */
+	ftc_conn_init(&bad, 4, "198.18.250.3", 40004, 443);
+	if (ftc_syn(&f, &bad) != FTC_PASS ||
+	    ftc_send(&f, &bad, plain, sizeof(plain) - 1) != FTC_DROP ||
+	    ftc_conn_state(&f, &bad) != CASTLE_TLS_S_BAD)
+		die("building a connection judged not TLS", EPROTO);
+	/* A connection the gate never saw open (older than it). */
+	ftc_conn_init(&untracked, 4, "198.18.250.4", 40005, 443);
+	untracked.next = 5000;
+	ftc_conn_init(&allowed, 4, "198.18.200.1", 40006, 443);
+	syn = c;
+	syn.sport = 40002;
 
-	struct {
-		const char *name;
-		struct ftc *f;
-		struct ftc_conn c;
-		uint8_t flags;
-		uint32_t off;
-		const void *data;
-		size_t len;
-	} paths[] = {
-		{ "no-tls-policy", &fno, c, 0x18, 0, data, sizeof(data) },
-		{ "unprotected-port", &f, c, 0x18, 0, data, sizeof(data) },
-		{ "verified-segment", &f, c, 0x18, c.next, data, sizeof(data) },
-		{ "syn", &f, c, 0x02, 0, NULL, 0 },
-	};
-	paths[1].c.dport = 8080;
-	paths[3].c.sport = 40002;
+	n = seg(&c, 0x18, 0, data, sizeof(data), frame);
+	err = err ?: tc_path(o, "no-tls-policy", &fno, fd_ok, frame, n, CASTLE_PASS, CASTLE_R_OK);
+	c.dport = 8080;
+	n = seg(&c, 0x18, 0, data, sizeof(data), frame);
+	c.dport = 443;
+	err = err ?: tc_path(o, "unprotected-port", &f, fd_ok, frame, n, CASTLE_PASS, CASTLE_R_OK);
+	n = seg(&c, 0x18, c.next, data, sizeof(data), frame);
+	err = err ?: tc_path(o, "verified-segment", &f, fd_ok, frame, n, CASTLE_PASS, CASTLE_R_TLS);
+	n = seg(&c6, 0x18, c6.next, data, sizeof(data), frame);
+	err = err ?: tc_path(o, "verified-segment-v6", &f, fd_ok, frame, n, CASTLE_PASS,
+			     CASTLE_R_TLS);
+	n = seg(&syn, 0x02, 0, NULL, 0, frame);
+	err = err ?: tc_path(o, "syn", &f, fd_ok, frame, n, CASTLE_PASS, CASTLE_R_OK);
+	n = seg(&bad, 0x18, bad.next, data, sizeof(data), frame);
+	err = err ?: tc_path(o, "judged-not-tls", &f, fd_ok, frame, n, CASTLE_DROP,
+			     CASTLE_R_TLS_NOT_TLS);
+	n = seg(&untracked, 0x18, untracked.next, data, sizeof(data), frame);
+	err = err ?: tc_path(o, "untracked", &f, fd_ok, frame, n, CASTLE_PASS, CASTLE_R_UNTRACKED);
+	n = seg(&allowed, 0x18, 0, data, sizeof(data), frame);
+	err = err ?: tc_path(o, "allowlist", &fallow, fd_ok, frame, n, CASTLE_PASS,
+			     CASTLE_R_ALLOWLIST);
+	{
+		struct pkt_spec arp = { .ethertype = 0x0806, .family = 4, .src = "198.18.250.1",
+					.dst = c.dst, .proto = 17, .payload = data, .paylen = 28 };
 
-	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
-		if (!chosen(o, paths[i].name))
-			continue;
-		n = seg(&paths[i].c, paths[i].flags, paths[i].off, paths[i].data, paths[i].len,
-			frame);
-		test_run(paths[i].f->prog_fd, frame, n, 1000, &ret);
-		for (unsigned long r = 0; r < o->runs; r++) {
-			a[r] = test_run(paths[i].f->prog_fd, frame, n, o->repeat, &ret);
-			if (ret != FTC_PASS)
-				die(paths[i].name, EPROTO);
-			b[r] = test_run(fd_ok, frame, n, o->repeat, &bret);
-		}
-		report("tc", paths[i].name, "tc-ok", a, b, o->runs, ret, NULL);
+		n = pkt_build(&arp, frame, PKT_MAX);
+		if (!n)
+			die("pkt_build", EINVAL);
+		err = err ?: tc_path(o, "non-ip", &f, fd_ok, frame, n, CASTLE_PASS, CASTLE_R_NON_IP);
 	}
+	/* The TCP header cut short: Ethernet, IPv4, 10 of its 20 bytes. */
+	n = seg(&c, 0x18, c.next, NULL, 0, frame);
+	err = err ?: tc_path(o, "malformed", &f, fd_ok, frame, 14 + 20 + 10, CASTLE_DROP,
+			     CASTLE_R_MALFORMED);
 	if (ftc_conn_state(&f, &c) != CASTLE_TLS_S_VERIFIED)
 		die("the verified connection lost its state", EPROTO);
 
 	/* A datagram to a protected port (QUIC not allowed by this policy):
 	 * every one is judged, reading the first payload bytes. */
-	if (chosen(o, "udp-protected")) {
+	{
 		struct pkt_spec u = { .family = 4, .src = "198.18.250.1", .dst = c.dst, .proto = 17,
 				      .sport = 40003, .dport = 443, .payload = data,
 				      .paylen = sizeof(data) };
@@ -466,57 +596,25 @@ static int cmd_tc(const struct opts *o)
 		n = pkt_build(&u, frame, PKT_MAX);
 		if (!n)
 			die("pkt_build", EINVAL);
-		for (unsigned long r = 0; r < o->runs; r++) {
-			a[r] = test_run(f.prog_fd, frame, n, o->repeat, &ret);
-			if (ret != FTC_DROP)
-				die("udp-protected", EPROTO);
-			b[r] = test_run(fd_ok, frame, n, o->repeat, &bret);
-		}
-		report("tc", "udp-protected", "tc-ok", a, b, o->runs, ret, NULL);
+		err = err ?: tc_path(o, "udp-protected", &f, fd_ok, frame, n, CASTLE_DROP,
+				     CASTLE_R_QUIC);
 		data[0] = 0;
 	}
 
-	/*
-	 * ClientHello inspection: the first payload of a connection is judged
-	 * once, so `repeat` would measure the verified path from its second
-	 * run on. Instead: SYN, then one test run of the hello (repeat 1,
-	 * timed by the kernel), then forget the connection; `repeat` such
-	 * rounds per sample, the mean per round, the median over runs. The
-	 * baseline runs the same frame the same way (so the timer's own cost,
-	 * ~tens of ns at repeat 1, is in both).
-	 */
-	if (chosen(o, "client-hello")) {
-		unsigned long rounds = o->repeat / 1000 > 200 ? o->repeat / 1000 : 200;
-		struct ftc_conn hc;
-		struct castle_tls_key k;
-
-		ftc_conn_init(&hc, 4, "198.18.250.2", 40003, 443);
-		n = seg(&hc, 0x18, 0, hello, hlen, frame);
-		ftc_conn_key(&hc, &k);
-		for (unsigned long r = 0; r < o->runs; r++) {
-			double sa = 0, sb = 0;
-
-			for (unsigned long j = 0; j < rounds; j++) {
-				if (ftc_syn(&f, &hc) != FTC_PASS)
-					die("client-hello: SYN", EPROTO);
-				sa += test_run(f.prog_fd, frame, n, 1, &ret);
-				if (ret != FTC_PASS || ftc_conn_state(&f, &hc) != CASTLE_TLS_S_VERIFIED)
-					die("client-hello: not verified", EPROTO);
-				bpf_map_delete_elem(f.conns_fd, &k);
-				bpf_map_delete_elem(f.pending_fd, &k);
-				sb += test_run(fd_ok, frame, n, 1, &bret);
-			}
-			a[r] = sa / rounds;
-			b[r] = sb / rounds;
-		}
-		char extra[64];
-		snprintf(extra, sizeof(extra), "\"repeat\": 1, \"rounds\": %lu", rounds);
-		report("tc", "client-hello", "tc-ok", a, b, o->runs, ret, extra);
-	}
+	/* Once per connection: a ClientHello inspected and verified, and a
+	 * plaintext first payload judged not TLS. */
+	ftc_conn_init(&hc, 4, "198.18.250.2", 40003, 443);
+	err = err ?: tc_first_payload(o, "client-hello", &f, fd_ok, &hc, hello, hlen,
+				      CASTLE_TLS_S_VERIFIED, CASTLE_PASS, CASTLE_R_TLS);
+	ftc_conn_init(&nc, 4, "198.18.250.5", 40007, 443);
+	err = err ?: tc_first_payload(o, "first-payload-not-tls", &f, fd_ok, &nc, plain,
+				      sizeof(plain) - 1, CASTLE_TLS_S_BAD, CASTLE_DROP,
+				      CASTLE_R_TLS_NOT_TLS);
 	ftc_close(&f);
+	ftc_close(&fallow);
 	ftc_close(&fno);
 	tc_ok_bpf__destroy(ok);
-	return 0;
+	return err;
 }
 
 static void usage(FILE *out)
