@@ -378,18 +378,35 @@ __noinline int castle_tc_tcp(struct __sk_buff *skb, const struct castle_tc_pkt *
 	return R_PASS(CASTLE_R_UNTRACKED);
 }
 
-/* The fast path: a segment of a verified connection, other than a SYN or a
- * first segment again, passes at the cost of this one lookup. */
-__noinline int castle_tc_verified(const struct castle_tc_pkt *p)
+/* No verdict yet: castle_tc_tcp decides. */
+#define R_UNDECIDED (-1)
+
+/*
+ * The fast path: one lookup of the tuple's verdict, for every segment but a
+ * SYN. A segment of a verified connection passes (R_PASS(CASTLE_R_TLS)),
+ * except a first segment again (R_UNDECIDED: castle_tc_tcp looks at it). A
+ * segment of a connection judged bad is dropped with that judgement's reason,
+ * a FIN or RST without data passed (castle_tc_tcp's rule; the caller applies
+ * the allowlist first): a plaintext flood over a connection that was judged
+ * costs this one lookup, not a second one in castle_tc_tcp (castle-cost
+ * judged-not-tls). Anything else, R_UNDECIDED.
+ */
+__noinline int castle_tc_judged(const struct castle_tc_pkt *p)
 {
 	struct castle_tls_key k = {};
 	struct castle_tls_conn *c;
 
 	if (!p || (p->tcp_flags & TCP_SYN))
-		return 0;
+		return R_UNDECIDED;
 	tc_seg_key(p, &k);
 	c = bpf_map_lookup_elem(&tls_conns, &k);
-	return c && c->state == CASTLE_TLS_S_VERIFIED && !(p->pay_len && p->seq == c->isn + 1);
+	if (!c)
+		return R_UNDECIDED;
+	if (c->state == CASTLE_TLS_S_VERIFIED)
+		return p->pay_len && p->seq == c->isn + 1 ? R_UNDECIDED : R_PASS(CASTLE_R_TLS);
+	if (!p->pay_len && (p->tcp_flags & (TCP_FIN | TCP_RST)))
+		return R_PASS(CASTLE_R_OK);
+	return R_DROP(result_reason(c->result));
 }
 
 /* ---- UDP: QUIC ------------------------------------------------------------ */
@@ -474,7 +491,8 @@ int castle_tc(struct __sk_buff *skb)
 		goto out; /* later fragments: their first one was judged */
 	if (!castle_tc_protected(gen, p.ip.dport))
 		goto out;
-	if (p.ip.proto == IPPROTO_TCP && castle_tc_verified(&p)) {
+	r = p.ip.proto == IPPROTO_TCP ? castle_tc_judged(&p) : R_UNDECIDED;
+	if (r == R_PASS(CASTLE_R_TLS)) {
 		reason = CASTLE_R_TLS;
 		goto out;
 	}
@@ -484,7 +502,7 @@ int castle_tc(struct __sk_buff *skb)
 	}
 	if (p.ip.proto == IPPROTO_UDP)
 		r = castle_tc_quic(skb, &p, flags, ifs);
-	else
+	else if (r == R_UNDECIDED)
 		r = castle_tc_tcp(skb, &p, gen, ifs);
 	reason = r & 0xff;
 	verdict = (r & 0x100) ? CASTLE_DROP : CASTLE_PASS;

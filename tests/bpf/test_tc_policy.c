@@ -131,6 +131,35 @@ static void allowlist_is_never_tls_checked(void **state)
 	assert_int_equal(ftc_result(f, CASTLE_TLS_RES_NOT_TLS), 1);
 }
 
+/* A connection judged not TLS drops its later segments from the gate's one
+ * lookup of the tuple; the allowlist still comes first: a source allowed
+ * after its connection was judged passes on that connection (allow beats
+ * everything), and drops again once the allow is gone. */
+static void allowlist_beats_a_judged_connection(void **state)
+{
+	struct ftc *f = *state;
+	struct ftc_conn c;
+	struct castle_cidr a = { .family = 4, .plen = 32, .addr = { 198, 18, 12, 7 } };
+
+	ftc_begin(f, "443", V12, 0);
+	ftc_commit(f);
+	ftc_conn_init(&c, 4, "198.18.12.7", 41010, 443);
+	assert_int_equal(ftc_syn(f, &c), FTC_PASS);
+	assert_int_equal(ftc_send(f, &c, http, sizeof(http) - 1), FTC_DROP);
+	assert_int_equal(ftc_conn_state(f, &c), CASTLE_TLS_S_BAD);
+	assert_int_equal(ftc_send(f, &c, http, sizeof(http) - 1), FTC_DROP);
+	assert_int_equal(ftc_count(f, CASTLE_DROP, CASTLE_R_TLS_NOT_TLS), 2);
+
+	assert_int_equal(castle_manual_allow_put(&f->maps, &a), 0);
+	assert_int_equal(ftc_send(f, &c, http, sizeof(http) - 1), FTC_PASS);
+	assert_int_equal(ftc_count(f, CASTLE_PASS, CASTLE_R_ALLOWLIST), 1);
+	assert_int_equal(castle_manual_allow_del(&f->maps, &a), 0);
+	assert_int_equal(ftc_send(f, &c, http, sizeof(http) - 1), FTC_DROP);
+	assert_int_equal(ftc_count(f, CASTLE_DROP, CASTLE_R_TLS_NOT_TLS), 3);
+	/* judged once: the later drops add no result */
+	assert_int_equal(ftc_result(f, CASTLE_TLS_RES_NOT_TLS), 1);
+}
+
 /* dry-run: what would drop passes, counted with the drop reason. */
 static void dry_run_counts_would_drops(void **state)
 {
@@ -358,6 +387,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(no_tls_section_passes_everything, setup, teardown),
 		cmocka_unit_test_setup_teardown(no_policy_passes_everything, setup, teardown),
+		cmocka_unit_test_setup_teardown(allowlist_beats_a_judged_connection, setup, teardown),
 		cmocka_unit_test_setup_teardown(other_ports_pass, setup, teardown),
 		cmocka_unit_test_setup_teardown(non_ip_passes, setup, teardown),
 		cmocka_unit_test_setup_teardown(allowlist_is_never_tls_checked, setup, teardown),
