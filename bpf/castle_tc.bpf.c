@@ -37,6 +37,10 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /* Stage results: reason in the low byte, drop in bit 8. */
 #define R_PASS(r) (r)
 #define R_DROP(r) ((r) | 0x100)
+/* castle_tc_judged: no verdict yet, castle_tc_tcp decides; R_ABSENT also
+ * says the tuple has no tls_conns entry (castle_tc_tcp need not look). */
+#define R_UNDECIDED (-1)
+#define R_ABSENT (-2)
 
 static __always_inline void bump(void *map, __u32 idx)
 {
@@ -288,8 +292,12 @@ static __always_inline int tcp_pending(struct __sk_buff *skb, const struct castl
 	return r == CASTLE_TLS_RES_TLS ? R_PASS(CASTLE_R_TLS) : R_DROP(result_reason(r));
 }
 
+/* The connection state machine for a TCP segment to a protected port that
+ * the fast path left undecided; `absent`: the fast path found no tls_conns
+ * entry for the tuple (a segment with payload and no state costs one lookup
+ * fewer: castle-cost untracked). */
 __noinline int castle_tc_tcp(struct __sk_buff *skb, const struct castle_tc_pkt *p, __u32 gen,
-			  __u32 ifs)
+			  __u32 ifs, int absent)
 {
 	struct castle_tls_key k = {};
 	struct castle_tls_conn *c;
@@ -301,7 +309,7 @@ __noinline int castle_tc_tcp(struct __sk_buff *skb, const struct castle_tc_pkt *
 	tc_seg_key(p, &k);
 	syn = (p->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
 
-	c = bpf_map_lookup_elem(&tls_conns, &k);
+	c = absent ? NULL : bpf_map_lookup_elem(&tls_conns, &k);
 	if (c && syn) {
 		/* A SYN on a judged tuple. A bad verdict stands for the mark
 		 * window: resetting it would let the old, still open socket
@@ -378,9 +386,6 @@ __noinline int castle_tc_tcp(struct __sk_buff *skb, const struct castle_tc_pkt *
 	return R_PASS(CASTLE_R_UNTRACKED);
 }
 
-/* No verdict yet: castle_tc_tcp decides. */
-#define R_UNDECIDED (-1)
-
 /*
  * The fast path: one lookup of the tuple's verdict, for every segment but a
  * SYN. A segment of a verified connection passes (R_PASS(CASTLE_R_TLS)),
@@ -389,7 +394,7 @@ __noinline int castle_tc_tcp(struct __sk_buff *skb, const struct castle_tc_pkt *
  * a FIN or RST without data passed (castle_tc_tcp's rule; the caller applies
  * the allowlist first): a plaintext flood over a connection that was judged
  * costs this one lookup, not a second one in castle_tc_tcp (castle-cost
- * judged-not-tls). Anything else, R_UNDECIDED.
+ * judged-not-tls). No entry: R_ABSENT. Anything else, R_UNDECIDED.
  */
 __noinline int castle_tc_judged(const struct castle_tc_pkt *p)
 {
@@ -401,7 +406,7 @@ __noinline int castle_tc_judged(const struct castle_tc_pkt *p)
 	tc_seg_key(p, &k);
 	c = bpf_map_lookup_elem(&tls_conns, &k);
 	if (!c)
-		return R_UNDECIDED;
+		return R_ABSENT;
 	if (c->state == CASTLE_TLS_S_VERIFIED)
 		return p->pay_len && p->seq == c->isn + 1 ? R_UNDECIDED : R_PASS(CASTLE_R_TLS);
 	if (!p->pay_len && (p->tcp_flags & (TCP_FIN | TCP_RST)))
@@ -502,8 +507,8 @@ int castle_tc(struct __sk_buff *skb)
 	}
 	if (p.ip.proto == IPPROTO_UDP)
 		r = castle_tc_quic(skb, &p, flags, ifs);
-	else if (r == R_UNDECIDED)
-		r = castle_tc_tcp(skb, &p, gen, ifs);
+	else if (r == R_UNDECIDED || r == R_ABSENT)
+		r = castle_tc_tcp(skb, &p, gen, ifs, r == R_ABSENT);
 	reason = r & 0xff;
 	verdict = (r & 0x100) ? CASTLE_DROP : CASTLE_PASS;
 out:
