@@ -3,8 +3,10 @@
  * castle_tc.bpf.c - the TC ingress TLS gate. The body reads as the order of
  * checks: tls enabled? (IPv4/IPv6 pass unparsed when not) -> parse ->
  * malformed (only where it is the gate's business, allowlist first) ->
- * protected port? -> allowlist -> QUIC (UDP) or the TCP connection state
- * machine -> count. It runs after the XDP gate,
+ * protected port? -> the tuple's judged verdict (one tls_conns lookup: a
+ * verified connection passes here) -> allowlist -> QUIC (UDP), a bad
+ * connection's drop, or the TCP connection state machine -> count. It runs
+ * after the XDP gate,
  * so blocked and rate-limited sources never get here.
  *
  * TCP state (docs/TLS.md): a SYN opens an entry in tls_pending; the first
@@ -38,7 +40,10 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define R_PASS(r) (r)
 #define R_DROP(r) ((r) | 0x100)
 /* castle_tc_judged: no verdict yet, castle_tc_tcp decides; R_ABSENT also
- * says the tuple has no tls_conns entry (castle_tc_tcp need not look). */
+ * says the tuple had no tls_conns entry, so castle_tc_tcp does not look
+ * again. (Between the two, another CPU may judge the tuple; the state
+ * machine then works from the older view, as it always could between its
+ * own lookups of tls_conns and tls_pending.) */
 #define R_UNDECIDED (-1)
 #define R_ABSENT (-2)
 
@@ -292,12 +297,24 @@ static __always_inline int tcp_pending(struct __sk_buff *skb, const struct castl
 	return r == CASTLE_TLS_RES_TLS ? R_PASS(CASTLE_R_TLS) : R_DROP(result_reason(r));
 }
 
+/* The verdict on a segment (not a SYN) of a connection judged bad: dropped
+ * with its judgement's reason, except a FIN or RST without data, which
+ * carries nothing; letting it through lets the server close the socket
+ * instead of waiting out its handshake timeout. */
+static __always_inline int bad_conn_verdict(const struct castle_tls_conn *c,
+					    const struct castle_tc_pkt *p)
+{
+	if (!p->pay_len && (p->tcp_flags & (TCP_FIN | TCP_RST)))
+		return R_PASS(CASTLE_R_OK);
+	return R_DROP(result_reason(c->result));
+}
+
 /* The connection state machine for a TCP segment to a protected port that
- * the fast path left undecided; `absent`: the fast path found no tls_conns
+ * the fast path left undecided; `conns_miss`: the fast path found no tls_conns
  * entry for the tuple (a segment with payload and no state costs one lookup
  * fewer: castle-cost untracked). */
 __noinline int castle_tc_tcp(struct __sk_buff *skb, const struct castle_tc_pkt *p, __u32 gen,
-			  __u32 ifs, int absent)
+			  __u32 ifs, int conns_miss)
 {
 	struct castle_tls_key k = {};
 	struct castle_tls_conn *c;
@@ -309,7 +326,7 @@ __noinline int castle_tc_tcp(struct __sk_buff *skb, const struct castle_tc_pkt *
 	tc_seg_key(p, &k);
 	syn = (p->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
 
-	c = absent ? NULL : bpf_map_lookup_elem(&tls_conns, &k);
+	c = conns_miss ? NULL : bpf_map_lookup_elem(&tls_conns, &k);
 	if (c && syn) {
 		/* A SYN on a judged tuple. A bad verdict stands for the mark
 		 * window: resetting it would let the old, still open socket
@@ -322,15 +339,11 @@ __noinline int castle_tc_tcp(struct __sk_buff *skb, const struct castle_tc_pkt *
 		c = NULL;
 	}
 	if (c) {
-		if (c->state != CASTLE_TLS_S_VERIFIED) {
-			/* A FIN or RST without data carries nothing; letting it
-			 * through lets the server close the socket instead of
-			 * waiting out its handshake timeout. */
-			if (!p->pay_len && (p->tcp_flags & (TCP_FIN | TCP_RST)))
-				return R_PASS(CASTLE_R_OK);
-			return R_DROP(result_reason(c->result));
-		}
-		/* Verified: one lookup. Only a segment at stream offset 0 (a
+		/* Not a SYN: castle_tc_judged decided every other segment of
+		 * a judged tuple, unless it was judged since. */
+		if (c->state != CASTLE_TLS_S_VERIFIED)
+			return bad_conn_verdict(c, p);
+		/* A verified connection's segment at stream offset 0 (a
 		 * retransmitted first segment) is looked at again. */
 		if (p->pay_len && p->seq == c->isn + 1 && !payload_is_hello(skb, p)) {
 			c->state = CASTLE_TLS_S_BAD;
@@ -387,21 +400,21 @@ __noinline int castle_tc_tcp(struct __sk_buff *skb, const struct castle_tc_pkt *
 }
 
 /*
- * The fast path: one lookup of the tuple's verdict, for every segment but a
- * SYN. A segment of a verified connection passes (R_PASS(CASTLE_R_TLS)),
+ * The fast path: one lookup of the tuple's verdict, for every TCP segment to
+ * a protected port but a SYN (SYN without ACK, as castle_tc_tcp counts
+ * them). A segment of a verified connection passes (R_PASS(CASTLE_R_TLS)),
  * except a first segment again (R_UNDECIDED: castle_tc_tcp looks at it). A
- * segment of a connection judged bad is dropped with that judgement's reason,
- * a FIN or RST without data passed (castle_tc_tcp's rule; the caller applies
- * the allowlist first): a plaintext flood over a connection that was judged
- * costs this one lookup, not a second one in castle_tc_tcp (castle-cost
- * judged-not-tls). No entry: R_ABSENT. Anything else, R_UNDECIDED.
+ * segment of a connection judged bad gets bad_conn_verdict, which the caller
+ * applies after the allowlist: a plaintext flood over a connection that was
+ * judged costs this one lookup, not a second one in castle_tc_tcp
+ * (castle-cost judged-not-tls). No entry: R_ABSENT. A SYN: R_UNDECIDED.
  */
 __noinline int castle_tc_judged(const struct castle_tc_pkt *p)
 {
 	struct castle_tls_key k = {};
 	struct castle_tls_conn *c;
 
-	if (!p || (p->tcp_flags & TCP_SYN))
+	if (!p || (p->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN)
 		return R_UNDECIDED;
 	tc_seg_key(p, &k);
 	c = bpf_map_lookup_elem(&tls_conns, &k);
@@ -409,9 +422,7 @@ __noinline int castle_tc_judged(const struct castle_tc_pkt *p)
 		return R_ABSENT;
 	if (c->state == CASTLE_TLS_S_VERIFIED)
 		return p->pay_len && p->seq == c->isn + 1 ? R_UNDECIDED : R_PASS(CASTLE_R_TLS);
-	if (!p->pay_len && (p->tcp_flags & (TCP_FIN | TCP_RST)))
-		return R_PASS(CASTLE_R_OK);
-	return R_DROP(result_reason(c->result));
+	return bad_conn_verdict(c, p);
 }
 
 /* ---- UDP: QUIC ------------------------------------------------------------ */
@@ -509,6 +520,7 @@ int castle_tc(struct __sk_buff *skb)
 		r = castle_tc_quic(skb, &p, flags, ifs);
 	else if (r == R_UNDECIDED || r == R_ABSENT)
 		r = castle_tc_tcp(skb, &p, gen, ifs, r == R_ABSENT);
+	/* else: a bad connection's verdict from castle_tc_judged */
 	reason = r & 0xff;
 	verdict = (r & 0x100) ? CASTLE_DROP : CASTLE_PASS;
 out:

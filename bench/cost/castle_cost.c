@@ -167,9 +167,9 @@ static const struct xpath xpaths[] = {
 	{ "rl-pass-v6", UDP6("2001:db8:7::1", 9001), 0, CASTLE_PASS, CASTLE_R_OK, 0 },
 	{ "rl-drop-v4", UDP4("198.18.250.1", 9000), 0, CASTLE_DROP, CASTLE_R_RATELIMIT, 1 },
 	{ "rl-drop-v6", UDP6("2001:db8:7::1", 9000), 0, CASTLE_DROP, CASTLE_R_RATELIMIT, 1 },
-	/* IP header cut after 10 bytes (v4) / 20 bytes (v6). */
 	{ "nd-v6", { .family = 6, .src = "2001:db8:7::1", .dst = "2001:db8:ca::2", .proto = 58,
 		     .icmp_type = 135 }, 0, CASTLE_PASS, CASTLE_R_ND, 0 },
+	/* IP header cut after 10 bytes (v4) / 20 bytes (v6). */
 	{ "malformed-v4", UDP4("198.18.250.1", 443), 14 + 10, CASTLE_DROP, CASTLE_R_MALFORMED, 1 },
 	{ "malformed-v6", UDP6("2001:db8:7::1", 443), 14 + 20, CASTLE_DROP, CASTLE_R_MALFORMED, 1 },
 };
@@ -503,7 +503,8 @@ static void verified_conn(struct ftc *f, struct ftc_conn *c, int family, const c
  *          path alone: the allowlist adds a lookup to every unverified
  *          segment, which the other rows would then carry
  *   fno    no tls: section (the gate only counts)
- * Sources: 198.18.250.x and 2001:db8:7::1 (none allowlisted), ports 40001 up.
+ * Sources: 198.18.250.x and 2001:db8:7::1 (on no list), 198.18.200.1 (the
+ * allowlist row's, allowlisted under fallow); ports 40001 up.
  */
 static int cmd_tc(const struct opts *o)
 {
@@ -578,10 +579,26 @@ static int cmd_tc(const struct opts *o)
 			die("pkt_build", EINVAL);
 		err = err ?: tc_path(o, "non-ip", &f, fd_ok, frame, n, CASTLE_PASS, CASTLE_R_NON_IP);
 	}
-	/* The TCP header cut short: Ethernet, IPv4, 10 of its 20 bytes. */
-	n = seg(&c, 0x18, c.next, NULL, 0, frame);
-	err = err ?: tc_path(o, "malformed", &f, fd_ok, frame, 14 + 20 + 10, CASTLE_DROP,
-			     CASTLE_R_MALFORMED);
+	/* Malformed: an IPv4 header whose length field ends inside it (no
+	 * trustworthy source), and a TCP header cut after 10 of its 20 bytes
+	 * with the IP length saying so (source and ports known, the port
+	 * protected: the allowlist and the port are looked at first). */
+	{
+		struct pkt_spec cut = { .family = 4, .src = "198.18.250.1", .dst = c.dst,
+					.proto = 6, .sport = 40008, .dport = 443,
+					.tcp_flags = 0x10, .seq = 1, .ack = 1 };
+		struct pkt_layout lay;
+
+		n = pkt_build_layout(&cut, frame, PKT_MAX, &lay);
+		if (!n || !lay.l4)
+			die("pkt_build_layout", EINVAL);
+		pkt_set_ip_end(frame, &lay, 4, lay.l3 + 10);
+		err = err ?: tc_path(o, "malformed-l3", &f, fd_ok, frame, n, CASTLE_DROP,
+				     CASTLE_R_MALFORMED);
+		pkt_set_ip_end(frame, &lay, 4, lay.l4 + 10);
+		err = err ?: tc_path(o, "malformed-l4", &f, fd_ok, frame, lay.l4 + 10, CASTLE_DROP,
+				     CASTLE_R_MALFORMED);
+	}
 	if (ftc_conn_state(&f, &c) != CASTLE_TLS_S_VERIFIED)
 		die("the verified connection lost its state", EPROTO);
 

@@ -228,7 +228,8 @@ static int walk_one(int fd, const void *kp, void *arg)
  * A hash map in batches of keys and values (a syscall per 4096 entries
  * instead of two per entry: castled walks every manual entry each second,
  * and a flood may have auto-banned a million sources). 1 when the map takes
- * no batches (an LPM trie; the caller walks it key by key), 0, or -errno.
+ * no batches (a kernel without them for hash maps; the caller walks it key
+ * by key), 0, or -errno.
  * Every entry present for the whole walk is seen once: a batch walks the
  * buckets in order, and the callback deleting an entry (reaping) does not
  * move the others.
