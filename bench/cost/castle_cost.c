@@ -502,13 +502,14 @@ static void verified_conn(struct ftc *f, struct ftc_conn *c, int family, const c
  *   fallow the same plus an allowlist (198.18.200.0/24), for the allowlist's
  *          path alone: the allowlist adds a lookup to every unverified
  *          segment, which the other rows would then carry
+ *   fquic  the same with quic: allow (QUIC's path when it passes)
  *   fno    no tls: section (the gate only counts)
  * Sources: 198.18.250.x and 2001:db8:7::1 (on no list), 198.18.200.1 (the
  * allowlist row's, allowlisted under fallow); ports 40001 up.
  */
 static int cmd_tc(const struct opts *o)
 {
-	static struct ftc f, fallow, fno;
+	static struct ftc f, fallow, fquic, fno;
 	static const uint16_t v13[] = { 0x0304 };
 	static const char plain[] = "GET / HTTP/1.1\r\nHost: example.com\r\n\r\n";
 	static uint8_t hello[4096], frame[PKT_MAX], data[1200];
@@ -530,6 +531,9 @@ static int cmd_tc(const struct opts *o)
 	ftc_begin(&fallow, "443", 0x0303, 0);
 	ftc_allow(&fallow, "198.18.200.0/24");
 	ftc_commit(&fallow);
+	ftc_open(&fquic, 0, 0);
+	ftc_begin(&fquic, "443", 0x0303, CASTLE_F_TLS_QUIC_ALLOW);
+	ftc_commit(&fquic);
 	ftc_open(&fno, 0, 0);
 	ftc_begin_no_tls(&fno);
 	ftc_commit(&fno);
@@ -615,7 +619,14 @@ static int cmd_tc(const struct opts *o)
 			die("pkt_build", EINVAL);
 		err = err ?: tc_path(o, "udp-protected", &f, fd_ok, frame, n, CASTLE_DROP,
 				     CASTLE_R_QUIC);
-		data[0] = 0;
+		/* The same with quic: allow and QUIC v1's version: passed. */
+		memcpy(data + 1, "\0\0\0\1", 4);
+		n = pkt_build(&u, frame, PKT_MAX);
+		if (!n)
+			die("pkt_build", EINVAL);
+		err = err ?: tc_path(o, "quic-allowed", &fquic, fd_ok, frame, n, CASTLE_PASS,
+				     CASTLE_R_OK);
+		memset(data, 0, 5);
 	}
 
 	/* Once per connection: a ClientHello inspected and verified, and a
@@ -629,6 +640,7 @@ static int cmd_tc(const struct opts *o)
 				      CASTLE_R_TLS_NOT_TLS);
 	ftc_close(&f);
 	ftc_close(&fallow);
+	ftc_close(&fquic);
 	ftc_close(&fno);
 	tc_ok_bpf__destroy(ok);
 	return err;
