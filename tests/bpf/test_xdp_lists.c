@@ -317,14 +317,22 @@ static void ttl_clock_is_measured_again_within_a_second(void **state)
 	assert_true(at != 0);
 
 	usleep(300 * 1000); /* expired */
-	c.tick_to_boot = off - 3600ull * 1000 * MS; /* a resume after an hour */
+	/* A resume after a minute (half the time since boot on a machine up
+	 * less than two: a sleep longer than the boot clock would take it
+	 * below zero, to a wrapped clock far past every expiry). */
+	uint64_t boot = castle_now_boot_ns(), slept = 60000 * MS;
+
+	if (slept > boot / 2)
+		slept = boot / 2;
+	assert_true(slept > 1000 * MS);
+	c.tick_to_boot = off - slept;
 	set_this_cpu_clock(f, c);
 	assert_int_equal(fx_run_spec(f, &a), XDP_DROP); /* the stale offset, within its second */
 	usleep(800 * 1000);
 	assert_int_equal(fx_run_spec(f, &a), XDP_PASS); /* measured again */
 	c = this_cpu_clock(f);
 	assert_true(c.at_tick > at);
-	/* the same offset as before, to the tick clock's lag (an hour off if
+	/* the same offset as before, to the tick clock's lag (a minute off if
 	 * it had not been measured again) */
 	assert_true(c.tick_to_boot - off + 500 * MS < 1000 * MS);
 }
