@@ -134,7 +134,10 @@ int castle_xdp(struct xdp_md *ctx)
 		if (!(flags & CASTLE_F_MALFORMED_PASS))
 			goto out;
 	}
-	int rl = castle_xdp_ratelimit(gen, &p, len, ifs);
+	/* No class, no call: a policy without limits (and no policy) skips the
+	 * stage, whose call and return are the pass path's dearest steps on a
+	 * host with return-thunk mitigations. */
+	int rl = pol && pol->nclasses ? castle_xdp_ratelimit(gen, &p, len, ifs) : CASTLE_NO_CLASS;
 	slot = rl & 0xff;
 	if (rl & 0x100) {
 		reason = CASTLE_R_RATELIMIT;

@@ -138,6 +138,7 @@ struct xpath {
 	size_t cut;		/* truncate the frame to this many bytes (0: no) */
 	int verdict, reason;	/* expected count */
 	int drop;		/* baseline: XDP_DROP, else XDP_PASS */
+	int no_limits;		/* under the same policy without its limits */
 };
 
 static const char payload[18];
@@ -150,28 +151,30 @@ static const char payload[18];
 /* Addresses of the loaded policy (see load_xdp_policy). */
 static const struct xpath xpaths[] = {
 	{ "non-ip", { .ethertype = 0x0806, .family = 4, .src = "198.18.250.1",
-		      .dst = "198.19.0.2", .proto = 17 }, 0, CASTLE_PASS, CASTLE_R_NON_IP, 0 },
-	{ "pass-v4", UDP4("198.18.250.1", 443), 0, CASTLE_PASS, CASTLE_R_OK, 0 },
-	{ "pass-v6", UDP6("2001:db8:7::1", 443), 0, CASTLE_PASS, CASTLE_R_OK, 0 },
-	{ "allow-v4", UDP4("198.18.200.1", 443), 0, CASTLE_PASS, CASTLE_R_ALLOWLIST, 0 },
-	{ "allow-v6", UDP6("2001:db8:10::1", 443), 0, CASTLE_PASS, CASTLE_R_ALLOWLIST, 0 },
-	{ "block-exact-v4", UDP4("198.19.77.7", 443), 0, CASTLE_DROP, CASTLE_R_BLOCKLIST, 1 },
-	{ "block-exact-v6", UDP6("2001:db8:5::777", 443), 0, CASTLE_DROP, CASTLE_R_BLOCKLIST, 1 },
+		      .dst = "198.19.0.2", .proto = 17 }, 0, CASTLE_PASS, CASTLE_R_NON_IP, 0, 0 },
+	{ "pass-v4", UDP4("198.18.250.1", 443), 0, CASTLE_PASS, CASTLE_R_OK, 0, 0 },
+	{ "pass-v6", UDP6("2001:db8:7::1", 443), 0, CASTLE_PASS, CASTLE_R_OK, 0, 0 },
+	/* a blocklist-only policy: the rate-limit stage is skipped */
+	{ "pass-no-limits-v4", UDP4("198.18.250.1", 443), 0, CASTLE_PASS, CASTLE_R_OK, 0, 1 },
+	{ "allow-v4", UDP4("198.18.200.1", 443), 0, CASTLE_PASS, CASTLE_R_ALLOWLIST, 0, 0 },
+	{ "allow-v6", UDP6("2001:db8:10::1", 443), 0, CASTLE_PASS, CASTLE_R_ALLOWLIST, 0, 0 },
+	{ "block-exact-v4", UDP4("198.19.77.7", 443), 0, CASTLE_DROP, CASTLE_R_BLOCKLIST, 1, 0 },
+	{ "block-exact-v6", UDP6("2001:db8:5::777", 443), 0, CASTLE_DROP, CASTLE_R_BLOCKLIST, 1, 0 },
 	/* castlectl block add, without and with --ttl (an auto-ban has one) */
-	{ "block-manual-v4", UDP4("198.18.241.9", 443), 0, CASTLE_DROP, CASTLE_R_BLOCKLIST, 1 },
-	{ "block-ttl-v4", UDP4("198.18.240.9", 443), 0, CASTLE_DROP, CASTLE_R_BLOCKLIST, 1 },
-	{ "block-auto-v4", UDP4("198.18.242.9", 443), 0, CASTLE_DROP, CASTLE_R_AUTOBAN, 1 },
-	{ "block-cidr-v4", UDP4("198.18.100.5", 443), 0, CASTLE_DROP, CASTLE_R_BLOCKLIST, 1 },
-	{ "block-cidr-v6", UDP6("2001:db8:6::77:1", 443), 0, CASTLE_DROP, CASTLE_R_BLOCKLIST, 1 },
-	{ "rl-pass-v4", UDP4("198.18.250.1", 9001), 0, CASTLE_PASS, CASTLE_R_OK, 0 },
-	{ "rl-pass-v6", UDP6("2001:db8:7::1", 9001), 0, CASTLE_PASS, CASTLE_R_OK, 0 },
-	{ "rl-drop-v4", UDP4("198.18.250.1", 9000), 0, CASTLE_DROP, CASTLE_R_RATELIMIT, 1 },
-	{ "rl-drop-v6", UDP6("2001:db8:7::1", 9000), 0, CASTLE_DROP, CASTLE_R_RATELIMIT, 1 },
+	{ "block-manual-v4", UDP4("198.18.241.9", 443), 0, CASTLE_DROP, CASTLE_R_BLOCKLIST, 1, 0 },
+	{ "block-ttl-v4", UDP4("198.18.240.9", 443), 0, CASTLE_DROP, CASTLE_R_BLOCKLIST, 1, 0 },
+	{ "block-auto-v4", UDP4("198.18.242.9", 443), 0, CASTLE_DROP, CASTLE_R_AUTOBAN, 1, 0 },
+	{ "block-cidr-v4", UDP4("198.18.100.5", 443), 0, CASTLE_DROP, CASTLE_R_BLOCKLIST, 1, 0 },
+	{ "block-cidr-v6", UDP6("2001:db8:6::77:1", 443), 0, CASTLE_DROP, CASTLE_R_BLOCKLIST, 1, 0 },
+	{ "rl-pass-v4", UDP4("198.18.250.1", 9001), 0, CASTLE_PASS, CASTLE_R_OK, 0, 0 },
+	{ "rl-pass-v6", UDP6("2001:db8:7::1", 9001), 0, CASTLE_PASS, CASTLE_R_OK, 0, 0 },
+	{ "rl-drop-v4", UDP4("198.18.250.1", 9000), 0, CASTLE_DROP, CASTLE_R_RATELIMIT, 1, 0 },
+	{ "rl-drop-v6", UDP6("2001:db8:7::1", 9000), 0, CASTLE_DROP, CASTLE_R_RATELIMIT, 1, 0 },
 	{ "nd-v6", { .family = 6, .src = "2001:db8:7::1", .dst = "2001:db8:ca::2", .proto = 58,
-		     .icmp_type = 135 }, 0, CASTLE_PASS, CASTLE_R_ND, 0 },
+		     .icmp_type = 135 }, 0, CASTLE_PASS, CASTLE_R_ND, 0, 0 },
 	/* IP header cut after 10 bytes (v4) / 20 bytes (v6). */
-	{ "malformed-v4", UDP4("198.18.250.1", 443), 14 + 10, CASTLE_DROP, CASTLE_R_MALFORMED, 1 },
-	{ "malformed-v6", UDP6("2001:db8:7::1", 443), 14 + 20, CASTLE_DROP, CASTLE_R_MALFORMED, 1 },
+	{ "malformed-v4", UDP4("198.18.250.1", 443), 14 + 10, CASTLE_DROP, CASTLE_R_MALFORMED, 1, 0 },
+	{ "malformed-v6", UDP6("2001:db8:7::1", 443), 14 + 20, CASTLE_DROP, CASTLE_R_MALFORMED, 1, 0 },
 };
 
 #define NXPATHS (sizeof(xpaths) / sizeof(xpaths[0]))
@@ -203,10 +206,11 @@ static void add_cidr(struct fx *f, const char *s)
  *   manual 198.18.241.9 (no TTL) and 198.18.240.9 (a TTL of an hour);
  *          auto-ban 198.18.242.9 (a TTL of an hour, as the rate limiter's)
  *   limits udp/9000: 1/h burst 1 (every packet but the first over);
- *          udp/9001: 1e9/s burst 1e6 (never over); per /32 and /128.
+ *          udp/9001: 1e9/s burst 1e6 (never over); per /32 and /128;
+ *          none when `limits` is false (the pass-no-limits rows)
  * Pass sources (198.18.250.1, 2001:db8:7::1) are on none of them.
  */
-static void load_xdp_policy(struct fx *f, const struct opts *o)
+static void load_xdp_policy(struct fx *f, const struct opts *o, bool limits)
 {
 	struct castle_gen_sizes sz = { o->exact + 65536 + 16, o->nets + 2048 + 16, 1024 };
 	struct castle_block_val v = { .origin = CASTLE_ORIGIN_POLICY,
@@ -272,10 +276,13 @@ static void load_xdp_policy(struct fx *f, const struct opts *o)
 		snprintf(buf, sizeof(buf), "2001:db8:6:1::/%lu", 64 + i);
 		add_cidr(f, buf);
 	}
-	int c0 = fx_class(f, NULL, CASTLE_PROTO_UDP, "9000", 1.0 / 3600, 1);
-	int c1 = fx_class(f, NULL, CASTLE_PROTO_UDP, "9001", 1e9, 1000000);
-	fx_class_per(f, c0, 32, 128);
-	fx_class_per(f, c1, 32, 128);
+	if (limits) {
+		int c0 = fx_class(f, NULL, CASTLE_PROTO_UDP, "9000", 1.0 / 3600, 1);
+		int c1 = fx_class(f, NULL, CASTLE_PROTO_UDP, "9001", 1e9, 1000000);
+
+		fx_class_per(f, c0, 32, 128);
+		fx_class_per(f, c1, 32, 128);
+	}
 	fx_commit(f);
 	fx_manual_block(f, "198.18.241.9", 0);
 	fx_manual_block(f, "198.18.240.9", 3600ull * 1000000000ull);
@@ -320,9 +327,20 @@ static void open_obj(struct fx *f, const char *path)
 	/* bo stays open for the process's lifetime */
 }
 
+/* castle_xdp into f (--obj's or this build's), under load_xdp_policy. */
+static void xdp_fixture(struct fx *f, const struct opts *o, bool limits)
+{
+	if (o->obj)
+		open_obj(f, o->obj);
+	else
+		fx_open(f, 0);
+	load_xdp_policy(f, o, limits);
+}
+
 static int cmd_xdp(const struct opts *o)
 {
-	static struct fx f;
+	static struct fx f, fnl;
+	bool nl = false;
 	struct xdp_drop_bpf *drop = xdp_drop_bpf__open_and_load();
 	struct xdp_pass_bpf *pass = xdp_pass_bpf__open_and_load();
 	static uint8_t frames[NXPATHS][PKT_MAX];
@@ -331,12 +349,12 @@ static int cmd_xdp(const struct opts *o)
 
 	if (!drop || !pass)
 		die("loading the baselines", errno);
-	if (o->obj)
-		open_obj(&f, o->obj);
-	else
-		fx_open(&f, 0);
+	xdp_fixture(&f, o, true);
 	print_info("xdp", f.prog_fd);
-	load_xdp_policy(&f, o);
+	for (size_t i = 0; i < NXPATHS; i++)
+		nl |= xpaths[i].no_limits && chosen(o, xpaths[i].name);
+	if (nl) /* a second copy of the lists, only when a row needs it */
+		xdp_fixture(&fnl, o, false);
 	int fd_drop = bpf_program__fd(drop->progs.bench_xdp_drop);
 	int fd_pass = bpf_program__fd(pass->progs.bench_xdp_pass);
 
@@ -349,6 +367,7 @@ static int cmd_xdp(const struct opts *o)
 	}
 	for (size_t i = 0; i < NXPATHS; i++) {
 		const struct xpath *x = &xpaths[i];
+		struct fx *fx = x->no_limits ? &fnl : &f;
 		int ret, bret, want = x->verdict == CASTLE_DROP ? 1 : 2;
 
 		if (!chosen(o, x->name))
@@ -361,16 +380,16 @@ static int cmd_xdp(const struct opts *o)
 			return 2;
 		}
 		/* Warm up (the first packet of rl-drop is admitted). */
-		test_run(f.prog_fd, frames[i], lens[i], 1000, &ret);
+		test_run(fx->prog_fd, frames[i], lens[i], 1000, &ret);
 		for (unsigned long r = 0; r < o->runs; r++) {
-			uint64_t c0 = fx_count(&f, x->verdict, x->reason);
+			uint64_t c0 = fx_count(fx, x->verdict, x->reason);
 
-			a[r] = test_run(f.prog_fd, frames[i], lens[i], o->repeat, &ret);
+			a[r] = test_run(fx->prog_fd, frames[i], lens[i], o->repeat, &ret);
 			if (!o->no_check &&
-			    (ret != want || fx_count(&f, x->verdict, x->reason) - c0 != o->repeat)) {
+			    (ret != want || fx_count(fx, x->verdict, x->reason) - c0 != o->repeat)) {
 				fprintf(stderr, "castle-cost: xdp %s: returned %d, counted %lu of %lu "
 					"as verdict %d reason %d: not the path it claims\n", x->name,
-					ret, (unsigned long)(fx_count(&f, x->verdict, x->reason) - c0),
+					ret, (unsigned long)(fx_count(fx, x->verdict, x->reason) - c0),
 					o->repeat, x->verdict, x->reason);
 				return 1;
 			}
