@@ -121,9 +121,19 @@ int castle_xdp(struct xdp_md *ctx)
 		goto out;
 	}
 	if (have & CASTLE_HAVE_BLOCK) {
-		reason = castle_xdp_blocked(gen, have, &p);
-		if (reason != CASTLE_R_OK)
+		struct castle_block_val *bv = castle_pol_exact(gen, have, &p);
+
+		if (bv) {
+			reason = castle_block_hit(bv);
 			goto out;
+		}
+		/* the rest of the lists; the policy's exact one was looked at */
+		have &= ~(CASTLE_HAVE_POL(CASTLE_PM_BLOCK4) | CASTLE_HAVE_POL(CASTLE_PM_BLOCK6));
+		if (have & CASTLE_HAVE_BLOCK) {
+			reason = castle_xdp_blocked(gen, have, &p);
+			if (reason != CASTLE_R_OK)
+				goto out;
+		}
 	}
 	/* A cut transport header is malformed. When the policy passes malformed
 	 * packets, the source is still charged to its limit (on the source and

@@ -373,16 +373,10 @@ static __always_inline struct castle_block_val *castle_block6(__u32 gen, __u32 h
 	return NULL;
 }
 
-/* The blocklist reason of the source (CASTLE_R_BLOCKLIST or CASTLE_R_AUTOBAN),
- * or CASTLE_R_OK when it is not blocked. */
-static __always_inline __u32 castle_blocked(__u32 gen, __u32 have, const struct castle_pkt *p)
+/* A blocklist entry that matched: count its hit, stamp it, and give the
+ * reason (CASTLE_R_BLOCKLIST or CASTLE_R_AUTOBAN). */
+static __always_inline __u32 castle_block_hit(struct castle_block_val *v)
 {
-	__u64 now = 0;
-	struct castle_block_val *v = p->family == 4 ? castle_block4(gen, have, p, &now)
-						    : castle_block6(gen, have, p, &now);
-
-	if (!v)
-		return CASTLE_R_OK;
 	castle_hit(&v->hits, v->class_slot);
 	/* last_hit_ns is to a tick (see castle_tick_mono_ns; a precise clock
 	 * read costs 15-40 ns in a VM, on every drop); user space converts it
@@ -393,6 +387,50 @@ static __always_inline __u32 castle_blocked(__u32 gen, __u32 have, const struct 
 	if (hit - v->last_hit_ns >= 1000000ull)
 		v->last_hit_ns = hit;
 	return v->origin == CASTLE_ORIGIN_AUTO ? CASTLE_R_AUTOBAN : CASTLE_R_BLOCKLIST;
+}
+
+/* The blocklist reason of the source (CASTLE_R_BLOCKLIST or CASTLE_R_AUTOBAN),
+ * or CASTLE_R_OK when it is not blocked. */
+static __always_inline __u32 castle_blocked(__u32 gen, __u32 have, const struct castle_pkt *p)
+{
+	__u64 now = 0;
+	struct castle_block_val *v = p->family == 4 ? castle_block4(gen, have, p, &now)
+						    : castle_block6(gen, have, p, &now);
+
+	return v ? castle_block_hit(v) : CASTLE_R_OK;
+}
+
+/* The live entry of the generation's exact blocklist of the source's family
+ * (the first list castle_blocked looks at), or NULL: the drop path's one
+ * lookup, inlined in the program's body, where a call into castle_blocked
+ * would cost a call and return more (dear on a host with return thunks). */
+static __always_inline struct castle_block_val *castle_pol_exact(__u32 gen, __u32 have,
+								  const struct castle_pkt *p)
+{
+	struct castle_block_val *v = NULL;
+	__u64 now = 0;
+	void *inner;
+
+	if (p->family == 4) {
+		__u32 a;
+
+		if (!(have & CASTLE_HAVE_POL(CASTLE_PM_BLOCK4)))
+			return NULL;
+		__builtin_memcpy(&a, p->saddr, 4);
+		inner = bpf_map_lookup_elem(&pol_block4, &gen);
+		if (inner)
+			v = bpf_map_lookup_elem(inner, &a);
+	} else {
+		struct castle_in6 a;
+
+		if (!(have & CASTLE_HAVE_POL(CASTLE_PM_BLOCK6)))
+			return NULL;
+		__builtin_memcpy(a.a, p->saddr, 16);
+		inner = bpf_map_lookup_elem(&pol_block6, &gen);
+		if (inner)
+			v = bpf_map_lookup_elem(inner, &a);
+	}
+	return castle_live(v, &now);
 }
 
 #endif /* CASTLE_BPF_LISTS_H */

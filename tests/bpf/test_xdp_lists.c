@@ -401,6 +401,34 @@ static void policy_ttl_expires_in_kernel(void **state)
 	assert_int_equal(fx_count(f, CASTLE_PASS, CASTLE_R_OK), 2);
 }
 
+/* The policy's exact list is looked up first, in the program's body; an
+ * expired entry there must leave the source to the other lists, as if it
+ * were absent: the policy's CIDRs and the manual entries still drop it. */
+static void expired_policy_exact_entry_leaves_the_other_lists(void **state)
+{
+	struct fx *f = *state;
+	struct pkt_spec a = fx_udp4("198.18.5.5"), b = fx_udp4("198.18.7.7"),
+			c = fx_udp6("2001:db8:5::5"), d = fx_udp6("2001:db8:7::7");
+
+	fx_begin(f);
+	fx_block(f, "198.18.5.5", 300 * MS);
+	fx_block(f, "198.18.5.0/24", 0);
+	fx_block(f, "198.18.7.7", 300 * MS);
+	fx_block(f, "2001:db8:5::5", 300 * MS);
+	fx_block(f, "2001:db8:5::/48", 0);
+	fx_block(f, "2001:db8:7::7", 300 * MS);
+	fx_commit(f);
+	fx_manual_block(f, "198.18.7.7", 0);
+	fx_manual_block(f, "2001:db8:7::7", 0);
+	usleep(500 * 1000); /* the TTL, and the boot clock's lag */
+	assert_int_equal(fx_run_spec(f, &a), XDP_DROP); /* the /24 */
+	assert_int_equal(fx_run_spec(f, &b), XDP_DROP); /* the manual entry */
+	assert_int_equal(fx_run_spec(f, &c), XDP_DROP);
+	assert_int_equal(fx_run_spec(f, &d), XDP_DROP);
+	assert_int_equal(fx_count(f, CASTLE_DROP, CASTLE_R_BLOCKLIST), 4);
+	assert_int_equal(fx_total(f), 4);
+}
+
 static void dry_run_blocklist_passes_counted_with_reason(void **state)
 {
 	struct fx *f = *state;
@@ -580,6 +608,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(ttl_clock_is_measured_again_within_a_second,
 						pinned_setup, pinned_teardown),
 		cmocka_unit_test_setup_teardown(ttl_never_ends_early, pinned_setup, pinned_teardown),
+		cmocka_unit_test_setup_teardown(expired_policy_exact_entry_leaves_the_other_lists, fx_setup,
+						fx_teardown),
 		cmocka_unit_test_setup_teardown(dry_run_blocklist_passes_counted_with_reason, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(reload_replaces_policy_keeps_manual, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(policy_lists_say_which_maps_hold_entries, fx_setup, fx_teardown),
