@@ -15,6 +15,13 @@ differently); a variant is never a correct gate.
                            [--repeat 2000000] [--variants full,no-event,...]
                            [--no-allow]
 
+Two builds side by side (another commit's object, a change not yet in
+bpf/), on a host whose samples fall in two modes (the minimum of each
+round's K runs, castle-cost on one CPU):
+
+  python3 bench/profile.py --variants '' --obj old=OLD/build/bpf/castle_xdp.bpf.o \
+      --obj new=build/bpf/castle_xdp.bpf.o --per-round 5 --stat min --cpu 1 --runs 8
+
 Live, with a million sources (what test-run's hot caches hide):
 
   python3 bench/profile.py --live VARIANT [--scenario ab-limit-1m] [--runs 7]
@@ -229,6 +236,16 @@ def main():
                          "or ab-banned")
     ap.add_argument("--check", action="store_true",
                     help="only check that every variant's edits apply to bpf/ (no build, no root)")
+    ap.add_argument("--obj", action="append", default=[], metavar="NAME=PATH",
+                    help="a built castle_xdp.bpf.o as one more variant (e.g. another commit's "
+                         "build/bpf/castle_xdp.bpf.o); with --variants '' only these")
+    ap.add_argument("--per-round", type=int, default=1, metavar="K",
+                    help="castle-cost runs per variant and round (the round's sample: their "
+                         "median, or with --stat min their minimum)")
+    ap.add_argument("--stat", choices=("median", "min"), default="median",
+                    help="min: for a host whose samples fall in two modes (docs/BENCHMARKS.md, "
+                         "thirteenth round)")
+    ap.add_argument("--cpu", type=int, help="run castle-cost on this CPU only (taskset)")
     args = ap.parse_args()
     if args.check:
         return check_variants(args)
@@ -244,24 +261,35 @@ def main():
         # castle-cost has no allow-* paths without an allowlist
         paths = [p for p in paths if not p.startswith("allow-")]
     res = {}
-    objs = {v: build(v, VARIANTS[v], out, flags) for v in args.variants.split(",")}
+    objs = {v: build(v, VARIANTS[v], out, flags) for v in args.variants.split(",") if v}
+    for spec in args.obj:
+        name, _, path = spec.partition("=")
+        if not name or not os.path.isfile(path):
+            sys.exit(f"profile.py: --obj {spec}: want NAME=PATH of a built object")
+        objs[name] = path
+    if not objs:
+        sys.exit("profile.py: nothing to run (no --variants, no --obj)")
+    pin = ["taskset", "-c", str(args.cpu)] if args.cpu is not None else []
     # Interleave: every variant once per round, rounds = --runs.
     samples = {v: {p: [] for p in paths} for v in objs}
     info = {}
     for r in range(args.runs):
         for v, obj in objs.items():
-            o = sh([cost, "xdp", "--obj", obj, "--only", ",".join(paths), "--runs", "1",
+            o = sh(pin + [cost, "xdp", "--obj", obj, "--only", ",".join(paths),
+                    "--runs", str(args.per_round),
                     "--repeat", str(args.repeat), "--exact", str(args.exact),
-                    "--nets", str(args.nets)] + (["--no-check"] if v != "full" else []) +
+                    "--nets", str(args.nets)] + (["--no-check"] if v in VARIANTS and v != "full" else []) +
                    (["--no-allow"] if args.no_allow else []))
             for line in o.splitlines():
                 j = json.loads(line)
                 if "info" in j:
                     info[v] = j["info"]
                 else:
-                    samples[v][j["path"]].append(j["ns"])
+                    samples[v][j["path"]].append(min(j["samples"]) if args.stat == "min"
+                                                 else j["ns"])
         print(f"# round {r + 1}/{args.runs} done", file=sys.stderr, flush=True)
-    full = {p: statistics.median(samples["full"][p]) for p in paths} if "full" in objs else {}
+    ref = "full" if "full" in objs else next(iter(objs))     # the (+/-) column's reference
+    full = {p: statistics.median(samples[ref][p]) for p in paths}
     w = max(len(v) for v in objs)
     print(f"{'variant':{w}}  {'insns':>7}  {'jit B':>6}  " +
           "  ".join(f"{p:>16}" for p in paths))
@@ -269,7 +297,7 @@ def main():
         cells = []
         for p in paths:
             m = statistics.median(samples[v][p])
-            d = f" ({m - full[p]:+.0f})" if full and v != "full" else ""
+            d = f" ({m - full[p]:+.0f})" if v != ref else ""
             cells.append(f"{m:.0f}{d}".rjust(16))
         print(f"{v:{w}}  {info[v]['verified_insns']:>7}  {info[v]['jited_bytes']:>6}  " +
               "  ".join(cells))
