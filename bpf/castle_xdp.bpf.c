@@ -127,9 +127,9 @@ int castle_xdp(struct xdp_md *ctx)
 			reason = castle_block_hit(bv);
 			goto out;
 		}
-		/* the rest of the lists; the policy's exact one was looked at */
-		have &= ~(CASTLE_HAVE_POL(CASTLE_PM_BLOCK4) | CASTLE_HAVE_POL(CASTLE_PM_BLOCK6));
-		if (have & CASTLE_HAVE_BLOCK) {
+		/* the rest of the lists, when any has entries */
+		if (have & CASTLE_HAVE_BLOCK &
+		    ~(CASTLE_HAVE_POL(CASTLE_PM_BLOCK4) | CASTLE_HAVE_POL(CASTLE_PM_BLOCK6))) {
 			reason = castle_xdp_blocked(gen, have, &p);
 			if (reason != CASTLE_R_OK)
 				goto out;

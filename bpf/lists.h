@@ -286,9 +286,10 @@ static __always_inline struct castle_block_val *castle_nhash6(void *map, __u32 g
 	return NULL;
 }
 
-/* The policy's then the manual/auto lists of one family: exact hash, then
- * CIDRs (the policy's by prefix-length hash or trie); lists that are empty
- * (see castle_have) are not looked at. */
+/* The lists of one family after the policy's exact one (castle_pol_exact,
+ * which the program looks up first, in its body): the manual/auto exact hash,
+ * then CIDRs (the policy's by prefix-length hash or trie, then the manual/auto
+ * trie); lists that are empty (see castle_have) are not looked at. */
 static __always_inline struct castle_block_val *castle_block4(__u32 gen, __u32 have,
 							       const struct castle_pkt *p, __u64 *now)
 {
@@ -298,13 +299,6 @@ static __always_inline struct castle_block_val *castle_block4(__u32 gen, __u32 h
 	void *inner;
 
 	__builtin_memcpy(&a, p->saddr, 4);
-	if (have & CASTLE_HAVE_POL(CASTLE_PM_BLOCK4)) {
-		inner = bpf_map_lookup_elem(&pol_block4, &gen);
-		if (inner)
-			v = castle_live(bpf_map_lookup_elem(inner, &a), now);
-		if (v)
-			return v;
-	}
 	/* An expired manual/auto entry is left for castled to reap: deleting it
 	 * here would race with castlectl re-adding the same address. */
 	if (have & CASTLE_HAVE_MAN(CASTLE_MM_BLOCK4)) {
@@ -341,13 +335,6 @@ static __always_inline struct castle_block_val *castle_block6(__u32 gen, __u32 h
 	void *inner;
 
 	__builtin_memcpy(a.a, p->saddr, 16);
-	if (have & CASTLE_HAVE_POL(CASTLE_PM_BLOCK6)) {
-		inner = bpf_map_lookup_elem(&pol_block6, &gen);
-		if (inner)
-			v = castle_live(bpf_map_lookup_elem(inner, &a), now);
-		if (v)
-			return v;
-	}
 	if (have & CASTLE_HAVE_MAN(CASTLE_MM_BLOCK6)) {
 		v = castle_live(bpf_map_lookup_elem(&man_block6, &a), now);
 		if (v)
@@ -389,8 +376,9 @@ static __always_inline __u32 castle_block_hit(struct castle_block_val *v)
 	return v->origin == CASTLE_ORIGIN_AUTO ? CASTLE_R_AUTOBAN : CASTLE_R_BLOCKLIST;
 }
 
-/* The blocklist reason of the source (CASTLE_R_BLOCKLIST or CASTLE_R_AUTOBAN),
- * or CASTLE_R_OK when it is not blocked. */
+/* The blocklist reason of the source (CASTLE_R_BLOCKLIST or CASTLE_R_AUTOBAN)
+ * from the lists after the policy's exact one, or CASTLE_R_OK when none
+ * blocks it. */
 static __always_inline __u32 castle_blocked(__u32 gen, __u32 have, const struct castle_pkt *p)
 {
 	__u64 now = 0;
@@ -400,10 +388,11 @@ static __always_inline __u32 castle_blocked(__u32 gen, __u32 have, const struct 
 	return v ? castle_block_hit(v) : CASTLE_R_OK;
 }
 
-/* The live entry of the generation's exact blocklist of the source's family
- * (the first list castle_blocked looks at), or NULL: the drop path's one
- * lookup, inlined in the program's body, where a call into castle_blocked
- * would cost a call and return more (dear on a host with return thunks). */
+/* The live entry of the generation's exact blocklist of the source's family,
+ * or NULL: the first list, looked up in the program's body so that a drop on
+ * an exact entry makes no call into castle_blocked's subprogram (a call and
+ * return are dear on a host with return thunks); an expired entry leaves the
+ * source to the other lists, as an absent one. */
 static __always_inline struct castle_block_val *castle_pol_exact(__u32 gen, __u32 have,
 								  const struct castle_pkt *p)
 {
