@@ -285,7 +285,7 @@ def main():
                 if "info" in j:
                     info[v] = j["info"]
                 else:
-                    samples[v][j["path"]].append(min(j["samples"]) if args.stat == "min"
+                    samples[v][j["path"]].append(j.get("ns_min", min(j["samples"])) if args.stat == "min"
                                                  else j["ns"])
         print(f"# round {r + 1}/{args.runs} done", file=sys.stderr, flush=True)
     ref = "full" if "full" in objs else next(iter(objs))     # the (+/-) column's reference

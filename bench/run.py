@@ -337,9 +337,9 @@ def cost_suite(env, prog, runs):
             continue
         rows.append({"name": f"cost-{prog}:{r['path']}", "title": f"castle_{prog} {r['path']}",
                      "unit": "ns/pkt", "traffic": {"test_run": True},
-                     "a": {"label": f"castle-{prog}", "median": r["ns"], "min": r["ns_min"],
+                     "a": {"label": f"castle-{prog}", "median": r["ns"], "min": r.get("ns_min"),
                            "samples": [{"value": v} for v in r["samples"]]},
-                     "b": {"label": r["base"], "median": r["base_ns"], "min": r["base_ns_min"],
+                     "b": {"label": r["base"], "median": r["base_ns"], "min": r.get("base_ns_min"),
                            "samples": [{"value": v} for v in r["base_samples"]]},
                      "ratios": [], "ratio_median": r["ratio"], "status": "ok",
                      "retval": r["retval"]})

@@ -110,7 +110,7 @@ static double least(const double *v, int n)
 
 /* The median, and the fastest run: a host that slows down in bursts, or
  * whose runs fall in two modes, only ever adds time to a run, so the
- * fastest is the steadiest figure there (bench/run.py reports both). */
+ * fastest is the steadiest figure there (bench/report.py shows both). */
 static void report(const char *prog, const char *path, const char *base, double *a, double *b,
 		   int n, int ret, const char *extra)
 {
