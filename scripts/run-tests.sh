@@ -116,6 +116,23 @@ for s in "${suites[@]}"; do
 				echo "ok 4 - bench/hotspots.py: $(echo "$out" | grep -m1 "castle_xdp_blocked+0x" | tr -s " ")"
 			else
 				echo "$out" | tail -20; echo "not ok 4 - bench/hotspots.py found no sample in castle_xdp_blocked"
+			fi
+			# every per-path cost row carries its fastest run beside the
+			# median, for both sides (what report.py shows as "fastest")
+			if out=$(python3 - "$1/bench/results-quick.json" 2>&1 <<-"EOF"
+				import json, sys
+				rows = [r for r in json.load(open(sys.argv[1]))["scenarios"]
+				        if r["name"].startswith(("cost-xdp:", "cost-tc:")) and "a" in r]
+				bad = [r["name"] for r in rows for s in ("a", "b")
+				       if not isinstance(r[s].get("min"), (int, float))
+				       or not 0 < r[s]["min"] <= r[s]["median"]]
+				print(f"{len(rows)} cost rows" if rows and not bad else f"no fastest run: {bad or rows}")
+				sys.exit(1 if bad or not rows else 0)
+				EOF
+			); then
+				echo "ok 5 - castle-cost rows carry their fastest run ($out)"
+			else
+				echo "$out"; echo "not ok 5 - castle-cost rows without their fastest run"
 			fi' _ "$O" ;;
 	*)
 		echo "unknown suite: $s" >&2; exit 2 ;;
