@@ -70,7 +70,7 @@ VARIANTS = {
     "no-allow": [("castle_xdp.bpf.c", r"return p \? castle_allowed\(gen, have, p\) : 0;", "return 0;")],
     "no-manual": [("common.h", r"have \|= CASTLE_HAVE_MAN\(i\);", ";")],
     "no-count": [("castle_xdp.bpf.c", r"\bcastle_count_slot\(&xdp_stats,", "if (0) castle_count_slot(&xdp_stats,")],
-    "no-ratelimit": [("castle_xdp.bpf.c", r"int rl = pol && pol->nclasses \? castle_xdp_ratelimit\(gen, pol, &p, len, ifs\) : CASTLE_NO_CLASS;",
+    "no-ratelimit": [("castle_xdp.bpf.c", r"int rl = pol && pol->nclasses \? castle_xdp_ratelimit\(gen, &p, len, ifs\) : CASTLE_NO_CLASS;",
                       "int rl = CASTLE_NO_CLASS;")],
     "no-rl-last-ns": [("ratelimit.h", r"\tif \(tick - v->last_ns >= CASTLE_RL_SEEN_STEP_NS\)\n\t\tv->last_ns = tick;\n", "")],
     "no-class-stats": [("castle_xdp.bpf.c", r"if \(cs\) \{", "if (0) {")],

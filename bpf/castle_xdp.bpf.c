@@ -21,15 +21,13 @@ static __always_inline int castle_is_nd(const struct castle_pkt *p)
 }
 
 /*
- * Most stages after the parser are global functions: the verifier checks
- * each once, on its own, instead of every path of the parser times every
- * path of the stages after it (which, all inlined, exceeds its
- * one-million-instruction budget). Inlined, because a call and its return
- * cost more than the verifier's work is worth: the parser (as a call ~8 ns
- * a packet; bench/profile.py, variant global-parse), the policy's exact
- * blocklist (castle_pol_exact) and the rate-limit stage's class matching;
- * the program verifies in ~283k instructions. Pointer arguments of global
- * functions may be NULL as far as the verifier knows, hence the checks.
+ * The stages after the parser are global functions: the verifier checks each
+ * once, on its own, instead of every path of the parser times every path of
+ * the stages after it (which, all inlined, exceeds its one-million-instruction
+ * budget). The parser itself is inlined: as a call it cost ~8 ns a packet
+ * (bench/profile.py, variant global-parse), inlined the program verifies in
+ * ~170k instructions. Pointer arguments of global functions may be NULL as
+ * far as the verifier knows, hence the checks.
  */
 static __always_inline int castle_xdp_parse(struct xdp_md *ctx, struct castle_pkt *p)
 {
@@ -58,14 +56,13 @@ __noinline int castle_xdp_admit(__u32 slot, const struct castle_class *c, const 
 
 /* Rate-limit stage: returns the class slot (CASTLE_NO_CLASS if none) in the
  * low byte and 0x100 when the packet is over its limit. The class counts
- * under the interface's counter slot `ifs` (castle_if_slot). Class matching
- * is inlined, the buckets (castle_xdp_admit) are not. As a call of its own
- * the stage cost 8-20 ns more on a host whose returns go through a thunk
- * (rl-drop-v4 219 -> 200 ns, pass-v6 138 -> 130; 8 rounds, min of 5);
- * inlined, the verifier checks ~100k instructions more (180k -> 283k). */
-static __always_inline int castle_xdp_ratelimit(__u32 gen, struct castle_policy *pol,
-						const struct castle_pkt *p, __u64 len, __u32 ifs)
+ * under the interface's counter slot `ifs` (castle_if_slot). */
+__noinline int castle_xdp_ratelimit(__u32 gen, const struct castle_pkt *p, __u64 len, __u32 ifs)
 {
+	struct castle_policy *pol = bpf_map_lookup_elem(&policy, &gen);
+
+	if (!p || !pol)
+		return CASTLE_NO_CLASS;
 	__u32 slot = castle_class_of(gen, pol, p);
 	if (slot >= CASTLE_MAX_CLASSES)
 		return CASTLE_NO_CLASS;
@@ -147,9 +144,10 @@ int castle_xdp(struct xdp_md *ctx)
 		if (!(flags & CASTLE_F_MALFORMED_PASS))
 			goto out;
 	}
-	/* A policy without limits (and no policy: the stage reads pol) skips
-	 * the stage, its class loop and its class counters. */
-	int rl = pol && pol->nclasses ? castle_xdp_ratelimit(gen, pol, &p, len, ifs) : CASTLE_NO_CLASS;
+	/* No class, no call: a policy without limits (and no policy) skips the
+	 * stage, whose call and return are the pass path's dearest steps on a
+	 * host with return-thunk mitigations. */
+	int rl = pol && pol->nclasses ? castle_xdp_ratelimit(gen, &p, len, ifs) : CASTLE_NO_CLASS;
 	slot = rl & 0xff;
 	if (rl & 0x100) {
 		reason = CASTLE_R_RATELIMIT;

@@ -175,6 +175,8 @@ static const struct xpath xpaths[] = {
 	{ "allow-v6", UDP6("2001:db8:10::1", 443), 0, CASTLE_PASS, CASTLE_R_ALLOWLIST, 0, 0 },
 	{ "block-exact-v4", UDP4("198.19.77.7", 443), 0, CASTLE_DROP, CASTLE_R_BLOCKLIST, 1, 0 },
 	{ "block-exact-v6", UDP6("2001:db8:5::777", 443), 0, CASTLE_DROP, CASTLE_R_BLOCKLIST, 1, 0 },
+	/* castled's setting in castle-vs-xdp-filter: a policy without limits */
+	{ "block-exact-no-limits-v4", UDP4("198.19.77.7", 443), 0, CASTLE_DROP, CASTLE_R_BLOCKLIST, 1, 1 },
 	/* castlectl block add, without and with --ttl (an auto-ban has one) */
 	{ "block-manual-v4", UDP4("198.18.241.9", 443), 0, CASTLE_DROP, CASTLE_R_BLOCKLIST, 1, 0 },
 	{ "block-ttl-v4", UDP4("198.18.240.9", 443), 0, CASTLE_DROP, CASTLE_R_BLOCKLIST, 1, 0 },
