@@ -261,6 +261,7 @@ def ab_scenarios(args):
     cidrs = blocklist_policy(lambda: nft_cidrs(1000))
     empty = blocklist_policy(lambda: [])
     banned = ban_policy()
+    hosts1k = blocklist_policy(lambda: v4_hosts(1000))
     return [
         Scenario("ab-limit-1m", "castle A vs castle B: rate limit, 1M sources over a 1/min limit",
                  CastleDaemon("A-limit", rl), CastleDaemon("B-limit", rl, b),
@@ -283,6 +284,16 @@ def ab_scenarios(args):
         Scenario("ab-banned", "castle A vs castle B: 4096 auto-banned sources (a limit that "
                  "bans on the first drop, for 1h) flooding", CastleDaemon("A-banned", banned),
                  CastleDaemon("B-banned", banned, b), v4(4096, warmup=1.0)),
+        # castle-vs-xdp-filter's castle side, the two builds priced the way
+        # goal 5 is (test-run of castled's attached program): castle-cost's
+        # rows can miss what a change's code layout does there (fourteenth
+        # round of docs/BENCHMARKS.md).
+        Scenario("ab-xdp-filter-cost", "castle A vs castle B: castle-vs-xdp-filter's castle "
+                 "side, test-run ns/pkt of the attached program (lower is better)",
+                 AttachedCost("A-block", CastleDaemon("A-block", hosts1k),
+                              udp4_frame("198.18.0.5")),
+                 AttachedCost("B-block", CastleDaemon("B-block", hosts1k, b),
+                              udp4_frame("198.18.0.5")), v4(1)),
     ]
 
 
