@@ -207,9 +207,7 @@ def scenarios():
                  v6(1 << 20, warmup=RL_WARMUP)),
         Scenario("castle-vs-xdp-filter", "castle vs xdp-filter, 1000 exact IPv4 denies, "
                  "test-run ns/pkt of the attached program (lower is better)",
-                 AttachedCost("castle", CastleDaemon(
-                     "castle-block", blocklist_policy(lambda: v4_hosts(1000))),
-                     udp4_frame("198.18.0.5")),
+                 xdp_filter_castle("castle", "castle-block"),
                  AttachedCost("xdp-filter", XdpFilter("xdp-filter", 1000),
                               udp4_frame("198.18.0.5")),
                  v4(1), goal=("<=", 1.0), quick=True),   # quick: keeps castled in the harness
@@ -250,6 +248,14 @@ def scenarios():
 MAN20 = ("198.18.0.0/20",)     # the 4096 sources of v4(4096), from SRC4
 
 
+def xdp_filter_castle(label, daemon, obj=None):
+    """castle-vs-xdp-filter's castle side: castled (of `obj`'s build, else
+    this one) with the 1000 exact IPv4 denies, test-run of its attached
+    program on one blocked frame."""
+    return AttachedCost(label, CastleDaemon(daemon, blocklist_policy(lambda: v4_hosts(1000)),
+                                            obj), udp4_frame("198.18.0.5"))
+
+
 def ab_scenarios(args):
     """castled of two builds side by side (--castle-b-obj): a change priced
     live, where test-run's hot caches hide what a million sources cost."""
@@ -261,7 +267,6 @@ def ab_scenarios(args):
     cidrs = blocklist_policy(lambda: nft_cidrs(1000))
     empty = blocklist_policy(lambda: [])
     banned = ban_policy()
-    hosts1k = blocklist_policy(lambda: v4_hosts(1000))
     return [
         Scenario("ab-limit-1m", "castle A vs castle B: rate limit, 1M sources over a 1/min limit",
                  CastleDaemon("A-limit", rl), CastleDaemon("B-limit", rl, b),
@@ -290,10 +295,8 @@ def ab_scenarios(args):
         # round of docs/BENCHMARKS.md).
         Scenario("ab-xdp-filter-cost", "castle A vs castle B: castle-vs-xdp-filter's castle "
                  "side, test-run ns/pkt of the attached program (lower is better)",
-                 AttachedCost("A-block", CastleDaemon("A-block", hosts1k),
-                              udp4_frame("198.18.0.5")),
-                 AttachedCost("B-block", CastleDaemon("B-block", hosts1k, b),
-                              udp4_frame("198.18.0.5")), v4(1)),
+                 xdp_filter_castle("A-block", "A-block"),
+                 xdp_filter_castle("B-block", "B-block", b), v4(1)),
     ]
 
 
