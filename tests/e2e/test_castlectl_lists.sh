@@ -96,8 +96,8 @@ bad() { # bad NAME RC MESSAGE ARGS...
 	if [ "$rc" = "$want" ] && [[ "$out" == *"$msg"* ]]; then t_ok "$name"
 	else t_fail "$name" "rc $rc (want $want): $out"; fi
 }
-bad "host bits set" 1 "host bits set in '198.18.5.1/24': did you mean 198.18.5.0/24?" block add 198.18.5.1/24
-bad "v6 host bits set" 1 "did you mean 2001:db8::/32?" block add 2001:db8::1/32
+bad "host bits set" 1 "host bits set in '198.18.5.1/24': did you mean 198.18.5.0/24 (the network) or 198.18.5.1 (the address alone)?" block add 198.18.5.1/24
+bad "v6 host bits set" 1 "did you mean 2001:db8::/32 (the network)" block add 2001:db8::1/32
 bad "not an address" 1 "unknown address family" block add example.com
 bad "bad prefix length" 1 "bad prefix length /40" block add 198.18.0.0/40
 bad "bad duration" 1 "unknown unit in duration '10x'" block add 198.18.5.0/24 --ttl 10x

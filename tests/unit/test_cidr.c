@@ -78,7 +78,15 @@ static void cidr_ipv4_mapped_is_refused(void **state)
 	parse_bad("::ffff:198.18.0.1", "'::ffff:198.18.0.1' is an IPv4-mapped IPv6 address, which "
 		  "IPv4 traffic does not carry: did you mean 198.18.0.1?");
 	parse_bad("::ffff:198.18.0.0/112", "did you mean 198.18.0.0/16?");
-	parse_bad("::ffff:0:0/96", "did you mean 0.0.0.0/0?");
+	parse_bad("::ffff:0:0/96", "did you mean 0.0.0.0/0 (every IPv4 address)?");
+	/* host bits in the IPv4 part: the address is offered beside the
+	 * network, which is said in words (never a bare 0.0.0.0/0 to paste) */
+	parse_bad("::ffff:1.2.3.4/96", "with host bits set: did you mean 0.0.0.0/0 (every IPv4 "
+		  "address) or 1.2.3.4 (the address alone)?");
+	parse_bad("::ffff:1.2.3.4/100", "did you mean 0.0.0.0/4 (the network) or 1.2.3.4 (the "
+		  "address alone)?");
+	parse_bad("::ffff:198.18.1.1/120", "did you mean 198.18.1.0/24 (the network) or "
+		  "198.18.1.1 (the address alone)?");
 }
 
 static void cidr_host_bits_set_suggests_network(void **state)
@@ -88,10 +96,30 @@ static void cidr_host_bits_set_suggests_network(void **state)
 
 	(void)state;
 	assert_int_equal(castle_cidr_parse("198.18.0.1/15", &c, err, sizeof(err)), -1);
-	assert_string_equal(err, "host bits set in '198.18.0.1/15': did you mean 198.18.0.0/15?");
-	parse_bad("2001:db8::1/32", "did you mean 2001:db8::/32?");
-	parse_bad("10.1.2.3/0", "did you mean 0.0.0.0/0?");
-	parse_bad("10.1.2.129/25", "did you mean 10.1.2.128/25?");
+	assert_string_equal(err, "host bits set in '198.18.0.1/15': did you mean 198.18.0.0/15 "
+			    "(the network) or 198.18.0.1 (the address alone)?");
+	parse_bad("2001:db8::1/32", "did you mean 2001:db8::/32 (the network) or 2001:db8::1 "
+		  "(the address alone)?");
+	parse_bad("10.1.2.3/0", "did you mean 0.0.0.0/0 (every IPv4 address) or 10.1.2.3 (the "
+		  "address alone)?");
+	parse_bad("2001:db8::1/0", "did you mean ::/0 (every IPv6 address) or 2001:db8::1 (the "
+		  "address alone)?");
+	parse_bad("10.1.2.129/25", "did you mean 10.1.2.128/25 (the network) or 10.1.2.129");
+}
+
+/* Blanks and line breaks (a pasted line) and a prefix length with leading
+ * zeros are named, not reported as an unknown family. */
+static void cidr_blanks_and_leading_zeros(void **state)
+{
+	(void)state;
+	parse_bad(" 198.18.0.1", "blank or line break in ' 198.18.0.1'");
+	parse_bad("198.18.0.1\n", "blank or line break in");
+	parse_bad("198.18.0.0/16\r", "blank or line break in");
+	parse_bad("2001:db8:: /32", "blank or line break in");
+	parse_bad("198.18.0.0/016", "bad prefix length '/016' in '198.18.0.0/016': no leading zeros");
+	parse_bad("2001:db8::/032", "no leading zeros");
+	struct castle_cidr c = parse_ok("0.0.0.0/0");
+	assert_int_equal(c.plen, 0);
 }
 
 static void cidr_bad_prefix_length(void **state)
@@ -130,9 +158,9 @@ static void cidr_trailing_garbage(void **state)
 {
 	(void)state;
 	parse_bad("198.18.4.0/24x", "trailing characters 'x'");
-	parse_bad("198.18.4.0/24 ", "trailing characters");
-	parse_bad("198.18.4.0 ", "unknown address family");
-	parse_bad(" 198.18.4.0", "unknown address family");
+	parse_bad("198.18.4.0/24 ", "blank or line break in '198.18.4.0/24 '");
+	parse_bad("198.18.4.0 ", "blank or line break in");
+	parse_bad(" 198.18.4.0", "blank or line break in");
 	parse_bad("198.18.4.0/24/8", "trailing characters");
 }
 
@@ -216,6 +244,7 @@ int main(void)
 		cmocka_unit_test(cidr_parses_ipv4_prefix_and_host),
 		cmocka_unit_test(cidr_parses_ipv6_prefix_and_host),
 		cmocka_unit_test(cidr_host_bits_set_suggests_network),
+		cmocka_unit_test(cidr_blanks_and_leading_zeros),
 		cmocka_unit_test(cidr_ipv4_mapped_is_refused),
 		cmocka_unit_test(cidr_bad_prefix_length),
 		cmocka_unit_test(cidr_unknown_family),

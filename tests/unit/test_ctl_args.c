@@ -86,8 +86,12 @@ static const struct arg_case cases[] = {
 	{ { "status", "--json=1" }, 2, "unknown option '--json=1'", NULL },
 	/* values in the right place that do not parse: exit 1, parser's message */
 	{ { "block", "add", "198.18.0.1/15" }, 1,
-	  "host bits set in '198.18.0.1/15': did you mean 198.18.0.0/15?", NULL },
-	{ { "block", "add", "2001:db8::1/32" }, 1, "did you mean 2001:db8::/32?", NULL },
+	  "host bits set in '198.18.0.1/15': did you mean 198.18.0.0/15 (the network) or "
+	  "198.18.0.1 (the address alone)?", NULL },
+	{ { "block", "add", "2001:db8::1/32" }, 1, "did you mean 2001:db8::/32 (the network)", NULL },
+	{ { "block", "add", "::ffff:198.18.1.1/96" }, 1,
+	  "did you mean 0.0.0.0/0 (every IPv4 address) or 198.18.1.1 (the address alone)?", NULL },
+	{ { "block", "add", "198.18.1.1 " }, 1, "blank or line break in '198.18.1.1 '", NULL },
 	{ { "block", "add", "198.18.0.0/33" }, 1, "bad prefix length /33", NULL },
 	{ { "block", "add", "198.18.0.300" }, 1, "is not a valid IPv4 address", NULL },
 	/* an IPv4-mapped address is refused for new entries, accepted for del

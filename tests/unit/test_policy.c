@@ -267,7 +267,8 @@ static void policy_bad_cidrs_all_reported(void **state)
 	(void)state;
 	load_bad("bad_cidrs.yaml", 12, &e);
 	expect_diag(&e, "bad_cidrs.yaml", 3, 5,
-		    "host bits set in '198.18.0.1/15': did you mean 198.18.0.0/15?");
+		    "host bits set in '198.18.0.1/15': did you mean 198.18.0.0/15 (the network) "
+		    "or 198.18.0.1 (the address alone)?");
 	expect_diag(&e, "bad_cidrs.yaml", 4, 5, "bad prefix length /33");
 	expect_diag(&e, "bad_cidrs.yaml", 5, 5, "'hello': unknown address family");
 	expect_diag(&e, "bad_cidrs.yaml", 6, 5, "trailing characters 'x'");

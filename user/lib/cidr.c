@@ -40,10 +40,35 @@ void castle_cidr_mask(struct castle_cidr *c)
 		memset(c->addr + 4, 0, 12);
 }
 
+/* The two readings of a prefix with host bits set, for "did you mean ...?":
+ * the network it masks to and the address alone, each said in words, so
+ * that a suggestion never reads as a bigger block than it is (1.2.3.4/0 is
+ * 0.0.0.0/0, every address of the family). */
+static const char *host_bits_hint(const struct castle_cidr *c, char *buf, size_t n)
+{
+	struct castle_cidr net = *c, one = *c;
+	char a[CASTLE_CIDR_STRLEN], b[CASTLE_CIDR_STRLEN];
+
+	castle_cidr_mask(&net);
+	one.plen = max_plen(one.family);
+	snprintf(buf, n, "%s (%s) or %s (the address alone)", castle_cidr_str(&net, a, sizeof(a)),
+		 net.plen ? "the network" : net.family == 4 ? "every IPv4 address" : "every IPv6 address",
+		 castle_cidr_str(&one, b, sizeof(b)));
+	return buf;
+}
+
+static bool has_host_bits(const struct castle_cidr *c)
+{
+	struct castle_cidr m = *c;
+
+	castle_cidr_mask(&m);
+	return memcmp(m.addr, c->addr, sizeof(c->addr)) != 0;
+}
+
 static int cidr_parse(const char *s, struct castle_cidr *out, char *err, size_t errlen,
 		      bool mapped_ok)
 {
-	char addr[INET6_ADDRSTRLEN + 1], shown[CASTLE_CIDR_STRLEN];
+	char addr[INET6_ADDRSTRLEN + 1], shown[CASTLE_CIDR_STRLEN], hint[3 * CASTLE_CIDR_STRLEN + 64];
 	const char *slash, *p;
 	struct castle_cidr c;
 	size_t alen;
@@ -54,6 +79,12 @@ static int cidr_parse(const char *s, struct castle_cidr *out, char *err, size_t 
 		snprintf(err, errlen, "empty address");
 		return -1;
 	}
+	for (p = s; *p; p++)
+		if (isspace((unsigned char)*p)) {
+			snprintf(err, errlen, "blank or line break in '%s' (expected an address or "
+				 "prefix alone)", s);
+			return -1;
+		}
 	slash = strchr(s, '/');
 	alen = slash ? (size_t)(slash - s) : strlen(s);
 	if (alen == 0) {
@@ -97,6 +128,10 @@ static int cidr_parse(const char *s, struct castle_cidr *out, char *err, size_t 
 			snprintf(err, errlen, "bad prefix length '/%s' in '%s'", p, s);
 			return -1;
 		}
+		if (p[0] == '0' && p[1]) { /* as the address refuses 010.1.2.3 */
+			snprintf(err, errlen, "bad prefix length '/%s' in '%s': no leading zeros", p, s);
+			return -1;
+		}
 		plen = 0;
 		for (; isdigit((unsigned char)*p); p++)
 			if (plen <= 1000)	/* saturate: any value this big is wrong */
@@ -121,20 +156,21 @@ static int cidr_parse(const char *s, struct castle_cidr *out, char *err, size_t 
 		struct castle_cidr v4 = { .family = 4, .plen = c.plen - 96 };
 
 		memcpy(v4.addr, c.addr + 12, 4);
-		castle_cidr_mask(&v4);
-		snprintf(err, errlen, "'%s' is an IPv4-mapped IPv6 address, which IPv4 traffic does "
-			 "not carry: did you mean %s?", s, castle_cidr_str(&v4, shown, sizeof(shown)));
+		if (has_host_bits(&v4))
+			snprintf(err, errlen, "'%s' is an IPv4-mapped IPv6 address, which IPv4 traffic "
+				 "does not carry, with host bits set: did you mean %s?", s,
+				 host_bits_hint(&v4, hint, sizeof(hint)));
+		else
+			snprintf(err, errlen, "'%s' is an IPv4-mapped IPv6 address, which IPv4 traffic "
+				 "does not carry: did you mean %s%s?", s,
+				 castle_cidr_str(&v4, shown, sizeof(shown)),
+				 v4.plen ? "" : " (every IPv4 address)");
 		return -1;
 	}
-	{
-		struct castle_cidr m = c;
-
-		castle_cidr_mask(&m);
-		if (memcmp(m.addr, c.addr, sizeof(c.addr)) != 0) {
-			snprintf(err, errlen, "host bits set in '%s': did you mean %s?", s,
-				 castle_cidr_str(&m, shown, sizeof(shown)));
-			return -1;
-		}
+	if (has_host_bits(&c)) {
+		snprintf(err, errlen, "host bits set in '%s': did you mean %s?", s,
+			 host_bits_hint(&c, hint, sizeof(hint)));
+		return -1;
 	}
 	*out = c;
 	return 0;
