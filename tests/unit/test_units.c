@@ -261,6 +261,43 @@ static void human_count_bytes_duration(void **state)
 	assert_string_equal(castle_human_duration(3, b, sizeof(b)), "3ns");
 }
 
+/* Comments are printed raw in castlectl's tables: valid UTF-8 only, without
+ * C0/C1 controls, DEL or bidirectional controls; other non-ASCII is kept. */
+static void comment_check_refuses_controls_and_bad_utf8(void **state)
+{
+	static const struct {
+		const char *in, *want;
+	} bad[] = {
+		{ "a\nb", "comment contains a control character (byte 2)" },
+		{ "x\x7f", "comment contains a control character (byte 2)" },
+		{ "\xc2\x9b" "31m", "comment contains a control character (U+009B at byte 1)" },
+		{ "ab\xe2\x80\xae" "cd", "comment contains a control character (U+202E at byte 3)" },
+		{ "\xe2\x81\xa6", "(U+2066 at byte 1)" },
+		{ "\xd8\x9c", "(U+061C at byte 1)" },
+		{ "\xff\xfe", "comment is not valid UTF-8 (byte 1)" },
+		{ "ok\xc3", "comment is not valid UTF-8 (byte 3)" },
+		{ "\xc0\xaf", "comment is not valid UTF-8 (byte 1)" },	  /* overlong '/' */
+		{ "\xed\xa0\x80", "comment is not valid UTF-8 (byte 1)" }, /* a surrogate */
+		{ "\xf4\x90\x80\x80", "comment is not valid UTF-8 (byte 1)" }, /* past U+10FFFF */
+		{ "a\xe2\x28\xa1", "comment is not valid UTF-8 (byte 2)" },
+	};
+	static const char *const good[] = { "", "scanner", "ünïcode", "日本語 ok", "emoji \xf0\x9f\x9b\xa1",
+					    "tab-free, 63 bytes max: fine" };
+	char err[128];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = 0;
+		if (castle_comment_check(bad[i].in, err, sizeof(err)) != -1)
+			fail_msg("bad[%zu] accepted", i);
+		if (!strstr(err, bad[i].want))
+			fail_msg("bad[%zu]: '%s' lacks '%s'", i, err, bad[i].want);
+	}
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		if (castle_comment_check(good[i], err, sizeof(err)))
+			fail_msg("good[%zu] refused: %s", i, err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -274,6 +311,7 @@ int main(void)
 		cmocka_unit_test(ports_parse_single_and_range),
 		cmocka_unit_test(ports_reject_zero_big_reversed),
 		cmocka_unit_test(human_count_bytes_duration),
+		cmocka_unit_test(comment_check_refuses_controls_and_bad_utf8),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* units.c - parsers and humanizers of units.h. */
 #include <ctype.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -392,19 +393,66 @@ const char *castle_human_duration(uint64_t ns, char *buf, size_t len)
 	return buf;
 }
 
+/* The code point of the UTF-8 sequence at s (at most n bytes) and its
+ * length in *len; -1 for a malformed, overlong, surrogate or out-of-range
+ * sequence. */
+static long utf8_next(const unsigned char *s, size_t n, size_t *len)
+{
+	static const long least[] = { 0, 0, 0x80, 0x800, 0x10000 };
+	size_t k = s[0] < 0x80 ? 1 : (s[0] & 0xe0) == 0xc0 ? 2 : (s[0] & 0xf0) == 0xe0 ? 3
+		   : (s[0] & 0xf8) == 0xf0 ? 4 : 0;
+	long cp;
+
+	if (!k || k > n)
+		return -1;
+	cp = k == 1 ? s[0] : s[0] & (0x7f >> k);
+	for (size_t i = 1; i < k; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return -1;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if (cp < least[k] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return -1;
+	*len = k;
+	return cp;
+}
+
+/* Code points that change how a terminal shows what follows them: C0 and
+ * C1 controls, DEL, and the bidirectional marks, embeddings, overrides and
+ * isolates (a comment could otherwise reorder or hide the columns of
+ * `block list` after it). */
+static bool comment_control(long cp)
+{
+	return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x061c || cp == 0x200e ||
+	       cp == 0x200f || (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
 int castle_comment_check(const char *s, char *err, size_t errlen)
 {
-	size_t n = strlen(s);
+	const unsigned char *u = (const unsigned char *)s;
+	size_t n = strlen(s), k;
 
 	if (n >= CASTLE_NOTE_MAX) {
 		snprintf(err, errlen, "comment too long: %zu bytes (at most %d)", n,
 			 CASTLE_NOTE_MAX - 1);
 		return -1;
 	}
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) {
-			snprintf(err, errlen, "comment contains a control character (byte %zu)", i + 1);
+	for (size_t i = 0; i < n; i += k) {
+		long cp = utf8_next(u + i, n - i, &k);
+
+		if (cp < 0) {
+			snprintf(err, errlen, "comment is not valid UTF-8 (byte %zu)", i + 1);
 			return -1;
 		}
+		if (comment_control(cp)) {
+			if (cp < 0x80)
+				snprintf(err, errlen, "comment contains a control character (byte %zu)",
+					 i + 1);
+			else
+				snprintf(err, errlen, "comment contains a control character (U+%04lX "
+					 "at byte %zu)", (unsigned long)cp, i + 1);
+			return -1;
+		}
+	}
 	return 0;
 }
