@@ -55,6 +55,24 @@ static void route_is(const char *method, const char *url, bool ready, unsigned i
 	route_body_is(method, url, false, ready, status, body);
 }
 
+/* The rate-limit tables are walked again at a scrape once the last walk is
+ * CASTLE_METRICS_RL_WALK_RATIO times as old as it took: a 0.4 s walk (a
+ * million sources) every 40 s; one under 10 ms (a few thousand sources, an
+ * empty table) at every scrape. */
+static void rl_walk_is_taken_by_its_own_cost(void **state)
+{
+	const uint64_t ms = 1000000;
+
+	(void)state;
+	assert_true(castle_metrics_rl_walk_due(0, 0));
+	assert_true(castle_metrics_rl_walk_due(0, 9 * ms));
+	assert_false(castle_metrics_rl_walk_due(0, 10 * ms));
+	assert_false(castle_metrics_rl_walk_due(999 * ms, 10 * ms));
+	assert_true(castle_metrics_rl_walk_due(1000 * ms, 10 * ms));
+	assert_false(castle_metrics_rl_walk_due(39 * 1000 * ms, 400 * ms));
+	assert_true(castle_metrics_rl_walk_due(40 * 1000 * ms, 400 * ms));
+}
+
 static void route_answers_get_and_head_of_two_paths(void **state)
 {
 	(void)state;
@@ -371,6 +389,60 @@ static void live_daemon_refuses_malformed_requests(void **state)
 	healthz_answers(l, 200);
 }
 
+/* A connection from 127.0.0.2 to the endpoint, left idle. */
+static int idle_conn_from(int port, const char *src)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in b = { .sin_family = AF_INET };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(inet_pton(AF_INET, src, &b.sin_addr), 1);
+	assert_int_equal(bind(fd, (struct sockaddr *)&b, sizeof(b)), 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	return fd;
+}
+
+/* True when the server closes fd within wait_ms (recv sees EOF or a reset). */
+static bool closed_by_server(int fd, int wait_ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char c;
+
+	if (poll(&p, 1, wait_ms) <= 0)
+		return false;
+	return recv(fd, &c, 1, 0) <= 0;
+}
+
+/* One address holding idle connections (a slow client, or one trickling a
+ * header in) gets CASTLE_METRICS_PER_IP_CONNS of them; the next is closed at
+ * once, and another address is still answered. */
+static void live_daemon_limits_connections_per_address(void **state)
+{
+	struct live *l = *state;
+	int fds[CASTLE_METRICS_PER_IP_CONNS], extra;
+
+	castle_metrics_set_ready(l->mx, true);
+	for (int i = 0; i < CASTLE_METRICS_PER_IP_CONNS; i++) {
+		fds[i] = idle_conn_from(l->port, "127.0.0.2");
+		/* half of them trickle a request line in */
+		if (i % 2)
+			assert_int_equal(send(fds[i], "GET /me", 7, MSG_NOSIGNAL), 7);
+	}
+	extra = idle_conn_from(l->port, "127.0.0.2");
+	if (!closed_by_server(extra, 2000))
+		fail_msg("connection %d from one address was kept open",
+			 CASTLE_METRICS_PER_IP_CONNS + 1);
+	close(extra);
+	healthz_answers(l, 200); /* from 127.0.0.1 */
+	/* the first ones stay (until the 10 s idle timeout) */
+	for (int i = 0; i < CASTLE_METRICS_PER_IP_CONNS; i++)
+		assert_false(closed_by_server(fds[i], 0));
+	for (int i = 0; i < CASTLE_METRICS_PER_IP_CONNS; i++)
+		close(fds[i]);
+}
+
 static void live_exposition_has_type_and_families(void **state)
 {
 	static const char req[] = "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
@@ -401,12 +473,15 @@ static void live_exposition_has_type_and_families(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(rl_walk_is_taken_by_its_own_cost),
 		cmocka_unit_test(route_answers_get_and_head_of_two_paths),
 		cmocka_unit_test(route_refuses_other_methods_first),
 		cmocka_unit_test(route_refuses_a_body_on_get_and_head),
 		cmocka_unit_test(route_is_503_while_starting_for_known_paths_only),
 		cmocka_unit_test(body_announced_by_length_or_encoding),
 		cmocka_unit_test_setup_teardown(live_daemon_refuses_malformed_requests, live_setup,
+						live_teardown),
+		cmocka_unit_test_setup_teardown(live_daemon_limits_connections_per_address, live_setup,
 						live_teardown),
 		cmocka_unit_test_setup_teardown(live_exposition_has_type_and_families, live_setup,
 						live_teardown),

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
+#include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -200,6 +201,7 @@ static void render_tls(FILE *f, int results_fd, int pressure_fd, const struct if
 struct rl_count {
 	uint64_t per_slot[CASTLE_MAX_CLASSES];
 	uint64_t total;
+	uint64_t steady;	/* of total, in rl_steady */
 };
 
 static int count_rl(const struct castle_rl_key *k, const struct castle_rl_val *v, void *arg)
@@ -211,6 +213,60 @@ static int count_rl(const struct castle_rl_key *k, const struct castle_rl_val *v
 	if (k->class_slot < CASTLE_MAX_CLASSES)
 		c->per_slot[k->class_slot]++;
 	return 0;
+}
+
+bool castle_metrics_rl_walk_due(uint64_t age_ns, uint64_t last_walk_ns)
+{
+	return last_walk_ns < CASTLE_METRICS_RL_WALK_CHEAP_NS ||
+	       age_ns >= CASTLE_METRICS_RL_WALK_RATIO * last_walk_ns;
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
+
+/* The tracked sources, by a walk of both tables: taken again once the last
+ * walk is older than CASTLE_METRICS_RL_WALK_RATIO times what it took (a
+ * million sources: ~0.4 s of kernel time, so every ~40 s), else the last
+ * one's counts. Scrapes, however many servers send them, then cost castled
+ * at most ~1 % of a CPU, and the single HTTP thread (/healthz behind it) is
+ * not held by every scrape; a walk that took less than 10 ms (a table of a
+ * few thousand sources, or an empty one) is taken at each. */
+static void rl_counts(const struct castle_maps *m, struct rl_count *out)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static struct rl_count last;
+	static uint64_t taken_ns, took_ns;
+	static __u32 of_id; /* the rl_state the counts are of (a map id) */
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	uint64_t t0;
+
+	if (m->rl_state < 0 || bpf_obj_get_info_by_fd(m->rl_state, &info, &len)) {
+		memset(out, 0, sizeof(*out));
+		return;
+	}
+	pthread_mutex_lock(&lock);
+	t0 = mono_ns();
+	if (of_id == info.id && !castle_metrics_rl_walk_due(t0 - taken_ns, took_ns)) {
+		*out = last;
+		pthread_mutex_unlock(&lock);
+		return;
+	}
+	memset(&last, 0, sizeof(last));
+	castle_rl_walk(m->rl_state, count_rl, &last);
+	uint64_t before = last.total;
+	castle_rl_walk(m->rl_steady, count_rl, &last);
+	last.steady = last.total - before;
+	taken_ns = mono_ns();
+	took_ns = taken_ns - t0;
+	of_id = info.id;
+	*out = last;
+	pthread_mutex_unlock(&lock);
 }
 
 /* Rate-limit table pressure: inserts into the LRU far beyond its capacity
@@ -446,7 +502,7 @@ static void tc_tables_get(int results_fd, struct tc_tables *out)
 }
 
 static void render_maps(FILE *f, const struct castle_maps *m, const struct castle_metrics_snapshot *s,
-			int tls_results, uint64_t rl_total)
+			int tls_results, const struct rl_count *rl)
 {
 	struct { const char *name; uint64_t entries, cap; } v[CASTLE_PM_MAX + CASTLE_MM_MAX + 13];
 	struct tc_tables tc;
@@ -461,11 +517,8 @@ static void render_maps(FILE *f, const struct castle_maps *m, const struct castl
 	for (int i = 0; i < CASTLE_MM_MAX; i++)
 		v[n++] = (typeof(v[0])){ castle_man_map_names[i], s->manual.map_entries[i],
 					 capacity_of(m->man[i]) };
-	uint64_t steady = count_keys(m->rl_steady);
-
-	v[n++] = (typeof(v[0])){ CASTLE_MAP_RL_STATE, rl_total > steady ? rl_total - steady : 0,
-				 capacity_of(m->rl_state) };
-	v[n++] = (typeof(v[0])){ CASTLE_MAP_RL_STEADY, steady, capacity_of(m->rl_steady) };
+	v[n++] = (typeof(v[0])){ CASTLE_MAP_RL_STATE, rl->total - rl->steady, capacity_of(m->rl_state) };
+	v[n++] = (typeof(v[0])){ CASTLE_MAP_RL_STEADY, rl->steady, capacity_of(m->rl_steady) };
 	v[n++] = (typeof(v[0])){ CASTLE_MAP_XDP_STATS, count_keys(m->xdp_stats), capacity_of(m->xdp_stats) };
 	v[n++] = (typeof(v[0])){ CASTLE_MAP_TC_STATS, count_keys(m->tc_stats), capacity_of(m->tc_stats) };
 	v[n++] = (typeof(v[0])){ CASTLE_MAP_CLASS_STATS, capacity_of(m->class_stats),
@@ -569,7 +622,7 @@ char *castle_metrics_render(const struct castle_metrics_src *src,
 		return NULL;
 	have_pol = castle_gen_live(m, &gen, &pol) == 0;
 	nif = collect_ifaces(m, ifs);
-	castle_rl_foreach(m, count_rl, &rl);
+	rl_counts(m, &rl);
 
 	render_packets(f, ifs, nif, false);
 	render_packets(f, ifs, nif, true);
@@ -577,7 +630,7 @@ char *castle_metrics_render(const struct castle_metrics_src *src,
 	render_tls(f, src->tls_results, src->tls_pressure, ifs, nif);
 	render_rl_events(f, m);
 	render_lists(f, s);
-	render_maps(f, m, s, src->tls_results, rl.total);
+	render_maps(f, m, s, src->tls_results, &rl);
 	render_daemon(f, m, &pol, have_pol, ifs, nif);
 	if (fclose(f)) {
 		free(buf);

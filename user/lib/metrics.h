@@ -3,13 +3,16 @@
  * metrics.h - the Prometheus endpoint of castled (text format 0.0.4):
  * GET /metrics, GET /healthz. Counters are read from the maps and summed over
  * CPUs at scrape time; entry counts that would cost a walk of a million-entry
- * map come from a snapshot castled refreshes (after each apply, every tick).
+ * map come from a snapshot castled refreshes (after each apply, every tick),
+ * the rate-limit tables' from a walk that is not taken at every scrape
+ * (CASTLE_METRICS_RL_WALK_RATIO).
  */
 #ifndef CASTLE_METRICS_H
 #define CASTLE_METRICS_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include "apply.h"
 #include "maps.h"
 #include "persist.h"
@@ -37,6 +40,12 @@ struct addrinfo;
  * -EINVAL with a message. castled checks --metrics with it at start. */
 int castle_metrics_addr(const char *spec, struct addrinfo **out, char *err, size_t errlen);
 
+/* Connections the endpoint keeps open at once: in all, and from one client
+ * address (a scraper needs one or two; past either limit a new connection
+ * is closed at once). */
+#define CASTLE_METRICS_CONNS 128
+#define CASTLE_METRICS_PER_IP_CONNS 16
+
 /* Bind addr_port ("127.0.0.1:9753", "[::1]:9753", "0.0.0.0:9753") and serve
  * from a thread of its own. -errno with a message on failure (e.g. the port
  * is taken). Called first thing, so a taken port fails castled before it
@@ -49,6 +58,15 @@ int castle_metrics_start(struct castle_metrics **out, const char *addr_port,
 void castle_metrics_set_ready(struct castle_metrics *mx, bool ready);
 void castle_metrics_update(struct castle_metrics *mx, const struct castle_metrics_snapshot *s);
 void castle_metrics_stop(struct castle_metrics *mx);
+
+/* The tracked-source counts (castle_tracked_sources, castle_map_entries of
+ * rl_state and rl_steady) come from a walk of both rate-limit tables, taken
+ * again at a scrape once the last one is at least this many times as old as
+ * it took, or when it took less than CASTLE_METRICS_RL_WALK_CHEAP_NS
+ * (metrics.c, rl_counts). */
+#define CASTLE_METRICS_RL_WALK_RATIO 100
+#define CASTLE_METRICS_RL_WALK_CHEAP_NS 10000000ull
+bool castle_metrics_rl_walk_due(uint64_t age_ns, uint64_t last_walk_ns);
 
 /* ---- the HTTP endpoint's decisions (no libmicrohttpd: fuzzed and unit-tested) ---- */
 

@@ -204,8 +204,16 @@ int castle_metrics_start(struct castle_metrics **out, const char *addr_port,
 		flags |= MHD_USE_IPv6;
 	mx->src = src;
 	pthread_mutex_init(&mx->lock, NULL);
+	/* Idle connections close after 10 s; one client address holds at most
+	 * CASTLE_METRICS_PER_IP_CONNS of them and all together at most
+	 * CASTLE_METRICS_CONNS (a new one past that is closed at accept), so
+	 * a client that opens hundreds and trickles bytes into them cannot
+	 * keep another address's scrapes and /healthz out. */
 	mx->d = MHD_start_daemon(flags, 0, NULL, NULL, handle, mx, MHD_OPTION_LISTEN_SOCKET, mx->fd,
-				 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)10, MHD_OPTION_END);
+				 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)10,
+				 MHD_OPTION_CONNECTION_LIMIT, (unsigned int)CASTLE_METRICS_CONNS,
+				 MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)CASTLE_METRICS_PER_IP_CONNS,
+				 MHD_OPTION_END);
 	if (!mx->d) {
 		snprintf(err, errlen, "metrics: start HTTP server on %s failed", addr_port);
 		close(mx->fd);
