@@ -447,6 +447,190 @@ static void policy_class_sources_over_the_map(void **state)
 	free(buf);
 }
 
+/* ---- hostile input --------------------------------------------------------- */
+
+/* Parse buf as policy "mem"; -1 expected; the diagnostics in *e. */
+static void parse_bad(const char *buf, size_t len, struct castle_errors *e)
+{
+	struct castle_policy_conf c;
+
+	castle_errors_init(e);
+	assert_int_equal(castle_policy_parse("mem", buf, len, &c, e), -1);
+}
+
+/* A diagnostic equal to want, or fail with the list. */
+static void has_diag(const struct castle_errors *e, const char *want)
+{
+	for (size_t i = 0; i < e->n; i++)
+		if (!strcmp(e->v[i].msg, want))
+			return;
+	dump(e);
+	fail_msg("no diagnostic '%s'", want);
+}
+
+/* "[[[[...]]]]" 100,000 deep is refused at its 33rd level, at once (libyaml
+ * alone took 26 s over 80,000 levels: a reload would stall castled). */
+static void policy_deep_nesting_refused_at_once(void **state)
+{
+	const size_t deep = 100000;
+	const char head[] = "version: 1\nallow: ";
+	size_t len = sizeof(head) - 1 + 2 * deep + 1;
+	char *buf = malloc(len + 1);
+	struct castle_errors e;
+	struct timespec t0, t1;
+
+	(void)state;
+	assert_non_null(buf);
+	memcpy(buf, head, sizeof(head) - 1);
+	memset(buf + sizeof(head) - 1, '[', deep);
+	memset(buf + sizeof(head) - 1 + deep, ']', deep);
+	buf[len - 1] = '\n';
+	buf[len] = 0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	parse_bad(buf, len, &e);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_int_equal(e.nerrors, 1);
+	/* the root mapping is level 1, so the 32nd '[' is level 33 */
+	has_diag(&e, "mem:2:39: nested deeper than 32 levels (a policy needs a handful)");
+	assert_true(t1.tv_sec - t0.tv_sec < 2);
+	castle_errors_free(&e);
+	free(buf);
+
+	/* 31 levels of lists pass the depth check: the schema refuses them */
+	static const char ok_depth[] = "version: 1\nallow: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]\n";
+	parse_bad(ok_depth, sizeof(ok_depth) - 1, &e);
+	for (size_t i = 0; i < e.n; i++)
+		assert_null(strstr(e.v[i].msg, "nested deeper"));
+	castle_errors_free(&e);
+}
+
+/* Text quoted from the file is escaped: one diagnostic stays one line, with
+ * no terminal escapes (a value could otherwise forge a "policy ok" line). */
+static void policy_quoted_input_is_escaped(void **state)
+{
+	static const char val[] = "version: 1\nmode: \"x\\ncastled: policy ok\\e[31m\\u202e\"\n";
+	static const char key[] = "version: 1\n\"evil\\nkey\\e]0;t\\a\": 1\n";
+	struct castle_errors e;
+
+	(void)state;
+	parse_bad(val, sizeof(val) - 1, &e);
+	has_diag(&e, "mem:2:7: mode must be enforce or dry-run, not 'x\\ncastled: policy "
+		     "ok\\x1b[31m\\u202e'");
+	castle_errors_free(&e);
+	parse_bad(key, sizeof(key) - 1, &e);
+	assert_int_equal(e.n, 1);
+	assert_null(strchr(e.v[0].msg, '\n'));
+	assert_null(strchr(e.v[0].msg, '\x1b'));
+	assert_non_null(strstr(e.v[0].msg, "unknown key 'evil\\nkey\\x1b]0;t\\x07'"));
+	castle_errors_free(&e);
+}
+
+/* A key with a NUL in it is not the key before the NUL. */
+static void policy_key_with_nul_is_refused(void **state)
+{
+	static const char buf[] = "version: 1\n\"mode\\0junk\": dry-run\n";
+	struct castle_errors e;
+
+	(void)state;
+	parse_bad(buf, sizeof(buf) - 1, &e);
+	has_diag(&e, "mem:2:1: a key of the policy contains a NUL byte");
+	castle_errors_free(&e);
+}
+
+/* A duplicate key names the line of the first key, not of its value. */
+static void policy_duplicate_key_names_the_first_key_line(void **state)
+{
+	static const char buf[] = "version: 1\nallow:\n  - 198.18.0.1\nblock: []\nallow:\n  - 198.18.0.2\n";
+	struct castle_errors e;
+
+	(void)state;
+	parse_bad(buf, sizeof(buf) - 1, &e);
+	has_diag(&e, "mem:5:1: duplicate key 'allow' in the policy (first at line 2)");
+	castle_errors_free(&e);
+}
+
+/* An empty section says so. */
+static void policy_empty_section(void **state)
+{
+	static const char buf[] = "version: 1\ntls:\n";
+	struct castle_errors e;
+
+	(void)state;
+	parse_bad(buf, sizeof(buf) - 1, &e);
+	has_diag(&e, "mem:2:5: tls is empty: it must be a mapping (key: value)");
+	castle_errors_free(&e);
+}
+
+/* An encoding error is reported where it is, not at 1:1. */
+static void policy_encoding_error_has_position(void **state)
+{
+	static const char latin1[] = "version: 1\nmode: enforce\nblock:\n  - cidr: 198.18.0.1\n"
+				     "    comment: \"caf\xe9\"\n";
+	static const char ctl[] = "version: 1\nmode: enf\x01orce\n";
+	struct castle_errors e;
+
+	(void)state;
+	parse_bad(latin1, sizeof(latin1) - 1, &e);
+	assert_int_equal(e.n, 1);
+	assert_non_null(strstr(e.v[0].msg, "mem:5:19: YAML: invalid trailing UTF-8 octet"));
+	castle_errors_free(&e);
+	parse_bad(ctl, sizeof(ctl) - 1, &e);
+	assert_int_equal(e.n, 1);
+	assert_non_null(strstr(e.v[0].msg, "mem:2:10: YAML: control characters are not allowed"));
+	castle_errors_free(&e);
+}
+
+/* Past CASTLE_ERRORS_KEEP, errors are kept before warnings: a bad rate is
+ * not hidden behind 1200 "block inside allow" warnings found before it. */
+static void policy_errors_kept_before_warnings(void **state)
+{
+	size_t cap = 64 * 1300, off = 0;
+	char *buf = malloc(cap);
+	struct castle_errors e;
+
+	(void)state;
+	assert_non_null(buf);
+	off += (size_t)snprintf(buf + off, cap - off, "version: 1\nlimits:\n  - name: a\n"
+			"    rate: fast\nallow:\n  - 10.0.0.0/8\nblock:\n");
+	for (int i = 0; i < 1200; i++)
+		off += (size_t)snprintf(buf + off, cap - off, "  - 10.0.%d.%d\n", i / 250, i % 250 + 1);
+	parse_bad(buf, off, &e);
+	assert_int_equal(e.nerrors, 1);
+	assert_int_equal(e.nwarnings, 1200);
+	assert_int_equal(e.n, CASTLE_ERRORS_KEEP);
+	has_diag(&e, "mem:4:11: bad rate 'fast' (expected N/s, N/m or N/h, e.g. 200/s)");
+	castle_errors_free(&e);
+	free(buf);
+}
+
+/* The earliest are kept, whatever order they were found in; a long file
+ * name keeps its FILE:LINE:COL prefix; control characters in it are escaped. */
+static void errors_keep_the_earliest_and_whole_prefixes(void **state)
+{
+	struct castle_errors e;
+	char name[700];
+
+	(void)state;
+	castle_errors_init(&e);
+	for (unsigned int l = 2000; l > 0; l--)
+		castle_errors_add(&e, CASTLE_SEV_ERROR, "f", l, 1, "e%u", l);
+	assert_int_equal(e.nerrors, 2000);
+	assert_int_equal(e.n, CASTLE_ERRORS_KEEP);
+	castle_errors_sort(&e);
+	assert_string_equal(e.v[0].msg, "f:1:1: e1");
+	assert_string_equal(e.v[CASTLE_ERRORS_KEEP - 1].msg, "f:1000:1: e1000");
+	castle_errors_free(&e);
+
+	memset(name, 'd', sizeof(name) - 1);
+	name[sizeof(name) - 1] = 0;
+	name[3] = '\n';
+	castle_errors_init(&e);
+	castle_errors_add(&e, CASTLE_SEV_ERROR, name, 3, 4, "unsupported policy version '2'");
+	assert_non_null(strstr(e.v[0].msg, ":3:4: unsupported policy version '2'"));
+	assert_int_equal(strncmp(e.v[0].msg, "ddd\\nddd", 8), 0);
+	castle_errors_free(&e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -467,6 +651,14 @@ int main(void)
 		cmocka_unit_test(policy_version_must_be_the_integer_one),
 		cmocka_unit_test(policy_bad_comments),
 		cmocka_unit_test(policy_class_sources_over_the_map),
+		cmocka_unit_test(policy_deep_nesting_refused_at_once),
+		cmocka_unit_test(policy_quoted_input_is_escaped),
+		cmocka_unit_test(policy_key_with_nul_is_refused),
+		cmocka_unit_test(policy_duplicate_key_names_the_first_key_line),
+		cmocka_unit_test(policy_empty_section),
+		cmocka_unit_test(policy_encoding_error_has_position),
+		cmocka_unit_test(policy_errors_kept_before_warnings),
+		cmocka_unit_test(errors_keep_the_earliest_and_whole_prefixes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* errors.c - the diagnostics list of errors.h. */
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "errors.h"
+#include "units.h"
 
 void castle_errors_init(struct castle_errors *e)
 {
@@ -28,21 +30,51 @@ void castle_errors_free(struct castle_errors *e)
 	memset(e, 0, sizeof(*e));
 }
 
+static bool diag_before(const struct castle_diag *a, const struct castle_diag *b);
+
+/* The kept diagnostic a new one at (line, col) of severity sev replaces once
+ * CASTLE_ERRORS_KEEP are kept, or -1 to drop the new one: errors before
+ * warnings, then the earliest in the file. */
+static long errors_victim(const struct castle_errors *e, enum castle_severity sev,
+			  unsigned int line, unsigned int col)
+{
+	const struct castle_diag nd = { .sev = sev, .line = line, .col = col };
+	long v = -1;
+
+	for (size_t i = 0; i < e->n; i++) {
+		const struct castle_diag *d = &e->v[i];
+
+		/* the worst kept: a warning over an error, then the latest */
+		if (v < 0 || (d->sev > e->v[v].sev) ||
+		    (d->sev == e->v[v].sev && diag_before(&e->v[v], d)))
+			v = (long)i;
+	}
+	if (v < 0)
+		return -1;
+	if (sev < e->v[v].sev || (sev == e->v[v].sev && diag_before(&nd, &e->v[v])))
+		return v;
+	return -1;
+}
+
 void castle_errors_add(struct castle_errors *e, enum castle_severity sev, const char *file,
 		       unsigned int line, unsigned int col, const char *fmt, ...)
 {
-	char body[1024], where[512] = "";
+	char body[1024], ebody[4 * sizeof(body)], *where = NULL;
 	struct castle_diag *d;
 	va_list ap;
 	size_t len;
+	long slot = -1;
+	int w;
 
 	if (sev == CASTLE_SEV_WARNING)
 		e->nwarnings++;
 	else
 		e->nerrors++;
-	if (e->n >= CASTLE_ERRORS_KEEP)
-		return;
-	if (e->n == e->cap) {
+	if (e->n >= CASTLE_ERRORS_KEEP) {
+		slot = errors_victim(e, sev, line, col);
+		if (slot < 0)
+			return;
+	} else if (e->n == e->cap) {
 		size_t cap = e->cap ? e->cap * 2 : 16;
 		struct castle_diag *v = realloc(e->v, cap * sizeof(*v));
 
@@ -55,22 +87,44 @@ void castle_errors_add(struct castle_errors *e, enum castle_severity sev, const 
 	va_start(ap, fmt);
 	vsnprintf(body, sizeof(body), fmt, ap);
 	va_end(ap);
+	/* Messages quote the input (keys, values, file names): its control
+	 * characters are escaped, so a diagnostic stays one line of plain text
+	 * (no forged log lines, no terminal escapes). */
+	castle_text_escape(body, ebody, sizeof(ebody));
 
-	if (file && line)
-		snprintf(where, sizeof(where), "%s:%u:%u: ", file, line, col);
-	else if (file)
-		snprintf(where, sizeof(where), "%s: ", file);
+	if (file) {
+		size_t flen = strlen(file);
+		char *efile = malloc(4 * flen + 1);
 
-	len = strlen(where) + strlen(body) + sizeof("warning: ");
-	d = &e->v[e->n];
-	d->msg = malloc(len);
-	if (!d->msg)
+		if (!efile)
+			return;
+		castle_text_escape(file, efile, 4 * flen + 1);
+		w = line ? asprintf(&where, "%s:%u:%u: ", efile, line, col)
+			 : asprintf(&where, "%s: ", efile);
+		free(efile);
+		if (w < 0)
+			return;
+	}
+
+	len = (where ? strlen(where) : 0) + strlen(ebody) + sizeof("warning: ");
+	char *msg = malloc(len);
+	if (!msg) {
+		free(where);
 		return;
-	snprintf(d->msg, len, "%s%s%s", where, sev == CASTLE_SEV_WARNING ? "warning: " : "", body);
+	}
+	snprintf(msg, len, "%s%s%s", where ? where : "", sev == CASTLE_SEV_WARNING ? "warning: " : "",
+		 ebody);
+	free(where);
+	if (slot >= 0) {
+		d = &e->v[slot];
+		free(d->msg);
+	} else {
+		d = &e->v[e->n++];
+	}
+	d->msg = msg;
 	d->sev = sev;
 	d->line = line;
 	d->col = col;
-	e->n++;
 }
 
 static bool diag_before(const struct castle_diag *a, const struct castle_diag *b)

@@ -21,9 +21,11 @@ struct castle_diag {
 	char *msg;		/* fully formatted: "FILE:LINE:COL: message" */
 };
 
-/* Only the first CASTLE_ERRORS_KEEP diagnostics are kept (a 1M-line file with
- * one mistake repeated must not produce a 1M-line report); the counts below are
- * always exact. */
+/* Only CASTLE_ERRORS_KEEP diagnostics are kept (a 1M-line file with one
+ * mistake repeated must not produce a 1M-line report): errors before
+ * warnings, then the earliest in the file, whatever order they were found
+ * in; the counts below are always exact. Messages have their control
+ * characters escaped (castle_text_escape). */
 #define CASTLE_ERRORS_KEEP 1000
 
 struct castle_errors {

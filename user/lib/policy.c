@@ -117,6 +117,19 @@ int pol_uint(struct pol_ctx *c, const yaml_node_t *n, const char *what, uint64_t
 	return 0;
 }
 
+/* The line of the first key `name` of mapping n (the key's, not its value's:
+ * a list under it starts on the next line). */
+static unsigned int first_key_line(struct pol_ctx *c, yaml_node_t *n, const char *name)
+{
+	for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
+
+		if (k->type == YAML_SCALAR_NODE && !strcmp((const char *)k->data.scalar.value, name))
+			return pol_line(k);
+	}
+	return 0;
+}
+
 int pol_map(struct pol_ctx *c, yaml_node_t *n, const char *what, const char *const keys[],
 	    yaml_node_t *vals[])
 {
@@ -125,8 +138,12 @@ int pol_map(struct pol_ctx *c, yaml_node_t *n, const char *what, const char *con
 	while (keys[nkeys])
 		vals[nkeys++] = NULL;
 	if (n->type != YAML_MAPPING_NODE) {
-		pol_err(c, n, "%s must be a mapping (key: value), not %s", what,
-			n->type == YAML_SCALAR_NODE ? "a single value" : node_kind(n));
+		if (n->type == YAML_SCALAR_NODE && !n->data.scalar.length &&
+		    n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE)
+			pol_err(c, n, "%s is empty: it must be a mapping (key: value)", what);
+		else
+			pol_err(c, n, "%s must be a mapping (key: value), not %s", what,
+				n->type == YAML_SCALAR_NODE ? "a single value" : node_kind(n));
 		return -1;
 	}
 	for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
@@ -140,6 +157,11 @@ int pol_map(struct pol_ctx *c, yaml_node_t *n, const char *what, const char *con
 			continue;
 		}
 		name = (const char *)k->data.scalar.value;
+		if (strlen(name) != k->data.scalar.length) {
+			/* "mode\0junk" would otherwise read as mode */
+			pol_err(c, k, "a key of %s contains a NUL byte", what);
+			continue;
+		}
 		for (i = 0; i < nkeys && strcmp(name, keys[i]) != 0; i++)
 			;
 		if (i == nkeys) {
@@ -152,7 +174,7 @@ int pol_map(struct pol_ctx *c, yaml_node_t *n, const char *what, const char *con
 			pol_err(c, k, "unknown key '%s' in %s (expected %s)", name, what, list);
 		} else if (vals[i]) {
 			pol_err(c, k, "duplicate key '%s' in %s (first at line %u)", name, what,
-				pol_line(vals[i]));
+				first_key_line(c, n, name));
 		} else {
 			vals[i] = v;
 		}
@@ -408,12 +430,36 @@ static void parse_root(struct pol_ctx *c, yaml_node_t *root)
 		pol_parse_tls(c, v[K_TLS]);
 }
 
-static void yaml_problem(struct pol_ctx *c, const yaml_parser_t *p)
+/* Line and column (1-based) of byte offset off of buf. */
+static void offset_position(const char *buf, size_t len, size_t off, unsigned int *line,
+			    unsigned int *col)
+{
+	*line = 1;
+	*col = 1;
+	for (size_t i = 0; i < off && i < len; i++) {
+		if (buf[i] == '\n') {
+			++*line;
+			*col = 1;
+		} else if (((unsigned char)buf[i] & 0xc0) != 0x80) {
+			++*col; /* a character, not a UTF-8 continuation byte */
+		}
+	}
+}
+
+static void yaml_problem(struct pol_ctx *c, const yaml_parser_t *p, const char *buf, size_t len)
 {
 	const char *problem = p->problem ? p->problem : "cannot parse";
 
 	if (p->error == YAML_MEMORY_ERROR) {
 		pol_err_at(c, CASTLE_SEV_ERROR, 0, 0, "out of memory parsing YAML");
+	} else if (p->error == YAML_READER_ERROR) {
+		/* the reader (encoding, control characters) sets an offset, not
+		 * a mark */
+		unsigned int line, col;
+
+		offset_position(buf, len, p->problem_offset, &line, &col);
+		pol_err_at(c, CASTLE_SEV_ERROR, line, col, "YAML: %s (byte 0x%02x)", problem,
+			   p->problem_value < 0 ? 0u : (unsigned int)p->problem_value & 0xffu);
 	} else if (p->context) {
 		pol_err_at(c, CASTLE_SEV_ERROR, (unsigned int)p->problem_mark.line + 1,
 			   (unsigned int)p->problem_mark.column + 1, "YAML: %s %s (line %zu)",
@@ -422,6 +468,53 @@ static void yaml_problem(struct pol_ctx *c, const yaml_parser_t *p)
 		pol_err_at(c, CASTLE_SEV_ERROR, (unsigned int)p->problem_mark.line + 1,
 			   (unsigned int)p->problem_mark.column + 1, "YAML: %s", problem);
 	}
+}
+
+/*
+ * Refuse a document nested deeper than CASTLE_POLICY_MAX_DEPTH before it is
+ * loaded: libyaml's scanner walks every open flow level for each token, so
+ * "[[[[...]]]]" 80,000 deep (160 KB) took 26 s to load, and a reload runs on
+ * castled's main loop. Event by event, stopping at the first collection too
+ * deep, costs a few hundred tokens. 0 when fine (or when the YAML is bad:
+ * the load says why), -1 with the error added.
+ */
+static int check_depth(struct pol_ctx *c, const char *buf, size_t len)
+{
+	yaml_parser_t p;
+	yaml_event_t ev;
+	int depth = 0, ret = 0;
+
+	if (!yaml_parser_initialize(&p))
+		return 0;
+	yaml_parser_set_input_string(&p, (const unsigned char *)buf, len);
+	for (bool done = false; !done && !ret;) {
+		if (!yaml_parser_parse(&p, &ev))
+			break;
+		switch (ev.type) {
+		case YAML_SEQUENCE_START_EVENT:
+		case YAML_MAPPING_START_EVENT:
+			if (++depth > CASTLE_POLICY_MAX_DEPTH) {
+				pol_err_at(c, CASTLE_SEV_ERROR, (unsigned int)ev.start_mark.line + 1,
+					   (unsigned int)ev.start_mark.column + 1,
+					   "nested deeper than %d levels (a policy needs a handful)",
+					   CASTLE_POLICY_MAX_DEPTH);
+				ret = -1;
+			}
+			break;
+		case YAML_SEQUENCE_END_EVENT:
+		case YAML_MAPPING_END_EVENT:
+			depth--;
+			break;
+		case YAML_STREAM_END_EVENT:
+			done = true;
+			break;
+		default:
+			break;
+		}
+		yaml_event_delete(&ev);
+	}
+	yaml_parser_delete(&p);
+	return ret;
 }
 
 int castle_policy_parse(const char *name, const char *buf, size_t len,
@@ -439,9 +532,13 @@ int castle_policy_parse(const char *name, const char *buf, size_t len,
 		castle_errors_add(errs, CASTLE_SEV_ERROR, name, 0, 0, "out of memory");
 		goto out;
 	}
+	if (check_depth(&c, buf, len)) {
+		yaml_parser_delete(&parser);
+		goto out;
+	}
 	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
 	if (!yaml_parser_load(&parser, &doc)) {
-		yaml_problem(&c, &parser);
+		yaml_problem(&c, &parser, buf, len);
 		yaml_parser_delete(&parser);
 		goto out;
 	}
@@ -454,7 +551,7 @@ int castle_policy_parse(const char *name, const char *buf, size_t len,
 		parse_root(&c, root);
 		/* a second document would be silently ignored: say so instead */
 		if (!yaml_parser_load(&parser, &extra)) {
-			yaml_problem(&c, &parser);
+			yaml_problem(&c, &parser, buf, len);
 		} else {
 			yaml_node_t *r2 = yaml_document_get_root_node(&extra);
 

@@ -20,6 +20,10 @@
 #include "cidr.h"
 #include "errors.h"
 
+/* How deep mappings and lists may nest (a policy needs about 5 levels; see
+ * check_depth in policy.c for why a limit at all). */
+#define CASTLE_POLICY_MAX_DEPTH 32
+
 /* bytes with the NUL: names are [a-z0-9_]{1,31}; the same as struct castle_policy's */
 #define CASTLE_CLASS_NAME_MAX CASTLE_CLASS_NAME_LEN
 

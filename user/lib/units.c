@@ -456,3 +456,41 @@ int castle_comment_check(const char *s, char *err, size_t errlen)
 	}
 	return 0;
 }
+
+size_t castle_text_escape(const char *s, char *out, size_t outlen)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t n = strlen(s), o = 0, k;
+
+	if (!outlen)
+		return 0;
+	for (size_t i = 0; i < n; i += k) {
+		long cp = utf8_next(u + i, n - i, &k);
+		char esc[24];
+		const char *put;
+		size_t plen;
+
+		if (cp < 0) {
+			k = 1;
+			snprintf(esc, sizeof(esc), "\\x%02x", u[i]);
+			put = esc;
+		} else if (comment_control(cp)) {
+			if (cp == '\n' || cp == '\t' || cp == '\r')
+				snprintf(esc, sizeof(esc), "\\%c", cp == '\n' ? 'n' : cp == '\t' ? 't' : 'r');
+			else if (cp < 0x80)
+				snprintf(esc, sizeof(esc), "\\x%02lx", (unsigned long)cp);
+			else
+				snprintf(esc, sizeof(esc), "\\u%04lx", (unsigned long)cp);
+			put = esc;
+		} else {
+			put = s + i;
+		}
+		plen = put == s + i ? k : strlen(put);
+		if (o + plen >= outlen)
+			break;
+		memcpy(out + o, put, plen);
+		o += plen;
+	}
+	out[o] = 0;
+	return o;
+}

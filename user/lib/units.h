@@ -41,6 +41,11 @@ int castle_parse_ports(const char *s, uint16_t *lo, uint16_t *hi, char *err, siz
  * control characters (it is printed in tables and kept one per line in the
  * state file). 0, or -1 with a message. The policy and castlectl share it. */
 int castle_comment_check(const char *s, char *err, size_t errlen);
+/* s into out (outlen bytes, NUL-terminated, cut at a whole character): what
+ * castle_comment_check refuses escaped (\n, \t, \r, \xNN for other C0 bytes,
+ * DEL and invalid UTF-8, \uNNNN for C1 and bidirectional controls); its
+ * length. For messages that quote input. */
+size_t castle_text_escape(const char *s, char *out, size_t outlen);
 
 /* Humanizers: write into buf and return buf, for use in printf arguments.
  * count: 999 -> "999", 12345 -> "12.3K", 1234567 -> "1.2M" (powers of 1000)
