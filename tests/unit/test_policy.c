@@ -631,6 +631,40 @@ static void errors_keep_the_earliest_and_whole_prefixes(void **state)
 	castle_errors_free(&e);
 }
 
+/* A byte bucket smaller than a full-size frame would drop every such frame
+ * for good: an explicit byte_burst below 1518 B, or a byte rate whose default
+ * burst (one second of it) is below that, is refused. */
+static void policy_byte_burst_below_a_frame(void **state)
+{
+	static const char small_rate[] = "version: 1\nlimits:\n  - name: a\n    rate: 10/s\n"
+					 "    bytes: 1KB/s\n";
+	static const char small_burst[] = "version: 1\nlimits:\n  - name: a\n    rate: 10/s\n"
+					  "    bytes: 10MiB/s\n    byte_burst: 1517B\n";
+	static const char ok[] = "version: 1\nlimits:\n  - name: a\n    rate: 10/s\n"
+				 "    bytes: 100B/s\n    byte_burst: 1518B\n  - name: b\n"
+				 "    rate: 10/s\n    bytes: 1518B/s\n";
+	struct castle_policy_conf c;
+	struct castle_errors e;
+
+	(void)state;
+	parse_bad(small_rate, sizeof(small_rate) - 1, &e);
+	has_diag(&e, "mem:5:12: bytes: 1KB/s holds less than one full-size frame (1518B with a "
+		     "VLAN tag) in its default byte_burst of one second: a bigger frame would never "
+		     "pass; set byte_burst: 1518B or more");
+	castle_errors_free(&e);
+	parse_bad(small_burst, sizeof(small_burst) - 1, &e);
+	has_diag(&e, "mem:6:17: byte_burst 1517B is less than one full-size frame (1518B with a "
+		     "VLAN tag): a bigger frame would never pass; set 1518B or more");
+	castle_errors_free(&e);
+	castle_errors_init(&e);
+	if (castle_policy_parse("mem", ok, sizeof(ok) - 1, &c, &e)) {
+		dump(&e);
+		fail_msg("1518 B bursts should pass");
+	}
+	castle_policy_free(&c);
+	castle_errors_free(&e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -659,6 +693,7 @@ int main(void)
 		cmocka_unit_test(policy_encoding_error_has_position),
 		cmocka_unit_test(policy_errors_kept_before_warnings),
 		cmocka_unit_test(errors_keep_the_earliest_and_whole_prefixes),
+		cmocka_unit_test(policy_byte_burst_below_a_frame),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

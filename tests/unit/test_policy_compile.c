@@ -213,6 +213,37 @@ static void compile_rounds_costs_and_refuses_overflow(void **state)
 	assert_non_null(strstr(err, "out of range"));
 }
 
+/* A ban.for past 2^62 ns (213503d parses) is held there: the data path's
+ * created + for then cannot wrap around to a ban that expired already. */
+static void compile_saturates_a_huge_ban(void **state)
+{
+	static const char buf[] = "version: 1\nlimits:\n  - name: a\n    rate: 10/s\n"
+				  "    ban: {after: 100, for: 213503d}\n";
+	static const char ok[] = "version: 1\nlimits:\n  - name: a\n    rate: 10/s\n"
+				 "    ban: {after: 100, for: 36500d}\n";
+	struct castle_policy_conf c;
+	struct castle_policy_compiled pc;
+	struct castle_errors e;
+	char err[256];
+
+	(void)state;
+	castle_errors_init(&e);
+	assert_int_equal(castle_policy_parse("mem", buf, sizeof(buf) - 1, &c, &e), 0);
+	assert_int_equal(castle_policy_compile(&c, &pc, err, sizeof(err)), 0);
+	assert_true(pc.pol.classes[0].ban_for_ns == CASTLE_BAN_FOR_MAX_NS);
+	castle_policy_compiled_free(&pc);
+	castle_policy_free(&c);
+	castle_errors_free(&e);
+
+	castle_errors_init(&e);
+	assert_int_equal(castle_policy_parse("mem", ok, sizeof(ok) - 1, &c, &e), 0);
+	assert_int_equal(castle_policy_compile(&c, &pc, err, sizeof(err)), 0);
+	assert_true(pc.pol.classes[0].ban_for_ns == 36500ull * 86400 * S);
+	castle_policy_compiled_free(&pc);
+	castle_policy_free(&c);
+	castle_errors_free(&e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -220,6 +251,7 @@ int main(void)
 		cmocka_unit_test(compile_contract_example),
 		cmocka_unit_test(compile_classes_nest_sources_and_defaults),
 		cmocka_unit_test(compile_rounds_costs_and_refuses_overflow),
+		cmocka_unit_test(compile_saturates_a_huge_ban),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

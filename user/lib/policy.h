@@ -24,6 +24,15 @@
  * check_depth in policy.c for why a limit at all). */
 #define CASTLE_POLICY_MAX_DEPTH 32
 
+/* The longest ban.for the data path is given (2^62 ns, ~146 years): an
+ * auto-ban expires at its boot-clock creation plus this, which then cannot
+ * wrap. A longer one is held at it. */
+#define CASTLE_BAN_FOR_MAX_NS (1ull << 62)
+
+/* The least byte burst: one full-size Ethernet frame with a VLAN tag. A
+ * byte bucket smaller than a frame never admits that frame. */
+#define CASTLE_MIN_BYTE_BURST 1518
+
 /* bytes with the NUL: names are [a-z0-9_]{1,31}; the same as struct castle_policy's */
 #define CASTLE_CLASS_NAME_MAX CASTLE_CLASS_NAME_LEN
 

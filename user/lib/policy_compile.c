@@ -63,7 +63,10 @@ static int compile_class(const struct castle_class_conf *in, struct castle_class
 	}
 	if (in->ban_after) {
 		out->ban_after = in->ban_after;
-		out->ban_for_ns = in->ban_for_ns;
+		/* Saturate, as --ttl does: created + for must not wrap around to
+		 * a ban that has already expired (213503d parses). */
+		out->ban_for_ns = in->ban_for_ns < CASTLE_BAN_FOR_MAX_NS ? in->ban_for_ns
+									  : CASTLE_BAN_FOR_MAX_NS;
 	}
 	out->proto = in->proto;
 	out->plen4 = in->plen4;

@@ -232,6 +232,17 @@ static void parse_rates(struct pol_ctx *c, struct castle_class_conf *cl, yaml_no
 			pol_err(c, bburst, "byte_burst must be above 0");
 		else if (cl->byte_rate > 0 && (double)cl->byte_burst * 1e9 / cl->byte_rate > 9e18)
 			pol_err(c, bburst, "byte_burst is too large for the byte rate");
+		else if (cl->byte_burst && cl->byte_burst < CASTLE_MIN_BYTE_BURST)
+			pol_err(c, bburst, "byte_burst %lluB is less than one full-size frame (%dB with a "
+				"VLAN tag): a bigger frame would never pass; set %dB or more",
+				(unsigned long long)cl->byte_burst, CASTLE_MIN_BYTE_BURST,
+				CASTLE_MIN_BYTE_BURST);
+	} else if (bytes && cl->byte_rate > 0 && ceil(cl->byte_rate) < CASTLE_MIN_BYTE_BURST) {
+		/* the default burst, one second of the rate */
+		pol_err(c, bytes, "bytes: %s holds less than one full-size frame (%dB with a VLAN "
+			"tag) in its default byte_burst of one second: a bigger frame would never "
+			"pass; set byte_burst: %dB or more", s, CASTLE_MIN_BYTE_BURST,
+			CASTLE_MIN_BYTE_BURST);
 	}
 }
 
