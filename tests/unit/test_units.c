@@ -163,6 +163,11 @@ static void byte_rate_rejects_bad_input(void **state)
 	brate_bad("", "empty");
 	brate_bad("MiB/s", "bad byte rate");
 	brate_bad("1000000TB/s", "too high");
+	/* case matters past kilo: m is milli, not mega */
+	brate_bad("10mB/s", "unknown unit");
+	brate_bad("10miB/s", "unknown unit");
+	brate_bad("10gB/s", "unknown unit");
+	brate_bad("10tB/s", "unknown unit");
 }
 
 static void bytes_parses_sizes(void **state)
@@ -177,6 +182,11 @@ static void bytes_parses_sizes(void **state)
 	assert_int_equal(v, 65536);
 	assert_int_equal(castle_parse_bytes("1MB", &v, err, sizeof(err)), 0);
 	assert_int_equal(v, 1000000);
+	assert_int_equal(castle_parse_bytes("2kB", &v, err, sizeof(err)), 0); /* SI kilo */
+	assert_int_equal(v, 2000);
+	assert_int_equal(castle_parse_bytes("2KB", &v, err, sizeof(err)), 0);
+	assert_int_equal(v, 2000);
+	assert_int_equal(castle_parse_bytes("1mB", &v, err, sizeof(err)), -1);
 	assert_int_equal(castle_parse_bytes("1MB/s", &v, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "bad size"));
 	assert_int_equal(castle_parse_bytes("100000000TB", &v, err, sizeof(err)), -1);

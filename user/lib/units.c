@@ -173,7 +173,9 @@ static double byte_unit(const char *p, size_t *used, int *bits)
 	*bits = 0;
 	if (*q == ' ')
 		q++;
-	pos = *q ? strchr(prefixes, toupper((unsigned char)*q)) : NULL;
+	/* Case matters past kilo: m is milli (10mB/s is not 10MB/s), g, t
+	 * are nothing. k and K are both kilo. */
+	pos = *q ? strchr(prefixes, *q == 'k' ? 'K' : *q) : NULL;
 	if (pos) {
 		int exp = (int)(pos - prefixes) + 1;
 		int base = q[1] == 'i' ? 1024 : 1000;
