@@ -162,6 +162,8 @@ static void cidr_trailing_garbage(void **state)
 	parse_bad("198.18.4.0 ", "blank or line break in");
 	parse_bad(" 198.18.4.0", "blank or line break in");
 	parse_bad("198.18.4.0/24/8", "trailing characters");
+	parse_bad("198.18.4.1:443", "'198.18.4.1:443' looks like an address with a port: give the "
+		  "address alone");
 }
 
 static void cidr_empty(void **state)

@@ -665,6 +665,21 @@ static void policy_byte_burst_below_a_frame(void **state)
 	castle_errors_free(&e);
 }
 
+/* An IP literal is not a server name: SNI never carries one (RFC 6066). */
+static void policy_sni_ip_literal_refused(void **state)
+{
+	static const char buf[] = "version: 1\ntls:\n  ports: [443]\n  sni:\n    allow: [\"192.0.2.1\", "
+				  "\"host.example.com\", \"a.b.123\", \"x1.example\", \"123abc.example\"]\n";
+	struct castle_errors e;
+
+	(void)state;
+	parse_bad(buf, sizeof(buf) - 1, &e);
+	has_diag(&e, "mem:5:13: server name '192.0.2.1' is an IP address, which SNI never carries (RFC 6066)");
+	has_diag(&e, "mem:5:46: server name 'a.b.123' is an IP address, which SNI never carries (RFC 6066)");
+	assert_int_equal(e.nerrors, 2);
+	castle_errors_free(&e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -694,6 +709,7 @@ int main(void)
 		cmocka_unit_test(policy_errors_kept_before_warnings),
 		cmocka_unit_test(errors_keep_the_earliest_and_whole_prefixes),
 		cmocka_unit_test(policy_byte_burst_below_a_frame),
+		cmocka_unit_test(policy_sni_ip_literal_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -112,6 +112,13 @@ static int cidr_parse(const char *s, struct castle_cidr *out, char *err, size_t 
 
 	memset(&c, 0, sizeof(c));
 	c.family = v6 ? 6 : 4;
+	if (v6 && strchr(addr, '.') && strchr(addr, ':') == strrchr(addr, ':') &&
+	    isdigit((unsigned char)addr[0])) {
+		/* 198.18.0.1:80: an address with a port */
+		snprintf(err, errlen, "'%s' looks like an address with a port: give the address "
+			 "alone", addr);
+		return -1;
+	}
 	if (inet_pton(v6 ? AF_INET6 : AF_INET, addr, c.addr) != 1) {
 		snprintf(err, errlen, "'%s' is not a valid %s address", addr, v6 ? "IPv6" : "IPv4");
 		return -1;

@@ -64,7 +64,13 @@ int castle_bpffs_check(const char *pin_dir, char *err, size_t errlen)
 		*slash = '\0';
 	}
 	if (st.f_type != BPF_FS_MAGIC) {
-		snprintf(err, errlen, "bpffs not mounted at %s: mount -t bpf bpf %s", dir, dir);
+		/* Mounting is the fix only where a bpffs belongs: advice to mount
+		 * one over /tmp would hide what is there. */
+		if (!strcmp(dir, "/sys/fs/bpf"))
+			snprintf(err, errlen, "bpffs not mounted at %s: mount -t bpf bpf %s", dir, dir);
+		else
+			snprintf(err, errlen, "%s is not on a bpffs (%s is not one): give a --pin-dir "
+				 "under a bpffs mount, such as /sys/fs/bpf/castle", pin_dir, dir);
 		return -ENOTDIR;
 	}
 	return 0;

@@ -390,6 +390,12 @@ static const char *sni_normalize(const char *s, char out[CASTLE_SNI_MAX])
 	}
 	if (!lab || p[-1] == '-')
 		return "has an empty label or a label ending in '-'";
+	/* No top-level domain is all digits: 192.0.2.1 is an address, which a
+	 * client never sends as a server name (RFC 6066, 3). */
+	for (p = s + len; p > s && isdigit((unsigned char)p[-1]); p--)
+		;
+	if (p == s || p[-1] == '.')
+		return "is an IP address, which SNI never carries (RFC 6066)";
 	memset(out, 0, CASTLE_SNI_MAX);
 	for (size_t i = 0; i < len; i++)
 		out[i] = (char)tolower((unsigned char)s[i]);
