@@ -17,6 +17,7 @@
 
 #include "ctl.h"
 #include "loader.h"
+#include "units.h"
 
 static int state_get(struct ctl *c, struct castle_state *st)
 {
@@ -65,9 +66,11 @@ int ctl_reload(struct ctl *c, const struct ctl_args *a)
 		}
 		if (now.reloads_ok != st.reloads_ok)
 			break;
-		if (waited >= a->timeout_ns) {
-			ctl_errf(c, "castled (pid %u) did not report the reload within %llus",
-				 now.daemon_pid, (unsigned long long)(a->timeout_ns / 1000000000ull));
+		if (a->timeout_ns && waited >= a->timeout_ns) { /* 0: wait as long as it takes */
+			char d[32];
+
+			ctl_errf(c, "castled (pid %u) did not report the reload within %s",
+				 now.daemon_pid, castle_human_duration(a->timeout_ns, d, sizeof(d)));
 			return CTL_FAIL;
 		}
 		nanosleep(&nap, NULL);

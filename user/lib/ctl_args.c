@@ -182,6 +182,12 @@ int ctl_parse_value(const struct ctl_opt *o, const char *s, struct ctl_args *a, 
 				 "that never expires");
 			return -1;
 		}
+		/* expired before 'block list' could show it */
+		if (ns < 1000000000ull && o->offset == offsetof(struct ctl_args, ttl_ns)) {
+			snprintf(err, errlen, "a TTL under 1s ('%s') would end before the entry could "
+				 "be listed: give 1s or more", s);
+			return -1;
+		}
 		*(uint64_t *)p = ns;
 		return 0;
 	}

@@ -132,7 +132,9 @@ static int on_event(void *ctx, void *data, size_t len)
 static int read_events(struct ev_ctx *x, uint64_t timeout_ns)
 {
 	struct sigaction sa = { .sa_handler = on_signal }, old_int, old_term;
-	uint64_t deadline = timeout_ns ? now_ns(CLOCK_MONOTONIC) + timeout_ns : 0;
+	uint64_t t0 = now_ns(CLOCK_MONOTONIC);
+	/* saturated: -t 213503d parses, and must not wrap to "already over" */
+	uint64_t deadline = !timeout_ns ? 0 : timeout_ns > UINT64_MAX - t0 ? UINT64_MAX : t0 + timeout_ns;
 	struct ring_buffer *rb;
 	int ret = 0;
 

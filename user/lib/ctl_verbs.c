@@ -55,7 +55,7 @@ static const struct ctl_opt o_events[] = {
 
 static const struct ctl_opt o_reload[] = {
 	{ "timeout", 't', CTL_T_DURATION, "DUR", ARG(timeout_ns), "10s", 0, 0,
-	  "how long to wait for castled's answer" },
+	  "how long to wait for castled's answer (0: as long as it takes)" },
 	END
 };
 
