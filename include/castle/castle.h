@@ -43,6 +43,7 @@
 #define CASTLE_EVENTS_PER_SEC_DEFAULT 100	  /* sampled drop events per second */
 
 #define CASTLE_PIN_DIR_DEFAULT "/sys/fs/bpf/castle"
+#define CASTLE_STATE_DIR_DEFAULT "/var/lib/castle"
 
 enum castle_verdict {
 	CASTLE_PASS = 0,

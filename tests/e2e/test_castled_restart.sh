@@ -114,4 +114,37 @@ send_udp $MAN $DUT4 9999 4
 wait_metric castle_packets_total 'reason="blocklist"' 4
 t_eq "reboot: restored manual entry enforced" 4 "$(blocklist)"
 t_eq "reboot: nothing from the manual block reached the socket" "$n_man" "$(rx_from "$RX" $MAN)"
+
+# ---- castled down, castlectl changes, reboot before castled runs again -------
+# castlectl saves what it changes while castled is down (castled's state dir
+# by --state-dir), so neither an emergency block nor an unblock is lost or
+# undone by a reboot before castled runs again.
+DOWN=198.18.1.77
+e2e_stop_castled
+t_cmd "castled down: block add --state-dir" ctl --state-dir "$STATE" block add $DOWN --comment "while down"
+grep -q "^block $DOWN 0 while down$" "$STATE/manual.state" && t_ok "castled down: the block is in the state file at once" ||
+	t_fail "castled down: the block is in the state file at once" "$(cat "$STATE/manual.state")"
+t_cmd "castled down: block del --state-dir" ctl --state-dir "$STATE" block del $MAN
+grep -q "^block $MAN " "$STATE/manual.state" && t_fail "castled down: the unblock is in the state file at once" \
+	"$(cat "$STATE/manual.state")" || t_ok "castled down: the unblock is in the state file at once"
+# Without --state-dir and with a pin dir of its own, castlectl does not guess
+# where castled keeps state: it says so, and writes nothing.
+out=$(ctl block add 198.18.1.78 2>&1); rc=$?
+t_eq "castled down, no --state-dir: block add still exits 0" 0 "$rc"
+[[ "$out" == *"castled is not running: the change is enforced, and saved when castled runs again"* ]] &&
+	t_ok "castled down, no --state-dir: says where the change lives" || t_fail "castled down, no --state-dir: says where the change lives" "$out"
+grep -q "198.18.1.78" "$STATE/manual.state" && t_fail "castled down, no --state-dir: state file untouched" ||
+	t_ok "castled down, no --state-dir: state file untouched"
+in_dut ip link set dev "$DUT_IF" xdp off
+rm -rf "$PIN"
+: > "$TMP/castled.log"
+e2e_castled || { t_fail "castled starts after the second reboot"; t_done; }
+t_eq "second reboot: the block made while castled was down is back" 1 \
+	"$(ctl -j block list | $PY -c 'import json,sys; print(sum(1 for e in json.load(sys.stdin)["entries"] if e["cidr"] == "'$DOWN'" and e["comment"] == "while down"))' 2>&1)"
+t_eq "second reboot: the source unblocked while castled was down stays unblocked" 0 \
+	"$(ctl -j block list | $PY -c 'import json,sys; print(sum(1 for e in json.load(sys.stdin)["entries"] if e["cidr"] == "'$MAN'"))' 2>&1)"
+n_man=$(rx_from "$RX" $MAN)
+send_udp $MAN $DUT4 9999 3
+for _ in $(seq 20); do [ "$(rx_from "$RX" $MAN)" -ge $((n_man + 3)) ] && break; sleep 0.1; done
+t_eq "second reboot: the unblocked source gets through" $((n_man + 3)) "$(rx_from "$RX" $MAN)"
 t_done

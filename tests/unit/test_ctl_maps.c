@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -28,6 +29,9 @@
 #include "ctl_maps.h"
 
 static char pin[128];
+/* castled's state dir as castlectl is told it (--state-dir): with no castled
+ * running, castlectl saves its changes there (ctl_persist). */
+static char statedir[] = "/tmp/castle-ut-state-XXXXXX";
 static struct castle_xdp_bpf *skel;
 static struct castle_maps maps;
 
@@ -36,7 +40,7 @@ struct run {
 	char *out, *err;
 };
 
-/* ctl("block", "add", ..., NULL) with --pin-dir prepended. */
+/* ctl("block", "add", ..., NULL) with --pin-dir and --state-dir prepended. */
 static void ctl(struct run *r, ...)
 {
 	char *argv[32];
@@ -47,6 +51,8 @@ static void ctl(struct run *r, ...)
 	argv[argc++] = "castlectl";
 	argv[argc++] = "--pin-dir";
 	argv[argc++] = pin;
+	argv[argc++] = "--state-dir";
+	argv[argc++] = statedir;
 	va_start(ap, r);
 	for (char *a; argc < 31 && (a = va_arg(ap, char *));)
 		argv[argc++] = a;
@@ -97,6 +103,7 @@ static int setup(void **state)
 	char err[256];
 
 	(void)state;
+	assert_non_null(mkdtemp(statedir));
 	ut_skel_open(pin, sizeof(pin), "ctl", &skel, &maps, shrink);
 	if (!skel)
 		return 0;
@@ -123,9 +130,36 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
+	char path[128];
+
 	(void)state;
 	ut_skel_close(pin, &skel, &maps);
+	snprintf(path, sizeof(path), "%s/manual.state", statedir);
+	unlink(path);
+	rmdir(statedir);
 	return 0;
+}
+
+/* The state file has a line starting with start and ending with end. */
+static bool state_file_has(const char *start, const char *end)
+{
+	char path[128], line[512];
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/manual.state", statedir);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		size_t n = strcspn(line, "\n");
+
+		line[n] = 0;
+		found = !strncmp(line, start, strlen(start)) && n >= strlen(end) &&
+			!strcmp(line + n - strlen(end), end);
+	}
+	fclose(f);
+	return found;
 }
 
 static void test_block_add_list_del(void **state)
@@ -147,6 +181,8 @@ static void test_block_add_list_del(void **state)
 	assert_true(v.expires_ns > castle_now_boot_ns() + 590ull * 1000000000ull);
 	assert_int_equal(castle_note_get(&maps, &c, CASTLE_NOTE_BLOCK, note, sizeof(note)), 0);
 	assert_string_equal(note, "flood \"A\"");
+	/* no castled: saved to the state file at once, with its comment */
+	assert_true(state_file_has("block 198.18.5.0/24 ", "flood \"A\""));
 
 	ctl(&r, "block", "list", NULL);
 	EXPECT(&r, 0, NULL);
@@ -174,6 +210,7 @@ static void test_block_add_list_del(void **state)
 	done(&r);
 	assert_int_equal(castle_block_lookup(&maps, &c, false, &v), -ENOENT);
 	assert_int_equal(castle_note_get(&maps, &c, CASTLE_NOTE_BLOCK, note, sizeof(note)), -ENOENT);
+	assert_false(state_file_has("block 198.18.5.0/24 ", "")); /* the unblock saved too */
 }
 
 static void test_full_map_rolls_back(void **state)

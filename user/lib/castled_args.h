@@ -13,7 +13,7 @@
 #include "loader.h"
 
 #define CASTLED_DEFAULT_METRICS "127.0.0.1:9753"
-#define CASTLED_DEFAULT_STATE_DIR "/var/lib/castle"
+#define CASTLED_DEFAULT_STATE_DIR CASTLE_STATE_DIR_DEFAULT
 
 struct castled_opts {
 	char abs[3][PATH_MAX];		/* policy, pin_dir, state_dir made absolute */

@@ -43,6 +43,7 @@ struct ctl_args {
 struct ctl {
 	FILE *out, *err;
 	const char *pin_dir;
+	const char *state_dir;		/* --state-dir, else NULL (see ctl_persist) */
 	bool json;
 	struct castle_maps maps;
 	bool maps_open;

@@ -104,13 +104,16 @@ static void verb_help(FILE *f, const struct ctl_verb *v)
 
 static void main_help(FILE *f)
 {
-	fputs("Usage: castlectl [--pin-dir DIR] [-j|--json] VERB [ARGS...]\n\n"
+	fputs("Usage: castlectl [--pin-dir DIR] [--state-dir DIR] [-j|--json] VERB [ARGS...]\n\n"
 	      "Read and change castle's gate at run time. castlectl works on the pinned maps\n"
 	      "directly, so it works while castled is down.\n\nVerbs:\n", f);
 	for (const struct ctl_verb *v = ctl_verbs; v->name; v++)
 		fprintf(f, "  %-12s %s\n", v->name, v->summary);
 	fputs("\nGlobal options (before the verb):\n"
 	      "  --pin-dir DIR  castle's pin directory (default " CASTLE_PIN_DIR_DEFAULT ")\n"
+	      "  --state-dir DIR  castled's state directory, where block/allow changes are\n"
+	      "                 saved while castled is down (default " CASTLE_STATE_DIR_DEFAULT "\n"
+	      "                 when it holds a state file and --pin-dir is the default)\n"
 	      "  -j, --json     JSON output on every reading verb (docs/JSON.md)\n"
 	      "  -h, --help     this text; 'castlectl VERB --help' for a verb\n"
 	      "  -V, --version  print the version\n\n"
@@ -404,13 +407,21 @@ int castle_ctl_main(int argc, char **argv, FILE *out, FILE *err)
 			if (i + 1 >= argc)
 				return usage(&c, NULL, "option '%s' needs a value", s);
 			c.pin_dir = argv[++i];
+		} else if (!strncmp(s, "--state-dir=", 12)) {
+			c.state_dir = s + 12;
+		} else if (!strcmp(s, "--state-dir")) {
+			if (i + 1 >= argc)
+				return usage(&c, NULL, "option '%s' needs a value", s);
+			c.state_dir = argv[++i];
 		} else {
 			return usage(&c, NULL, "unknown option '%s' (global options before the verb: "
-				     "--pin-dir DIR, -j)", s);
+				     "--pin-dir DIR, --state-dir DIR, -j)", s);
 		}
 	}
 	if (!*c.pin_dir)
 		return usage(&c, NULL, "%s", "--pin-dir: empty directory name");
+	if (c.state_dir && !*c.state_dir)
+		return usage(&c, NULL, "%s", "--state-dir: empty directory name");
 	if (i >= argc)
 		return usage(&c, NULL, "%s", "missing verb");
 	if (i + 1 < argc && (!strcmp(argv[i + 1], "-h") || !strcmp(argv[i + 1], "--help")) &&

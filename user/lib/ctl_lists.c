@@ -7,9 +7,12 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ctl.h"
 #include "ctl_maps.h"
+#include "loader.h"
+#include "persist.h"
 #include "out.h"
 #include "units.h"
 
@@ -28,6 +31,45 @@ static void report_full(struct ctl *c, int fd, bool allow, const char *cidr)
 			 cap, cidr);
 	else
 		ctl_errf(c, "%s full; %s not added", list_name(allow), cidr);
+}
+
+/*
+ * A change made while castled is down is saved to the state file here, so
+ * it survives a reboot before castled runs again (castled saves every second
+ * while it runs, and castlectl leaves that to it). The file is castled's
+ * STATE_DIR/manual.state: --state-dir names it; without it, the default
+ * directory is used only with the default pin dir and a state file castled
+ * already wrote there (castlectl never makes one where castled has none, nor
+ * writes one instance's entries into another's file). Otherwise it says
+ * where the change lives until castled saves it. The change itself stands
+ * either way: a failed save is a warning.
+ */
+static void ctl_persist(struct ctl *c)
+{
+	struct castle_state st;
+	struct castle_persist p;
+	const char *dir = c->state_dir;
+	char path[4200], err[512];
+	int ret;
+
+	if (!castle_state_read(c->maps.state, &st) && st.daemon_pid &&
+	    castle_daemon_alive((pid_t)st.daemon_pid))
+		return;
+	if (!dir) {
+		snprintf(path, sizeof(path), "%s/%s", CASTLE_STATE_DIR_DEFAULT, CASTLE_STATE_FILE);
+		if (!strcmp(c->pin_dir, CASTLE_PIN_DIR_DEFAULT) && !access(path, F_OK)) {
+			dir = CASTLE_STATE_DIR_DEFAULT;
+		} else {
+			fprintf(c->err, "castlectl: note: castled is not running: the change is enforced, "
+				"and saved when castled runs again (give --state-dir, castled's, to save "
+				"it now)\n");
+			return;
+		}
+	}
+	if (castle_persist_init(&p, dir, err, sizeof(err)) ||
+	    (ret = castle_persist_sync(&p, &c->maps, false, NULL, NULL, err, sizeof(err))) < 0)
+		fprintf(c->err, "castlectl: warning: castled is not running and the change could not "
+			"be saved: %s (it is enforced; castled saves it when it runs again)\n", err);
 }
 
 /*
@@ -94,6 +136,7 @@ static int add_entry(struct ctl *c, const struct ctl_args *a, bool allow)
 			fprintf(c->err, "castlectl: warning: %s is also allowlisted, and allow beats "
 				"block: the block has no effect until the allow entry is removed\n", cs);
 	}
+	ctl_persist(c);
 	return CTL_OK;
 }
 
@@ -130,6 +173,7 @@ static int del_entry(struct ctl *c, const struct ctl_args *a, bool allow)
 	else
 		fprintf(c->err, "castlectl: note: removed the manual entry; %s is also in the policy "
 			"file and stays %sed\n", cs, allow ? "allow" : "block");
+	ctl_persist(c);
 	return CTL_OK;
 }
 
