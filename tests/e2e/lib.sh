@@ -64,7 +64,7 @@ e2e_cleanup() {
 	ip netns del "$NS_SRC" 2>/dev/null
 	ip netns del "$NS_DUT" 2>/dev/null
 	rm -rf "$PIN" 2>/dev/null
-	rm -rf "$TMP"
+	[ -n "$E2E_KEEP" ] && cp -r "$TMP" "$E2E_KEEP" 2>/dev/null; rm -rf "$TMP"
 }
 trap e2e_cleanup EXIT
 trap 'exit 130' INT TERM

@@ -77,8 +77,11 @@ start_bg() {
 }
 start_bg "$METRICS_PORT" a; PA=$!
 start_bg "$((METRICS_PORT + 1))" b; PB=$!
+# One read per turn: two reads could see "" (not pinned yet) then 0 (pinned,
+# pid not written yet) and stop the wait before the winner recorded itself.
 for i in $(seq 100); do
-	[ "$(state_pid)" != 0 ] && [ -n "$(state_pid)" ] && break
+	p=$(state_pid)
+	[ -n "$p" ] && [ "$p" != 0 ] && break
 	sleep 0.1
 done
 sleep 1
