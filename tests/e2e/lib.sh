@@ -11,6 +11,9 @@
 #   e2e_castled             # castled -i $DUT_IF -p $POLICY in the dut netns
 #   t_ok "name" / t_fail "name" "why" / t_eq "name" want got / t_cmd "name" cmd...
 #   t_done                  # prints the plan and exits non-zero on failure
+#
+# E2E_KEEP=DIR keeps a copy of the test's scratch directory (castled's logs,
+# the policy, the state dir) in DIR when it ends.
 
 set -u
 E2E_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -64,7 +67,7 @@ e2e_cleanup() {
 	ip netns del "$NS_SRC" 2>/dev/null
 	ip netns del "$NS_DUT" 2>/dev/null
 	rm -rf "$PIN" 2>/dev/null
-	[ -n "$E2E_KEEP" ] && cp -r "$TMP" "$E2E_KEEP" 2>/dev/null; rm -rf "$TMP"
+	[ -n "${E2E_KEEP:-}" ] && cp -r "$TMP" "$E2E_KEEP" 2>/dev/null; rm -rf "$TMP"
 }
 trap e2e_cleanup EXIT
 trap 'exit 130' INT TERM

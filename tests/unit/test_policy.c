@@ -674,8 +674,8 @@ static void policy_sni_ip_literal_refused(void **state)
 
 	(void)state;
 	parse_bad(buf, sizeof(buf) - 1, &e);
-	has_diag(&e, "mem:5:13: server name '192.0.2.1' is an IP address, which SNI never carries (RFC 6066)");
-	has_diag(&e, "mem:5:46: server name 'a.b.123' is an IP address, which SNI never carries (RFC 6066)");
+	has_diag(&e, "mem:5:13: server name '192.0.2.1' ends in an all-digit label (an IP address? SNI never carries one, RFC 6066)");
+	has_diag(&e, "mem:5:46: server name 'a.b.123' ends in an all-digit label (an IP address? SNI never carries one, RFC 6066)");
 	assert_int_equal(e.nerrors, 2);
 	castle_errors_free(&e);
 }

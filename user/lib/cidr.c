@@ -135,7 +135,7 @@ static int cidr_parse(const char *s, struct castle_cidr *out, char *err, size_t 
 			snprintf(err, errlen, "bad prefix length '/%s' in '%s'", p, s);
 			return -1;
 		}
-		if (p[0] == '0' && p[1]) { /* as the address refuses 010.1.2.3 */
+		if (p[0] == '0' && isdigit((unsigned char)p[1])) { /* as the address refuses 010.1.2.3 */
 			snprintf(err, errlen, "bad prefix length '/%s' in '%s': no leading zeros", p, s);
 			return -1;
 		}

@@ -66,6 +66,13 @@ int ctl_reload(struct ctl *c, const struct ctl_args *a)
 		}
 		if (now.reloads_ok != st.reloads_ok)
 			break;
+		/* Without a timeout, nothing else would end the wait if castled
+		 * died before it answered. */
+		if (!castle_daemon_alive((pid_t)st.daemon_pid)) {
+			ctl_errf(c, "castled (pid %u) exited before it reported the reload: see its log",
+				 st.daemon_pid);
+			return CTL_FAIL;
+		}
 		if (a->timeout_ns && waited >= a->timeout_ns) { /* 0: wait as long as it takes */
 			char d[32];
 

@@ -110,13 +110,13 @@ static void main_help(FILE *f)
 	for (const struct ctl_verb *v = ctl_verbs; v->name; v++)
 		fprintf(f, "  %-12s %s\n", v->name, v->summary);
 	fputs("\nGlobal options (before the verb):\n"
-	      "  --pin-dir DIR  castle's pin directory (default " CASTLE_PIN_DIR_DEFAULT ")\n"
-	      "  --state-dir DIR  castled's state directory, where block/allow changes are\n"
-	      "                 saved while castled is down (default " CASTLE_STATE_DIR_DEFAULT "\n"
-	      "                 when it holds a state file and --pin-dir is the default)\n"
-	      "  -j, --json     JSON output on every reading verb (docs/JSON.md)\n"
-	      "  -h, --help     this text; 'castlectl VERB --help' for a verb\n"
-	      "  -V, --version  print the version\n\n"
+	      "  --pin-dir DIR    castle's pin directory (default " CASTLE_PIN_DIR_DEFAULT ")\n"
+	      "  --state-dir DIR  castled's state directory: block/allow changes made while\n"
+	      "                   castled is down are saved there (default " CASTLE_STATE_DIR_DEFAULT ",\n"
+	      "                   if castled wrote a state file there and --pin-dir is the default)\n"
+	      "  -j, --json       JSON output on every reading verb (docs/JSON.md)\n"
+	      "  -h, --help       this text; 'castlectl VERB --help' for a verb\n"
+	      "  -V, --version    print the version\n\n"
 	      "Exit status: 0 done, 1 failed (stderr says why), 2 usage error.\n", f);
 }
 

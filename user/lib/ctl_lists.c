@@ -294,14 +294,15 @@ static void print_table(struct ctl *c, const struct rows *r, bool allow, uint64_
 	out_table_init(&t, allow ? acols : bcols, allow ? 4 : 6);
 	for (size_t i = 0; i < r->n; i++) {
 		const struct castle_entry *e = &r->v[i].e;
-		char cs[CASTLE_CIDR_STRLEN], ttl[32], hits[32], last[40], cls[40], note[96];
+		char cs[CASTLE_CIDR_STRLEN], ttl[32], hits[32], last[40], cls[40];
+		char note[4 * CASTLE_NOTE_MAX + 1];
 		const char *origin = e->origin < CASTLE_ORIGIN_MAX ? castle_origin_names[e->origin]
 								   : "unknown";
 
 		castle_cidr_str(&e->cidr, cs, sizeof(cs));
 		castle_human_count(e->hits, hits, sizeof(hits));
-		if (r->v[i].has_note)
-			snprintf(note, sizeof(note), "%s", r->v[i].note);
+		if (r->v[i].has_note) /* escaped: an older castlectl let controls in */
+			castle_text_escape(r->v[i].note, note, sizeof(note));
 		else if (e->origin == CASTLE_ORIGIN_AUTO)
 			snprintf(note, sizeof(note), "auto-ban by class %s",
 				 ctl_class_name(c, e->class_slot, cls, sizeof(cls)));

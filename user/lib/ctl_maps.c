@@ -138,7 +138,7 @@ int castle_map_usage(int fd, uint32_t *entries, uint32_t *capacity)
 	return 0;
 }
 
-int castle_rl_walk(int fd, castle_rl_cb cb, void *arg)
+static int rl_walk(int fd, castle_rl_cb cb, void *arg)
 {
 	enum { CHUNK = 4096 };
 	struct castle_rl_key *keys = calloc(CHUNK, sizeof(*keys));
@@ -178,10 +178,16 @@ out:
 	return ret;
 }
 
-/* Both tiers: the LRU of new sources and the steady sources (castle.h). */
+/* One tier: the LRU of new sources, or the steady sources (castle.h). */
+int castle_rl_foreach_tier(const struct castle_maps *m, bool steady, castle_rl_cb cb, void *arg)
+{
+	return steady ? rl_walk(m->rl_steady, cb, arg) : rl_walk(m->rl_state, cb, arg);
+}
+
+/* Both tiers. */
 int castle_rl_foreach(const struct castle_maps *m, castle_rl_cb cb, void *arg)
 {
-	int ret = castle_rl_walk(m->rl_state, cb, arg);
+	int ret = castle_rl_foreach_tier(m, false, cb, arg);
 
-	return ret ? ret : castle_rl_walk(m->rl_steady, cb, arg);
+	return ret ? ret : castle_rl_foreach_tier(m, true, cb, arg);
 }

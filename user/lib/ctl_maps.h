@@ -44,7 +44,7 @@ int castle_map_usage(int fd, uint32_t *entries, uint32_t *capacity);
 typedef int (*castle_rl_cb)(const struct castle_rl_key *k, const struct castle_rl_val *v,
 			    void *arg);
 int castle_rl_foreach(const struct castle_maps *m, castle_rl_cb cb, void *arg);
-/* The same over one of the two tables (its fd). */
-int castle_rl_walk(int fd, castle_rl_cb cb, void *arg);
+/* The same over one tier: rl_state (steady false) or rl_steady. */
+int castle_rl_foreach_tier(const struct castle_maps *m, bool steady, castle_rl_cb cb, void *arg);
 
 #endif /* CASTLE_CTL_MAPS_H */

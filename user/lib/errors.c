@@ -19,6 +19,7 @@ void castle_errors_clear(struct castle_errors *e)
 	for (size_t i = 0; i < e->n; i++)
 		free(e->v[i].msg);
 	e->n = 0;
+	e->worst_known = false;
 	e->nerrors = 0;
 	e->nwarnings = 0;
 }
@@ -32,28 +33,36 @@ void castle_errors_free(struct castle_errors *e)
 
 static bool diag_before(const struct castle_diag *a, const struct castle_diag *b);
 
+/* Whether a ranks worse than b for keeping: a warning below an error, then
+ * the later in the file. */
+static bool diag_worse(const struct castle_diag *a, const struct castle_diag *b)
+{
+	return a->sev > b->sev || (a->sev == b->sev && diag_before(b, a));
+}
+
 /* The kept diagnostic a new one at (line, col) of severity sev replaces once
  * CASTLE_ERRORS_KEEP are kept, or -1 to drop the new one: errors before
- * warnings, then the earliest in the file. */
-static long errors_victim(const struct castle_errors *e, enum castle_severity sev,
-			  unsigned int line, unsigned int col)
+ * warnings, then the earliest in the file. The worst kept one is remembered
+ * (e->worst) and found again only after a replacement, so diagnostics that
+ * come in file order, the usual case, are dropped at once. */
+static long errors_victim(struct castle_errors *e, enum castle_severity sev, unsigned int line,
+			  unsigned int col)
 {
 	const struct castle_diag nd = { .sev = sev, .line = line, .col = col };
-	long v = -1;
 
-	for (size_t i = 0; i < e->n; i++) {
-		const struct castle_diag *d = &e->v[i];
-
-		/* the worst kept: a warning over an error, then the latest */
-		if (v < 0 || (d->sev > e->v[v].sev) ||
-		    (d->sev == e->v[v].sev && diag_before(&e->v[v], d)))
-			v = (long)i;
-	}
-	if (v < 0)
+	if (!e->n)
 		return -1;
-	if (sev < e->v[v].sev || (sev == e->v[v].sev && diag_before(&nd, &e->v[v])))
-		return v;
-	return -1;
+	if (!e->worst_known) {
+		e->worst = 0;
+		for (size_t i = 1; i < e->n; i++)
+			if (diag_worse(&e->v[i], &e->v[e->worst]))
+				e->worst = i;
+		e->worst_known = true;
+	}
+	if (!diag_worse(&e->v[e->worst], &nd))
+		return -1;
+	e->worst_known = false; /* it is being replaced */
+	return (long)e->worst;
 }
 
 void castle_errors_add(struct castle_errors *e, enum castle_severity sev, const char *file,
@@ -134,6 +143,7 @@ static bool diag_before(const struct castle_diag *a, const struct castle_diag *b
 
 void castle_errors_sort(struct castle_errors *e)
 {
+	e->worst_known = false; /* its index moves */
 	/* insertion sort: stable, and at most CASTLE_ERRORS_KEEP entries */
 	for (size_t i = 1; i < e->n; i++) {
 		struct castle_diag d = e->v[i];

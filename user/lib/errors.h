@@ -6,6 +6,7 @@
 #ifndef CASTLE_ERRORS_H
 #define CASTLE_ERRORS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -31,6 +32,8 @@ struct castle_diag {
 struct castle_errors {
 	struct castle_diag *v;
 	size_t n, cap;
+	size_t worst;		/* once full: the kept one a better diagnostic replaces */
+	bool worst_known;	/* worst is up to date */
 	size_t nerrors;		/* errors seen (kept or not) */
 	size_t nwarnings;	/* warnings seen (kept or not) */
 };

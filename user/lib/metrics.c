@@ -257,15 +257,21 @@ static void rl_counts(const struct castle_maps *m, struct rl_count *out)
 		pthread_mutex_unlock(&lock);
 		return;
 	}
-	memset(&last, 0, sizeof(last));
-	castle_rl_walk(m->rl_state, count_rl, &last);
-	uint64_t before = last.total;
-	castle_rl_walk(m->rl_steady, count_rl, &last);
-	last.steady = last.total - before;
-	taken_ns = mono_ns();
-	took_ns = taken_ns - t0;
-	of_id = info.id;
-	*out = last;
+	struct rl_count now = { 0 };
+	int err = castle_rl_foreach_tier(m, false, count_rl, &now);
+	uint64_t before = now.total;
+
+	if (!err)
+		err = castle_rl_foreach_tier(m, true, count_rl, &now);
+	now.steady = now.total - before;
+	*out = now;
+	if (!err) {
+		/* a walk cut short is served once, never kept */
+		last = now;
+		taken_ns = mono_ns();
+		took_ns = taken_ns - t0;
+		of_id = info.id;
+	}
 	pthread_mutex_unlock(&lock);
 }
 

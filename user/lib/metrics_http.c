@@ -205,10 +205,11 @@ int castle_metrics_start(struct castle_metrics **out, const char *addr_port,
 	mx->src = src;
 	pthread_mutex_init(&mx->lock, NULL);
 	/* Idle connections close after 10 s; one client address holds at most
-	 * CASTLE_METRICS_PER_IP_CONNS of them and all together at most
-	 * CASTLE_METRICS_CONNS (a new one past that is closed at accept), so
-	 * a client that opens hundreds and trickles bytes into them cannot
-	 * keep another address's scrapes and /healthz out. */
+	 * CASTLE_METRICS_PER_IP_CONNS of them (the next is closed at accept)
+	 * and all together at most CASTLE_METRICS_CONNS (past that, new ones
+	 * wait in the listen backlog), so one address that opens hundreds and
+	 * trickles bytes into them cannot keep another's scrapes and /healthz
+	 * out. */
 	mx->d = MHD_start_daemon(flags, 0, NULL, NULL, handle, mx, MHD_OPTION_LISTEN_SOCKET, mx->fd,
 				 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)10,
 				 MHD_OPTION_CONNECTION_LIMIT, (unsigned int)CASTLE_METRICS_CONNS,

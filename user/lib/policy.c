@@ -458,8 +458,11 @@ static void yaml_problem(struct pol_ctx *c, const yaml_parser_t *p, const char *
 		unsigned int line, col;
 
 		offset_position(buf, len, p->problem_offset, &line, &col);
-		pol_err_at(c, CASTLE_SEV_ERROR, line, col, "YAML: %s (byte 0x%02x)", problem,
-			   p->problem_value < 0 ? 0u : (unsigned int)p->problem_value & 0xffu);
+		if (p->problem_offset < len)
+			pol_err_at(c, CASTLE_SEV_ERROR, line, col, "YAML: %s (byte 0x%02x there)",
+				   problem, (unsigned char)buf[p->problem_offset]);
+		else
+			pol_err_at(c, CASTLE_SEV_ERROR, line, col, "YAML: %s (at the end)", problem);
 	} else if (p->context) {
 		pol_err_at(c, CASTLE_SEV_ERROR, (unsigned int)p->problem_mark.line + 1,
 			   (unsigned int)p->problem_mark.column + 1, "YAML: %s %s (line %zu)",

@@ -395,7 +395,7 @@ static const char *sni_normalize(const char *s, char out[CASTLE_SNI_MAX])
 	for (p = s + len; p > s && isdigit((unsigned char)p[-1]); p--)
 		;
 	if (p == s || p[-1] == '.')
-		return "is an IP address, which SNI never carries (RFC 6066)";
+		return "ends in an all-digit label (an IP address? SNI never carries one, RFC 6066)";
 	memset(out, 0, CASTLE_SNI_MAX);
 	for (size_t i = 0; i < len; i++)
 		out[i] = (char)tolower((unsigned char)s[i]);
