@@ -191,8 +191,10 @@ static int write_atomic(const struct castle_persist *p, const struct buf *b, cha
 	int fd, dfd, ret = 0;
 	size_t off = 0;
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp", p->path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	/* A temporary file of its own (mkstemp: 0600): castlectl may save while
+	 * a castled starts, and two writers must never share one. */
+	snprintf(tmp, sizeof(tmp), "%s.XXXXXX", p->path);
+	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0) {
 		snprintf(err, errlen, "write %s: %s", tmp, strerror(errno));
 		return -errno;
