@@ -196,7 +196,9 @@ static int write_atomic(const struct castle_persist *p, const struct buf *b, cha
 	snprintf(tmp, sizeof(tmp), "%s.XXXXXX", p->path);
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0) {
-		snprintf(err, errlen, "write %s: %s", tmp, strerror(errno));
+		/* the file's name, not the random one: castled logs a failure
+		 * again only when its message changes */
+		snprintf(err, errlen, "write %s: %s", p->path, strerror(errno));
 		return -errno;
 	}
 	while (off < b->n) {

@@ -20,6 +20,7 @@ static void die(const char *what, int err)
 }
 
 uint32_t ftc_test_linear;
+uint32_t ftc_mark_window_s;
 
 int ftc_open(struct ftc *f, uint32_t pending_entries, uint32_t conns_entries)
 {
@@ -38,6 +39,8 @@ int ftc_open(struct ftc *f, uint32_t pending_entries, uint32_t conns_entries)
 	bpf_map__set_max_entries(f->tc->maps.tls_conns, conns_entries ? conns_entries : 1024);
 	bpf_map__set_max_entries(f->tc->maps.rl_state, 1024);
 	f->tc->rodata->castle_tc_test_linear = ftc_test_linear;
+	if (ftc_mark_window_s)
+		f->tc->rodata->tls_mark_window_s = ftc_mark_window_s;
 	err = castle_tc_bpf__load(f->tc);
 	if (err)
 		die("load castle_tc", err);

@@ -39,6 +39,11 @@ struct ftc {
  * are read with bpf_skb_load_bytes, as when a driver left them in the frags;
  * test-run skbs are all linear. 1: every header by the helper. */
 extern uint32_t ftc_test_linear;
+/* When not 0, ftc_open sets the SYN-mark window (tls_mark_window_s, seconds)
+ * to this: a test that runs one packet through several gates keeps every
+ * time window open for the whole run, so the gates' clocks (microseconds
+ * apart) never straddle its end. */
+extern uint32_t ftc_mark_window_s;
 
 /* Table sizes: 0 = small test defaults. */
 int ftc_open(struct ftc *f, uint32_t pending_entries, uint32_t conns_entries);
