@@ -50,7 +50,6 @@ static void ctl_persist(struct ctl *c)
 	struct castle_persist p;
 	const char *dir = c->state_dir;
 	char path[4200], err[512];
-	int ret;
 
 	if (!castle_state_read(c->maps.state, &st) && st.daemon_pid &&
 	    castle_daemon_alive((pid_t)st.daemon_pid))
@@ -67,7 +66,7 @@ static void ctl_persist(struct ctl *c)
 		}
 	}
 	if (castle_persist_init(&p, dir, err, sizeof(err)) ||
-	    (ret = castle_persist_sync(&p, &c->maps, false, NULL, NULL, err, sizeof(err))) < 0)
+	    castle_persist_sync(&p, &c->maps, false, NULL, NULL, err, sizeof(err)) < 0)
 		fprintf(c->err, "castlectl: warning: castled is not running and the change could not "
 			"be saved: %s (it is enforced; castled saves it when it runs again)\n", err);
 }
