@@ -381,6 +381,27 @@ static int parse_verb(struct ctl *c, const struct ctl_verb *v, int argc, char **
 	return CTL_OK;
 }
 
+/* argv[*i] as global option `name` with a value ("--pin-dir DIR" or
+ * "--pin-dir=DIR") into *out: 1, 0 when it is another option, -1 when the
+ * value is missing. */
+static int global_dir(int argc, char **argv, int *i, const char *name, const char **out)
+{
+	size_t n = strlen(name);
+
+	if (strncmp(argv[*i], name, n))
+		return 0;
+	if (argv[*i][n] == '=') {
+		*out = argv[*i] + n + 1;
+		return 1;
+	}
+	if (argv[*i][n])
+		return 0;
+	if (*i + 1 >= argc)
+		return -1;
+	*out = argv[++*i];
+	return 1;
+}
+
 int castle_ctl_main(int argc, char **argv, FILE *out, FILE *err)
 {
 	struct ctl c = { .out = out, .err = err, .pin_dir = CASTLE_PIN_DIR_DEFAULT };
@@ -401,18 +422,10 @@ int castle_ctl_main(int argc, char **argv, FILE *out, FILE *err)
 		} else if (!strcmp(s, "-V") || !strcmp(s, "--version")) {
 			fprintf(out, "castlectl %s\n", CASTLE_VERSION);
 			return CTL_OK;
-		} else if (!strncmp(s, "--pin-dir=", 10)) {
-			c.pin_dir = s + 10;
-		} else if (!strcmp(s, "--pin-dir")) {
-			if (i + 1 >= argc)
+		} else if ((ret = global_dir(argc, argv, &i, "--pin-dir", &c.pin_dir)) ||
+			   (ret = global_dir(argc, argv, &i, "--state-dir", &c.state_dir))) {
+			if (ret < 0)
 				return usage(&c, NULL, "option '%s' needs a value", s);
-			c.pin_dir = argv[++i];
-		} else if (!strncmp(s, "--state-dir=", 12)) {
-			c.state_dir = s + 12;
-		} else if (!strcmp(s, "--state-dir")) {
-			if (i + 1 >= argc)
-				return usage(&c, NULL, "option '%s' needs a value", s);
-			c.state_dir = argv[++i];
 		} else {
 			return usage(&c, NULL, "unknown option '%s' (global options before the verb: "
 				     "--pin-dir DIR, --state-dir DIR, -j)", s);

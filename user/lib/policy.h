@@ -21,7 +21,7 @@
 #include "errors.h"
 
 /* How deep mappings and lists may nest (a policy needs about 5 levels; see
- * check_depth in policy.c for why a limit at all). */
+ * check_depth in policy.c for why a limit at all, and when it is checked). */
 #define CASTLE_POLICY_MAX_DEPTH 32
 
 /* The longest ban.for the data path is given (2^62 ns, ~146 years): an
