@@ -468,6 +468,16 @@ static void has_diag(const struct castle_errors *e, const char *want)
 	fail_msg("no diagnostic '%s'", want);
 }
 
+/* buf (a string) fails to parse, with the diagnostic want among others. */
+static void refused_with(const char *buf, const char *want)
+{
+	struct castle_errors e;
+
+	parse_bad(buf, strlen(buf), &e);
+	has_diag(&e, want);
+	castle_errors_free(&e);
+}
+
 /* "[[[[...]]]]" 100,000 deep is refused at its 33rd level, at once (libyaml
  * alone took 26 s over 80,000 levels: a reload would stall castled). */
 static void policy_deep_nesting_refused_at_once(void **state)
@@ -513,10 +523,8 @@ static void policy_quoted_input_is_escaped(void **state)
 	struct castle_errors e;
 
 	(void)state;
-	parse_bad(val, sizeof(val) - 1, &e);
-	has_diag(&e, "mem:2:7: mode must be enforce or dry-run, not 'x\\ncastled: policy "
+	refused_with(val, "mem:2:7: mode must be enforce or dry-run, not 'x\\ncastled: policy "
 		     "ok\\x1b[31m\\u202e'");
-	castle_errors_free(&e);
 	parse_bad(key, sizeof(key) - 1, &e);
 	assert_int_equal(e.n, 1);
 	assert_null(strchr(e.v[0].msg, '\n'));
@@ -528,37 +536,24 @@ static void policy_quoted_input_is_escaped(void **state)
 /* A key with a NUL in it is not the key before the NUL. */
 static void policy_key_with_nul_is_refused(void **state)
 {
-	static const char buf[] = "version: 1\n\"mode\\0junk\": dry-run\n";
-	struct castle_errors e;
-
 	(void)state;
-	parse_bad(buf, sizeof(buf) - 1, &e);
-	has_diag(&e, "mem:2:1: a key of the policy contains a NUL byte");
-	castle_errors_free(&e);
+	refused_with("version: 1\n\"mode\\0junk\": dry-run\n",
+		     "mem:2:1: a key of the policy contains a NUL byte");
 }
 
 /* A duplicate key names the line of the first key, not of its value. */
 static void policy_duplicate_key_names_the_first_key_line(void **state)
 {
-	static const char buf[] = "version: 1\nallow:\n  - 198.18.0.1\nblock: []\nallow:\n  - 198.18.0.2\n";
-	struct castle_errors e;
-
 	(void)state;
-	parse_bad(buf, sizeof(buf) - 1, &e);
-	has_diag(&e, "mem:5:1: duplicate key 'allow' in the policy (first at line 2)");
-	castle_errors_free(&e);
+	refused_with("version: 1\nallow:\n  - 198.18.0.1\nblock: []\nallow:\n  - 198.18.0.2\n",
+		     "mem:5:1: duplicate key 'allow' in the policy (first at line 2)");
 }
 
 /* An empty section says so. */
 static void policy_empty_section(void **state)
 {
-	static const char buf[] = "version: 1\ntls:\n";
-	struct castle_errors e;
-
 	(void)state;
-	parse_bad(buf, sizeof(buf) - 1, &e);
-	has_diag(&e, "mem:2:5: tls is empty: it must be a mapping (key: value)");
-	castle_errors_free(&e);
+	refused_with("version: 1\ntls:\n", "mem:2:5: tls is empty: it must be a mapping (key: value)");
 }
 
 /* An encoding error is reported where it is, not at 1:1. */
@@ -647,15 +642,11 @@ static void policy_byte_burst_below_a_frame(void **state)
 	struct castle_errors e;
 
 	(void)state;
-	parse_bad(small_rate, sizeof(small_rate) - 1, &e);
-	has_diag(&e, "mem:5:12: bytes: 1KB/s holds less than one full-size frame (1518B with a "
-		     "VLAN tag) in its default byte_burst of one second: a bigger frame would never "
-		     "pass; set byte_burst: 1518B or more");
-	castle_errors_free(&e);
-	parse_bad(small_burst, sizeof(small_burst) - 1, &e);
-	has_diag(&e, "mem:6:17: byte_burst 1517B is less than one full-size frame (1518B with a "
-		     "VLAN tag): a bigger frame would never pass; set 1518B or more");
-	castle_errors_free(&e);
+	refused_with(small_rate, "mem:5:12: bytes: 1KB/s holds less than one full-size frame (1518B "
+		     "with a VLAN tag) in its default byte_burst of one second: a bigger frame would "
+		     "never pass; set byte_burst: 1518B or more");
+	refused_with(small_burst, "mem:6:17: byte_burst 1517B is less than one full-size frame "
+		     "(1518B with a VLAN tag): a bigger frame would never pass; set 1518B or more");
 	castle_errors_init(&e);
 	if (castle_policy_parse("mem", ok, sizeof(ok) - 1, &c, &e)) {
 		dump(&e);
