@@ -306,8 +306,19 @@ static __always_inline int quic_known_version(__u32 v)
 	return v == 0x00000001 || v == 0x6b3343cf || (v >= 0xff00001d && v <= 0xff000022);
 }
 
-/* A datagram that can be QUIC: a long header of a known version, or a short
- * header (fixed bit set) long enough for a packet number and an AEAD tag. */
+/* The least UDP payload that may open a QUIC connection (RFC 9000, 14.1). */
+#define CASTLE_QUIC_MIN_INITIAL 1200
+
+/* A datagram that can be QUIC:
+ * - a long header of a known version;
+ * - a long header of any other version (a later QUIC, or a reserved
+ *   0x?a?a?a?a version a client sends to force version negotiation) in a
+ *   datagram big enough to open a connection: the server answers it with a
+ *   Version Negotiation packet (RFC 8999, 6; RFC 9000, 6.1), and RFC 9000
+ *   (5.2.2) has it drop smaller ones. Version 0 is Version Negotiation
+ *   itself, which only a server sends;
+ * - a short header (fixed bit set) long enough for a packet number and an
+ *   AEAD tag. */
 static __always_inline int quic_ok(const __u8 *h, __u32 len)
 {
 	if (len < 1)
@@ -315,8 +326,9 @@ static __always_inline int quic_ok(const __u8 *h, __u32 len)
 	if (h[0] & 0x80) {
 		if (len < 7)
 			return 0;
-		return quic_known_version((__u32)h[1] << 24 | (__u32)h[2] << 16 |
-					   (__u32)h[3] << 8 | h[4]);
+		__u32 v = (__u32)h[1] << 24 | (__u32)h[2] << 16 | (__u32)h[3] << 8 | h[4];
+
+		return quic_known_version(v) || (v && len >= CASTLE_QUIC_MIN_INITIAL);
 	}
 	return (h[0] & 0x40) && len >= 21;
 }

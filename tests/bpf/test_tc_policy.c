@@ -350,8 +350,19 @@ static void quic_allow(void **state)
 	c.dst = "2001:db8::2";
 	assert_int_equal(ftc_udp(f, &c, dgram, n), FTC_PASS);
 
-	n = long_header(0x1a2a3a4a, 1200);	/* unknown version */
+	/* An unknown version (a later QUIC, or a reserved one forcing version
+	 * negotiation) in a datagram that can open a connection: the server
+	 * answers with Version Negotiation. Smaller ones it must drop. */
+	n = long_header(0x1a2a3a4a, 1200);
+	assert_int_equal(ftc_udp(f, &c, dgram, n), FTC_PASS);
+	n = long_header(0x00000003, 1300);
+	assert_int_equal(ftc_udp(f, &c, dgram, n), FTC_PASS);
+	n = long_header(0x1a2a3a4a, 1199);
 	assert_int_equal(ftc_udp(f, &c, dgram, n), FTC_DROP);
+	n = long_header(0x00000000, 1200);	/* Version Negotiation: a server's */
+	assert_int_equal(ftc_udp(f, &c, dgram, n), FTC_DROP);
+	n = long_header(0x00000001, 60);	/* a small packet of a known version */
+	assert_int_equal(ftc_udp(f, &c, dgram, n), FTC_PASS);
 	n = long_header(0x00000001, 5);	/* cut long header */
 	assert_int_equal(ftc_udp(f, &c, dgram, n), FTC_DROP);
 	n = short_header(10);			/* too short for a packet */
@@ -362,9 +373,9 @@ static void quic_allow(void **state)
 	c.dport = 53;				/* not a protected port */
 	assert_int_equal(ftc_udp(f, &c, "x", 1), FTC_PASS);
 
-	assert_int_equal(ftc_count(f, CASTLE_PASS, CASTLE_R_OK), 6);
-	assert_int_equal(ftc_count(f, CASTLE_DROP, CASTLE_R_QUIC), 5);
-	assert_int_equal(ftc_result(f, CASTLE_TLS_RES_QUIC_DROPPED), 2); /* the long headers */
+	assert_int_equal(ftc_count(f, CASTLE_PASS, CASTLE_R_OK), 9);
+	assert_int_equal(ftc_count(f, CASTLE_DROP, CASTLE_R_QUIC), 6);
+	assert_int_equal(ftc_result(f, CASTLE_TLS_RES_QUIC_DROPPED), 3); /* the long headers */
 }
 
 static void quic_drop(void **state)

@@ -3,8 +3,10 @@
 # 443 in the dut namespace behind castled; openssl s_client, curl https:// and
 # a Python client with a > 1500-byte ClientHello get through (v4 and v6);
 # curl http:// and nc with a text line to the same port are dropped, as are a
-# denied SNI, TLS 1.1 and QUIC; the counters equal what was sent. Then unload
-# removes the TC attachment and plaintext reaches a listener again.
+# denied SNI, TLS 1.1 and QUIC; the counters equal what was sent. quic: allow
+# (by a reload) lets QUIC through, an unknown version only at 1200 bytes or
+# more. Then unload removes the TC attachment and plaintext reaches a
+# listener again.
 . "$(dirname "$0")/lib.sh"
 
 if [ ! -x "$CASTLED" ]; then
@@ -112,6 +114,44 @@ t_cmd "tc drops, reason tls_version" test "$(tc_count drop tls_version)" -ge 1
 t_cmd "tc passes, reason tls" test "$(tc_count pass tls)" -ge $ok_tls
 t_eq "nothing passed with a TLS drop reason" 0 \
 	"$(($(tc_count pass tls_not_tls) + $(tc_count pass tls_sni) + $(tc_count pass tls_version)))"
+
+# quic: allow, by a reload. A UDP listener on 443 counts what reaches it:
+# a QUIC v1 Initial and an unknown version at 1200 bytes (the server answers
+# that with Version Negotiation) pass; an unknown version in a smaller
+# datagram, and a datagram that is no QUIC at all, stay dropped.
+sed -i 's/quic: drop/quic: allow/' "$POLICY"
+t_cmd "castlectl reload (quic: allow)" ctl reload
+q0=$(tls_result quic_dropped) d0=$(tc_count drop quic)
+in_dut timeout 4 $PY - "$DUT4" >"$TMP/udp.out" 2>&1 <<'PY' &
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], 443))
+s.settimeout(3)
+got = []
+try:
+    while True:
+        got.append(len(s.recv(4096)))
+except socket.timeout:
+    pass
+print(" ".join(map(str, got)))
+PY
+UDP_PID=$!
+for _ in $(seq 50); do in_dut ss -lun | grep -q "$DUT4:443 " && break; sleep 0.1; done
+in_src $PY - $SRC4 $DUT4 <<'PY'
+import sys, time
+from scapy.all import IP, UDP, Raw, send, conf
+conf.verb = 0
+def dgram(version, size):
+    return b"\xc3" + version.to_bytes(4, "big") + b"\x08" + b"q" * (size - 6)
+for payload in (dgram(1, 1200), dgram(0x1a2a3a4a, 1200), dgram(0x1a2a3a4a, 600),
+                b"GET / HTTP/1.0\r\n\r\n"):
+    send(IP(src=sys.argv[1], dst=sys.argv[2]) / UDP(sport=40001, dport=443) / Raw(payload))
+    time.sleep(0.05)
+PY
+wait "$UDP_PID"
+t_eq "quic: allow: v1 and an unknown version at 1200 bytes reach the server" "1200 1200" "$(cat "$TMP/udp.out")"
+t_eq "quic: allow: the small unknown version counts as quic_dropped" $((q0 + 1)) "$(tls_result quic_dropped)"
+t_eq "quic: allow: tc drops, reason quic (small unknown version, plain text)" $((d0 + 2)) "$(tc_count drop quic)"
 
 # Unload: the TC attachment goes and plaintext reaches a listener on 443.
 e2e_stop_castled
