@@ -98,6 +98,8 @@ bad() { # bad NAME RC MESSAGE ARGS...
 }
 bad "host bits set" 1 "host bits set in '198.18.5.1/24': did you mean 198.18.5.0/24 (the network) or 198.18.5.1 (the address alone)?" block add 198.18.5.1/24
 bad "v6 host bits set" 1 "did you mean 2001:db8::/32 (the network)" block add 2001:db8::1/32
+bad "IPv4-mapped" 1 "is an IPv4-mapped IPv6 address" block add ::ffff:198.18.5.1
+bad "IPv4-compatible" 1 "for IPv4 write 198.18.5.1, for the IPv6 address ::c612:501" allow add ::198.18.5.1
 bad "not an address" 1 "unknown address family" block add example.com
 bad "bad prefix length" 1 "bad prefix length /40" block add 198.18.0.0/40
 bad "bad duration" 1 "unknown unit in duration '10x'" block add 198.18.5.0/24 --ttl 10x
@@ -108,6 +110,13 @@ bad "unknown option" 2 "unknown option '--forever'" block add 198.18.5.0/24 --fo
 bad "unknown verb" 2 "unknown verb 'blok'" blok add 198.18.5.0/24
 bad "del without CIDR" 2 "missing CIDR" block del
 t_eq "bad input changed nothing" "$before" "$(entries)"
+# the same address in hex is an IPv6 address, listed as written (glibc
+# would print ::198.18.5.1, which add refuses)
+t_cmd "block add ::c612:501 (hex)" ctl block add ::c612:501
+t_eq "block list shows it in hex" "::c612:501" \
+	"$(ctl -j block list | jq -r '.entries[] | select(.cidr | startswith("::c")) | .cidr')"
+t_cmd "block del of the listed form" ctl block del ::c612:501
+t_eq "and it is gone" "$before" "$(entries)"
 
 # --- castled down: castlectl still blocks -------------------------------
 t_cmd "castled stops (SIGTERM)" castled_stop

@@ -70,6 +70,35 @@ static void cidr_parses_ipv6_prefix_and_host(void **state)
 	assert_int_equal(c.plen, 95);
 }
 
+/* ::a.b.c.d (IPv4-compatible, deprecated) reads as the IPv4 address and is
+ * not it: refused with both meanings spelled out; in hex it is an ordinary
+ * IPv6 address, and castle prints ::/96 in hex so a listed entry pastes
+ * back. castle_cidr_parse_existing still names one an older castle took. */
+static void cidr_ipv4_compatible_is_refused(void **state)
+{
+	struct castle_cidr c;
+	char buf[CASTLE_CIDR_STRLEN], err[256];
+
+	(void)state;
+	parse_bad("::192.0.2.1", "'::192.0.2.1' is an IPv4-compatible IPv6 address (deprecated, "
+		  "RFC 4291), which IPv4 traffic does not carry: for IPv4 write 192.0.2.1, for "
+		  "the IPv6 address ::c000:201");
+	parse_bad("::198.18.0.0/112", "for IPv4 write 198.18.0.0/16, for the IPv6 prefix ::c612:0/112");
+	parse_bad("::0.0.0.0/96", "for IPv4 write 0.0.0.0/0 (every IPv4 address), for the IPv6 "
+		  "prefix ::/96");
+	parse_bad("::198.18.0.1/112", "host bits set in '::198.18.0.1/112'");
+	c = parse_ok("::c000:201");
+	assert_string_equal(castle_cidr_str(&c, buf, sizeof(buf)), "::c000:201");
+	c = parse_ok("::c612:0/112");
+	assert_string_equal(castle_cidr_str(&c, buf, sizeof(buf)), "::c612:0/112");
+	c = parse_ok("::1");
+	assert_string_equal(castle_cidr_str(&c, buf, sizeof(buf)), "::1");
+	c = parse_ok("::fffe:0:0/95");
+	assert_string_equal(castle_cidr_str(&c, buf, sizeof(buf)), "::fffe:0:0/95");
+	assert_int_equal(castle_cidr_parse_existing("::192.0.2.1", &c, err, sizeof(err)), 0);
+	assert_string_equal(castle_cidr_str(&c, buf, sizeof(buf)), "::c000:201");
+}
+
 /* IPv4-mapped addresses never arrive as sources: an entry of one would do
  * nothing, so it is refused with the IPv4 form it meant. */
 static void cidr_ipv4_mapped_is_refused(void **state)
@@ -248,6 +277,7 @@ int main(void)
 		cmocka_unit_test(cidr_host_bits_set_suggests_network),
 		cmocka_unit_test(cidr_blanks_and_leading_zeros),
 		cmocka_unit_test(cidr_ipv4_mapped_is_refused),
+		cmocka_unit_test(cidr_ipv4_compatible_is_refused),
 		cmocka_unit_test(cidr_bad_prefix_length),
 		cmocka_unit_test(cidr_unknown_family),
 		cmocka_unit_test(cidr_invalid_address),

@@ -525,6 +525,9 @@ static void policy_quoted_input_is_escaped(void **state)
 	(void)state;
 	refused_with(val, "mem:2:7: mode must be enforce or dry-run, not 'x\\ncastled: policy "
 		     "ok\\x1b[31m\\u202e'");
+	/* a backslash in the text itself is doubled: '\x1b' as typed is not ESC */
+	refused_with("version: 1\nmode: 'ok\\x1b'\n",
+		     "mem:2:7: mode must be enforce or dry-run, not 'ok\\\\x1b'");
 	parse_bad(key, sizeof(key) - 1, &e);
 	assert_int_equal(e.n, 1);
 	assert_null(strchr(e.v[0].msg, '\n'));
@@ -573,6 +576,23 @@ static void policy_encoding_error_has_position(void **state)
 	assert_int_equal(e.n, 1);
 	assert_non_null(strstr(e.v[0].msg, "mem:2:10: YAML: control characters are not allowed"));
 	castle_errors_free(&e);
+	/* lines end as YAML says they may (as libyaml counts them for every
+	 * other diagnostic): CR alone, CR LF, NEL, LS, PS */
+	static const struct {
+		const char *text, *want;
+	} breaks[] = {
+		{ "version: 1\rmode: enforce\r\rblock: [\"caf\xe9\"]\r", "mem:4:14: YAML: invalid" },
+		{ "version: 1\r\nmode: enforce\r\nblock: [\"caf\xe9\"]\r\n", "mem:3:14: YAML: invalid" },
+		{ "# a\xc2\x85# b\xe2\x80\xa8# c\xe2\x80\xa9version: 1\nmode: enf\x01", "mem:5:10: YAML: control" },
+		{ "version: 1\rmode: x\r", "mem:2:7: mode must be" },
+	};
+	for (size_t i = 0; i < sizeof(breaks) / sizeof(breaks[0]); i++) {
+		parse_bad(breaks[i].text, strlen(breaks[i].text), &e);
+		assert_true(e.n >= 1);
+		if (!strstr(e.v[0].msg, breaks[i].want))
+			fail_msg("breaks[%zu]: '%s' lacks '%s'", i, e.v[0].msg, breaks[i].want);
+		castle_errors_free(&e);
+	}
 }
 
 /* Past CASTLE_ERRORS_KEEP, errors are kept before warnings: a bad rate is

@@ -308,6 +308,37 @@ static void comment_check_refuses_controls_and_bad_utf8(void **state)
 			fail_msg("good[%zu] refused: %s", i, err);
 }
 
+/* Quoted input: controls escaped, a backslash doubled (the text "\x1b"
+ * must not read like an escaped ESC), other UTF-8 kept, cut whole. */
+static void text_escape_is_unambiguous(void **state)
+{
+	static const struct {
+		const char *in, *want;
+	} cases[] = {
+		{ "plain ünïcode", "plain ünïcode" },
+		{ "a\nb\tc\rd", "a\\nb\\tc\\rd" },
+		{ "\x1b[31m", "\\x1b[31m" },
+		{ "literal \\x1b", "literal \\\\x1b" },
+		{ "C:\\dir", "C:\\\\dir" },
+		{ "\xe2\x80\xae", "\\u202e" },
+		{ "bad\xff", "bad\\xff" },
+	};
+	char out[64], small[6];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t n = castle_text_escape(cases[i].in, out, sizeof(out));
+
+		assert_string_equal(out, cases[i].want);
+		assert_int_equal(n, strlen(cases[i].want));
+	}
+	/* an escape that does not fit is left out whole */
+	castle_text_escape("ab\\\\", small, sizeof(small));
+	assert_string_equal(small, "ab\\\\");
+	castle_text_escape("abcd\\", small, sizeof(small));
+	assert_string_equal(small, "abcd");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -322,6 +353,7 @@ int main(void)
 		cmocka_unit_test(ports_reject_zero_big_reversed),
 		cmocka_unit_test(human_count_bytes_duration),
 		cmocka_unit_test(comment_check_refuses_controls_and_bad_utf8),
+		cmocka_unit_test(text_escape_is_unambiguous),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

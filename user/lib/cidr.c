@@ -174,6 +174,22 @@ static int cidr_parse(const char *s, struct castle_cidr *out, char *err, size_t 
 				 v4.plen ? "" : " (every IPv4 address)");
 		return -1;
 	}
+	/* ::a.b.c.d, the IPv4-compatible form RFC 4291 deprecated: written with
+	 * dots, it reads as the IPv4 address, which it does not match. The
+	 * same address in hex (::c000:201) is taken as the IPv6 address it is. */
+	if (!mapped_ok && c.family == 6 && c.plen >= 96 && strchr(addr, '.') &&
+	    !memcmp(c.addr, "\0\0\0\0\0\0\0\0\0\0\0\0", 12) && !has_host_bits(&c)) {
+		struct castle_cidr v4 = { .family = 4, .plen = c.plen - 96 };
+		char v6s[CASTLE_CIDR_STRLEN];
+
+		memcpy(v4.addr, c.addr + 12, 4);
+		snprintf(err, errlen, "'%s' is an IPv4-compatible IPv6 address (deprecated, RFC 4291), "
+			 "which IPv4 traffic does not carry: for IPv4 write %s%s, for the IPv6 %s %s",
+			 s, castle_cidr_str(&v4, shown, sizeof(shown)),
+			 v4.plen ? "" : " (every IPv4 address)", c.plen == 128 ? "address" : "prefix",
+			 castle_cidr_str(&c, v6s, sizeof(v6s)));
+		return -1;
+	}
 	if (has_host_bits(&c)) {
 		snprintf(err, errlen, "host bits set in '%s': did you mean %s?", s,
 			 host_bits_hint(&c, hint, sizeof(hint)));
@@ -193,12 +209,25 @@ int castle_cidr_parse_existing(const char *s, struct castle_cidr *out, char *err
 	return cidr_parse(s, out, err, errlen, true);
 }
 
+const char *castle_addr_str(int family, const uint8_t *addr, char *buf, size_t len)
+{
+	if (!inet_ntop(family == 4 ? AF_INET : AF_INET6, addr, buf, len)) {
+		snprintf(buf, len, "?");
+		return buf;
+	}
+	/* glibc writes ::c000:201 as ::192.0.2.1, the IPv4-compatible form
+	 * castle_cidr_parse refuses as meaning the IPv4 address: in hex, what is
+	 * shown can be pasted back */
+	if (family == 6 && strchr(buf, '.') && !memcmp(addr, "\0\0\0\0\0\0\0\0\0\0\0\0", 12))
+		snprintf(buf, len, "::%x:%x", addr[12] << 8 | addr[13], addr[14] << 8 | addr[15]);
+	return buf;
+}
+
 const char *castle_cidr_str(const struct castle_cidr *c, char *buf, size_t len)
 {
 	char a[INET6_ADDRSTRLEN];
 
-	if (!inet_ntop(c->family == 4 ? AF_INET : AF_INET6, c->addr, a, sizeof(a)))
-		snprintf(a, sizeof(a), "?");
+	castle_addr_str(c->family, c->addr, a, sizeof(a));
 	if (castle_cidr_is_host(c))
 		snprintf(buf, len, "%s", a);
 	else

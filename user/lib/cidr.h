@@ -23,12 +23,15 @@ struct castle_cidr {
 int castle_cidr_parse(const char *s, struct castle_cidr *out, char *err, size_t errlen);
 
 /* The same, but an IPv4-mapped IPv6 address (which castle_cidr_parse refuses
- * for new entries: it never matches) is accepted: for naming an entry that
- * exists already (castlectl block/allow del, the state file), as an older
- * castle let them be added. */
+ * for new entries: it never matches) and the IPv4-compatible ::a.b.c.d form
+ * are accepted: for naming an entry that exists already (castlectl
+ * block/allow del, the state file), as an older castle let them be added. */
 int castle_cidr_parse_existing(const char *s, struct castle_cidr *out, char *err, size_t errlen);
 
 /* "198.18.0.0/15"; a full-length prefix is printed as a bare address. */
+/* An address (family 4 or 6) as inet_ntop writes it, but an IPv6 address in
+ * ::/96 in hex (glibc's ::a.b.c.d is the form castle_cidr_parse refuses). */
+const char *castle_addr_str(int family, const uint8_t *addr, char *buf, size_t len);
 const char *castle_cidr_str(const struct castle_cidr *c, char *buf, size_t len);
 
 /* true when a contains b (a's prefix is no longer than b's and b lies in a). */

@@ -47,13 +47,6 @@ struct ev_ctx {
 	bool failed;
 };
 
-static const char *addr_str(int family, const uint8_t *a, char *buf, size_t len)
-{
-	if (!inet_ntop(family == 6 ? AF_INET6 : AF_INET, a, buf, len))
-		snprintf(buf, len, "?");
-	return buf;
-}
-
 static void print_event(struct ev_ctx *x, const struct castle_event *e)
 {
 	struct ctl *c = x->c;
@@ -63,7 +56,7 @@ static void print_event(struct ev_ctx *x, const struct castle_event *e)
 	const char *stage = e->stage == CASTLE_STAGE_TC ? "tc" : "xdp";
 
 	ctl_ifname(c, e->ifindex, ifn, sizeof(ifn));
-	addr_str(e->family, e->addr, src, sizeof(src));
+	castle_addr_str(e->family, e->addr, src, sizeof(src));
 	if (e->class_slot == CASTLE_NO_CLASS)
 		snprintf(cls, sizeof(cls), "-");
 	else
@@ -394,7 +387,7 @@ static const char *src_label(const struct top_src *s, char *buf, size_t len)
 {
 	char a[INET6_ADDRSTRLEN];
 
-	addr_str(s->family, s->addr, a, sizeof(a));
+	castle_addr_str(s->family, s->addr, a, sizeof(a));
 	if (s->prefix)
 		snprintf(buf, len, "%s/%u", a, s->plen);
 	else

@@ -430,17 +430,32 @@ static void parse_root(struct pol_ctx *c, yaml_node_t *root)
 		pol_parse_tls(c, v[K_TLS]);
 }
 
-/* Line and column (1-based) of byte offset off of buf. */
+/* Line and column (1-based) of byte offset off of buf, counting line breaks
+ * as libyaml's marks do: LF, CR, CR LF (one break), NEL, LS and PS. */
 static void offset_position(const char *buf, size_t len, size_t off, unsigned int *line,
 			    unsigned int *col)
 {
+	const unsigned char *u = (const unsigned char *)buf;
+
 	*line = 1;
 	*col = 1;
 	for (size_t i = 0; i < off && i < len; i++) {
-		if (buf[i] == '\n') {
+		size_t brk = 0;
+
+		if (u[i] == '\n')
+			brk = 1;
+		else if (u[i] == '\r')
+			brk = i + 1 < len && u[i + 1] == '\n' ? 2 : 1;
+		else if (u[i] == 0xc2 && i + 1 < len && u[i + 1] == 0x85)
+			brk = 2;
+		else if (u[i] == 0xe2 && i + 2 < len && u[i + 1] == 0x80 &&
+			 (u[i + 2] == 0xa8 || u[i + 2] == 0xa9))
+			brk = 3;
+		if (brk && i + brk <= off) {
 			++*line;
 			*col = 1;
-		} else if (((unsigned char)buf[i] & 0xc0) != 0x80) {
+			i += brk - 1;
+		} else if ((u[i] & 0xc0) != 0x80) {
 			++*col; /* a character, not a UTF-8 continuation byte */
 		}
 	}

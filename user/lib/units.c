@@ -476,6 +476,8 @@ size_t castle_text_escape(const char *s, char *out, size_t outlen)
 			k = 1;
 			snprintf(esc, sizeof(esc), "\\x%02x", u[i]);
 			put = esc;
+		} else if (cp == '\\') {
+			put = "\\\\"; /* so that a literal "\x1b" never reads as an escape */
 		} else if (comment_control(cp)) {
 			if (cp == '\n' || cp == '\t' || cp == '\r')
 				snprintf(esc, sizeof(esc), "\\%c", cp == '\n' ? 'n' : cp == '\t' ? 't' : 'r');

@@ -43,8 +43,9 @@ int castle_parse_ports(const char *s, uint16_t *lo, uint16_t *hi, char *err, siz
 int castle_comment_check(const char *s, char *err, size_t errlen);
 /* s into out (outlen bytes, NUL-terminated, cut at a whole character): what
  * castle_comment_check refuses escaped (\n, \t, \r, \xNN for other C0 bytes,
- * DEL and invalid UTF-8, \uNNNN for C1 and bidirectional controls); its
- * length. For messages that quote input. */
+ * DEL and invalid UTF-8, \uNNNN for C1 and bidirectional controls) and a
+ * backslash doubled (so that the text "\x1b" never reads as an escaped ESC);
+ * its length. For messages that quote input. */
 size_t castle_text_escape(const char *s, char *out, size_t outlen);
 
 /* Humanizers: write into buf and return buf, for use in printf arguments.
