@@ -557,10 +557,16 @@ static int run(struct daemon *d, int ready_fd)
 		if (sig == SIGTERM || sig == SIGINT)
 			break;
 		if (sig == SIGHUP) {
+			/* numbered before the file is read: castlectl reload
+			 * waits for a reload numbered past the one under way
+			 * when it signalled (castle_reload_seq) */
+			castle_reload_seq_start(d->l.maps.reload_seq);
 			sd_notify(0, "RELOADING=1");
 			logf_("SIGHUP: reloading %s", d->o.policy);
-			if (apply_policy(d, "castled: reload failed: "))
+			int failed = apply_policy(d, "castled: reload failed: ");
+			if (failed)
 				logf_("reload failed: the running policy stays as it was");
+			castle_reload_seq_finish(d->l.maps.reload_seq, !failed);
 			sd_notify(0, "READY=1");
 		}
 		tick(d, false);

@@ -374,6 +374,23 @@ struct castle_state {
 	__u64 last_reload_ok_unix; /* wall clock, seconds */
 };
 
+/* Value of the single-entry `reload_seq` array (user space only): which
+ * reload castled is at, so that `castlectl reload` reports the verdict of a
+ * reload that read the policy after it was asked for, not of one already
+ * under way (castle_state has no room for it; its size is part of the pinned
+ * layout). castled numbers the reloads it takes from SIGHUP: `started` when
+ * it takes the signal (before it reads the file), `finished` when it is done,
+ * as that reload's number << 1 | 1 when it applied (0 when refused), one
+ * 64-bit word so that a reader never sees one reload's number with another's
+ * verdict. The numbers survive castled's restarts (the map is pinned). */
+struct castle_reload_seq {
+	__u64 started;
+	__u64 finished;
+};
+
+#define CASTLE_RELOAD_SEQ(finished) ((finished) >> 1)
+#define CASTLE_RELOAD_OK(finished) ((finished) & 1)
+
 /* Value of the single-entry `man_count` array (mmap-able): how many entries
  * each manual/auto map may hold, indexed by CASTLE_MM_x. An upper bound, never
  * less than the truth: every writer adds one before it inserts and takes one
@@ -531,6 +548,7 @@ struct castle_event {
 #define CASTLE_MAP_BLOCK_HITS "block_hits"
 #define CASTLE_MAP_MAN_HITS "man_hits"
 #define CASTLE_MAP_MAN_SLOTS "man_slots"
+#define CASTLE_MAP_RELOAD_SEQ "reload_seq"
 
 /* Other pins under the pin directory. Links are pinned so that an attachment
  * outlives castled; XDP through libxdp/netlink needs no link. */

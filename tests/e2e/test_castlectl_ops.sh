@@ -125,6 +125,36 @@ t_eq "reload of a bad policy exits 1" 1 "$rc"
 t_eq "... with castled's verdict" "castlectl: castled refused the policy: see its log" "$out"
 cp "$TMP/good.yaml" "$POLICY"
 t_eq "the running policy stayed" "$((serial + 1))" "$(ctl -j status | jq -r .policy.serial)"
+
+# --- reload while another reload is under way -----------------------------------
+# A reload that read the file before the operator's edit is not the answer
+# to the operator's castlectl reload: castlectl waits for the one that read
+# the file after it asked. A big policy makes castled's own reload slow; the
+# operator breaks the file while it runs, then asks. The answer must be the
+# refusal of the broken file, not the success of the reload under way.
+# the good policy with 400,000 more exact blocks (2001:db8:ff::/48 is not
+# traffic here)
+sed 's|^  - 198.18.66.0/24$|&\n@BIG@|' "$TMP/good.yaml" | $PY -c '
+import sys
+big = "".join("  - 2001:db8:ff:%x::%x\n" % (i >> 16, i & 0xffff) for i in range(400000))
+sys.stdout.write(sys.stdin.read().replace("@BIG@\n", big))' >"$TMP/big.yaml"
+cp "$TMP/big.yaml" "$POLICY"
+castled_log_mark
+kill -HUP "$CASTLED_PID"
+for _ in $(seq 100); do castled_log_new_has "SIGHUP: reloading" && break; sleep 0.02; done
+sleep 0.2 # the file is read at once; parsing and applying take longer
+# broken at its end, so that castled takes a while to refuse it too: a
+# castlectl that took the first verdict would see the big policy's success
+{ cat "$TMP/big.yaml"; echo "bogus_key: 1"; } >"$TMP/bad.yaml"
+mv "$TMP/bad.yaml" "$POLICY"
+under_way=$(grep -c "policy $POLICY applied" "$TMP/castled.log")
+out=$(ctl reload --timeout 60s 2>&1); rc=$?
+t_eq "reload during another: castlectl reports the refusal of the file it asked about" \
+	"1 castlectl: castled refused the policy: see its log" "$rc $out"
+t_cmd "... while the reload under way (the big policy) had applied" \
+	test "$(grep -c "policy $POLICY applied" "$TMP/castled.log")" -gt "$under_way"
+t_eq "... and the big policy is what runs" "$((serial + 2))" "$(ctl -j status | jq -r .policy.serial)"
+cp "$TMP/good.yaml" "$POLICY"
 t_cmd "castled stops" castled_stop
 out=$(ctl reload 2>&1); rc=$?
 t_eq "reload without castled exits 1" 1 "$rc"

@@ -5,8 +5,9 @@
 # policy, a manual block and an auto-ban; castled of this build takes its
 # pins over (the program replaced in place, the entries and their counts
 # kept, the maps the older build lacked pinned beside them); entries written
-# now get hit slots; the older castlectl still lists the pins; and the older
-# castled, started again, keeps enforcing every entry, slotted or not.
+# now get hit slots; the older castlectl still lists the pins and reloads;
+# and the older castled, started again, keeps enforcing every entry, slotted
+# or not, and this castlectl's reload still gets its verdict.
 # The older build is made from `git archive` once, under build/upgrade-base/.
 . "$(dirname "$0")/lib.sh"
 
@@ -105,6 +106,9 @@ out=$(octl -j block list 2>"$TMP/octl.err") && t_ok "the older castlectl still l
 t_eq "... every entry" "198.18.66.0/24 198.18.80.0/24 198.18.82.2 198.18.83.0/24 198.18.84.2" \
 	"$(echo "$out" | jq -r '[.entries[].cidr] | sort | join(" ")' 2>/dev/null)"
 
+t_eq "the older castlectl reloads this build's castled (by its counters)" "0 policy reloaded" \
+	"$(out=$(octl reload 2>&1); echo "$? ${out%%:*}")"
+
 # ---- and back: the older castled on the pins this build left -------------------
 e2e_stop_castled
 CASTLED=$OLD/build/castled
@@ -121,4 +125,11 @@ t_eq "the older program enforces the slotted entries too (3 blocklist, 2 autoban
 	"$(($(drops blocklist) - b0)) $(($(drops autoban) - a0))"
 t_eq "... counting them by the locked add, on top of their slots (this castlectl sums both)" \
 	"5 5 7" "$(hits 198.18.83.0/24) $(hits $FLOOD2) $(hits 198.18.80.0/24)"
+# reload_seq is pinned, and the older castled does not number its reloads:
+# this castlectl falls back on the counters once they moved alone for 5 s
+t_eq "this castlectl reloads the older castled (the reload numbers stand still)" \
+	"0 policy reloaded" "$(out=$(ctl reload 2>&1); echo "$? ${out%%:*}")"
+echo "bogus_key: 1" >>"$POLICY"
+t_eq "... and reports its refusal" "1 castlectl: castled refused the policy: see its log" \
+	"$(out=$(ctl reload 2>&1); echo "$? $out")"
 t_done

@@ -30,13 +30,56 @@ static int state_get(struct ctl *c, struct castle_state *st)
 
 /* ---- reload ------------------------------------------------------------- */
 
+/* The verdict castled gave, once a reload that read the policy after
+ * castlectl asked has finished: 1 applied, 0 refused, -1 not yet.
+ *
+ * With reload_seq (castle_reload_seq) that is the first reload numbered past
+ * `seq0` (a reload under way when castlectl signalled read the file too
+ * early). castled numbers a reload when it takes the signal, which it does
+ * at once after the reload before; so when the counters in state moved and
+ * the numbers did not for CTL_RELOAD_OLD_NS, the castled running is of a
+ * build before the map (a downgrade on pins a newer one made) and the
+ * counters are all there is. Without the map (the pins of an older castled)
+ * the first change of the counters, which may be such an earlier reload's. */
+#define CTL_RELOAD_OLD_NS (5 * 1000 * 1000 * 1000ull)
+
+struct reload_wait {
+	struct castle_state st;		/* before the signal */
+	struct castle_reload_seq seq0;	/* likewise */
+	bool seq;			/* seq0 was read */
+	bool moved;			/* the counters moved ... */
+	uint64_t moved_at;		/* ... this long into the wait */
+};
+
+static int reload_verdict(struct ctl *c, struct reload_wait *w, const struct castle_state *now,
+			  uint64_t waited)
+{
+	struct castle_reload_seq v;
+	int counters = now->reloads_failed != w->st.reloads_failed ? 0 :
+		       now->reloads_ok != w->st.reloads_ok	   ? 1 : -1;
+
+	if (!w->seq || castle_reload_seq_read(c->maps.reload_seq, &v))
+		return counters;
+	if (CASTLE_RELOAD_SEQ(v.finished) > w->seq0.started)
+		return (int)CASTLE_RELOAD_OK(v.finished);
+	if (counters >= 0 && !w->moved) {
+		w->moved = true;
+		w->moved_at = waited;
+	}
+	if (w->moved && v.started == w->seq0.started && waited - w->moved_at >= CTL_RELOAD_OLD_NS)
+		return counters;
+	return -1;
+}
+
 int ctl_reload(struct ctl *c, const struct ctl_args *a)
 {
-	struct castle_state st, now;
+	struct reload_wait w = { 0 };
+	struct castle_state now, st;
 	struct castle_policy pol;
 	struct timespec nap = { 0, 50 * 1000 * 1000 };
 	uint64_t waited = 0;
 	uint32_t gen;
+	int verdict;
 
 	if (ctl_open(c) || state_get(c, &st))
 		return CTL_FAIL;
@@ -52,19 +95,23 @@ int ctl_reload(struct ctl *c, const struct ctl_args *a)
 			 "castled)", st.daemon_pid, c->pin_dir);
 		return CTL_FAIL;
 	}
+	/* Read before the signal: a reload numbered past this one started
+	 * after castlectl did, so it read the file as the operator left it. */
+	w.st = st;
+	w.seq = castle_reload_seq_read(c->maps.reload_seq, &w.seq0) == 0;
 	if (kill((pid_t)st.daemon_pid, SIGHUP)) {
 		ctl_errf(c, "signal castled (pid %u): %s", st.daemon_pid, strerror(errno));
 		return CTL_FAIL;
 	}
-	/* castled bumps exactly one of the two counters when it is done. */
 	for (;;) {
 		if (state_get(c, &now))
 			return CTL_FAIL;
-		if (now.reloads_failed != st.reloads_failed) {
+		verdict = reload_verdict(c, &w, &now, waited);
+		if (verdict == 0) {
 			ctl_errf(c, "castled refused the policy: see its log");
 			return CTL_FAIL;
 		}
-		if (now.reloads_ok != st.reloads_ok)
+		if (verdict == 1)
 			break;
 		/* Without a timeout, nothing else would end the wait if castled
 		 * died before it answered. */

@@ -422,6 +422,38 @@ int castle_state_read(int state_fd, struct castle_state *st)
 	return bpf_map_lookup_elem(state_fd, &zero, st) ? -errno : 0;
 }
 
+int castle_reload_seq_read(int fd, struct castle_reload_seq *v)
+{
+	uint32_t zero = 0;
+
+	if (fd < 0)
+		return -EBADF;
+	return bpf_map_lookup_elem(fd, &zero, v) ? -errno : 0;
+}
+
+/* Only castled writes the map, from its main loop: read, modify, write. */
+uint64_t castle_reload_seq_start(int fd)
+{
+	struct castle_reload_seq v;
+	uint32_t zero = 0;
+
+	if (castle_reload_seq_read(fd, &v))
+		return 0;
+	v.started++;
+	return bpf_map_update_elem(fd, &zero, &v, BPF_ANY) ? 0 : v.started;
+}
+
+uint64_t castle_reload_seq_finish(int fd, bool ok)
+{
+	struct castle_reload_seq v;
+	uint32_t zero = 0;
+
+	if (castle_reload_seq_read(fd, &v))
+		return 0;
+	v.finished = v.started << 1 | (ok ? 1 : 0);
+	return bpf_map_update_elem(fd, &zero, &v, BPF_ANY) ? 0 : v.started;
+}
+
 int castle_pin_lock(const char *pin_dir, int *fd_out, char *err, size_t errlen)
 {
 	struct stat a, b;

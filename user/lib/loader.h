@@ -141,6 +141,15 @@ bool castle_daemon_alive(pid_t pid);
 /* Read the single entry of the state map (0 or -errno). */
 int castle_state_read(int state_fd, struct castle_state *st);
 
+/* The reload numbers (struct castle_reload_seq) of the reload_seq map:
+ * castled calls _start when it takes a SIGHUP and _finish with the verdict;
+ * _read for castlectl (0 or -errno; -EBADF when fd < 0, the pins of a build
+ * before the map). Each returns the reload's number (_start, _finish) or 0
+ * when the map is missing or cannot be written. */
+int castle_reload_seq_read(int fd, struct castle_reload_seq *v);
+uint64_t castle_reload_seq_start(int fd);
+uint64_t castle_reload_seq_finish(int fd, bool ok);
+
 /* The pin directory lock: castled creates pin_dir if needed (0700), opens it
  * and takes flock(LOCK_EX | LOCK_NB) on it, held through *fd_out (O_CLOEXEC)
  * for the daemon's life, so two castleds cannot manage the same pins, even
