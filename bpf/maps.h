@@ -356,8 +356,8 @@ struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct castle_reload_seq);
+	__type(value, struct castle_daemon_rec);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} reload_seq SEC(".maps");
+} daemon SEC(".maps");
 
 #endif /* CASTLE_BPF_MAPS_H */

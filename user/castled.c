@@ -499,19 +499,34 @@ static int run(struct daemon *d, int ready_fd)
 			logf_("note: %d hit slot%s of manual entries marked taken in %s (pinned anew)",
 			      set, set == 1 ? "" : "s", CASTLE_MAP_MAN_SLOTS);
 	}
-	if (!d->l.adopted) {
-		/* Fresh maps (first start, or after a reboot): bring back what the
-		 * operator added by hand. */
+	/* Fresh maps (first start, or after a reboot), or pins a start of
+	 * this build left before its restore was done (killed, or failed
+	 * after pinning): bring back what the operator added by hand. Entries
+	 * already there stay (castlectl may have written some meanwhile). */
+	struct castle_daemon_rec rec = { 0 };
+	bool restore = !d->l.adopted ||
+		       (!d->l.daemon_new && !castle_daemon_read(d->l.maps.daemon, &rec) &&
+			!(rec.flags & CASTLE_DAEMON_F_RESTORED));
+	if (restore) {
 		int bad = castle_persist_restore(&d->persist, &d->l.maps, &restored, err, sizeof(err));
 		if (bad)
 			logf_("%s (%d bad line%s)", err, bad < 0 ? 0 : bad, bad == 1 ? "" : "s");
-		if (restored)
-			logf_("restored %d manual entr%s from %s", restored, restored == 1 ? "y" : "ies",
-			      d->persist.path);
+		if (bad && !castle_persist_keep_unrestored(&d->persist, err, sizeof(err)))
+			logf_("the file as it was is kept in %s.unrestored (the next save writes what "
+			      "the maps hold)", d->persist.path);
+		else if (bad)
+			logf_("%s", err);
+		if (restored || d->l.adopted)
+			logf_("restored %d manual entr%s from %s%s", restored, restored == 1 ? "y" : "ies",
+			      d->persist.path, d->l.adopted ? " into pins a start that did not finish "
+			      "left" : "");
 	} else {
 		logf_("adopted the maps pinned in %s (counters, buckets and manual entries kept)",
 		      d->o.pin_dir);
 	}
+	/* From here on the maps hold the file's entries: castled saves them,
+	 * and so may castlectl while castled is down. */
+	castle_daemon_set_flags(d->l.maps.daemon, CASTLE_DAEMON_F_RESTORED);
 	if (apply_read(d, "castled: ", conf, comp)) {
 		/* e.g. a map full: what this start pinned goes again */
 		if (!d->l.adopted && !castle_unpin_unused(d->o.pin_dir))
@@ -559,14 +574,14 @@ static int run(struct daemon *d, int ready_fd)
 		if (sig == SIGHUP) {
 			/* numbered before the file is read: castlectl reload
 			 * waits for a reload numbered past the one under way
-			 * when it signalled (castle_reload_seq) */
-			castle_reload_seq_start(d->l.maps.reload_seq);
+			 * when it signalled (castle_daemon_rec) */
+			castle_daemon_reload_start(d->l.maps.daemon);
 			sd_notify(0, "RELOADING=1");
 			logf_("SIGHUP: reloading %s", d->o.policy);
 			int failed = apply_policy(d, "castled: reload failed: ");
 			if (failed)
 				logf_("reload failed: the running policy stays as it was");
-			castle_reload_seq_finish(d->l.maps.reload_seq, !failed);
+			castle_daemon_reload_finish(d->l.maps.daemon, !failed);
 			sd_notify(0, "READY=1");
 		}
 		tick(d, false);
@@ -587,9 +602,12 @@ static int run(struct daemon *d, int ready_fd)
 		      strsignal(sig));
 	castle_metrics_stop(d->metrics);
 	d->metrics = NULL;
-	tick(d, true);
+	/* The pid goes first: a castlectl change from now on is saved by
+	 * castlectl itself (it finds castled down), after this last save of
+	 * castled's (the state dir's lock orders the two). */
 	if (!other_daemon(&d->l.maps))
 		state_note_reload(&d->l.maps, false, 0);
+	tick(d, true);
 	return 0;
 }
 

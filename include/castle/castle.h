@@ -374,20 +374,32 @@ struct castle_state {
 	__u64 last_reload_ok_unix; /* wall clock, seconds */
 };
 
-/* Value of the single-entry `reload_seq` array (user space only): which
- * reload castled is at, so that `castlectl reload` reports the verdict of a
- * reload that read the policy after it was asked for, not of one already
- * under way (castle_state has no room for it; its size is part of the pinned
- * layout). castled numbers the reloads it takes from SIGHUP: `started` when
- * it takes the signal (before it reads the file), `finished` when it is done,
- * as that reload's number << 1 | 1 when it applied (0 when refused), one
- * 64-bit word so that a reader never sees one reload's number with another's
- * verdict. The numbers survive castled's restarts (the map is pinned). */
-struct castle_reload_seq {
-	__u64 started;
-	__u64 finished;
+/* Value of the single-entry `daemon` array (user space only): castled's
+ * bookkeeping that castle_state has no room for (its size is part of the
+ * pinned layout; this struct keeps spare words for the next field).
+ *
+ * Reloads: castled numbers the reloads it takes from SIGHUP, `reload_started`
+ * when it takes the signal (before it reads the file), `reload_finished` when
+ * it is done, as that reload's number << 1 | 1 when it applied (0 when
+ * refused): one 64-bit word, so that a reader never sees one reload's number
+ * with another's verdict. `castlectl reload` waits for a reload numbered past
+ * the one under way when it signalled: that one read the file too early.
+ *
+ * CASTLE_DAEMON_F_RESTORED: the manual entries of the state file are in
+ * these maps (castled restored them, or adopted pins whose castled had).
+ * Pins without it were left by a start that did not get that far (killed,
+ * or failed after pinning): the next castled restores the file into them,
+ * and castlectl does not save these maps over the file meanwhile.
+ *
+ * The numbers and the flag live as long as the pins (a reboot clears them). */
+struct castle_daemon_rec {
+	__u64 reload_started;
+	__u64 reload_finished;
+	__u64 flags;
+	__u64 spare[5];
 };
 
+#define CASTLE_DAEMON_F_RESTORED 1ull
 #define CASTLE_RELOAD_SEQ(finished) ((finished) >> 1)
 #define CASTLE_RELOAD_OK(finished) ((finished) & 1)
 
@@ -548,7 +560,7 @@ struct castle_event {
 #define CASTLE_MAP_BLOCK_HITS "block_hits"
 #define CASTLE_MAP_MAN_HITS "man_hits"
 #define CASTLE_MAP_MAN_SLOTS "man_slots"
-#define CASTLE_MAP_RELOAD_SEQ "reload_seq"
+#define CASTLE_MAP_DAEMON "daemon"
 
 /* Other pins under the pin directory. Links are pinned so that an attachment
  * outlives castled; XDP through libxdp/netlink needs no link. */

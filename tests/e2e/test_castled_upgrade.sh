@@ -125,7 +125,7 @@ t_eq "the older program enforces the slotted entries too (3 blocklist, 2 autoban
 	"$(($(drops blocklist) - b0)) $(($(drops autoban) - a0))"
 t_eq "... counting them by the locked add, on top of their slots (this castlectl sums both)" \
 	"5 5 7" "$(hits 198.18.83.0/24) $(hits $FLOOD2) $(hits 198.18.80.0/24)"
-# reload_seq is pinned, and the older castled does not number its reloads:
+# the daemon map is pinned, and the older castled does not number its reloads:
 # this castlectl falls back on the counters once they moved alone for 5 s
 t_eq "this castlectl reloads the older castled (the reload numbers stand still)" \
 	"0 policy reloaded" "$(out=$(ctl reload 2>&1); echo "$? ${out%%:*}")"

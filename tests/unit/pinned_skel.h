@@ -71,6 +71,8 @@ static inline void ut_skel_open(char *pin, size_t pinlen, const char *tag,
 		size(*skel);
 	assert_int_equal(castle_xdp_bpf__load(*skel), 0);
 	assert_int_equal(castle_maps_from_object((*skel)->obj, maps), 0);
+	/* as castled's start leaves them: its state file restored */
+	assert_int_equal(castle_daemon_set_flags(maps->daemon, CASTLE_DAEMON_F_RESTORED), 0);
 }
 
 static inline void ut_skel_close(const char *pin, struct castle_xdp_bpf **skel,

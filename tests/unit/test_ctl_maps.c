@@ -211,6 +211,25 @@ static void test_block_add_list_del(void **state)
 	assert_int_equal(castle_block_lookup(&maps, &c, false, &v), -ENOENT);
 	assert_int_equal(castle_note_get(&maps, &c, CASTLE_NOTE_BLOCK, note, sizeof(note)), -ENOENT);
 	assert_false(state_file_has("block 198.18.5.0/24 ", "")); /* the unblock saved too */
+
+	/* Pins a castled start left before it restored the file: the change
+	 * stands, the file is not written from these maps (it would lose what
+	 * only the file holds). */
+	struct castle_daemon_rec rec = { 0 };
+	uint32_t zero = 0;
+
+	assert_true(state_file_has("block 198.18.77.0/24 ", "") == false);
+	assert_int_equal(bpf_map_update_elem(maps.daemon, &zero, &rec, BPF_ANY), 0);
+	ctl(&r, "block", "add", "198.18.77.0/24", NULL);
+	EXPECT(&r, 0, "has not been restored into these maps yet");
+	done(&r);
+	cidr("198.18.77.0/24", &c);
+	assert_int_equal(castle_block_lookup(&maps, &c, false, &v), 0);
+	assert_false(state_file_has("block 198.18.77.0/24 ", ""));
+	ctl(&r, "block", "del", "198.18.77.0/24", NULL);
+	EXPECT(&r, 0, "has not been restored into these maps yet");
+	done(&r);
+	assert_int_equal(castle_daemon_set_flags(maps.daemon, CASTLE_DAEMON_F_RESTORED), 0);
 }
 
 static void test_full_map_rolls_back(void **state)

@@ -417,6 +417,36 @@ static long long file_expiry(const char *path, const char *cidr)
 	return -1;
 }
 
+/* The wall clock stepped after castled measured its offset (NTP after
+ * boot): a save writes expiries on the clock as it is now. Simulated by an
+ * offset three days off. */
+static void test_persist_follows_a_stepped_clock(void **state)
+{
+	const uint64_t hour_ns = 3600ull * 1000000000ull;
+	const int64_t days3 = 3ll * 86400 * 1000000000ll;
+	char *dir, err[256], path[300];
+	struct castle_persist p;
+	struct castle_cidr c;
+
+	(void)state;
+	UT_NEED_ROOT();
+	clear_manual();
+	assert_int_equal(castle_cidr_parse("198.18.7.9", &c, err, sizeof(err)), 0);
+	assert_int_equal(castle_manual_block_put(&maps, &c, hour_ns, CASTLE_ORIGIN_MANUAL), 0);
+	assert_non_null(dir = make_state_dir());
+	assert_int_equal(castle_persist_init(&p, dir, err, sizeof(err)), 0);
+	snprintf(path, sizeof(path), "%s/%s", dir, CASTLE_STATE_FILE);
+	for (int sign = -1; sign <= 1; sign += 2) {
+		p.boot_to_unix_ns -= sign * days3;
+		p.have_hash = false;
+		assert_true(castle_persist_sync(&p, &maps, true, NULL, NULL, err, sizeof(err)) >= 0);
+		long long e = file_expiry(path, "198.18.7.9"), want = time(NULL) + 3600;
+		if (e < want - 5 || e > want + 5)
+			fail_msg("expiry %lld written, want %lld (the clock as it is now)", e, want);
+	}
+	clear_manual();
+}
+
 static void test_persist_far_future_ttl(void **state)
 {
 	static const char *const cidrs[] = { "198.18.7.7", "198.18.7.8", "198.18.7.0/24" };
@@ -473,6 +503,7 @@ int main(void)
 		cmocka_unit_test(test_reaping_walk_leaves_entries_written_again),
 		cmocka_unit_test(test_rl_reap_steady),
 		cmocka_unit_test_teardown(test_persist_far_future_ttl, rm_state_dir),
+		cmocka_unit_test_teardown(test_persist_follows_a_stepped_clock, rm_state_dir),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -33,7 +33,7 @@ static int state_get(struct ctl *c, struct castle_state *st)
 /* The verdict castled gave, once a reload that read the policy after
  * castlectl asked has finished: 1 applied, 0 refused, -1 not yet.
  *
- * With reload_seq (castle_reload_seq) that is the first reload numbered past
+ * With the daemon map (castle_daemon_rec) that is the first reload numbered past
  * `seq0` (a reload under way when castlectl signalled read the file too
  * early). castled numbers a reload when it takes the signal, which it does
  * at once after the reload before; so when the counters in state moved and
@@ -45,7 +45,7 @@ static int state_get(struct ctl *c, struct castle_state *st)
 
 struct reload_wait {
 	struct castle_state st;		/* before the signal */
-	struct castle_reload_seq seq0;	/* likewise */
+	struct castle_daemon_rec seq0;	/* likewise */
 	bool seq;			/* seq0 was read */
 	bool moved;			/* the counters moved ... */
 	uint64_t moved_at;		/* ... this long into the wait */
@@ -54,19 +54,19 @@ struct reload_wait {
 static int reload_verdict(struct ctl *c, struct reload_wait *w, const struct castle_state *now,
 			  uint64_t waited)
 {
-	struct castle_reload_seq v;
+	struct castle_daemon_rec v;
 	int counters = now->reloads_failed != w->st.reloads_failed ? 0 :
 		       now->reloads_ok != w->st.reloads_ok	   ? 1 : -1;
 
-	if (!w->seq || castle_reload_seq_read(c->maps.reload_seq, &v))
+	if (!w->seq || castle_daemon_read(c->maps.daemon, &v))
 		return counters;
-	if (CASTLE_RELOAD_SEQ(v.finished) > w->seq0.started)
-		return (int)CASTLE_RELOAD_OK(v.finished);
+	if (CASTLE_RELOAD_SEQ(v.reload_finished) > w->seq0.reload_started)
+		return (int)CASTLE_RELOAD_OK(v.reload_finished);
 	if (counters >= 0 && !w->moved) {
 		w->moved = true;
 		w->moved_at = waited;
 	}
-	if (w->moved && v.started == w->seq0.started && waited - w->moved_at >= CTL_RELOAD_OLD_NS)
+	if (w->moved && v.reload_started == w->seq0.reload_started && waited - w->moved_at >= CTL_RELOAD_OLD_NS)
 		return counters;
 	return -1;
 }
@@ -98,7 +98,7 @@ int ctl_reload(struct ctl *c, const struct ctl_args *a)
 	/* Read before the signal: a reload numbered past this one started
 	 * after castlectl did, so it read the file as the operator left it. */
 	w.st = st;
-	w.seq = castle_reload_seq_read(c->maps.reload_seq, &w.seq0) == 0;
+	w.seq = castle_daemon_read(c->maps.daemon, &w.seq0) == 0;
 	if (kill((pid_t)st.daemon_pid, SIGHUP)) {
 		ctl_errf(c, "signal castled (pid %u): %s", st.daemon_pid, strerror(errno));
 		return CTL_FAIL;

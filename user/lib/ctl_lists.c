@@ -51,9 +51,21 @@ static void ctl_persist(struct ctl *c)
 	const char *dir = c->state_dir;
 	char path[4200], err[512];
 
+	struct castle_daemon_rec rec;
+
 	if (!castle_state_read(c->maps.state, &st) && st.daemon_pid &&
 	    castle_daemon_alive((pid_t)st.daemon_pid))
 		return;
+	/* Maps a castled start left before it restored the file (killed, or
+	 * failed after pinning; or one starting right now): written over the
+	 * file, they would lose what it holds. The next castled restores the
+	 * file into them, beside this change, and saves both. */
+	if (!castle_daemon_read(c->maps.daemon, &rec) && !(rec.flags & CASTLE_DAEMON_F_RESTORED)) {
+		fprintf(c->err, "castlectl: note: castled is not running, and its state file has not "
+			"been restored into these maps yet: the change is enforced, not saved over "
+			"the file; castled saves it with the file's entries when it runs\n");
+		return;
+	}
 	if (!dir) {
 		snprintf(path, sizeof(path), "%s/%s", CASTLE_STATE_DIR_DEFAULT, CASTLE_STATE_FILE);
 		if (!strcmp(c->pin_dir, CASTLE_PIN_DIR_DEFAULT) && !access(path, F_OK)) {

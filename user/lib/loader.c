@@ -239,6 +239,8 @@ int castle_loader_open(struct castle_loader *l, const char *pin_dir, uint32_t ma
 	l->adopted = access(path, F_OK) == 0;
 	snprintf(path, sizeof(path), "%s/%s", pin_dir, CASTLE_MAP_MAN_SLOTS);
 	l->man_slots_new = l->adopted && access(path, F_OK) != 0;
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, CASTLE_MAP_DAEMON);
+	l->daemon_new = l->adopted && access(path, F_OK) != 0;
 
 	/* A pinned LRU cannot be resized without losing every bucket: keep it. */
 	pinned = pinned_max_entries(pin_dir, CASTLE_MAP_RL_STATE);
@@ -422,7 +424,7 @@ int castle_state_read(int state_fd, struct castle_state *st)
 	return bpf_map_lookup_elem(state_fd, &zero, st) ? -errno : 0;
 }
 
-int castle_reload_seq_read(int fd, struct castle_reload_seq *v)
+int castle_daemon_read(int fd, struct castle_daemon_rec *v)
 {
 	uint32_t zero = 0;
 
@@ -431,27 +433,43 @@ int castle_reload_seq_read(int fd, struct castle_reload_seq *v)
 	return bpf_map_lookup_elem(fd, &zero, v) ? -errno : 0;
 }
 
-/* Only castled writes the map, from its main loop: read, modify, write. */
-uint64_t castle_reload_seq_start(int fd)
+/* Only castled writes the map, from its main thread: read, modify, write. */
+static int daemon_write(int fd, const struct castle_daemon_rec *v)
 {
-	struct castle_reload_seq v;
 	uint32_t zero = 0;
 
-	if (castle_reload_seq_read(fd, &v))
-		return 0;
-	v.started++;
-	return bpf_map_update_elem(fd, &zero, &v, BPF_ANY) ? 0 : v.started;
+	return bpf_map_update_elem(fd, &zero, v, BPF_ANY) ? -errno : 0;
 }
 
-uint64_t castle_reload_seq_finish(int fd, bool ok)
+uint64_t castle_daemon_reload_start(int fd)
 {
-	struct castle_reload_seq v;
-	uint32_t zero = 0;
+	struct castle_daemon_rec v;
 
-	if (castle_reload_seq_read(fd, &v))
+	if (castle_daemon_read(fd, &v))
 		return 0;
-	v.finished = v.started << 1 | (ok ? 1 : 0);
-	return bpf_map_update_elem(fd, &zero, &v, BPF_ANY) ? 0 : v.started;
+	v.reload_started++;
+	return daemon_write(fd, &v) ? 0 : v.reload_started;
+}
+
+uint64_t castle_daemon_reload_finish(int fd, bool ok)
+{
+	struct castle_daemon_rec v;
+
+	if (castle_daemon_read(fd, &v))
+		return 0;
+	v.reload_finished = v.reload_started << 1 | (ok ? 1 : 0);
+	return daemon_write(fd, &v) ? 0 : v.reload_started;
+}
+
+int castle_daemon_set_flags(int fd, uint64_t flags)
+{
+	struct castle_daemon_rec v;
+	int ret = castle_daemon_read(fd, &v);
+
+	if (ret)
+		return ret;
+	v.flags |= flags;
+	return daemon_write(fd, &v);
 }
 
 int castle_pin_lock(const char *pin_dir, int *fd_out, char *err, size_t errlen)

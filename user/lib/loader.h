@@ -41,6 +41,9 @@ struct castle_loader {
 					 * one bit each, after a header word) */
 	bool man_slots_new;		/* adopted pins without man_slots: the
 					 * bitmap is new beside older entries */
+	bool daemon_new;		/* adopted pins without the daemon map:
+					 * an older castled's, which restored
+					 * its state file itself */
 	bool adopted;			/* maps were already pinned: a restart */
 	struct castle_xdp_bpf *xdp;	/* maps and a loaded copy of the XDP program */
 	struct bpf_object *xdp_lobj;	/* unloaded copy handed to libxdp (lazily) */
@@ -141,14 +144,15 @@ bool castle_daemon_alive(pid_t pid);
 /* Read the single entry of the state map (0 or -errno). */
 int castle_state_read(int state_fd, struct castle_state *st);
 
-/* The reload numbers (struct castle_reload_seq) of the reload_seq map:
- * castled calls _start when it takes a SIGHUP and _finish with the verdict;
- * _read for castlectl (0 or -errno; -EBADF when fd < 0, the pins of a build
- * before the map). Each returns the reload's number (_start, _finish) or 0
- * when the map is missing or cannot be written. */
-int castle_reload_seq_read(int fd, struct castle_reload_seq *v);
-uint64_t castle_reload_seq_start(int fd);
-uint64_t castle_reload_seq_finish(int fd, bool ok);
+/* castled's record in the `daemon` map (struct castle_daemon_rec): _read
+ * (0 or -errno; -EBADF when fd < 0, the pins of a build before the map);
+ * castled, the map's one writer, calls _reload_start when it takes a SIGHUP,
+ * _reload_finish with the verdict (each returns the reload's number, 0 when
+ * the map is missing or cannot be written) and _set_flags (0 or -errno). */
+int castle_daemon_read(int fd, struct castle_daemon_rec *v);
+uint64_t castle_daemon_reload_start(int fd);
+uint64_t castle_daemon_reload_finish(int fd, bool ok);
+int castle_daemon_set_flags(int fd, uint64_t flags);
 
 /* The pin directory lock: castled creates pin_dir if needed (0700), opens it
  * and takes flock(LOCK_EX | LOCK_NB) on it, held through *fd_out (O_CLOEXEC)

@@ -36,7 +36,7 @@ struct castle_maps {
 	int notes;
 	int block_hits;			/* -1 in the pins of a build before it */
 	int man_hits, man_slots;	/* likewise (see CASTLE_HIT_MAN) */
-	int reload_seq;			/* struct castle_reload_seq; -1 likewise */
+	int daemon;			/* struct castle_daemon_rec; -1 likewise */
 	bool owned;			/* fds are ours to close */
 	/* castle_gen_commit puts every block CIDR in the pol_net4/6 tries,
 	 * which the programs of every build read: castled sets it while a

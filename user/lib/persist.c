@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -16,11 +17,19 @@
 #include "ctl_maps.h"
 #include "persist.h"
 
-int castle_persist_init(struct castle_persist *p, const char *state_dir, char *err, size_t errlen)
+/* CLOCK_BOOTTIME -> wall clock, now. */
+static int64_t boot_to_unix_now(void)
 {
 	struct timespec rt;
+	uint64_t boot = castle_now_boot_ns();
+
+	clock_gettime(CLOCK_REALTIME, &rt);
+	return (int64_t)rt.tv_sec * 1000000000ll + rt.tv_nsec - (int64_t)boot;
+}
+
+int castle_persist_init(struct castle_persist *p, const char *state_dir, char *err, size_t errlen)
+{
 	struct stat sb;
-	uint64_t boot;
 
 	memset(p, 0, sizeof(*p));
 	snprintf(p->dir, sizeof(p->dir), "%s", state_dir);
@@ -40,9 +49,7 @@ int castle_persist_init(struct castle_persist *p, const char *state_dir, char *e
 		return -ENOTDIR;
 	}
 	chmod(state_dir, 0700); /* manual entries are nobody else's business */
-	boot = castle_now_boot_ns();
-	clock_gettime(CLOCK_REALTIME, &rt);
-	p->boot_to_unix_ns = (int64_t)rt.tv_sec * 1000000000ll + rt.tv_nsec - (int64_t)boot;
+	p->boot_to_unix_ns = boot_to_unix_now();
 	return 0;
 }
 
@@ -230,15 +237,39 @@ static int write_atomic(const struct castle_persist *p, const struct buf *b, cha
 	return 0;
 }
 
+/* The state dir, locked (flock, exclusive) for one walk and write: castled
+ * and a castlectl saving while castled stops would otherwise each write its
+ * own snapshot, and the older one could be renamed in last. -1 (unlocked)
+ * when the dir cannot be opened; the write then fails on its own. */
+static int lock_dir(const struct castle_persist *p)
+{
+	int fd = open(p->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	while (flock(fd, LOCK_EX) && errno == EINTR)
+		;
+	return fd;
+}
+
 int castle_persist_sync(struct castle_persist *p, const struct castle_maps *m, bool reap,
 			struct castle_manual_counts *counts, struct castle_man_sweep *sweep,
 			char *err, size_t errlen)
 {
 	struct walk_ctx w = { .p = p, .m = m, .sweep = sweep };
 	struct buf out = { 0 };
+	int64_t off = boot_to_unix_now(), d = off - p->boot_to_unix_ns;
+	int lock_fd = -1;
 	uint64_t h;
 	int ret;
 
+	/* The wall clock may have been stepped since castled started (NTP
+	 * after boot, often): expiries are written on the clock as it is now.
+	 * Moves under a second are the two clocks' reads apart, and keeping
+	 * the offset then keeps the content (and its hash) stable. */
+	if (d > 1000000000ll || d < -1000000000ll)
+		p->boot_to_unix_ns = off;
+	lock_fd = lock_dir(p);
 	ret = castle_manual_foreach(m, reap, one_entry, &w);
 	if (!ret)
 		ret = w.b.err;
@@ -265,8 +296,48 @@ int castle_persist_sync(struct castle_persist *p, const struct castle_maps *m, b
 		ret = 1;
 	}
 out:
+	if (lock_fd >= 0)
+		close(lock_fd); /* and the lock with it */
 	free(w.b.s);
 	free(out.s);
+	return ret;
+}
+
+int castle_persist_keep_unrestored(const struct castle_persist *p, char *err, size_t errlen)
+{
+	struct castle_persist copy = *p;
+	struct buf b = { 0 };
+	char chunk[65536];
+	size_t n;
+	int ret = 0;
+	FILE *f = fopen(p->path, "re");
+
+	if (!f) {
+		snprintf(err, errlen, "keep %s: %s", p->path, strerror(errno));
+		return -errno;
+	}
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		put(&b, chunk, n);
+	if (ferror(f))
+		ret = -EIO;
+	fclose(f);
+	if (!ret)
+		ret = b.err;
+	if (ret) {
+		snprintf(err, errlen, "keep %s: %s", p->path, strerror(-ret));
+	} else {
+		static const char sfx[] = ".unrestored";
+		size_t len = strlen(p->path);
+
+		if (len + sizeof(sfx) > sizeof(copy.path)) {
+			ret = -ENAMETOOLONG;
+			snprintf(err, errlen, "keep %s: %s", p->path, strerror(-ret));
+		} else {
+			memcpy(copy.path + len, sfx, sizeof(sfx));
+			ret = write_atomic(&copy, &b, err, errlen);
+		}
+	}
+	free(b.s);
 	return ret;
 }
 

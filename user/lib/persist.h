@@ -27,7 +27,9 @@
 struct castle_persist {
 	char path[4096];
 	char dir[4096];
-	int64_t boot_to_unix_ns;	/* CLOCK_BOOTTIME -> wall clock, fixed at init */
+	int64_t boot_to_unix_ns;	/* CLOCK_BOOTTIME -> wall clock, measured at
+					 * init and again at each save (a stepped
+					 * clock moves it) */
 	uint64_t last_hash;		/* of the content last written (or read) */
 	bool have_hash;
 };
@@ -102,5 +104,10 @@ int castle_persist_sync(struct castle_persist *p, const struct castle_maps *m, b
  * return of the count of bad lines. A missing file is not an error. */
 int castle_persist_restore(struct castle_persist *p, const struct castle_maps *m, int *restored,
 			   char *err, size_t errlen);
+
+/* Copy the file as it is to FILE.unrestored (atomically, 0600): castled
+ * calls it after a restore that skipped lines, before its first save writes
+ * the file from the maps. 0 or -errno with err set. */
+int castle_persist_keep_unrestored(const struct castle_persist *p, char *err, size_t errlen);
 
 #endif /* CASTLE_PERSIST_H */
