@@ -236,7 +236,8 @@ static int apply_read(struct daemon *d, const char *prefix, struct castle_policy
 		      "block_hits); the rest by a locked add", st.hit_slots, ncidr);
 	if (st.notes_lost)
 		logf_("warning: %u comment%s of the policy not kept: the notes map is full "
-		      "(castlectl stats shows its use); the entries themselves are enforced",
+		      "(castle_map_entries{map=\"notes\"} shows its use); the entries themselves "
+		      "are enforced",
 		      st.notes_lost, st.notes_lost == 1 ? "" : "s");
 	return 0;
 }

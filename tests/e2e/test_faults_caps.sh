@@ -6,9 +6,9 @@
 # grants what CAP_BPF and CAP_PERFMON do). Without CAP_SYS_ADMIN, without
 # CAP_BPF (and CAP_SYS_ADMIN), or without CAP_NET_ADMIN castled exits 1 with a
 # message naming the capabilities, and leaves nothing attached (CAP_SYS_ADMIN
-# is checked before the attach). castlectl's list verbs work with CAP_BPF
-# alone; as uid 0 even without capabilities, since the pins' file modes are
-# the access control.
+# is checked before the attach). castlectl's adds and deletes work with
+# CAP_BPF alone, as uid 0 even without capabilities, since the pins' file
+# modes are the access control; its lists need CAP_SYS_ADMIN too and say so.
 . "$(dirname "$0")/lib.sh"
 
 BAD=198.18.66.5
@@ -83,16 +83,30 @@ for caps in $SERVICE_CAPS +net_admin,+sys_admin; do
 	e2e_stop_castled
 done
 
-# castlectl with CAP_BPF only: the list verbs work on the pins.
-in_ctl_bpf() { setpriv --inh-caps=-all --bounding-set=-all,+bpf -- "$CASTLECTL" --pin-dir "$PIN" "$@"; }
-t_cmd "castlectl with CAP_BPF only: block add" in_ctl_bpf block add 198.18.77.7
-t_cmd "castlectl with CAP_BPF only: block list shows it" sh -c "$(declare -f in_ctl_bpf); CASTLECTL=$CASTLECTL PIN=$PIN in_ctl_bpf block list | grep -q 198.18.77.7"
-t_cmd "castlectl with CAP_BPF only: block del" in_ctl_bpf block del 198.18.77.7
+# castlectl with CAP_BPF only: adds and deletes work on the pins; the lists
+# need CAP_SYS_ADMIN too (the policy's maps are opened by id), and without
+# it they fail saying so, rather than list the manual entries alone.
+in_ctl_caps() { local caps=$1; shift; setpriv --inh-caps=-all --bounding-set=-all,"$caps" -- "$CASTLECTL" --pin-dir "$PIN" "$@"; }
+t_cmd "castlectl with CAP_BPF only: block add" in_ctl_caps +bpf block add 198.18.77.7
+out=$(in_ctl_caps +bpf block list 2>&1); rc=$?
+t_eq "castlectl with CAP_BPF only: block list fails, naming CAP_SYS_ADMIN" \
+	"1 castlectl: read the blocklist: Operation not permitted (the policy's maps are opened by id, which needs CAP_SYS_ADMIN)" \
+	"$rc $out"
+t_cmd "castlectl with CAP_BPF and CAP_SYS_ADMIN: block list shows the manual and the policy entry" \
+	sh -c "$(declare -f in_ctl_caps); CASTLECTL=$CASTLECTL PIN=$PIN in_ctl_caps +bpf,+sys_admin block list |
+		grep -q 198.18.77.7 && CASTLECTL=$CASTLECTL PIN=$PIN in_ctl_caps +bpf,+sys_admin block list | grep -q 198.18.66.0/24"
+out=$(in_ctl_caps +bpf block del 198.18.66.0/24 2>&1); rc=$?
+t_eq "castlectl with CAP_BPF only: del of a policy entry says what it cannot read" \
+	"1 castlectl: 198.18.66.0/24 is not a manual entry (whether the policy has it cannot be read: the policy's maps are opened by id, which needs CAP_SYS_ADMIN)" \
+	"$rc $out"
+t_cmd "castlectl with CAP_BPF only: block del" in_ctl_caps +bpf block del 198.18.77.7
 # uid 0 without any capability: the pins are root's 0600 files, and a map
-# fd needs no capability, so castlectl still works (a non-root user gets the
-# permission message: test_castlectl_lists.sh).
-t_cmd "castlectl as uid 0 without capabilities: block list (pin file permissions decide)" \
-	setpriv --inh-caps=-all --bounding-set=-all -- "$CASTLECTL" --pin-dir "$PIN" block list
+# fd needs no capability, so castlectl still writes (a non-root user gets
+# the permission message: test_castlectl_lists.sh).
+t_cmd "castlectl as uid 0 without capabilities: block add (pin file permissions decide)" \
+	setpriv --inh-caps=-all --bounding-set=-all -- "$CASTLECTL" --pin-dir "$PIN" block add 198.18.77.8
+t_cmd "castlectl as uid 0 without capabilities: block del" \
+	setpriv --inh-caps=-all --bounding-set=-all -- "$CASTLECTL" --pin-dir "$PIN" block del 198.18.77.8
 
 refused "without CAP_SYS_ADMIN" +bpf,+perfmon,+net_admin,+sys_resource "cannot look programs up by id"
 refused "without CAP_BPF and CAP_SYS_ADMIN" +perfmon,+net_admin,+sys_resource "load castle_xdp"

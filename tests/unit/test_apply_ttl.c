@@ -189,6 +189,29 @@ static void test_expired_ttl_starts_afresh(void **state)
 		fail_msg("an expired TTL entry stayed expired across a reload");
 }
 
+/* The longest TTL that parses saturates instead of wrapping to "already
+ * expired" (an exact entry and a CIDR). */
+static void test_huge_ttl_saturates(void **state)
+{
+	static const char pol[] = "version: 1\nblock:\n"
+				  "  - { cidr: 198.18.44.0/24, ttl: 213503d }\n"
+				  "  - { cidr: 198.18.45.9, ttl: 213503d }\n";
+	struct castle_block_val net, host;
+	struct castle_apply_stats st;
+	const uint64_t century = 100ull * 365 * 86400 * 1000000000ull;
+
+	(void)state;
+	UT_NEED_ROOT();
+	apply(pol, &st);
+	pol_entry("198.18.44.0/24", &net);
+	pol_entry("198.18.45.9", &host);
+	uint64_t now = castle_now_boot_ns();
+	if (net.expires_ns < now + century || host.expires_ns < now + century)
+		fail_msg("a 213503d TTL expires at %llu/%llu, now %llu: wrapped",
+			 (unsigned long long)net.expires_ns, (unsigned long long)host.expires_ns,
+			 (unsigned long long)now);
+}
+
 static int hits_of_cb(const struct castle_entry *e, void *arg)
 {
 	struct castle_entry *want = arg;
@@ -284,6 +307,7 @@ int main(void)
 		cmocka_unit_test(test_kept_only_on_exact_prefix_in_the_trie),
 		cmocka_unit_test(test_generation_maps_sized_to_the_policy),
 		cmocka_unit_test(test_expired_ttl_starts_afresh),
+		cmocka_unit_test(test_huge_ttl_saturates),
 		cmocka_unit_test(test_hit_slots_across_reloads),
 	};
 

@@ -26,7 +26,7 @@ static void usage(FILE *f)
 		"  -p, --policy FILE       policy file (YAML)\n"
 		"      --metrics ADDR:PORT Prometheus endpoint (default " CASTLED_DEFAULT_METRICS ")\n"
 		"      --pin-dir DIR       bpffs directory of pins (default " CASTLE_PIN_DIR_DEFAULT ")\n"
-		"      --xdp-mode MODE     auto | native | generic (default auto)\n"
+		"      --xdp-mode MODE     auto | native | generic (or skb; default auto)\n"
 		"      --tc-mode MODE      auto | tcx | clsact (default auto: TCX, else clsact)\n"
 		"      --state-dir DIR     where manual entries persist (default " CASTLED_DEFAULT_STATE_DIR ")\n"
 		"      --max-sources N     rate-limit table size when first created (default %u)\n"

@@ -117,4 +117,8 @@ const char *ctl_proto_name(uint8_t proto, int family);
 /* Class label: its name in the live policy, else "#slot"; "-" for none. */
 const char *ctl_class_name(struct ctl *c, uint32_t slot, char *buf, size_t len);
 
+/* Why a policy list cannot be read with CAP_BPF alone: its maps are opened
+ * by id (bpf_map_get_fd_by_id), which the kernel grants CAP_SYS_ADMIN only. */
+#define CTL_BY_ID_NEEDS "the policy's maps are opened by id, which needs CAP_SYS_ADMIN"
+
 #endif /* CASTLE_CTL_H */

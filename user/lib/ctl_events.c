@@ -359,7 +359,8 @@ int ctl_top(struct ctl *c, const struct ctl_args *a)
 	castle_gen_live(&c->maps, &gen, &pol);
 	ret = castle_block_foreach(&c->maps, false, collect_hit, &b);
 	if (ret) {
-		ctl_errf(c, "read the blocklist: %s", strerror(-ret));
+		ctl_errf(c, "read the blocklist: %s%s", strerror(-ret),
+			 ret == -EPERM ? " (" CTL_BY_ID_NEEDS ")" : "");
 		free(b.v);
 		return CTL_FAIL;
 	}

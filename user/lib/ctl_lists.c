@@ -158,18 +158,22 @@ static int del_entry(struct ctl *c, const struct ctl_args *a, bool allow)
 	struct castle_block_val bv;
 	struct castle_allow_val av;
 	bool in_policy;
-	int ret;
+	int ret, pol_ret;
 
 	if (ctl_open(c))
 		return CTL_FAIL;
 	castle_cidr_str(&a->cidr, cs, sizeof(cs));
-	in_policy = allow ? !castle_allow_lookup(&c->maps, &a->cidr, true, &av)
-			  : !castle_block_lookup(&c->maps, &a->cidr, true, &bv);
+	pol_ret = allow ? castle_allow_lookup(&c->maps, &a->cidr, true, &av)
+			: castle_block_lookup(&c->maps, &a->cidr, true, &bv);
+	in_policy = !pol_ret;
 	ret = allow ? castle_manual_allow_del(&c->maps, &a->cidr)
 		    : castle_manual_block_del(&c->maps, &a->cidr);
 	if (ret == -ENOENT) {
 		if (in_policy)
 			ctl_errf(c, "%s comes from the policy file; edit the policy", cs);
+		else if (pol_ret == -EPERM)
+			ctl_errf(c, "%s is not a manual entry (whether the policy has it cannot be "
+				 "read: %s)", cs, CTL_BY_ID_NEEDS);
 		else
 			ctl_errf(c, "%s is not in the %s", cs, list_name(allow));
 		return CTL_FAIL;
@@ -346,7 +350,8 @@ static int list(struct ctl *c, bool allow)
 	ret = allow ? castle_allow_foreach(&c->maps, collect, &r)
 		    : castle_block_foreach(&c->maps, false, collect, &r);
 	if (ret) {
-		ctl_errf(c, "read the %s: %s", list_name(allow), strerror(-ret));
+		ctl_errf(c, "read the %s: %s%s", list_name(allow), strerror(-ret),
+			 ret == -EPERM ? " (" CTL_BY_ID_NEEDS ")" : "");
 		free(r.v);
 		return CTL_FAIL;
 	}

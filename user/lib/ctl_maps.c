@@ -77,8 +77,8 @@ int castle_block_lookup(const struct castle_maps *m, const struct castle_cidr *c
 	if (policy && (ret = castle_gen_live(m, &gen, NULL)))
 		return ret;
 	fd = castle_block_map_fd(m, c, policy, gen);
-	if (fd < 0)
-		return policy ? -ENOENT : fd; /* no policy applied yet */
+	if (fd < 0) /* no policy applied yet (-ENOENT), or no CAP_SYS_ADMIN to open it by id */
+		return policy && fd != -EPERM ? -ENOENT : fd;
 	ret = bpf_map_lookup_elem(fd, castle_entry_key(c, castle_cidr_is_host(c), &k), v) ? -errno
 											   : 0;
 	if (policy)

@@ -115,8 +115,11 @@ int castle_gen_inner_fd(const struct castle_maps *m, int pm, uint32_t gen)
 	uint32_t id;
 
 	if (m->pol[pm] < 0 || bpf_map_lookup_elem(m->pol[pm], &gen, &id))
-		return -1; /* not pinned (an older build's pins), or no policy yet */
-	return bpf_map_get_fd_by_id(id);
+		return -ENOENT; /* not pinned (an older build's pins), or no policy yet */
+	/* by id: the kernel asks for CAP_SYS_ADMIN here, CAP_BPF is not enough */
+	int fd = bpf_map_get_fd_by_id(id);
+
+	return fd < 0 ? -errno : fd;
 }
 
 int castle_gen_live(const struct castle_maps *m, uint32_t *gen, struct castle_policy *pol)

@@ -215,8 +215,9 @@ void castle_gen_abort(struct castle_gen *g);
  * and events_per_sec); what the caller passes in them is ignored. */
 int castle_gen_commit(struct castle_maps *m, struct castle_gen *g, const struct castle_policy *pol,
 		      char *err, size_t errlen);
-/* A new fd of generation gen's inner map pm (CASTLE_PM_x), or -1 when there
- * is none. The caller closes it. */
+/* A new fd of generation gen's inner map pm (CASTLE_PM_x), -ENOENT when
+ * there is none, another -errno when it cannot be opened (-EPERM without
+ * CAP_SYS_ADMIN: maps are opened by id). The caller closes it. */
 int castle_gen_inner_fd(const struct castle_maps *m, int pm, uint32_t gen);
 /* The live generation index and its policy struct. */
 int castle_gen_live(const struct castle_maps *m, uint32_t *gen, struct castle_policy *pol);

@@ -348,6 +348,12 @@ static int walk_lists(const struct castle_maps *m, const struct list_ref *lists,
 	msums.n = castle_man_hits_of(m);
 	for (size_t i = 0; i < n; i++) {
 		int fd = castle_gen_inner_fd(m, lists[i].pm, gen);
+		/* a list that cannot be read fails the walk: skipping it would
+		 * show the policy's entries as absent */
+		if (fd < 0 && fd != -ENOENT) {
+			ret = fd;
+			break;
+		}
 		if (fd >= 0) {
 			ret = walk(m, &sums, -1, fd, lists[i].family, lists[i].lpm,
 				   !lists[i].lpm || lists[i].nhash, allow, false, now, cb, arg);
