@@ -60,6 +60,7 @@ struct daemon {
 	struct castle_metrics_src msrc;
 	struct castle_metrics_snapshot snap;
 	bool gone[CASTLE_MAX_IFACES];		/* unloaded from under us */
+	uint32_t ifidx[CASTLE_MAX_IFACES];	/* the ifindex each was attached at */
 	time_t last_steady_reap;		/* rl_steady idle sweep (monotonic s) */
 	struct castle_paced save_walk;		/* tick's walk of the manual maps */
 	struct castle_man_sweep man_sweep;	/* its candidates */
@@ -315,17 +316,21 @@ static bool still_managing(struct daemon *d)
 
 		if (d->gone[i])
 			continue;
-		if (key && !bpf_map_lookup_elem(d->l.maps.ifaces, &key, &rec)) {
+		if (key && key == d->ifidx[i] && !bpf_map_lookup_elem(d->l.maps.ifaces, &key, &rec)) {
 			left++;
 			continue;
 		}
 		d->gone[i] = true;
-		if (!key) {
+		/* Another ifindex under the name: deleted and made again since
+		 * the attach (between two looks); the new device has nothing of
+		 * castle's, and the old record must go like a deleted one's. */
+		if (!key || key != d->ifidx[i]) {
 			/* Deleted: the kernel took the program and the TC link
 			 * with the device; drop our record of it too. */
 			castle_iface_forget(&d->l.maps, d->o.pin_dir, d->o.ifaces[i]);
-			logf_("%s: interface went away (deleted); no longer managed (restart castled "
-			      "to attach again once it is back)", d->o.ifaces[i]);
+			logf_("%s: interface went away (deleted%s); no longer managed (restart castled "
+			      "to attach again once it is back)", d->o.ifaces[i],
+			      key ? ", and made again without castle" : "");
 		} else {
 			logf_("%s: unloaded (castlectl unload); no longer managed", d->o.ifaces[i]);
 		}
@@ -414,6 +419,7 @@ static int attach_all(struct daemon *d)
 			logf_("%s", err);
 			goto undo;
 		}
+		d->ifidx[i] = if_nametoindex(d->o.ifaces[i]);
 		logf_("%s: XDP %s, %s mode, prog id %u%s%s; TC %s%s%s%s%s", d->o.ifaces[i],
 		      act[r.xdp_action], castle_xdp_mode_name(r.iface.xdp_mode), r.iface.xdp_prog_id,
 		      r.xdp_note[0] ? ", " : "", r.xdp_note, castle_tc_mode_name(r.iface.tc_mode),
@@ -443,7 +449,7 @@ static int run(struct daemon *d, int ready_fd)
 	struct castle_policy_compiled comp;
 	char err[512];
 	sigset_t set;
-	time_t last_gc = time(NULL);
+	time_t last_gc = mono_s(); /* not the wall clock: a step back would stall it */
 	int sig, other, restored;
 	struct timespec ts = { TICK_SEC, 0 };
 
@@ -591,9 +597,9 @@ static int run(struct daemon *d, int ready_fd)
 			sig = 0;
 			break;
 		}
-		if (time(NULL) - last_gc >= NOTES_GC_SEC) {
+		if (mono_s() - last_gc >= NOTES_GC_SEC) {
 			castle_notes_gc(&d->l.maps, d->have_conf ? &d->conf : NULL);
-			last_gc = time(NULL);
+			last_gc = mono_s();
 		}
 	}
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test_faults_iface.sh - interfaces that change under castled, each with a
 # defined outcome (docs/SECURITY.md, "Fault injection"):
-#   - one of two interfaces deleted: castled logs it, forgets its record
+#   - one of two interfaces deleted (and made again at once under the same
+#     name): castled logs it, forgets its record
 #     (status no longer lists it), keeps running and enforcing on the other;
 #   - interface flapped (down/up): the XDP program stays attached, the gate
 #     enforces again after up;
@@ -56,10 +57,12 @@ t_eq "before any fault: blocked dropped, clean received" "3 3" "$(probe)"
 t_eq "before any fault: one TCX program on each interface (the query sees them)" "1 1" \
 	"$(tcx_progs "$DUT_IF") $(tcx_progs "$DUT_IF2")"
 
-# ---- one of two interfaces deleted -----------------------------------------------
-in_dut ip link del "$DUT_IF2"
+# ---- one of two interfaces deleted, and made again at once -----------------------
+# Between two of castled's looks: the name is back, under another ifindex,
+# with nothing of castle's on it; the old one's record and link pin go.
+in_dut ip link del "$DUT_IF2" && ip link add "$SRC_IF2" netns "$NS_SRC" type veth peer name "$DUT_IF2" netns "$NS_DUT"
 for i in $(seq 30); do castled_log_has "$DUT_IF2: interface went away" && break; sleep 0.1; done
-castled_log_has "$DUT_IF2: interface went away (deleted); no longer managed" &&
+castled_log_has "$DUT_IF2: interface went away (deleted, and made again without castle); no longer managed" &&
 	t_ok "deleted interface: castled logs it" || t_fail "deleted interface: castled logs it" "$(tail -3 "$TMP/castled.log")"
 kill -0 "$CASTLED_PID" 2>/dev/null && t_ok "deleted interface: castled keeps running (one interface left)" ||
 	t_fail "deleted interface: castled keeps running (one interface left)"
