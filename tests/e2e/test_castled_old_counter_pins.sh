@@ -3,8 +3,8 @@
 # build that counted classes and TLS results for all interfaces together
 # (class_stats of 16 entries, tls_results of 5): it drops those two pins,
 # pins its per-interface ones, and counts the class per interface. Pins of
-# an older layout of any other map (state, before tick_to_mono) are refused
-# before anything is touched, so castlectl still works on them.
+# an older layout of any other map (state, before tick_to_mono; a TC map)
+# are refused before anything is touched, so castlectl still works on them.
 . "$(dirname "$0")/lib.sh"
 
 command -v bpftool >/dev/null || { t_skip "old counter pins" "bpftool not installed"; t_done; }
@@ -28,6 +28,17 @@ t_cmd "old state layout: the message names the map and the way out" \
 t_eq "old state layout: the old counter pin is left alone" 16 \
 	"$(bpftool -j map show pinned $PIN/class_stats | jq .max_entries)"
 rm -f "$PIN"/* # (what `castlectl unload` or the operator would do)
+
+# ---- a TC map of an older layout: nothing of the XDP side is touched either ---
+bpftool map create "$PIN/tls_conns" type lru_hash key 40 value 8 entries 1024 name tls_conns
+bpftool map create "$PIN/class_stats" type percpu_array key 4 value 32 entries 16 name class_stats
+if e2e_castled; then t_fail "old TC map layout: castled refuses"; e2e_stop_castled
+else t_ok "old TC map layout: castled refuses"; fi
+t_cmd "old TC map layout: the message names the map" \
+	castled_log_has "$PIN/tls_conns was pinned by a castle build with another layout"
+t_eq "old TC map layout: the old counter pin is left alone, nothing else pinned" "16 class_stats tls_conns" \
+	"$(bpftool -j map show pinned $PIN/class_stats | jq .max_entries) $(ls "$PIN" | sort | paste -sd' ')"
+rm -f "$PIN"/*
 
 bpftool map create "$PIN/class_stats" type percpu_array key 4 value 32 entries 16 name class_stats
 bpftool map create "$PIN/tls_results" type percpu_array key 4 value 8 entries 5 name tls_results

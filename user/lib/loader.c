@@ -107,10 +107,14 @@ static uint32_t pinned_max_entries(const char *pin_dir, const char *name)
  * anything, so castlectl keeps working on the old pins (unload, block).
  * Returns 0, or -EINVAL with the first incompatible map named in err.
  */
-static int check_pins(struct bpf_object *obj, const char *pin_dir, char *err, size_t errlen)
+struct pin_drops {
+	const char *name[4];	/* class_stats, tls_results, of both objects */
+	int n;
+};
+
+static int check_pins(struct bpf_object *obj, const char *pin_dir, struct pin_drops *drops,
+		      char *err, size_t errlen)
 {
-	const char *drop[2];
-	int ndrop = 0;
 	struct bpf_map *m;
 
 	bpf_object__for_each_map(m, obj) {
@@ -132,8 +136,8 @@ static int check_pins(struct bpf_object *obj, const char *pin_dir, char *err, si
 		     !strcmp(bpf_map__name(m), CASTLE_MAP_RL_STATE)))
 			continue;
 		if ((!strcmp(bpf_map__name(m), CASTLE_MAP_CLASS_STATS) ||
-		     !strcmp(bpf_map__name(m), CASTLE_MAP_TLS_RESULTS)) && ndrop < 2) {
-			drop[ndrop++] = bpf_map__name(m);
+		     !strcmp(bpf_map__name(m), CASTLE_MAP_TLS_RESULTS)) && drops->n < 4) {
+			drops->name[drops->n++] = bpf_map__name(m);
 			continue;
 		}
 		snprintf(err, errlen, "%s was pinned by a castle build with another layout "
@@ -142,13 +146,19 @@ static int check_pins(struct bpf_object *obj, const char *pin_dir, char *err, si
 			 bpf_map__value_size(m), bpf_map__max_entries(m), pin_dir);
 		return -EINVAL;
 	}
-	for (int i = 0; i < ndrop; i++) {
+	return 0;
+}
+
+/* Only once both objects' pins have been checked: a refusal leaves the pin
+ * directory as it found it. */
+static void drop_pins(const char *pin_dir, const struct pin_drops *drops)
+{
+	for (int i = 0; i < drops->n; i++) {
 		char path[4200];
 
-		snprintf(path, sizeof(path), "%s/%s", pin_dir, drop[i]);
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, drops->name[i]);
 		unlink(path);
 	}
-	return 0;
 }
 
 static const char *load_hint(int e, bool adopted)
@@ -222,6 +232,7 @@ int castle_loader_open(struct castle_loader *l, const char *pin_dir, uint32_t ma
 {
 	LIBBPF_OPTS(bpf_object_open_opts, o, .pin_root_path = pin_dir, .kconfig = castle_kconfig());
 	char path[4200];
+	struct pin_drops drops = { .n = 0 };
 	uint32_t pinned;
 	int ret;
 
@@ -264,9 +275,26 @@ int castle_loader_open(struct castle_loader *l, const char *pin_dir, uint32_t ma
 	bpf_map__set_max_entries(l->xdp->maps.block_hits, l->hit_entries);
 	bpf_map__set_max_entries(l->xdp->maps.man_hits, l->man_entries);
 	bpf_map__set_max_entries(l->xdp->maps.man_slots, 1 + l->man_entries / 64);
-	ret = check_pins(l->xdp->obj, pin_dir, err, errlen);
+	/* Both objects' pins are checked before either loads (or a pin is
+	 * dropped): an upgrade refused for a TC map leaves the XDP side's pins
+	 * as they were too. */
+	ret = check_pins(l->xdp->obj, pin_dir, &drops, err, errlen);
 	if (ret)
 		goto fail;
+#ifdef CASTLE_HAVE_TC
+	{
+		size_t sz;
+		const void *bytes = castle_tc_bpf__elf_bytes(&sz);
+
+		ret = open_mem(l, bytes, sz, &l->tc, "castle_tc", err, errlen);
+		if (ret)
+			goto fail;
+		ret = check_pins(l->tc, pin_dir, &drops, err, errlen);
+		if (ret)
+			goto fail;
+	}
+#endif
+	drop_pins(pin_dir, &drops);
 	ret = castle_xdp_bpf__load(l->xdp);
 	if (ret) {
 		snprintf(err, errlen, "load castle_xdp with maps pinned in %s: %s%s", pin_dir,
@@ -298,15 +326,6 @@ int castle_loader_open(struct castle_loader *l, const char *pin_dir, uint32_t ma
 	}
 #ifdef CASTLE_HAVE_TC
 	{
-		size_t sz;
-		const void *bytes = castle_tc_bpf__elf_bytes(&sz);
-
-		ret = open_mem(l, bytes, sz, &l->tc, "castle_tc", err, errlen);
-		if (ret)
-			goto fail;
-		ret = check_pins(l->tc, pin_dir, err, errlen);
-		if (ret)
-			goto fail;
 		ret = bpf_object__load(l->tc);
 		if (ret) {
 			snprintf(err, errlen, "load castle_tc with maps pinned in %s: %s%s", pin_dir,
