@@ -30,6 +30,7 @@
 #include "pinned_skel.h"
 #include "ctl_maps.h"
 #include "persist.h"
+#include "maps_int.h"
 
 static char pin[128];
 static struct castle_xdp_bpf *skel;
@@ -339,6 +340,43 @@ static int rewrite_expired(const struct castle_entry *e, void *arg)
 	return 0;
 }
 
+/* The reaper deletes the expired entry it saw, never one written over it
+ * since (a re-ban, a castlectl block of the same key), and counts it gone. */
+static void test_reap_takes_only_what_it_saw(void **state)
+{
+	struct castle_block_val seen = { .origin = CASTLE_ORIGIN_MANUAL, .expires_ns = 1,
+					 .created_ns = 1 };
+	struct castle_block_val again = { .origin = CASTLE_ORIGIN_MANUAL, .created_ns = 2 }, v;
+	int fd = maps.man[CASTLE_MM_BLOCK4];
+	uint8_t a[4] = { 198, 18, 9, 9 };
+	struct castle_lpm4 net = { .prefixlen = 24, .addr = { 198, 18, 9, 0 } };
+	uint64_t n0;
+
+	(void)state;
+	UT_NEED_ROOT();
+	clear_manual();
+	n0 = maps.man_count_mem->n[CASTLE_MM_BLOCK4];
+	assert_int_equal(bpf_map_update_elem(fd, a, &again, BPF_ANY), 0);
+	maps.man_count_mem->n[CASTLE_MM_BLOCK4]++;
+	assert_int_equal(castle_man_reap(&maps, CASTLE_MM_BLOCK4, a, seen.created_ns, seen.expires_ns), 0);
+	assert_int_equal(bpf_map_lookup_elem(fd, a, &v), 0);
+	assert_int_equal(v.created_ns, 2);
+	assert_int_equal(maps.man_count_mem->n[CASTLE_MM_BLOCK4], n0 + 1);
+	assert_int_equal(bpf_map_update_elem(fd, a, &seen, BPF_ANY), 0);
+	assert_int_equal(castle_man_reap(&maps, CASTLE_MM_BLOCK4, a, seen.created_ns, seen.expires_ns), 1);
+	assert_int_not_equal(bpf_map_lookup_elem(fd, a, &v), 0);
+	assert_int_equal(maps.man_count_mem->n[CASTLE_MM_BLOCK4], n0);
+	/* a trie likewise (look, then delete) */
+	fd = maps.man[CASTLE_MM_NET4];
+	assert_int_equal(bpf_map_update_elem(fd, &net, &again, BPF_ANY), 0);
+	maps.man_count_mem->n[CASTLE_MM_NET4]++;
+	assert_int_equal(castle_man_reap(&maps, CASTLE_MM_NET4, &net, 1, 1), 0);
+	assert_int_equal(bpf_map_lookup_elem(fd, &net, &v), 0);
+	assert_int_equal(castle_man_reap(&maps, CASTLE_MM_NET4, &net, 2, 0), 1);
+	assert_int_not_equal(bpf_map_lookup_elem(fd, &net, &v), 0);
+	clear_manual();
+}
+
 static void test_reaping_walk_leaves_entries_written_again(void **state)
 {
 	struct castle_block_val dead = { .origin = CASTLE_ORIGIN_MANUAL, .expires_ns = 1,
@@ -501,6 +539,7 @@ int main(void)
 					  empty_policy),
 		cmocka_unit_test_teardown(test_persist_counts_without_duplicates, rm_state_dir),
 		cmocka_unit_test(test_reaping_walk_leaves_entries_written_again),
+		cmocka_unit_test(test_reap_takes_only_what_it_saw),
 		cmocka_unit_test(test_rl_reap_steady),
 		cmocka_unit_test_teardown(test_persist_far_future_ttl, rm_state_dir),
 		cmocka_unit_test_teardown(test_persist_follows_a_stepped_clock, rm_state_dir),

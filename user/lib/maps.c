@@ -360,6 +360,34 @@ int castle_man_del(const struct castle_maps *m, int idx, const void *k)
 	return 0;
 }
 
+int castle_man_reap(const struct castle_maps *m, int idx, const void *k, uint64_t created_ns,
+		    uint64_t expires_ns)
+{
+	struct castle_block_val now;
+	int fd = m->man[idx];
+
+	/* Exact-entry hashes: taken out and compared in one step, so that an
+	 * entry written again after the walk read it (a re-ban, a castlectl
+	 * block of the same key) is never the one deleted; put back if it is
+	 * such an entry (unless yet another write came in between). */
+	if ((idx == CASTLE_MM_BLOCK4 || idx == CASTLE_MM_BLOCK6) &&
+	    !bpf_map_lookup_and_delete_elem(fd, k, &now)) {
+		if (now.created_ns == created_ns && now.expires_ns == expires_ns) {
+			man_count_dec(m, idx);
+			return 1;
+		}
+		if (bpf_map_update_elem(fd, k, &now, BPF_NOEXIST))
+			man_count_dec(m, idx); /* the later write holds the key */
+		return 0;
+	}
+	/* The tries (and kernels without lookup-and-delete on a hash): look,
+	 * then delete; a write between the two is the one race left. */
+	if (bpf_map_lookup_elem(fd, k, &now) || now.created_ns != created_ns ||
+	    now.expires_ns != expires_ns)
+		return 0;
+	return castle_man_del(m, idx, k) ? 0 : 1;
+}
+
 static bool allow_map(int idx)
 {
 	return idx == CASTLE_MM_ALLOW4 || idx == CASTLE_MM_ALLOW6;

@@ -16,5 +16,9 @@ union castle_list_val {
 /* Delete key k (an address, or a castle_lpm4/6 prefix) from manual map idx
  * and count it gone (the walk reaps expired entries with it). 0 or -errno. */
 int castle_man_del(const struct castle_maps *m, int idx, const void *k);
+/* Delete the expired manual/auto entry the walk saw (created_ns, expires_ns)
+ * at key k of map idx, unless it was written again since: 1 deleted, 0 not. */
+int castle_man_reap(const struct castle_maps *m, int idx, const void *k, uint64_t created_ns,
+		    uint64_t expires_ns);
 
 #endif /* CASTLE_MAPS_INT_H */

@@ -155,12 +155,7 @@ static int add_slot(const struct walk_ctx *w, uint32_t slot, struct castle_entry
  * that is not reaped yet, and must not go with it. */
 static void reap(const struct walk_ctx *w, const uint8_t *key, const struct castle_block_val *seen)
 {
-	struct castle_block_val now;
-
-	if (bpf_map_lookup_elem(w->m->man[w->mm], key, &now) || now.created_ns != seen->created_ns ||
-	    now.expires_ns != seen->expires_ns)
-		return;
-	castle_man_del(w->m, w->mm, key);
+	castle_man_reap(w->m, w->mm, key, seen->created_ns, seen->expires_ns);
 }
 
 /* One entry of the walk: its key and value as the map holds them. */
