@@ -11,6 +11,18 @@
 #include <bpf/bpf_helpers.h>
 #include <castle/castle.h>
 
+/* castled's user-space record (struct castle_daemon_rec), declared first:
+ * libbpf creates and pins maps in this order, so pins that have `state`
+ * but not `daemon` are an older build's, never a start of this one cut
+ * short (which the record's restore flag tells apart). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct castle_daemon_rec);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} daemon SEC(".maps");
+
 /* Per-generation maps are arrays of maps: slot `state.gen` is the live policy,
  * the other slot is where a reload builds the next one. The inner definitions
  * below are templates; castled creates the real inner maps. */
@@ -351,13 +363,5 @@ struct {
 	__type(value, struct castle_note);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } notes SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct castle_daemon_rec);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} daemon SEC(".maps");
 
 #endif /* CASTLE_BPF_MAPS_H */

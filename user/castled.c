@@ -508,21 +508,29 @@ static int run(struct daemon *d, int ready_fd)
 	}
 	/* Fresh maps (first start, or after a reboot), or pins a start of
 	 * this build left before its restore was done (killed, or failed
-	 * after pinning): bring back what the operator added by hand. Entries
-	 * already there stay (castlectl may have written some meanwhile). */
-	struct castle_daemon_rec rec = { 0 };
-	bool restore = !d->l.adopted ||
-		       (!d->l.daemon_new && !castle_daemon_read(d->l.maps.daemon, &rec) &&
-			!(rec.flags & CASTLE_DAEMON_F_RESTORED));
+	 * after pinning): bring back what the operator added by hand. A manual
+	 * entry already there stays as it is: castlectl wrote it since the
+	 * file was (into such pins, or into these fresh ones while this start
+	 * ran). */
+	bool restore = !d->l.adopted || (!d->l.daemon_new && castle_daemon_unrestored(d->l.maps.daemon));
+	bool hold = false;
 	if (restore) {
-		int bad = castle_persist_restore(&d->persist, &d->l.maps, &restored, err, sizeof(err));
+		char kept[4200];
+		int bad = castle_persist_restore(&d->persist, &d->l.maps, true, &restored, err,
+						 sizeof(err));
 		if (bad)
 			logf_("%s (%d bad line%s)", err, bad < 0 ? 0 : bad, bad == 1 ? "" : "s");
-		if (bad && !castle_persist_keep_unrestored(&d->persist, err, sizeof(err)))
-			logf_("the file as it was is kept in %s.unrestored (the next save writes what "
-			      "the maps hold)", d->persist.path);
-		else if (bad)
-			logf_("%s", err);
+		if (bad && !castle_persist_keep_unrestored(&d->persist, kept, sizeof(kept), err,
+							   sizeof(err))) {
+			logf_("the file as it was is kept in %s (the next save writes what the maps "
+			      "hold)", kept);
+		} else if (bad) {
+			/* Saving would lose the lines that could not be restored:
+			 * not until they are kept somewhere. */
+			logf_("%s: not saving manual entries until castled is restarted with room to "
+			      "keep a copy (the gate enforces meanwhile)", err);
+			hold = true;
+		}
 		if (restored || d->l.adopted)
 			logf_("restored %d manual entr%s from %s%s", restored, restored == 1 ? "y" : "ies",
 			      d->persist.path, d->l.adopted ? " into pins a start that did not finish "
@@ -533,7 +541,9 @@ static int run(struct daemon *d, int ready_fd)
 	}
 	/* From here on the maps hold the file's entries: castled saves them,
 	 * and so may castlectl while castled is down. */
-	castle_daemon_set_flags(d->l.maps.daemon, CASTLE_DAEMON_F_RESTORED);
+	d->persist.hold = hold;
+	if (!hold)
+		castle_daemon_set_flags(d->l.maps.daemon, CASTLE_DAEMON_F_RESTORED);
 	if (apply_read(d, "castled: ", conf, comp)) {
 		/* e.g. a map full: what this start pinned goes again */
 		if (!d->l.adopted && !castle_unpin_unused(d->o.pin_dir))
@@ -552,6 +562,9 @@ static int run(struct daemon *d, int ready_fd)
 	    d->snap.apply.entries[CASTLE_PM_NET4] + d->snap.apply.entries[CASTLE_PM_NET6] &&
 	    apply_policy(d, "castled: "))
 		return 1;
+	/* The reloads from here on are numbered by this castled (castlectl
+	 * reload trusts the numbers only of the castled state names). */
+	castle_daemon_set_pid(d->l.maps.daemon, (uint32_t)getpid());
 	state_note_reload(&d->l.maps, false, getpid());
 	tick(d, false);
 	d->msrc = (struct castle_metrics_src){ .maps = &d->l.maps,

@@ -391,12 +391,19 @@ struct castle_state {
  * or failed after pinning): the next castled restores the file into them,
  * and castlectl does not save these maps over the file meanwhile.
  *
- * The numbers and the flag live as long as the pins (a reboot clears them). */
+ * The numbers and the flag live as long as the pins (a reboot clears them).
+ * Pins that have `state` and no `daemon` map (libbpf pins `daemon` first)
+ * are an older build's. */
 struct castle_daemon_rec {
 	__u64 reload_started;
 	__u64 reload_finished;
 	__u64 flags;
-	__u64 spare[5];
+	__u32 pid;		/* the castled that numbers reloads here (a castled
+				 * of a build before the map leaves it alone: when it
+				 * is not state's daemon_pid, castlectl goes by the
+				 * counters in state) */
+	__u32 pad;
+	__u64 spare[4];
 };
 
 #define CASTLE_DAEMON_F_RESTORED 1ull

@@ -108,9 +108,10 @@ castled_log_has "restored 2 manual entries from $STATE/manual.state" && t_ok "re
 castled_log_has "$STATE/manual.state:$first_bad: host bits set in '198.18.1.1/24'" &&
 	castled_log_has "(3 bad lines)" && t_ok "reboot: hand-edited bad lines reported with the first line number" ||
 	t_fail "reboot: hand-edited bad lines reported with the first line number" "$(cat "$TMP/castled.log")"
-t_cmd "reboot: the file as it was, bad lines and all, is kept in manual.state.unrestored" \
-	grep -q "^block 198.18.1.1/24 0$" "$STATE/manual.state.unrestored"
-castled_log_has "the file as it was is kept in $STATE/manual.state.unrestored" &&
+kept=$(ls "$STATE"/manual.state.unrestored-* 2>/dev/null | head -1)
+t_cmd "reboot: the file as it was, bad lines and all, is kept in manual.state.unrestored-TIME" \
+	grep -q "^block 198.18.1.1/24 0$" "${kept:-/nonexistent}"
+castled_log_has "the file as it was is kept in $kept" &&
 	t_ok "reboot: ... and castled says so" || t_fail "reboot: ... and castled says so" "$(cat "$TMP/castled.log")"
 t_eq "reboot: the entry whose comment was refused is restored" 1 \
 	"$(ctl -j block list | $PY -c 'import json,sys; print(sum(1 for e in json.load(sys.stdin)["entries"] if e["cidr"] == "198.18.3.3" and e["origin"] == "manual" and e["comment"] is None))' 2>&1)"
@@ -156,20 +157,24 @@ t_eq "second reboot: the unblocked source gets through" $((n_man + 3)) "$(rx_fro
 
 # ---- pins of a start that did not finish -------------------------------------
 # A castled killed (or failed) after pinning its maps and before restoring the
-# state file leaves pins without the file's entries. The next castled must
-# restore into them (not take them as a restart's), and castlectl must not
-# save them over the file meanwhile. Simulated: stop castled, take the
-# entry out of the map and the "restored" flag out of the daemon map.
-LATE=198.18.1.79
+# state file leaves pins without the file's entries. castlectl must not save
+# them over the file: told castled's state dir, it restores the file into
+# them first; not told, it saves nothing. The next castled restores into such
+# pins (not taking them for a restart's), keeping what castlectl wrote since.
+# Simulated: stop castled, take an entry out of the map and the "restored"
+# flag out of the daemon map.
+LATE=198.18.1.79 LATER=198.18.1.80
+unrestore() {
+	in_dut bpftool map delete pinned "$PIN/man_block4" key hex $(printf '%02x ' ${1//./ }) &&
+		in_dut bpftool map update pinned "$PIN/daemon" key hex 00 00 00 00 value hex $(printf '00 %.0s' $(seq 64))
+}
 e2e_stop_castled
-t_cmd "simulate: the entry missing from the map" \
-	in_dut bpftool map delete pinned "$PIN/man_block4" key hex $(printf '%02x ' ${DOWN//./ })
-t_cmd "simulate: the daemon map without the restored flag" \
-	in_dut bpftool map update pinned "$PIN/daemon" key hex 00 00 00 00 value hex $(printf '00 %.0s' $(seq 64))
-out=$(ctl --state-dir "$STATE" block add $LATE 2>&1); rc=$?
-t_eq "unrestored pins: block add exits 0" 0 "$rc"
-[[ "$out" == *"has not been restored into these maps yet"* ]] && t_ok "unrestored pins: castlectl says it does not save" ||
-	t_fail "unrestored pins: castlectl says it does not save" "$out"
+t_cmd "simulate: unrestored pins, without $DOWN" unrestore $DOWN
+out=$(ctl block add $LATE 2>&1); rc=$?
+t_eq "unrestored pins, no --state-dir: block add exits 0" 0 "$rc"
+[[ "$out" == *"has not been restored into these maps yet: the change is enforced and not saved"* ]] &&
+	t_ok "unrestored pins, no --state-dir: castlectl says it does not save" ||
+	t_fail "unrestored pins, no --state-dir: castlectl says it does not save" "$out"
 grep -q "^block $DOWN 0 while down$" "$STATE/manual.state" && ! grep -q "$LATE" "$STATE/manual.state" &&
 	t_ok "unrestored pins: the state file keeps its entries" ||
 	t_fail "unrestored pins: the state file keeps its entries" "$(cat "$STATE/manual.state")"
@@ -182,4 +187,21 @@ t_eq "unrestored pins: the file's entries and the new one are listed" "$DOWN $LA
 for _ in $(seq 30); do grep -q "^block $LATE " "$STATE/manual.state" && break; sleep 0.1; done
 grep -q "^block $DOWN 0 while down$" "$STATE/manual.state" && grep -q "^block $LATE 0" "$STATE/manual.state" &&
 	t_ok "unrestored pins: castled saves both" || t_fail "unrestored pins: castled saves both" "$(cat "$STATE/manual.state")"
+
+e2e_stop_castled
+t_cmd "simulate again: unrestored pins, without $DOWN" unrestore $DOWN
+out=$(ctl --state-dir "$STATE" block del $DOWN 2>&1); rc=$?
+t_eq "unrestored pins, --state-dir: block del of an entry of the file exits 0" 0 "$rc"
+[[ "$out" == *"restored 1 entry of $STATE/manual.state"* ]] &&
+	t_ok "unrestored pins, --state-dir: castlectl restores the file first" ||
+	t_fail "unrestored pins, --state-dir: castlectl restores the file first" "$out"
+! grep -q "^block $DOWN " "$STATE/manual.state" && grep -q "^block $LATE 0" "$STATE/manual.state" &&
+	t_ok "unrestored pins, --state-dir: the unblock is saved, the rest kept" ||
+	t_fail "unrestored pins, --state-dir: the unblock is saved, the rest kept" "$(cat "$STATE/manual.state")"
+castled_log_mark
+e2e_castled || { t_fail "castled starts after castlectl restored"; t_done; }
+castled_log_new_has "adopted the maps pinned in $PIN" && t_ok "... castled adopts them as restored" ||
+	t_fail "... castled adopts them as restored" "$(tail -5 "$TMP/castled.log")"
+t_eq "... and the unblocked source stays unblocked" "$LATE 198.18.3.3" \
+	"$(ctl -j block list | jq -r '[.entries[] | select(.origin == "manual") | .cidr] | sort | join(" ")')"
 t_done

@@ -125,9 +125,9 @@ t_eq "the older program enforces the slotted entries too (3 blocklist, 2 autoban
 	"$(($(drops blocklist) - b0)) $(($(drops autoban) - a0))"
 t_eq "... counting them by the locked add, on top of their slots (this castlectl sums both)" \
 	"5 5 7" "$(hits 198.18.83.0/24) $(hits $FLOOD2) $(hits 198.18.80.0/24)"
-# the daemon map is pinned, and the older castled does not number its reloads:
-# this castlectl falls back on the counters once they moved alone for 5 s
-t_eq "this castlectl reloads the older castled (the reload numbers stand still)" \
+# the daemon map is pinned, but the older castled does not number its reloads
+# (the record names no pid of it): this castlectl goes by the counters
+t_eq "this castlectl reloads the older castled (by the counters: it does not number reloads)" \
 	"0 policy reloaded" "$(out=$(ctl reload 2>&1); echo "$? ${out%%:*}")"
 echo "bogus_key: 1" >>"$POLICY"
 t_eq "... and reports its refusal" "1 castlectl: castled refused the policy: see its log" \

@@ -62,7 +62,9 @@ t_eq "before any fault: one TCX program on each interface (the query sees them)"
 # with nothing of castle's on it; the old one's record and link pin go.
 in_dut ip link del "$DUT_IF2" && ip link add "$SRC_IF2" netns "$NS_SRC" type veth peer name "$DUT_IF2" netns "$NS_DUT"
 for i in $(seq 30); do castled_log_has "$DUT_IF2: interface went away" && break; sleep 0.1; done
-castled_log_has "$DUT_IF2: interface went away (deleted, and made again without castle); no longer managed" &&
+# (castled's one-second look may fall between the two commands: then it saw
+# the deletion alone, and says that)
+castled_log_has "$DUT_IF2: interface went away (deleted" &&
 	t_ok "deleted interface: castled logs it" || t_fail "deleted interface: castled logs it" "$(tail -3 "$TMP/castled.log")"
 kill -0 "$CASTLED_PID" 2>/dev/null && t_ok "deleted interface: castled keeps running (one interface left)" ||
 	t_fail "deleted interface: castled keeps running (one interface left)"

@@ -162,6 +162,8 @@ static bool state_file_has(const char *start, const char *end)
 	return found;
 }
 
+static void unrestored_pins(void);
+
 static void test_block_add_list_del(void **state)
 {
 	struct run r;
@@ -212,24 +214,63 @@ static void test_block_add_list_del(void **state)
 	assert_int_equal(castle_note_get(&maps, &c, CASTLE_NOTE_BLOCK, note, sizeof(note)), -ENOENT);
 	assert_false(state_file_has("block 198.18.5.0/24 ", "")); /* the unblock saved too */
 
-	/* Pins a castled start left before it restored the file: the change
-	 * stands, the file is not written from these maps (it would lose what
-	 * only the file holds). */
+	unrestored_pins();
+}
+
+/* Pins a castled start left before it restored the file (cleared flag):
+ * castlectl restores the file first (a manual entry already there is
+ * kept), then makes its change, then saves the whole; a delete of an entry
+ * of the file stays deleted. */
+static void clear_restored(void)
+{
 	struct castle_daemon_rec rec = { 0 };
 	uint32_t zero = 0;
 
-	assert_true(state_file_has("block 198.18.77.0/24 ", "") == false);
 	assert_int_equal(bpf_map_update_elem(maps.daemon, &zero, &rec, BPF_ANY), 0);
-	ctl(&r, "block", "add", "198.18.77.0/24", NULL);
-	EXPECT(&r, 0, "has not been restored into these maps yet");
+}
+
+static void unrestored_pins(void)
+{
+	char path[300], note[64];
+	struct castle_cidr c77, c78;
+	struct castle_block_val v;
+	struct run r;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/manual.state", statedir);
+	assert_non_null(f = fopen(path, "w"));
+	fputs("block 198.18.77.0/24 0 from the file\nblock 198.18.78.0/24 0 kept\n", f);
+	fclose(f);
+	cidr("198.18.77.0/24", &c77);
+	cidr("198.18.78.0/24", &c78);
+	clear_restored();
+	ctl(&r, "block", "add", "198.18.79.0/24", NULL);
+	EXPECT(&r, 0, "restored 2 entries of");
 	done(&r);
-	cidr("198.18.77.0/24", &c);
-	assert_int_equal(castle_block_lookup(&maps, &c, false, &v), 0);
-	assert_false(state_file_has("block 198.18.77.0/24 ", ""));
+	assert_true(state_file_has("block 198.18.77.0/24 ", "from the file"));
+	assert_true(state_file_has("block 198.18.78.0/24 ", "kept"));
+	assert_true(state_file_has("block 198.18.79.0/24 ", ""));
+	assert_false(castle_daemon_unrestored(maps.daemon));
+
+	/* a manual entry already in the maps is the newer word; an entry of
+	 * the file the maps lack (78) is restored, then deleted for good */
+	clear_restored();
+	assert_int_equal(castle_note_put(&maps, &c77, CASTLE_NOTE_BLOCK, "written since"), 0);
+	assert_int_equal(castle_manual_block_del(&maps, &c78), 0);
+	ctl(&r, "block", "del", "198.18.78.0/24", NULL);
+	EXPECT(&r, 0, "restored 1 entry of"); /* 78 only: 77 and 79 are there */
+	done(&r);
+	assert_int_equal(castle_note_get(&maps, &c77, CASTLE_NOTE_BLOCK, note, sizeof(note)), 0);
+	assert_string_equal(note, "written since");
+	assert_int_equal(castle_block_lookup(&maps, &c78, false, &v), -ENOENT);
+	assert_false(state_file_has("block 198.18.78.0/24 ", ""));
+	assert_true(state_file_has("block 198.18.77.0/24 ", "written since"));
 	ctl(&r, "block", "del", "198.18.77.0/24", NULL);
-	EXPECT(&r, 0, "has not been restored into these maps yet");
+	EXPECT(&r, 0, NULL);
 	done(&r);
-	assert_int_equal(castle_daemon_set_flags(maps.daemon, CASTLE_DAEMON_F_RESTORED), 0);
+	ctl(&r, "block", "del", "198.18.79.0/24", NULL);
+	EXPECT(&r, 0, NULL);
+	done(&r);
 }
 
 static void test_full_map_rolls_back(void **state)

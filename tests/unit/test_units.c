@@ -332,6 +332,9 @@ static void text_escape_is_unambiguous(void **state)
 		assert_string_equal(out, cases[i].want);
 		assert_int_equal(n, strlen(cases[i].want));
 	}
+	/* a comment in a table: controls escaped, a backslash as typed */
+	castle_comment_display("C:\\dir \x1b", out, sizeof(out));
+	assert_string_equal(out, "C:\\dir \\x1b");
 	/* an escape that does not fit is left out whole */
 	castle_text_escape("ab\\\\", small, sizeof(small));
 	assert_string_equal(small, "ab\\\\");

@@ -28,10 +28,11 @@ int castle_cidr_parse(const char *s, struct castle_cidr *out, char *err, size_t 
  * block/allow del, the state file), as an older castle let them be added. */
 int castle_cidr_parse_existing(const char *s, struct castle_cidr *out, char *err, size_t errlen);
 
-/* "198.18.0.0/15"; a full-length prefix is printed as a bare address. */
 /* An address (family 4 or 6) as inet_ntop writes it, but an IPv6 address in
  * ::/96 in hex (glibc's ::a.b.c.d is the form castle_cidr_parse refuses). */
 const char *castle_addr_str(int family, const uint8_t *addr, char *buf, size_t len);
+
+/* "198.18.0.0/15"; a full-length prefix is printed as a bare address. */
 const char *castle_cidr_str(const struct castle_cidr *c, char *buf, size_t len);
 
 /* true when a contains b (a's prefix is no longer than b's and b lies in a). */

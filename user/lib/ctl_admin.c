@@ -33,42 +33,27 @@ static int state_get(struct ctl *c, struct castle_state *st)
 /* The verdict castled gave, once a reload that read the policy after
  * castlectl asked has finished: 1 applied, 0 refused, -1 not yet.
  *
- * With the daemon map (castle_daemon_rec) that is the first reload numbered past
- * `seq0` (a reload under way when castlectl signalled read the file too
- * early). castled numbers a reload when it takes the signal, which it does
- * at once after the reload before; so when the counters in state moved and
- * the numbers did not for CTL_RELOAD_OLD_NS, the castled running is of a
- * build before the map (a downgrade on pins a newer one made) and the
- * counters are all there is. Without the map (the pins of an older castled)
- * the first change of the counters, which may be such an earlier reload's. */
-#define CTL_RELOAD_OLD_NS (5 * 1000 * 1000 * 1000ull)
-
+ * When castled numbers its reloads (the daemon map, castle_daemon_rec, with
+ * its pid), that is the first reload numbered past `seq0` (a reload under
+ * way when castlectl signalled read the file too early). Otherwise (a
+ * castled of a build before the map, on its pins or on a newer one's) the
+ * first change of the counters in state, which may be such a reload's. */
 struct reload_wait {
 	struct castle_state st;		/* before the signal */
 	struct castle_daemon_rec seq0;	/* likewise */
-	bool seq;			/* seq0 was read */
-	bool moved;			/* the counters moved ... */
-	uint64_t moved_at;		/* ... this long into the wait */
+	bool seq;			/* castled numbers its reloads */
 };
 
-static int reload_verdict(struct ctl *c, struct reload_wait *w, const struct castle_state *now,
-			  uint64_t waited)
+static int reload_verdict(struct ctl *c, const struct reload_wait *w, const struct castle_state *now)
 {
 	struct castle_daemon_rec v;
-	int counters = now->reloads_failed != w->st.reloads_failed ? 0 :
-		       now->reloads_ok != w->st.reloads_ok	   ? 1 : -1;
 
-	if (!w->seq || castle_daemon_read(c->maps.daemon, &v))
-		return counters;
-	if (CASTLE_RELOAD_SEQ(v.reload_finished) > w->seq0.reload_started)
-		return (int)CASTLE_RELOAD_OK(v.reload_finished);
-	if (counters >= 0 && !w->moved) {
-		w->moved = true;
-		w->moved_at = waited;
-	}
-	if (w->moved && v.reload_started == w->seq0.reload_started && waited - w->moved_at >= CTL_RELOAD_OLD_NS)
-		return counters;
-	return -1;
+	if (w->seq && castle_daemon_read(c->maps.daemon, &v) == 0)
+		return CASTLE_RELOAD_SEQ(v.reload_finished) > w->seq0.reload_started
+			       ? (int)CASTLE_RELOAD_OK(v.reload_finished) : -1;
+	if (now->reloads_failed != w->st.reloads_failed)
+		return 0;
+	return now->reloads_ok != w->st.reloads_ok ? 1 : -1;
 }
 
 int ctl_reload(struct ctl *c, const struct ctl_args *a)
@@ -98,7 +83,7 @@ int ctl_reload(struct ctl *c, const struct ctl_args *a)
 	/* Read before the signal: a reload numbered past this one started
 	 * after castlectl did, so it read the file as the operator left it. */
 	w.st = st;
-	w.seq = castle_daemon_read(c->maps.daemon, &w.seq0) == 0;
+	w.seq = castle_daemon_read(c->maps.daemon, &w.seq0) == 0 && w.seq0.pid == st.daemon_pid;
 	if (kill((pid_t)st.daemon_pid, SIGHUP)) {
 		ctl_errf(c, "signal castled (pid %u): %s", st.daemon_pid, strerror(errno));
 		return CTL_FAIL;
@@ -106,7 +91,7 @@ int ctl_reload(struct ctl *c, const struct ctl_args *a)
 	for (;;) {
 		if (state_get(c, &now))
 			return CTL_FAIL;
-		verdict = reload_verdict(c, &w, &now, waited);
+		verdict = reload_verdict(c, &w, &now);
 		if (verdict == 0) {
 			ctl_errf(c, "castled refused the policy: see its log");
 			return CTL_FAIL;

@@ -34,8 +34,8 @@ static void report_full(struct ctl *c, int fd, bool allow, const char *cidr)
 }
 
 /*
- * A change made while castled is down is saved to the state file here, so
- * it survives a reboot before castled runs again (castled saves every second
+ * A change made while castled is down is saved to the state file, so it
+ * survives a reboot before castled runs again (castled saves every second
  * while it runs, and castlectl leaves that to it). The file is castled's
  * STATE_DIR/manual.state: --state-dir names it; without it, the default
  * directory is used only with the default pin dir and a state file castled
@@ -44,39 +44,91 @@ static void report_full(struct ctl *c, int fd, bool allow, const char *cidr)
  * where the change lives until castled saves it. The change itself stands
  * either way: a failed save is a warning.
  */
-static void ctl_persist(struct ctl *c)
+
+/* castled's state dir while castled is down, or NULL: castled runs (it
+ * saves), or castlectl does not know the dir (*why says so). */
+static const char *down_state_dir(struct ctl *c, const char **why)
 {
+	static char path[4200];
 	struct castle_state st;
-	struct castle_persist p;
-	const char *dir = c->state_dir;
-	char path[4200], err[512];
 
-	struct castle_daemon_rec rec;
-
+	*why = NULL;
 	if (!castle_state_read(c->maps.state, &st) && st.daemon_pid &&
 	    castle_daemon_alive((pid_t)st.daemon_pid))
+		return NULL;
+	if (c->state_dir)
+		return c->state_dir;
+	snprintf(path, sizeof(path), "%s/%s", CASTLE_STATE_DIR_DEFAULT, CASTLE_STATE_FILE);
+	if (!strcmp(c->pin_dir, CASTLE_PIN_DIR_DEFAULT) && !access(path, F_OK))
+		return CASTLE_STATE_DIR_DEFAULT;
+	*why = "castlectl: note: castled is not running: the change is enforced, and saved when "
+	       "castled runs again (give --state-dir, castled's, to save it now)\n";
+	return NULL;
+}
+
+/*
+ * Before a change while castled is down: maps a castled start pinned and did
+ * not restore the file into (it was killed, or failed after pinning) lack
+ * the file's entries, and saving them would lose those. With the state dir
+ * known, castlectl restores the file into them first (keeping any manual
+ * entry already there, written since), as the next castled would, and marks
+ * them restored; then the change, and its save, are on the whole set (an
+ * unblock of an entry of the file stays an unblock). Without the dir, the
+ * change is made and not saved: the next castled restores the file beside
+ * it (which brings back an entry of the file this change deleted: said).
+ */
+static void ctl_restore_first(struct ctl *c, bool del)
+{
+	const char *why, *dir;
+	struct castle_persist p;
+	char err[512];
+	int restored = 0, bad;
+
+	if (!castle_daemon_unrestored(c->maps.daemon))
 		return;
-	/* Maps a castled start left before it restored the file (killed, or
-	 * failed after pinning; or one starting right now): written over the
-	 * file, they would lose what it holds. The next castled restores the
-	 * file into them, beside this change, and saves both. */
-	if (!castle_daemon_read(c->maps.daemon, &rec) && !(rec.flags & CASTLE_DAEMON_F_RESTORED)) {
-		fprintf(c->err, "castlectl: note: castled is not running, and its state file has not "
-			"been restored into these maps yet: the change is enforced, not saved over "
-			"the file; castled saves it with the file's entries when it runs\n");
-		return;
-	}
+	dir = down_state_dir(c, &why);
 	if (!dir) {
-		snprintf(path, sizeof(path), "%s/%s", CASTLE_STATE_DIR_DEFAULT, CASTLE_STATE_FILE);
-		if (!strcmp(c->pin_dir, CASTLE_PIN_DIR_DEFAULT) && !access(path, F_OK)) {
-			dir = CASTLE_STATE_DIR_DEFAULT;
-		} else {
-			fprintf(c->err, "castlectl: note: castled is not running: the change is enforced, "
-				"and saved when castled runs again (give --state-dir, castled's, to save "
-				"it now)\n");
-			return;
-		}
+		if (why)
+			fprintf(c->err, "castlectl: note: castled is not running, and its state file has "
+				"not been restored into these maps yet: the change is enforced and not "
+				"saved; the next castled restores the file beside it%s (give --state-dir, "
+				"castled's, to restore it now)\n",
+				del ? ", which brings back an entry of the file deleted now" : "");
+		return;
 	}
+	if (castle_persist_init(&p, dir, err, sizeof(err))) {
+		fprintf(c->err, "castlectl: warning: %s: the state file is not restored into these "
+			"maps, and the change is not saved\n", err);
+		return;
+	}
+	bad = castle_persist_restore(&p, &c->maps, true, &restored, err, sizeof(err));
+	if (bad < 0 || bad > 0) {
+		/* what could not be restored stays in the file only: no save
+		 * may write over it; castled keeps a copy when it restores */
+		fprintf(c->err, "castlectl: warning: restoring %s: %s: the change is enforced and "
+			"not saved (castled restores the file when it starts)\n", p.path, err);
+		return;
+	}
+	castle_daemon_set_flags(c->maps.daemon, CASTLE_DAEMON_F_RESTORED);
+	fprintf(c->err, "castlectl: note: restored %d entr%s of %s into maps a castled start left "
+		"before its restore\n", restored, restored == 1 ? "y" : "ies", p.path);
+}
+
+static void ctl_persist(struct ctl *c)
+{
+	struct castle_persist p;
+	const char *why, *dir;
+	char err[512];
+
+	dir = down_state_dir(c, &why);
+	if (!dir) {
+		if (why)
+			fputs(why, c->err);
+		return;
+	}
+	/* still unrestored (ctl_restore_first could not): said there */
+	if (castle_daemon_unrestored(c->maps.daemon))
+		return;
 	if (castle_persist_init(&p, dir, err, sizeof(err)) ||
 	    castle_persist_sync(&p, &c->maps, false, NULL, NULL, err, sizeof(err)) < 0)
 		fprintf(c->err, "castlectl: warning: castled is not running and the change could not "
@@ -102,6 +154,7 @@ static int add_entry(struct ctl *c, const struct ctl_args *a, bool allow)
 
 	if (ctl_open(c))
 		return CTL_FAIL;
+	ctl_restore_first(c, false);
 	castle_cidr_str(&a->cidr, cs, sizeof(cs));
 	if (allow)
 		ret = castle_manual_allow_put_prev(&c->maps, &a->cidr, &had, &old_a);
@@ -142,10 +195,14 @@ static int add_entry(struct ctl *c, const struct ctl_args *a, bool allow)
 
 		/* Not an error (the operator may mean to lift the allow next), but
 		 * the block would silently do nothing: say so. */
-		if (!castle_allow_lookup(&c->maps, &a->cidr, false, &av) ||
-		    !castle_allow_lookup(&c->maps, &a->cidr, true, &av))
+		int pol = castle_allow_lookup(&c->maps, &a->cidr, true, &av);
+
+		if (!castle_allow_lookup(&c->maps, &a->cidr, false, &av) || !pol)
 			fprintf(c->err, "castlectl: warning: %s is also allowlisted, and allow beats "
 				"block: the block has no effect until the allow entry is removed\n", cs);
+		else if (pol == -EPERM)
+			fprintf(c->err, "castlectl: note: whether the policy allowlists %s (allow "
+				"beats block) cannot be read: %s\n", cs, CTL_BY_ID_NEEDS);
 	}
 	ctl_persist(c);
 	return CTL_OK;
@@ -162,6 +219,7 @@ static int del_entry(struct ctl *c, const struct ctl_args *a, bool allow)
 
 	if (ctl_open(c))
 		return CTL_FAIL;
+	ctl_restore_first(c, true);
 	castle_cidr_str(&a->cidr, cs, sizeof(cs));
 	pol_ret = allow ? castle_allow_lookup(&c->maps, &a->cidr, true, &av)
 			: castle_block_lookup(&c->maps, &a->cidr, true, &bv);
@@ -317,7 +375,7 @@ static void print_table(struct ctl *c, const struct rows *r, bool allow, uint64_
 		castle_cidr_str(&e->cidr, cs, sizeof(cs));
 		castle_human_count(e->hits, hits, sizeof(hits));
 		if (r->v[i].has_note) /* escaped: an older castlectl let controls in */
-			castle_text_escape(r->v[i].note, note, sizeof(note));
+			castle_comment_display(r->v[i].note, note, sizeof(note));
 		else if (e->origin == CASTLE_ORIGIN_AUTO)
 			snprintf(note, sizeof(note), "auto-ban by class %s",
 				 ctl_class_name(c, e->class_slot, cls, sizeof(cls)));

@@ -98,19 +98,21 @@ static uint32_t pinned_max_entries(const char *pin_dir, const char *name)
  * interface: libbpf cannot reuse them, and their counts name no interface.
  * Their pins go (the counters restart, as a counter may); a program of that
  * build keeps its map until this build's program replaces it. */
-/*
- * Pins this build cannot reuse (libbpf refuses a pinned map whose type, key,
- * value or size differ). Only the per-interface counters (class_stats,
- * tls_results, resized when they gained the interface) may be dropped and
- * re-created: counters start again from zero, nothing else is lost. Any
- * other mismatch means an older build's layout: refuse before touching
- * anything, so castlectl keeps working on the old pins (unload, block).
- * Returns 0, or -EINVAL with the first incompatible map named in err.
- */
 struct pin_drops {
 	const char *name[4];	/* class_stats, tls_results, of both objects */
 	int n;
 };
+
+/*
+ * Pins this build cannot reuse (libbpf refuses a pinned map whose type, key,
+ * value or size differ). Only the per-interface counters (class_stats,
+ * tls_results, resized when they gained the interface) may be dropped and
+ * re-created (added to drops, removed by drop_pins): counters start again
+ * from zero, nothing else is lost. Any other mismatch means an older
+ * build's layout: refuse before touching anything, so castlectl keeps
+ * working on the old pins (unload, block). Returns 0, or -EINVAL with the
+ * first incompatible map named in err.
+ */
 
 static int check_pins(struct bpf_object *obj, const char *pin_dir, struct pin_drops *drops,
 		      char *err, size_t errlen)
@@ -452,43 +454,64 @@ int castle_daemon_read(int fd, struct castle_daemon_rec *v)
 	return bpf_map_lookup_elem(fd, &zero, v) ? -errno : 0;
 }
 
-/* Only castled writes the map, from its main thread: read, modify, write. */
-static int daemon_write(int fd, const struct castle_daemon_rec *v)
+/* Only castled writes the record, from its main thread: read, modify,
+ * write; the reload's number (or 1 for the other changes), 0 when the map
+ * is missing or cannot be written. */
+enum daemon_op { D_RELOAD_START, D_RELOAD_OK, D_RELOAD_FAILED, D_FLAGS, D_PID };
+
+static uint64_t daemon_update(int fd, enum daemon_op op, uint64_t arg)
 {
+	struct castle_daemon_rec v;
 	uint32_t zero = 0;
 
-	return bpf_map_update_elem(fd, &zero, v, BPF_ANY) ? -errno : 0;
+	if (castle_daemon_read(fd, &v))
+		return 0;
+	switch (op) {
+	case D_RELOAD_START:
+		v.reload_started++;
+		break;
+	case D_RELOAD_OK:
+	case D_RELOAD_FAILED:
+		v.reload_finished = v.reload_started << 1 | (op == D_RELOAD_OK);
+		break;
+	case D_FLAGS:
+		v.flags |= arg;
+		break;
+	case D_PID:
+		v.pid = (uint32_t)arg;
+		break;
+	}
+	if (bpf_map_update_elem(fd, &zero, &v, BPF_ANY))
+		return 0;
+	return op == D_RELOAD_START || op == D_RELOAD_OK || op == D_RELOAD_FAILED ? v.reload_started
+										  : 1;
 }
 
 uint64_t castle_daemon_reload_start(int fd)
 {
-	struct castle_daemon_rec v;
-
-	if (castle_daemon_read(fd, &v))
-		return 0;
-	v.reload_started++;
-	return daemon_write(fd, &v) ? 0 : v.reload_started;
+	return daemon_update(fd, D_RELOAD_START, 0);
 }
 
 uint64_t castle_daemon_reload_finish(int fd, bool ok)
 {
-	struct castle_daemon_rec v;
-
-	if (castle_daemon_read(fd, &v))
-		return 0;
-	v.reload_finished = v.reload_started << 1 | (ok ? 1 : 0);
-	return daemon_write(fd, &v) ? 0 : v.reload_started;
+	return daemon_update(fd, ok ? D_RELOAD_OK : D_RELOAD_FAILED, 0);
 }
 
 int castle_daemon_set_flags(int fd, uint64_t flags)
 {
-	struct castle_daemon_rec v;
-	int ret = castle_daemon_read(fd, &v);
+	return daemon_update(fd, D_FLAGS, flags) ? 0 : -EIO;
+}
 
-	if (ret)
-		return ret;
-	v.flags |= flags;
-	return daemon_write(fd, &v);
+int castle_daemon_set_pid(int fd, uint32_t pid)
+{
+	return daemon_update(fd, D_PID, pid) ? 0 : -EIO;
+}
+
+bool castle_daemon_unrestored(int fd)
+{
+	struct castle_daemon_rec v;
+
+	return !castle_daemon_read(fd, &v) && !(v.flags & CASTLE_DAEMON_F_RESTORED);
 }
 
 int castle_pin_lock(const char *pin_dir, int *fd_out, char *err, size_t errlen)

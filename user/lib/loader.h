@@ -148,11 +148,16 @@ int castle_state_read(int state_fd, struct castle_state *st);
  * (0 or -errno; -EBADF when fd < 0, the pins of a build before the map);
  * castled, the map's one writer, calls _reload_start when it takes a SIGHUP,
  * _reload_finish with the verdict (each returns the reload's number, 0 when
- * the map is missing or cannot be written) and _set_flags (0 or -errno). */
+ * the map is missing or cannot be written) and _set_flags (0 or -EIO). */
 int castle_daemon_read(int fd, struct castle_daemon_rec *v);
 uint64_t castle_daemon_reload_start(int fd);
 uint64_t castle_daemon_reload_finish(int fd, bool ok);
 int castle_daemon_set_flags(int fd, uint64_t flags);
+/* castled at start: it numbers the reloads from now on (0 or -errno). */
+int castle_daemon_set_pid(int fd, uint32_t pid);
+/* The map is there and lacks CASTLE_DAEMON_F_RESTORED: pins a castled start
+ * left before its restore (false without the map). */
+bool castle_daemon_unrestored(int fd);
 
 /* The pin directory lock: castled creates pin_dir if needed (0700), opens it
  * and takes flock(LOCK_EX | LOCK_NB) on it, held through *fd_out (O_CLOEXEC)

@@ -376,8 +376,17 @@ int castle_man_reap(const struct castle_maps *m, int idx, const void *k, uint64_
 			man_count_dec(m, idx);
 			return 1;
 		}
-		if (bpf_map_update_elem(fd, k, &now, BPF_NOEXIST))
-			man_count_dec(m, idx); /* the later write holds the key */
+		if (!bpf_map_update_elem(fd, k, &now, BPF_NOEXIST))
+			return 0;
+		/* Another write came in the instant the key was out: an
+		 * operator's block (manual) is not given up for an auto-ban
+		 * the program wrote then; anything else written holds it. */
+		struct castle_block_val later;
+
+		if (now.origin == CASTLE_ORIGIN_MANUAL && !bpf_map_lookup_elem(fd, k, &later) &&
+		    later.origin == CASTLE_ORIGIN_AUTO)
+			bpf_map_update_elem(fd, k, &now, BPF_EXIST); /* its slot: the sweep's */
+		man_count_dec(m, idx); /* one entry for the key, counted by its writer */
 		return 0;
 	}
 	/* The tries (and kernels without lookup-and-delete on a hash): look,

@@ -238,18 +238,30 @@ static int write_atomic(const struct castle_persist *p, const struct buf *b, cha
 }
 
 /* The state dir, locked (flock, exclusive) for one walk and write: castled
- * and a castlectl saving while castled stops would otherwise each write its
- * own snapshot, and the older one could be renamed in last. -1 (unlocked)
- * when the dir cannot be opened; the write then fails on its own. */
+ * and a castlectl saving while castled starts or stops would otherwise each
+ * write its own snapshot, and the older one could be renamed in last (while
+ * castled runs castlectl does not save). Waits up to
+ * CASTLE_PERSIST_LOCK_WAIT_MS: returns the fd holding the lock, or -1 to go
+ * on unlocked (the dir cannot be opened, and the write will say why; or the
+ * wait ran out: a writer stopped while holding it must not stop every save). */
 static int lock_dir(const struct castle_persist *p)
 {
 	int fd = open(p->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct timespec nap = { 0, 10 * 1000 * 1000 };
 
 	if (fd < 0)
 		return -1;
-	while (flock(fd, LOCK_EX) && errno == EINTR)
-		;
-	return fd;
+	for (int waited = 0;; waited += 10) {
+		if (!flock(fd, LOCK_EX | LOCK_NB))
+			return fd;
+		if (errno == EINTR)
+			continue;
+		if (errno != EWOULDBLOCK || waited >= CASTLE_PERSIST_LOCK_WAIT_MS)
+			break;
+		nanosleep(&nap, NULL);
+	}
+	close(fd);
+	return -1;
 }
 
 int castle_persist_sync(struct castle_persist *p, const struct castle_maps *m, bool reap,
@@ -287,7 +299,7 @@ int castle_persist_sync(struct castle_persist *p, const struct castle_maps *m, b
 		goto out;
 	}
 	h = fnv1a(out.s, out.n);
-	if (p->have_hash && h == p->last_hash)
+	if (p->hold || (p->have_hash && h == p->last_hash))
 		goto out;
 	ret = write_atomic(p, &out, err, errlen);
 	if (!ret) {
@@ -303,12 +315,13 @@ out:
 	return ret;
 }
 
-int castle_persist_keep_unrestored(const struct castle_persist *p, char *err, size_t errlen)
+int castle_persist_keep_unrestored(const struct castle_persist *p, char *kept, size_t keptlen,
+				   char *err, size_t errlen)
 {
 	struct castle_persist copy = *p;
 	struct buf b = { 0 };
 	char chunk[65536];
-	size_t n;
+	size_t n, len = strlen(p->path);
 	int ret = 0;
 	FILE *f = fopen(p->path, "re");
 
@@ -323,20 +336,26 @@ int castle_persist_keep_unrestored(const struct castle_persist *p, char *err, si
 	fclose(f);
 	if (!ret)
 		ret = b.err;
-	if (ret) {
-		snprintf(err, errlen, "keep %s: %s", p->path, strerror(-ret));
-	} else {
-		static const char sfx[] = ".unrestored";
-		size_t len = strlen(p->path);
-
-		if (len + sizeof(sfx) > sizeof(copy.path)) {
+	/* FILE.unrestored-UNIXTIME, or with -N after it: an earlier copy
+	 * (of other lines that could not be restored) is never overwritten */
+	for (int i = 0; !ret; i++) {
+		int k = i ? snprintf(copy.path + len, sizeof(copy.path) - len, ".unrestored-%lld-%d",
+				     (long long)time(NULL), i)
+			  : snprintf(copy.path + len, sizeof(copy.path) - len, ".unrestored-%lld",
+				     (long long)time(NULL));
+		if (k < 0 || (size_t)k >= sizeof(copy.path) - len)
 			ret = -ENAMETOOLONG;
-			snprintf(err, errlen, "keep %s: %s", p->path, strerror(-ret));
-		} else {
-			memcpy(copy.path + len, sfx, sizeof(sfx));
-			ret = write_atomic(&copy, &b, err, errlen);
-		}
+		else if (access(copy.path, F_OK))
+			break;
+		else if (i >= 100)
+			ret = -EEXIST;
 	}
+	if (ret)
+		snprintf(err, errlen, "keep %s: %s", p->path, strerror(-ret));
+	else
+		ret = write_atomic(&copy, &b, err, errlen);
+	if (!ret)
+		snprintf(kept, keptlen, "%s", copy.path);
 	free(b.s);
 	return ret;
 }
@@ -360,8 +379,21 @@ static uint64_t restore_ttl_ns(long long expires, int64_t now_unix)
 struct restore_ctx {
 	const struct castle_maps *m;
 	int64_t now_unix;
+	bool keep_existing;
 	int restored;
 };
+
+/* A manual entry of e's key is in the maps already (an auto-ban is not: a
+ * manual block replaces it, as castlectl's would). */
+static bool manual_exists(const struct castle_maps *m, const struct castle_persist_entry *e)
+{
+	struct castle_block_val bv;
+	struct castle_allow_val av;
+
+	if (e->allow)
+		return castle_allow_lookup(m, &e->cidr, false, &av) == 0;
+	return castle_block_lookup(m, &e->cidr, false, &bv) == 0 && bv.origin == CASTLE_ORIGIN_MANUAL;
+}
 
 static int restore_entry(const struct castle_persist_entry *e, void *arg, char *why,
 			 size_t whylen)
@@ -372,6 +404,8 @@ static int restore_entry(const struct castle_persist_entry *e, void *arg, char *
 
 	if (e->expires && e->expires <= r->now_unix)
 		return 0; /* expired while castle was down */
+	if (r->keep_existing && manual_exists(r->m, e))
+		return 0; /* written since the file was: the newer word */
 	if (e->allow)
 		ret = castle_manual_allow_put(r->m, &e->cidr);
 	else
@@ -389,10 +423,10 @@ static int restore_entry(const struct castle_persist_entry *e, void *arg, char *
 	return 0;
 }
 
-int castle_persist_restore(struct castle_persist *p, const struct castle_maps *m, int *restored,
-			   char *err, size_t errlen)
+int castle_persist_restore(struct castle_persist *p, const struct castle_maps *m, bool keep_existing,
+			   int *restored, char *err, size_t errlen)
 {
-	struct restore_ctx r = { .m = m, .now_unix = time(NULL) };
+	struct restore_ctx r = { .m = m, .now_unix = time(NULL), .keep_existing = keep_existing };
 	FILE *f = fopen(p->path, "re");
 	int ret;
 

@@ -23,6 +23,9 @@
 #include "maps.h"
 
 #define CASTLE_STATE_FILE "manual.state"
+/* How long a save waits for another writer's lock on the state dir before
+ * it writes without. */
+#define CASTLE_PERSIST_LOCK_WAIT_MS 5000
 
 struct castle_persist {
 	char path[4096];
@@ -32,6 +35,9 @@ struct castle_persist {
 					 * clock moves it) */
 	uint64_t last_hash;		/* of the content last written (or read) */
 	bool have_hash;
+	bool hold;			/* walk, but write nothing (castled: lines
+					 * of the file it could not restore and
+					 * could not keep a copy of) */
 };
 
 /* What the last walk of the manual maps saw (for the metrics). */
@@ -89,7 +95,9 @@ int castle_persist_init(struct castle_persist *p, const char *state_dir, char *e
 
 /* Walk the manual maps (deleting expired entries when reap is set), count
  * them into counts (may be NULL), and rewrite the file if its content would
- * change. Returns 1 written, 0 unchanged, -errno with err set. With sweep
+ * change. Returns 1 written, 0 unchanged, -errno with err set. The walk and
+ * the write hold the state dir's lock (flock), waited for up to
+ * CASTLE_PERSIST_LOCK_WAIT_MS, then gone on without. With sweep
  * (may be NULL), begun by castle_man_sweep_begin, every entry the walk sees
  * goes to castle_man_sweep_see, and sweep->complete says whether it saw
  * them all: castled's hit-slot sweep rides on this walk. */
@@ -101,13 +109,18 @@ int castle_persist_sync(struct castle_persist *p, const struct castle_maps *m, b
  * rest of its TTL (castle_persist_read). *restored counts the entries; a
  * malformed line is skipped, an entry whose comment is refused is restored
  * without it, and either is reported in err (first one) with a positive
- * return of the count of bad lines. A missing file is not an error. */
-int castle_persist_restore(struct castle_persist *p, const struct castle_maps *m, int *restored,
-			   char *err, size_t errlen);
+ * return of the count of bad lines. A missing file is not an error. With
+ * keep_existing (maps that may hold newer writes: pins a castled start left
+ * before its restore, where castlectl may have written since), a key that
+ * has a manual entry already keeps it, and its comment. */
+int castle_persist_restore(struct castle_persist *p, const struct castle_maps *m, bool keep_existing,
+			   int *restored, char *err, size_t errlen);
 
-/* Copy the file as it is to FILE.unrestored (atomically, 0600): castled
- * calls it after a restore that skipped lines, before its first save writes
- * the file from the maps. 0 or -errno with err set. */
-int castle_persist_keep_unrestored(const struct castle_persist *p, char *err, size_t errlen);
+/* Copy the file as it is to FILE.unrestored-UNIXTIME (atomically, 0600;
+ * never over an earlier copy), named in kept: castled calls it after a
+ * restore that skipped lines, before its first save writes the file from
+ * the maps. 0 or -errno with err set. */
+int castle_persist_keep_unrestored(const struct castle_persist *p, char *kept, size_t keptlen,
+				   char *err, size_t errlen);
 
 #endif /* CASTLE_PERSIST_H */

@@ -459,7 +459,19 @@ int castle_comment_check(const char *s, char *err, size_t errlen)
 	return 0;
 }
 
+static size_t text_escape(const char *s, char *out, size_t outlen, bool backslash);
+
 size_t castle_text_escape(const char *s, char *out, size_t outlen)
+{
+	return text_escape(s, out, outlen, true);
+}
+
+size_t castle_comment_display(const char *s, char *out, size_t outlen)
+{
+	return text_escape(s, out, outlen, false);
+}
+
+static size_t text_escape(const char *s, char *out, size_t outlen, bool backslash)
 {
 	const unsigned char *u = (const unsigned char *)s;
 	size_t n = strlen(s), o = 0, k;
@@ -476,7 +488,7 @@ size_t castle_text_escape(const char *s, char *out, size_t outlen)
 			k = 1;
 			snprintf(esc, sizeof(esc), "\\x%02x", u[i]);
 			put = esc;
-		} else if (cp == '\\') {
+		} else if (cp == '\\' && backslash) {
 			put = "\\\\"; /* so that a literal "\x1b" never reads as an escape */
 		} else if (comment_control(cp)) {
 			if (cp == '\n' || cp == '\t' || cp == '\r')

@@ -47,6 +47,10 @@ int castle_comment_check(const char *s, char *err, size_t errlen);
  * backslash doubled (so that the text "\x1b" never reads as an escaped ESC);
  * its length. For messages that quote input. */
 size_t castle_text_escape(const char *s, char *out, size_t outlen);
+/* The same, a backslash kept as it is: for a comment in castlectl's tables,
+ * where the text reads as the operator typed it (JSON has it exact), and
+ * only the controls an older castlectl let in are escaped. */
+size_t castle_comment_display(const char *s, char *out, size_t outlen);
 
 /* Humanizers: write into buf and return buf, for use in printf arguments.
  * count: 999 -> "999", 12345 -> "12.3K", 1234567 -> "1.2M" (powers of 1000)
