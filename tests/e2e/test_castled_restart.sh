@@ -168,6 +168,7 @@ unrestore() {
 	in_dut bpftool map delete pinned "$PIN/man_block4" key hex $(printf '%02x ' ${1//./ }) &&
 		in_dut bpftool map update pinned "$PIN/daemon" key hex 00 00 00 00 value hex $(printf '00 %.0s' $(seq 64))
 }
+manual_cidrs() { ctl -j block list | jq -r '[.entries[] | select(.origin == "manual") | .cidr] | sort | join(" ")'; }
 e2e_stop_castled
 t_cmd "simulate: unrestored pins, without $DOWN" unrestore $DOWN
 out=$(ctl block add $LATE 2>&1); rc=$?
@@ -183,7 +184,7 @@ e2e_castled || { t_fail "castled starts on the unrestored pins"; t_done; }
 castled_log_new_has "into pins a start that did not finish left" && t_ok "unrestored pins: castled restores the file into them" ||
 	t_fail "unrestored pins: castled restores the file into them" "$(tail -5 "$TMP/castled.log")"
 t_eq "unrestored pins: the file's entries and the new one are listed" "$DOWN $LATE 198.18.3.3" \
-	"$(ctl -j block list | jq -r '[.entries[] | select(.origin == "manual") | .cidr] | sort | join(" ")')"
+	"$(manual_cidrs)"
 for _ in $(seq 30); do grep -q "^block $LATE " "$STATE/manual.state" && break; sleep 0.1; done
 grep -q "^block $DOWN 0 while down$" "$STATE/manual.state" && grep -q "^block $LATE 0" "$STATE/manual.state" &&
 	t_ok "unrestored pins: castled saves both" || t_fail "unrestored pins: castled saves both" "$(cat "$STATE/manual.state")"
@@ -203,5 +204,5 @@ e2e_castled || { t_fail "castled starts after castlectl restored"; t_done; }
 castled_log_new_has "adopted the maps pinned in $PIN" && t_ok "... castled adopts them as restored" ||
 	t_fail "... castled adopts them as restored" "$(tail -5 "$TMP/castled.log")"
 t_eq "... and the unblocked source stays unblocked" "$LATE 198.18.3.3" \
-	"$(ctl -j block list | jq -r '[.entries[] | select(.origin == "manual") | .cidr] | sort | join(" ")')"
+	"$(manual_cidrs)"
 t_done
