@@ -516,8 +516,7 @@ static int run(struct daemon *d, int ready_fd)
 	bool hold = false;
 	if (restore) {
 		char kept[4200];
-		int bad = castle_persist_restore(&d->persist, &d->l.maps, true, &restored, err,
-						 sizeof(err));
+		int bad = castle_persist_restore(&d->persist, &d->l.maps, &restored, err, sizeof(err));
 		if (bad)
 			logf_("%s (%d bad line%s)", err, bad < 0 ? 0 : bad, bad == 1 ? "" : "s");
 		if (bad && !castle_persist_keep_unrestored(&d->persist, kept, sizeof(kept), err,

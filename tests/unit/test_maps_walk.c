@@ -520,7 +520,7 @@ static void test_persist_far_future_ttl(void **state)
 
 	/* a reboot: the maps are empty, the file puts the entries back */
 	clear_manual();
-	assert_int_equal(castle_persist_restore(&p, &maps, false, &restored, err, sizeof(err)), 0);
+	assert_int_equal(castle_persist_restore(&p, &maps, &restored, err, sizeof(err)), 0);
 	assert_int_equal(restored, 3);
 	for (int i = 0; i < 3; i++) {
 		assert_int_equal(castle_block_lookup(&maps, &c[i], false, &v), 0);

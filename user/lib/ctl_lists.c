@@ -101,7 +101,7 @@ static void ctl_restore_first(struct ctl *c, bool del)
 			"maps, and the change is not saved\n", err);
 		return;
 	}
-	bad = castle_persist_restore(&p, &c->maps, true, &restored, err, sizeof(err));
+	bad = castle_persist_restore(&p, &c->maps, &restored, err, sizeof(err));
 	if (bad < 0 || bad > 0) {
 		/* what could not be restored stays in the file only: no save
 		 * may write over it; castled keeps a copy when it restores */

@@ -322,6 +322,7 @@ int castle_persist_keep_unrestored(const struct castle_persist *p, char *kept, s
 	struct buf b = { 0 };
 	char chunk[65536];
 	size_t n, len = strlen(p->path);
+	long long now = time(NULL);
 	int ret = 0;
 	FILE *f = fopen(p->path, "re");
 
@@ -340,9 +341,8 @@ int castle_persist_keep_unrestored(const struct castle_persist *p, char *kept, s
 	 * (of other lines that could not be restored) is never overwritten */
 	for (int i = 0; !ret; i++) {
 		int k = i ? snprintf(copy.path + len, sizeof(copy.path) - len, ".unrestored-%lld-%d",
-				     (long long)time(NULL), i)
-			  : snprintf(copy.path + len, sizeof(copy.path) - len, ".unrestored-%lld",
-				     (long long)time(NULL));
+				     now, i)
+			  : snprintf(copy.path + len, sizeof(copy.path) - len, ".unrestored-%lld", now);
 		if (k < 0 || (size_t)k >= sizeof(copy.path) - len)
 			ret = -ENAMETOOLONG;
 		else if (access(copy.path, F_OK))
@@ -379,7 +379,6 @@ static uint64_t restore_ttl_ns(long long expires, int64_t now_unix)
 struct restore_ctx {
 	const struct castle_maps *m;
 	int64_t now_unix;
-	bool keep_existing;
 	int restored;
 };
 
@@ -404,7 +403,7 @@ static int restore_entry(const struct castle_persist_entry *e, void *arg, char *
 
 	if (e->expires && e->expires <= r->now_unix)
 		return 0; /* expired while castle was down */
-	if (r->keep_existing && manual_exists(r->m, e))
+	if (manual_exists(r->m, e))
 		return 0; /* written since the file was: the newer word */
 	if (e->allow)
 		ret = castle_manual_allow_put(r->m, &e->cidr);
@@ -423,10 +422,10 @@ static int restore_entry(const struct castle_persist_entry *e, void *arg, char *
 	return 0;
 }
 
-int castle_persist_restore(struct castle_persist *p, const struct castle_maps *m, bool keep_existing,
-			   int *restored, char *err, size_t errlen)
+int castle_persist_restore(struct castle_persist *p, const struct castle_maps *m, int *restored,
+			   char *err, size_t errlen)
 {
-	struct restore_ctx r = { .m = m, .now_unix = time(NULL), .keep_existing = keep_existing };
+	struct restore_ctx r = { .m = m, .now_unix = time(NULL) };
 	FILE *f = fopen(p->path, "re");
 	int ret;
 

@@ -109,12 +109,12 @@ int castle_persist_sync(struct castle_persist *p, const struct castle_maps *m, b
  * rest of its TTL (castle_persist_read). *restored counts the entries; a
  * malformed line is skipped, an entry whose comment is refused is restored
  * without it, and either is reported in err (first one) with a positive
- * return of the count of bad lines. A missing file is not an error. With
- * keep_existing (maps that may hold newer writes: pins a castled start left
- * before its restore, where castlectl may have written since), a key that
- * has a manual entry already keeps it, and its comment. */
-int castle_persist_restore(struct castle_persist *p, const struct castle_maps *m, bool keep_existing,
-			   int *restored, char *err, size_t errlen);
+ * return of the count of bad lines. A missing file is not an error. A key
+ * that has a manual entry in the maps already keeps it, and its comment:
+ * castlectl wrote it since the file was (into pins a castled start left
+ * before its restore, or into fresh ones while castled starts). */
+int castle_persist_restore(struct castle_persist *p, const struct castle_maps *m, int *restored,
+			   char *err, size_t errlen);
 
 /* Copy the file as it is to FILE.unrestored-UNIXTIME (atomically, 0600;
  * never over an earlier copy), named in kept: castled calls it after a
