@@ -446,13 +446,16 @@ struct castle_iface {
 
 /* `notes` (HASH): the comment an operator gave an entry (castlectl --comment,
  * or the policy's comment). Kept out of the block values so that a million
- * entries without comments cost nothing. */
+ * entries without comments cost nothing. A policy entry and a manual entry
+ * of the same prefix each have their own note (`origin`). Builds before the
+ * field wrote 0 there for both; castled's first reload writes the policy's
+ * notes again under 1 and drops the 0 ones no manual entry owns. */
 struct castle_note_key {
 	__u32 family;		/* 4 or 6 */
 	__u32 plen;
 	__u8 addr[16];
 	__u32 list;		/* 0 = block, 1 = allow */
-	__u32 _pad;
+	__u32 origin;		/* 0 = manual (castlectl), 1 = policy */
 };
 
 #define CASTLE_NOTE_MAX 64

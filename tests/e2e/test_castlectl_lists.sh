@@ -77,6 +77,22 @@ else
 	t_fail "expired entry no longer listed" "castlectl -j block list failed"
 fi
 
+# --- a manual entry over a policy entry: a comment each ------------------
+A77=198.18.77.7
+comments() { ctl -j block list | jq -r ".entries[] | select(.cidr==\"$A77\") | \"\(.origin) \(.comment)\"" | sort | paste -sd'|'; }
+t_cmd "block add over the policy's $A77" ctl block add $A77 --comment "operator's"
+t_eq "each entry lists its own comment" "manual operator's|policy scanner" "$(comments)"
+t_cmd "reload" castled_reload
+t_eq "a reload keeps the operator's comment" "manual operator's|policy scanner" "$(comments)"
+t_cmd "castled stops (SIGTERM), saving manual entries" castled_stop
+grep -q "^block $A77 .*operator's" "$STATE/manual.state" &&
+	t_ok "the state file has the operator's comment" ||
+	t_fail "the state file has the operator's comment" "$(cat "$STATE/manual.state")"
+e2e_castled || t_fail "castled starts again" "$(tail -5 "$TMP/castled.log")"
+t_eq "after a restart: still a comment each" "manual operator's|policy scanner" "$(comments)"
+t_cmd "block del of the manual entry" ctl block del $A77
+t_eq "the policy entry keeps its comment" "policy scanner" "$(comments)"
+
 # --- allow beats the policy block --------------------------------------
 if udp_noreply $A66 $DUT4; then t_ok "policy block drops $A66"; else t_fail "policy block drops $A66"; fi
 t_cmd "allow add $A66" ctl allow add $A66 --comment "vip"

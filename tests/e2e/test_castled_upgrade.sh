@@ -22,6 +22,8 @@ FLOOD2=198.18.84.2	# auto-banned under this build
 E2E_SRC_ALIASES="$BAD $MAN $FLOOD $NEWMAN $FLOOD2"
 
 octl() { in_dut "$OLD/build/castlectl" --pin-dir "$PIN" "$@"; }
+# notes CTL: "cidr origin comment" of every commented entry
+notes() { "$@" -j block list | jq -r '[.entries[] | select(.comment) | "\(.cidr) \(.origin) \(.comment)"] | sort | join("|")'; }
 hits() { ctl -j block list | jq -r --arg c "$1" '.entries[] | select(.cidr == $c) | .hits'; }
 drops() { metric castle_packets_total "stage=\"xdp\",verdict=\"drop\",reason=\"$1\""; }
 # send_wait SRC DPORT N REASON: N datagrams, then until castled counts them
@@ -51,7 +53,7 @@ e2e_topology || { t_fail "topology"; t_done; }
 e2e_policy <<'YAML'
 version: 1
 block:
-  - 198.18.66.0/24
+  - { cidr: 198.18.66.0/24, comment: pol66 }
 limits:
   - name: api
     match: { proto: udp, dst_ports: [9400] }
@@ -63,7 +65,7 @@ YAML
 # ---- the older build runs the gate ------------------------------------------
 CASTLED=$OLD/build/castled
 e2e_castled || { t_fail "the older castled starts"; t_done; }
-t_cmd "the older castlectl adds a manual block" octl block add 198.18.80.0/24
+t_cmd "the older castlectl adds a manual block" octl block add 198.18.80.0/24 --comment op80
 send_wait $BAD 9999 2 blocklist
 send_wait $MAN 9999 4 blocklist
 send_udp $FLOOD $DUT4 9400 4		# 2 pass, 2 drop in a row: banned
@@ -90,6 +92,12 @@ t_eq "... and its class" api "$(ctl -j block list | jq -r --arg c $FLOOD '.entri
 send_wait $MAN 9999 2 blocklist
 send_wait $FLOOD 9999 2 autoban
 send_wait $BAD 9999 1 blocklist
+# the older build kept both comments under one kind of key; this one keys the
+# policy's apart (a manual entry of its prefix keeps its own) and drops the
+# older key of the policy's note, which no manual entry owns
+t_eq "the comments are kept" "198.18.66.0/24 policy pol66|198.18.80.0/24 manual op80" "$(notes ctl)"
+t_eq "... the older build's note of the policy entry dropped" 2 \
+	"$(metric castle_map_entries 'map="notes"')"
 t_eq "the older entries count on (locked add: no slot)" "6 5" "$(hits 198.18.80.0/24) $(hits $FLOOD)"
 
 t_cmd "this build's castlectl adds a manual block" ctl block add 198.18.83.0/24
@@ -121,6 +129,8 @@ b0=$(drops blocklist) a0=$(drops autoban)
 send_wait $NEWMAN 9999 2 blocklist
 send_wait $FLOOD2 9999 2 autoban
 send_wait $MAN 9999 1 blocklist
+t_eq "the older castlectl reads the comments" \
+	"198.18.66.0/24 policy pol66|198.18.80.0/24 manual op80" "$(notes octl)"
 t_eq "the older program enforces the slotted entries too (3 blocklist, 2 autoban drops)" "3 2" \
 	"$(($(drops blocklist) - b0)) $(($(drops autoban) - a0))"
 t_eq "... counting them by the locked add, on top of their slots (this castlectl sums both)" \

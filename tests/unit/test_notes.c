@@ -5,7 +5,8 @@
  * Proves: castlectl writes the entry, then the note, and takes the entry back
  * (removed when new, restored when replaced) when the note cannot be written;
  * castle_notes_gc removes orphan notes, also under an older enclosing entry,
- * and keeps the notes of present entries. Needs root (BPF).
+ * and keeps the notes of present entries; a policy entry and a manual entry
+ * of one prefix keep a comment each. Needs root (BPF).
  */
 #include <dirent.h>
 #include <setjmp.h>
@@ -27,6 +28,7 @@
 #include "ctl_maps.h"
 #include "apply.h"
 #include "ctl.h"
+#include "policy.h"
 
 static char pin[128];
 static struct castle_xdp_bpf *skel;
@@ -163,11 +165,57 @@ static void test_gc_orphans_only(void **state)
 	clear_notes();
 }
 
+/* The operator's comment and the policy's on one prefix: neither reads or
+ * overwrites the other, a reload dropping the policy's comment leaves the
+ * operator's, and deleting the manual entry leaves the policy's. */
+static void test_policy_and_manual_notes_apart(void **state)
+{
+	struct castle_block_entry pe = { .comment = "from the policy" };
+	struct castle_policy_conf conf = { .block = &pe, .nblock = 1 };
+	char note[64];
+
+	(void)state;
+	UT_NEED_ROOT();
+	clear_notes();
+	cidr("198.18.40.0/24", &pe.cidr);
+	assert_int_equal(ctl("block", "add", "198.18.40.0/24", "--comment", "operator", NULL), 0);
+	assert_int_equal(castle_note_put(&maps, &pe.cidr, castle_note_list(false, true),
+					 pe.comment), 0);
+	assert_int_equal(castle_notes_gc(&maps, &conf), 0);
+	assert_int_equal(castle_note_get(&maps, &pe.cidr, castle_note_list(false, false), note,
+					 sizeof(note)), 0);
+	assert_string_equal(note, "operator");
+	assert_int_equal(castle_note_get(&maps, &pe.cidr, castle_note_list(false, true), note,
+					 sizeof(note)), 0);
+	assert_string_equal(note, "from the policy");
+
+	/* the policy's entry loses its comment: its note goes, even though a
+	 * manual entry of the prefix exists; the operator's stays */
+	assert_int_equal(castle_notes_gc(&maps, NULL), 1);
+	assert_int_equal(castle_note_get(&maps, &pe.cidr, castle_note_list(false, true), note,
+					 sizeof(note)), -ENOENT);
+	assert_int_equal(castle_note_get(&maps, &pe.cidr, castle_note_list(false, false), note,
+					 sizeof(note)), 0);
+	assert_string_equal(note, "operator");
+
+	/* castlectl del takes the operator's note, never the policy's */
+	assert_int_equal(castle_note_put(&maps, &pe.cidr, castle_note_list(false, true),
+					 pe.comment), 0);
+	assert_int_equal(ctl("block", "del", "198.18.40.0/24", NULL), 0);
+	assert_int_equal(castle_note_get(&maps, &pe.cidr, castle_note_list(false, false), note,
+					 sizeof(note)), -ENOENT);
+	assert_int_equal(castle_note_get(&maps, &pe.cidr, castle_note_list(false, true), note,
+					 sizeof(note)), 0);
+	assert_string_equal(note, "from the policy");
+	clear_notes();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_note_failure_takes_entry_back),
 		cmocka_unit_test(test_gc_orphans_only),
+		cmocka_unit_test(test_policy_and_manual_notes_apart),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -300,7 +300,7 @@ static uint32_t write_notes(const struct castle_maps *m, const struct castle_pol
 	*lost = 0;
 	for (size_t i = 0; i < conf->nblock; i++)
 		if (conf->block[i].comment) {
-			if (castle_note_put(m, &conf->block[i].cidr, CASTLE_NOTE_BLOCK,
+			if (castle_note_put(m, &conf->block[i].cidr, castle_note_list(false, true),
 					    conf->block[i].comment))
 				++*lost;
 			else
@@ -308,7 +308,7 @@ static uint32_t write_notes(const struct castle_maps *m, const struct castle_pol
 		}
 	for (size_t i = 0; i < conf->nallow; i++)
 		if (conf->allow[i].comment) {
-			if (castle_note_put(m, &conf->allow[i].cidr, CASTLE_NOTE_ALLOW,
+			if (castle_note_put(m, &conf->allow[i].cidr, castle_note_list(true, true),
 					    conf->allow[i].comment))
 				++*lost;
 			else
@@ -429,7 +429,7 @@ static int add_manual(const struct castle_entry *e, void *arg)
 {
 	struct castle_note_key k;
 
-	castle_note_key_of(&e->cidr, e->allow ? CASTLE_NOTE_ALLOW : CASTLE_NOTE_BLOCK, &k);
+	castle_note_key_of(&e->cidr, castle_note_list(e->allow, false), &k);
 	return keyset_add(arg, &k);
 }
 
@@ -444,14 +444,14 @@ static bool in_policy(const struct castle_policy_conf *conf, const struct castle
 	for (size_t i = 0; i < conf->nblock; i++) {
 		if (!conf->block[i].comment)
 			continue;
-		castle_note_key_of(&conf->block[i].cidr, CASTLE_NOTE_BLOCK, &pk);
+		castle_note_key_of(&conf->block[i].cidr, castle_note_list(false, true), &pk);
 		if (!key_cmp(&pk, k))
 			return true;
 	}
 	for (size_t i = 0; i < conf->nallow; i++) {
 		if (!conf->allow[i].comment)
 			continue;
-		castle_note_key_of(&conf->allow[i].cidr, CASTLE_NOTE_ALLOW, &pk);
+		castle_note_key_of(&conf->allow[i].cidr, castle_note_list(true, true), &pk);
 		if (!key_cmp(&pk, k))
 			return true;
 	}
@@ -504,12 +504,16 @@ int castle_notes_gc(const struct castle_maps *m, const struct castle_policy_conf
 		goto out;
 	qsort(man.v, man.n, sizeof(*man.v), key_cmp);
 	for (size_t i = 0; i < cand.n; i++) {
-		if (man.n && bsearch(&cand.v[i], man.v, man.n, sizeof(*man.v), key_cmp))
+		/* A policy note the policy no longer has: only castled writes
+		 * those, and it is here. */
+		bool policy = cand.v[i].origin != 0;
+
+		if (!policy && man.n && bsearch(&cand.v[i], man.v, man.n, sizeof(*man.v), key_cmp))
 			continue;
 		/* The walk is already history: castlectl may have added the
 		 * entry and a new note of the same key since. Look again, one
 		 * syscall before the delete. */
-		if (entry_now(m, &cand.v[i], since))
+		if (!policy && entry_now(m, &cand.v[i], since))
 			continue;
 		if (!bpf_map_delete_elem(m->notes, &cand.v[i]))
 			gone++;

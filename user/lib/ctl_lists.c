@@ -240,10 +240,9 @@ static int del_entry(struct ctl *c, const struct ctl_args *a, bool allow)
 		ctl_errf(c, "%s del %s: %s", allow ? "allow" : "block", cs, strerror(-ret));
 		return CTL_FAIL;
 	}
-	/* The policy's own entry for the same prefix may carry this comment. */
-	if (!in_policy)
-		castle_note_del(&c->maps, &a->cidr, list);
-	else
+	/* The policy's entry of the same prefix has a note of its own. */
+	castle_note_del(&c->maps, &a->cidr, list);
+	if (in_policy)
 		fprintf(c->err, "castlectl: note: removed the manual entry; %s is also in the policy "
 			"file and stays %sed\n", cs, allow ? "allow" : "block");
 	ctl_persist(c);
@@ -288,8 +287,8 @@ static int collect(const struct castle_entry *e, void *arg)
 	memset(row, 0, sizeof(*row));
 	row->e = *e;
 	row->has_note = !castle_note_get(&r->c->maps, &e->cidr,
-					 e->allow ? CASTLE_NOTE_ALLOW : CASTLE_NOTE_BLOCK, row->note,
-					 sizeof(row->note));
+					 castle_note_list(e->allow, e->origin == CASTLE_ORIGIN_POLICY),
+					 row->note, sizeof(row->note));
 	return 0;
 }
 

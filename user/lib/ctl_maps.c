@@ -15,7 +15,8 @@ void castle_note_key_of(const struct castle_cidr *c, uint32_t list, struct castl
 	k->family = c->family;
 	k->plen = c->plen;
 	memcpy(k->addr, c->addr, c->family == 4 ? 4 : 16);
-	k->list = list;
+	k->list = list & CASTLE_NOTE_ALLOW;
+	k->origin = !!(list & CASTLE_NOTE_POLICY);
 }
 
 int castle_note_get(const struct castle_maps *m, const struct castle_cidr *c, uint32_t list,

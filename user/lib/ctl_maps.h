@@ -16,7 +16,15 @@
 #include "cidr.h"
 #include "maps.h"
 
-enum { CASTLE_NOTE_BLOCK = 0, CASTLE_NOTE_ALLOW = 1 };
+/* `list` arguments below: which list, or'd with CASTLE_NOTE_POLICY for the
+ * note of the policy's entry (the manual entry's otherwise). */
+enum { CASTLE_NOTE_BLOCK = 0, CASTLE_NOTE_ALLOW = 1, CASTLE_NOTE_POLICY = 0x10 };
+
+/* The `list` argument of an entry's note. */
+static inline uint32_t castle_note_list(bool allow, bool policy)
+{
+	return (allow ? CASTLE_NOTE_ALLOW : CASTLE_NOTE_BLOCK) | (policy ? CASTLE_NOTE_POLICY : 0);
+}
 
 void castle_note_key_of(const struct castle_cidr *c, uint32_t list, struct castle_note_key *k);
 /* 0 and the text (NUL terminated) or -ENOENT. */

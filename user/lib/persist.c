@@ -136,7 +136,7 @@ static int one_entry(const struct castle_entry *e, void *arg)
 		return 0;
 	if (e->expires_ns && !e->allow)
 		pe.expires = unix_expiry(e->expires_ns, w->p->boot_to_unix_ns);
-	if (castle_note_get(w->m, &e->cidr, e->allow ? CASTLE_NOTE_ALLOW : CASTLE_NOTE_BLOCK,
+	if (castle_note_get(w->m, &e->cidr, castle_note_list(e->allow, false),
 			    pe.comment, sizeof(pe.comment)))
 		pe.comment[0] = 0;
 	n = castle_persist_format_line(&pe, line, sizeof(line));
@@ -416,7 +416,7 @@ static int restore_entry(const struct castle_persist_entry *e, void *arg, char *
 		return ret;
 	}
 	if (e->comment[0])
-		castle_note_put(r->m, &e->cidr, e->allow ? CASTLE_NOTE_ALLOW : CASTLE_NOTE_BLOCK,
+		castle_note_put(r->m, &e->cidr, castle_note_list(e->allow, false),
 				e->comment);
 	r->restored++;
 	return 0;
