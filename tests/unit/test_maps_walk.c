@@ -531,6 +531,103 @@ static void test_persist_far_future_ttl(void **state)
 	clear_manual();
 }
 
+/* Every manual/auto entry as "origin cidr" lines (the walk answers exact
+ * keys, where an LPM lookup would answer the longest enclosing prefix). */
+struct listing {
+	char text[1024];
+};
+
+static int list_one(const struct castle_entry *e, void *arg)
+{
+	struct listing *l = arg;
+	char cs[CASTLE_CIDR_STRLEN];
+	size_t n = strlen(l->text);
+
+	snprintf(l->text + n, sizeof(l->text) - n, "%s%s %s %s\n", e->allow ? "allow" : "block",
+		 e->origin == CASTLE_ORIGIN_AUTO ? "(auto)" : "", castle_cidr_str(&e->cidr, cs, sizeof(cs)),
+		 e->expires_ns ? "ttl" : "-");
+	return 0;
+}
+
+static void sorted_listing(char *out, size_t len)
+{
+	struct listing l = { { 0 } };
+	char *lines[32], *save = NULL;
+	int n = 0;
+
+	assert_int_equal(castle_manual_foreach(&maps, false, list_one, &l), 0);
+	for (char *t = strtok_r(l.text, "\n", &save); t && n < 32; t = strtok_r(NULL, "\n", &save))
+		lines[n++] = t;
+	for (int i = 1; i < n; i++)
+		for (int j = i; j > 0 && strcmp(lines[j - 1], lines[j]) > 0; j--) {
+			char *x = lines[j];
+			lines[j] = lines[j - 1];
+			lines[j - 1] = x;
+		}
+	out[0] = 0;
+	for (int i = 0; i < n; i++)
+		snprintf(out + strlen(out), len - strlen(out), "%s|", lines[i]);
+}
+
+/* Prefixes inside prefixes come back, each under its own key: the file
+ * lists an enclosing prefix first, and restore once took it (an LPM lookup's
+ * answer) for the nested one, which was lost. An exact key already holding a
+ * manual entry keeps it; an auto-ban there gives way. */
+static void test_persist_restores_nested_prefixes(void **state)
+{
+	static const char *const blocks[] = { "198.18.0.0/15", "198.19.0.0/16", "198.19.7.0/24",
+					      "198.19.7.9", "2001:db8::/32", "2001:db8:1::/48" };
+	static const char *const allows[] = { "198.18.0.0/16", "198.18.5.0/24", "2001:db8::/33",
+					      "2001:db8:0:1::/64" };
+	char *dir, err[256], before[1024], after[1024];
+	struct castle_persist p;
+	struct castle_cidr c;
+	struct castle_block_val v;
+	int restored = 0;
+
+	(void)state;
+	UT_NEED_ROOT();
+	clear_manual();
+	for (size_t i = 0; i < sizeof(blocks) / sizeof(*blocks); i++) {
+		assert_int_equal(castle_cidr_parse(blocks[i], &c, err, sizeof(err)), 0);
+		assert_int_equal(castle_manual_block_put(&maps, &c, 0, CASTLE_ORIGIN_MANUAL), 0);
+	}
+	for (size_t i = 0; i < sizeof(allows) / sizeof(*allows); i++) {
+		assert_int_equal(castle_cidr_parse(allows[i], &c, err, sizeof(err)), 0);
+		assert_int_equal(castle_manual_allow_put(&maps, &c), 0);
+	}
+	sorted_listing(before, sizeof(before));
+	assert_non_null(dir = make_state_dir());
+	assert_int_equal(castle_persist_init(&p, dir, err, sizeof(err)), 0);
+	assert_int_equal(castle_persist_sync(&p, &maps, true, NULL, NULL, err, sizeof(err)), 1);
+
+	/* a reboot, then before the restore: castlectl's block of a key of the
+	 * file (with a TTL: the newer word, kept) and an auto-ban of another */
+	clear_manual();
+	assert_int_equal(castle_cidr_parse("198.19.0.0/16", &c, err, sizeof(err)), 0);
+	assert_int_equal(castle_manual_block_put(&maps, &c, 3600ull * 1000000000ull,
+						 CASTLE_ORIGIN_MANUAL), 0);
+	assert_int_equal(castle_cidr_parse("198.19.7.0/24", &c, err, sizeof(err)), 0);
+	assert_int_equal(castle_manual_block_put(&maps, &c, 3600ull * 1000000000ull,
+						 CASTLE_ORIGIN_AUTO), 0);
+	assert_int_equal(castle_persist_restore(&p, &maps, &restored, err, sizeof(err)), 0);
+	assert_int_equal(restored, 9);
+	sorted_listing(after, sizeof(after));
+	assert_string_equal(after,
+			    "allow 198.18.0.0/16 -|allow 198.18.5.0/24 -|allow 2001:db8:0:1::/64 -|"
+			    "allow 2001:db8::/33 -|block 198.18.0.0/15 -|block 198.19.0.0/16 ttl|"
+			    "block 198.19.7.0/24 -|block 198.19.7.9 -|block 2001:db8:1::/48 -|"
+			    "block 2001:db8::/32 -|");
+	assert_string_equal(before,
+			    "allow 198.18.0.0/16 -|allow 198.18.5.0/24 -|allow 2001:db8:0:1::/64 -|"
+			    "allow 2001:db8::/33 -|block 198.18.0.0/15 -|block 198.19.0.0/16 -|"
+			    "block 198.19.7.0/24 -|block 198.19.7.9 -|block 2001:db8:1::/48 -|"
+			    "block 2001:db8::/32 -|");
+	assert_int_equal(castle_block_lookup(&maps, &c, false, &v), 0);
+	assert_int_equal(v.origin, CASTLE_ORIGIN_MANUAL);
+	clear_manual();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -543,6 +640,7 @@ int main(void)
 		cmocka_unit_test(test_rl_reap_steady),
 		cmocka_unit_test_teardown(test_persist_far_future_ttl, rm_state_dir),
 		cmocka_unit_test_teardown(test_persist_follows_a_stepped_clock, rm_state_dir),
+		cmocka_unit_test_teardown(test_persist_restores_nested_prefixes, rm_state_dir),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -323,10 +323,13 @@ int castle_man_count_heal(const struct castle_maps *m)
 /* Write v under the exact key k of manual map idx, counted. *had (when not
  * NULL) says whether k existed; its value then lands in old (when not NULL).
  * A first try with BPF_NOEXIST tells an existing exact key from none (an LPM
- * lookup alone would answer an enclosing prefix). A full map answers E2BIG;
- * the contract calls that "full". */
+ * lookup alone would answer an enclosing prefix; once the exact key is known
+ * to be there, a lookup of it answers that key's own entry). keep_manual:
+ * an existing allow entry, or a manual block, is left as it is (-EEXIST); an
+ * auto-ban is replaced. A full map answers E2BIG; the contract calls that
+ * "full". */
 static int man_put(const struct castle_maps *m, int idx, const void *k, const void *v, void *old,
-		   bool *had)
+		   bool *had, bool keep_manual)
 {
 	int fd = m->man[idx], ret = -EAGAIN;
 
@@ -339,6 +342,15 @@ static int man_put(const struct castle_maps *m, int idx, const void *k, const vo
 			return 0; /* a new entry: the count stays */
 		if (ret != -EEXIST)
 			break;
+		if (keep_manual) {
+			union castle_list_val cur;
+
+			if (bpf_map_lookup_elem(fd, k, &cur))
+				continue; /* deleted meanwhile: insert again */
+			if (idx == CASTLE_MM_ALLOW4 || idx == CASTLE_MM_ALLOW6 ||
+			    cur.b.origin == CASTLE_ORIGIN_MANUAL)
+				break; /* -EEXIST */
+		}
 		if (old && bpf_map_lookup_elem(fd, k, old))
 			continue; /* deleted meanwhile: insert again */
 		ret = put(fd, k, v, BPF_EXIST);
@@ -456,7 +468,7 @@ int castle_man_slot_verify(const struct castle_maps *m, const struct castle_cidr
 
 static int undo(const struct castle_maps *m, int idx, const void *k, bool had, const void *old)
 {
-	return had ? man_put(m, idx, k, old, NULL, NULL) : castle_man_del(m, idx, k);
+	return had ? man_put(m, idx, k, old, NULL, NULL, false) : castle_man_del(m, idx, k);
 }
 
 const void *castle_entry_key(const struct castle_cidr *c, bool exact, struct castle_lpm6 *k)
@@ -471,10 +483,10 @@ const void *castle_entry_key(const struct castle_cidr *c, bool exact, struct cas
 /* man_put of a value whose slot was claimed for it: a failed write gives the
  * slot back; a written one is checked once more, see castle_man_slot_verify. */
 static int man_put_slotted(const struct castle_maps *m, int idx, const void *k, const void *v,
-			   void *old, bool *had)
+			   void *old, bool *had, bool keep_manual)
 {
 	uint32_t slot = man_slot_of(idx, v);
-	int ret = man_put(m, idx, k, v, old, had);
+	int ret = man_put(m, idx, k, v, old, had, keep_manual);
 
 	if (ret)
 		castle_man_slot_release(m, slot);
@@ -530,7 +542,18 @@ int castle_manual_block_put_prev(const struct castle_maps *m, const struct castl
 
 	block_val(m, &v, ttl_ns, origin);
 	return man_put_slotted(m, man_idx(c, false), castle_entry_key(c, castle_cidr_is_host(c), &k),
-			       &v, old, had);
+			       &v, old, had, false);
+}
+
+int castle_manual_block_put_new(const struct castle_maps *m, const struct castle_cidr *c,
+				uint64_t ttl_ns)
+{
+	struct castle_block_val v;
+	struct castle_lpm6 k;
+
+	block_val(m, &v, ttl_ns, CASTLE_ORIGIN_MANUAL);
+	return man_put_slotted(m, man_idx(c, false), castle_entry_key(c, castle_cidr_is_host(c), &k),
+			       &v, NULL, NULL, true);
 }
 
 int castle_manual_block_undo(const struct castle_maps *m, const struct castle_cidr *c, bool had,
@@ -549,7 +572,19 @@ int castle_manual_allow_put_prev(const struct castle_maps *m, const struct castl
 
 	v.created_ns = castle_now_boot_ns();
 	v.hit_slot = castle_man_slot_claim(m, 0);
-	return man_put_slotted(m, man_idx(c, true), castle_entry_key(c, false, &k), &v, old, had);
+	return man_put_slotted(m, man_idx(c, true), castle_entry_key(c, false, &k), &v, old, had,
+			       false);
+}
+
+int castle_manual_allow_put_new(const struct castle_maps *m, const struct castle_cidr *c)
+{
+	struct castle_allow_val v = { .origin = CASTLE_ORIGIN_MANUAL };
+	struct castle_lpm6 k;
+
+	v.created_ns = castle_now_boot_ns();
+	v.hit_slot = castle_man_slot_claim(m, 0);
+	return man_put_slotted(m, man_idx(c, true), castle_entry_key(c, false, &k), &v, NULL, NULL,
+			       true);
 }
 
 int castle_manual_allow_undo(const struct castle_maps *m, const struct castle_cidr *c, bool had,

@@ -382,18 +382,6 @@ struct restore_ctx {
 	int restored;
 };
 
-/* A manual entry of e's key is in the maps already (an auto-ban is not: a
- * manual block replaces it, as castlectl's would). */
-static bool manual_exists(const struct castle_maps *m, const struct castle_persist_entry *e)
-{
-	struct castle_block_val bv;
-	struct castle_allow_val av;
-
-	if (e->allow)
-		return castle_allow_lookup(m, &e->cidr, false, &av) == 0;
-	return castle_block_lookup(m, &e->cidr, false, &bv) == 0 && bv.origin == CASTLE_ORIGIN_MANUAL;
-}
-
 static int restore_entry(const struct castle_persist_entry *e, void *arg, char *why,
 			 size_t whylen)
 {
@@ -403,13 +391,16 @@ static int restore_entry(const struct castle_persist_entry *e, void *arg, char *
 
 	if (e->expires && e->expires <= r->now_unix)
 		return 0; /* expired while castle was down */
-	if (manual_exists(r->m, e))
-		return 0; /* written since the file was: the newer word */
+	/* A manual entry of e's exact key written since the file was is the
+	 * newer word and stays (an auto-ban is replaced, as castlectl's block
+	 * would); an entry of an enclosing prefix is another entry. */
 	if (e->allow)
-		ret = castle_manual_allow_put(r->m, &e->cidr);
+		ret = castle_manual_allow_put_new(r->m, &e->cidr);
 	else
-		ret = castle_manual_block_put(r->m, &e->cidr, restore_ttl_ns(e->expires, r->now_unix),
-					      CASTLE_ORIGIN_MANUAL);
+		ret = castle_manual_block_put_new(r->m, &e->cidr,
+						  restore_ttl_ns(e->expires, r->now_unix));
+	if (ret == -EEXIST)
+		return 0;
 	if (ret) {
 		snprintf(why, whylen, "%s: %s", castle_cidr_str(&e->cidr, cidr, sizeof(cidr)),
 			 strerror(-ret));
