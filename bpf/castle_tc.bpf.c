@@ -148,13 +148,14 @@ static __always_inline void bump_result(__u32 ifs, __u32 res)
 }
 
 static __always_inline void judge_conn(const struct castle_tls_key *k, __u32 isn, __u32 res,
-				       __u32 ifs)
+				       __u32 ifs, __u8 flags)
 {
 	struct castle_tls_conn c = {
 		.since_ns = bpf_ktime_get_ns(),
 		.isn = isn,
 		.state = res == CASTLE_TLS_RES_TLS ? CASTLE_TLS_S_VERIFIED : CASTLE_TLS_S_BAD,
 		.result = res,
+		.flags = flags,
 	};
 
 	bpf_map_update_elem(&tls_conns, k, &c, BPF_ANY);
@@ -266,6 +267,20 @@ static __always_inline int payload_is_hello(struct __sk_buff *skb, const struct 
 	return tls_is_hello_start(b);
 }
 
+/* ... or, shorter than 6 bytes, like the start of one: a first segment
+ * sent again on a verified connection may be as short as the original. */
+static __always_inline int payload_may_be_hello(struct __sk_buff *skb,
+						const struct castle_tc_pkt *p)
+{
+	__u8 b[6] = {};
+
+	if (p->pay_len >= 6)
+		return payload_is_hello(skb, p);
+	if (!p->pay_len || bpf_skb_load_bytes(skb, p->pay_off, b, p->pay_len & 7))
+		return 0;
+	return b[0] == 22 && (p->pay_len < 2 || b[1] == 3) && (p->pay_len < 3 || b[2] <= 4);
+}
+
 /* A pending handshake gets a segment with payload whose first byte has
  * sequence number dseq (seq, or seq + 1 on a SYN). */
 static __always_inline int tcp_pending(struct __sk_buff *skb, const struct castle_tc_pkt *p,
@@ -291,7 +306,7 @@ static __always_inline int tcp_pending(struct __sk_buff *skb, const struct castl
 		return R_PASS(CASTLE_R_OK);
 
 	__u32 r = res == TLS_BAD ? CASTLE_TLS_RES_NOT_TLS : hello_result(gen, st);
-	judge_conn(k, st->isn, r, ifs);
+	judge_conn(k, st->isn, r, ifs, st->conn_flags);
 	bpf_map_delete_elem(&tls_pending, k);
 	bump(&tls_pressure, CASTLE_TLSP_PENDING_RESOLVED);
 	return r == CASTLE_TLS_RES_TLS ? R_PASS(CASTLE_R_TLS) : R_DROP(result_reason(r));
@@ -331,10 +346,15 @@ __noinline int castle_tc_tcp(struct __sk_buff *skb, const struct castle_tc_pkt *
 		/* A SYN on a judged tuple. A bad verdict stands for the mark
 		 * window: resetting it would let the old, still open socket
 		 * take plaintext once a new "connection" passed. After that,
-		 * or after a verified connection, the tuple is being reused. */
+		 * or after a verified connection, the tuple is being reused -
+		 * unless it is the verified connection's own SYN again (a
+		 * duplicate, or a Fast Open SYN resent without its data):
+		 * the server's socket ignores it, and so does the gate. */
 		if (c->state == CASTLE_TLS_S_BAD &&
 		    bpf_ktime_get_ns() - c->since_ns < tls_mark_window_s * 1000000000ull)
 			return R_DROP(result_reason(c->result));
+		if (c->state == CASTLE_TLS_S_VERIFIED && p->seq == c->isn && !p->pay_len)
+			return R_PASS(CASTLE_R_OK);
 		bpf_map_delete_elem(&tls_conns, &k);
 		c = NULL;
 	}
@@ -344,8 +364,19 @@ __noinline int castle_tc_tcp(struct __sk_buff *skb, const struct castle_tc_pkt *
 		if (c->state != CASTLE_TLS_S_VERIFIED)
 			return bad_conn_verdict(c, p);
 		/* A verified connection's segment at stream offset 0 (a
-		 * retransmitted first segment) is looked at again. */
-		if (p->pay_len && p->seq == c->isn + 1 && !payload_is_hello(skb, p)) {
+		 * retransmitted first segment) is looked at again: whole when
+		 * the verdict rested on the SYN's data, which the server may
+		 * have discarded; else its first bytes. */
+		if (p->pay_len && p->seq == c->isn + 1 && (c->flags & CASTLE_TLS_CF_SYN_DATA)) {
+			__u32 isn = c->isn;
+
+			bpf_map_delete_elem(&tls_conns, &k);
+			st = open_pending(&k, isn);
+			if (!st)
+				return R_DROP(CASTLE_R_TLS_NOT_TLS);
+			return tcp_pending(skb, p, gen, &k, st, p->seq, ifs);
+		}
+		if (p->pay_len && p->seq == c->isn + 1 && !payload_may_be_hello(skb, p)) {
 			c->state = CASTLE_TLS_S_BAD;
 			c->result = CASTLE_TLS_RES_NOT_TLS;
 			c->since_ns = bpf_ktime_get_ns();
@@ -369,6 +400,7 @@ __noinline int castle_tc_tcp(struct __sk_buff *skb, const struct castle_tc_pkt *
 			return R_PASS(CASTLE_R_OK);
 		if (!st) /* TCP Fast Open data we cannot track */
 			return R_DROP(CASTLE_R_TLS_NOT_TLS);
+		st->conn_flags |= CASTLE_TLS_CF_SYN_DATA;
 		return tcp_pending(skb, p, gen, &k, st, p->seq + 1, ifs);
 	}
 	if (st) {
@@ -393,7 +425,7 @@ __noinline int castle_tc_tcp(struct __sk_buff *skb, const struct castle_tc_pkt *
 		/* A handshake was opened here and never verified: this is not
 		 * an old connection, and its first payload is not TLS. */
 		bump(&tls_pressure, CASTLE_TLSP_LOST_STATE_DROPS);
-		judge_conn(&k, p->seq - 1, CASTLE_TLS_RES_NOT_TLS, ifs);
+		judge_conn(&k, p->seq - 1, CASTLE_TLS_RES_NOT_TLS, ifs, 0);
 		return R_DROP(CASTLE_R_TLS_NOT_TLS);
 	}
 	return R_PASS(CASTLE_R_UNTRACKED);

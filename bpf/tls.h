@@ -227,6 +227,11 @@ static long tls_step(__u64 i, void *ctx)
 			break;
 		if (b[0] >= 'A' && b[0] <= 'Z')
 			b[0] += 'a' - 'A';
+		/* Not a host name: would match a name of the list it is not
+		 * (NULs pad the keys; '*' is the wildcard's; ".x" has an empty
+		 * label for "*.x"). Collected on, matched never. */
+		if (!b[0] || b[0] == '*' || (b[0] == '.' && !st->sni_len))
+			st->flags |= CASTLE_TLS_PF_SNI_LONG;
 		if (b[0] == '.' && !st->sni_dot)
 			st->sni_dot = st->sni_len + 1;
 		st->sni[st->sni_len & (CASTLE_SNI_MAX - 1)] = b[0];

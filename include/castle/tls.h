@@ -76,12 +76,21 @@ struct castle_tls_conn {
 	__u32 isn;		/* client ISN: seq of stream byte 0 is isn + 1 */
 	__u8 state;		/* enum castle_tls_state */
 	__u8 result;		/* enum castle_tls_result */
-	__u16 _pad;
+	__u8 flags;		/* CASTLE_TLS_CF_* */
+	__u8 _pad;
 };
+
+/* Flags of a judged connection. SYN_DATA: bytes the verdict rests on came
+ * on the SYN (TCP Fast Open). A server without the client's TFO cookie
+ * discards them and the client sends its first bytes again, at stream
+ * offset 0: those are inspected whole, not taken on the SYN's verdict. */
+#define CASTLE_TLS_CF_SYN_DATA 0x01
 
 /* Parser flags of a pending handshake. */
 #define CASTLE_TLS_PF_SNI 0x01		/* server_name host_name found */
-#define CASTLE_TLS_PF_SNI_LONG 0x02	/* ... but empty or too long to match */
+#define CASTLE_TLS_PF_SNI_LONG 0x02	/* ... but one that matches nothing: empty, too
+					 * long, or not a host name (a NUL or '*', an
+					 * empty first label) */
 #define CASTLE_TLS_PF_SV 0x04		/* supported_versions found */
 
 /* Value of tls_pending (LRU): a ClientHello being parsed across segments.
@@ -103,7 +112,8 @@ struct castle_tls_pend {
 	__u8 flags;		/* CASTLE_TLS_PF_* */
 	__u8 sni_len;		/* name bytes collected in sni[] */
 	__u8 sni_dot;		/* 1 + index of the first '.' in sni[]; 0 = none */
-	__u8 _pad[4];
+	__u8 conn_flags;	/* CASTLE_TLS_CF_* its verdict's tls_conns entry gets */
+	__u8 _pad[3];
 	__u8 tail[CASTLE_TLS_TAIL]; /* stream bytes [seen - TAIL, seen) */
 	char sni[CASTLE_SNI_MAX];   /* lower case, zero past sni_len */
 };

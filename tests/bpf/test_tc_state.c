@@ -172,6 +172,108 @@ static void fast_open(void **state)
 	assert_int_equal(ftc_run_spec(f, &s), FTC_DROP);
 }
 
+/* The verified connection's own SYN again (a duplicate delivered late, or
+ * a Fast Open SYN resent without its data): the server's socket ignores
+ * it, and so does the gate. It once started a new handshake over the
+ * verified one, and the connection's next data was dropped for good. */
+static void duplicate_syn_on_verified_connection(void **state)
+{
+	static const uint8_t appdata[] = { 0x17, 0x03, 0x03, 0x00, 0x04, 1, 2, 3, 4 };
+	struct ftc *f = *state;
+	struct ftc_conn c;
+
+	ftc_conn_init(&c, 4, "198.18.0.1", 41020, 443);
+	assert_int_equal(ftc_syn(f, &c), FTC_PASS);
+	assert_int_equal(ftc_send(f, &c, hello, hello_len), FTC_PASS);
+	assert_int_equal(ftc_conn_state(f, &c), CASTLE_TLS_S_VERIFIED);
+	assert_int_equal(ftc_syn(f, &c), FTC_PASS);
+	assert_int_equal(ftc_conn_state(f, &c), CASTLE_TLS_S_VERIFIED);
+	assert_false(ftc_conn_pending(f, &c));
+	assert_int_equal(ftc_send_at(f, &c, hello_len, appdata, sizeof(appdata)), FTC_PASS);
+	assert_int_equal(ftc_send_at(f, &c, hello_len + sizeof(appdata), appdata, sizeof(appdata)),
+			 FTC_PASS);
+	assert_int_equal(ftc_count(f, CASTLE_PASS, CASTLE_R_TLS), 3);
+	assert_int_equal(ftc_count(f, CASTLE_DROP, CASTLE_R_TLS_NOT_TLS), 0);
+	assert_int_equal(ftc_result(f, CASTLE_TLS_RES_TLS), 1);
+	/* another ISN is a new connection on the tuple: inspected */
+	c.isn += 100000;
+	assert_int_equal(ftc_syn(f, &c), FTC_PASS);
+	assert_true(ftc_conn_pending(f, &c));
+	assert_int_equal(ftc_send(f, &c, http, sizeof(http) - 1), FTC_DROP);
+}
+
+/* A SYN's data (TCP Fast Open) that the server discarded (no cookie): the
+ * client sends its first bytes again at offset 0, and those are what the
+ * server reads. They are inspected whole: a hello whose SNI the list
+ * refuses, or six bytes that start like a hello and then plaintext, were
+ * once let through on the SYN data's verdict. */
+static void fast_open_data_discarded(void **state)
+{
+	static const uint16_t v[] = { V13 };
+	static const char fake[] = "\x16\x03\x01\x00\x00\x01GET / HTTP/1.1\r\n\r\n";
+	struct ftc *f = *state;
+	struct ftc_hello h = { .versions = v, .nversions = 1, .sni = "example.com" };
+	uint8_t ok[512], denied[512];
+	size_t n = ftc_hello(&h, ok, sizeof(ok)), dn;
+	struct ftc_conn c;
+
+	h.sni = "denied.test";
+	dn = ftc_hello(&h, denied, sizeof(denied));
+	ftc_begin(f, "443", V12, 0);
+	ftc_sni(f, "example.com");
+	ftc_commit(f);
+	for (int i = 0; i < 3; i++) {
+		ftc_conn_init(&c, 4, "198.18.0.1", 41030 + i, 443);
+		struct pkt_spec s = { .family = 4, .src = "198.18.0.1", .proto = 6,
+				      .sport = 41030 + i, .dport = 443, .tcp_flags = 0x02,
+				      .seq = c.isn, .payload = ok, .paylen = n };
+		assert_int_equal(ftc_run_spec(f, &s), FTC_PASS);
+		assert_int_equal(ftc_conn_state(f, &c), CASTLE_TLS_S_VERIFIED);
+		assert_int_equal(ftc_ack(f, &c), FTC_PASS);
+		switch (i) {
+		case 0:
+			assert_int_equal(ftc_send_at(f, &c, 0, denied, dn), FTC_DROP);
+			assert_int_equal(ftc_conn_state(f, &c), CASTLE_TLS_S_BAD);
+			break;
+		case 1:
+			assert_int_equal(ftc_send_at(f, &c, 0, fake, sizeof(fake) - 1), FTC_DROP);
+			assert_int_equal(ftc_conn_state(f, &c), CASTLE_TLS_S_BAD);
+			break;
+		default: /* the same hello: verified again, and on from there */
+			assert_int_equal(ftc_send_at(f, &c, 0, ok, n), FTC_PASS);
+			assert_int_equal(ftc_conn_state(f, &c), CASTLE_TLS_S_VERIFIED);
+			assert_int_equal(ftc_send_at(f, &c, n, "\x17\x03\x03\x00\x01\x00", 6),
+					 FTC_PASS);
+			assert_int_equal(ftc_send_at(f, &c, 0, ok, n), FTC_PASS);
+			assert_int_equal(ftc_conn_state(f, &c), CASTLE_TLS_S_VERIFIED);
+		}
+	}
+	assert_int_equal(ftc_result(f, CASTLE_TLS_RES_SNI_DENIED), 1);
+	assert_int_equal(ftc_count(f, CASTLE_DROP, CASTLE_R_TLS_SNI), 1);
+	assert_int_equal(ftc_count(f, CASTLE_DROP, CASTLE_R_TLS_NOT_TLS), 1);
+}
+
+/* A first segment shorter than 6 bytes, sent again once the connection is
+ * verified: it starts like a hello as far as it goes, and passes. It once
+ * turned the connection bad. Other bytes at offset 0 still do. */
+static void short_first_segment_sent_again(void **state)
+{
+	struct ftc *f = *state;
+	struct ftc_conn c;
+
+	ftc_conn_init(&c, 6, "2001:db8::1", 41040, 443);
+	assert_int_equal(ftc_syn(f, &c), FTC_PASS);
+	assert_int_equal(ftc_send(f, &c, hello, 3), FTC_PASS);
+	assert_int_equal(ftc_send(f, &c, hello + 3, hello_len - 3), FTC_PASS);
+	assert_int_equal(ftc_conn_state(f, &c), CASTLE_TLS_S_VERIFIED);
+	for (size_t len = 1; len <= 6; len++) {
+		assert_int_equal(ftc_send_at(f, &c, 0, hello, len), FTC_PASS);
+		assert_int_equal(ftc_conn_state(f, &c), CASTLE_TLS_S_VERIFIED);
+	}
+	assert_int_equal(ftc_send_at(f, &c, 0, "\x16\x02", 2), FTC_DROP);
+	assert_int_equal(ftc_conn_state(f, &c), CASTLE_TLS_S_BAD);
+}
+
 /* Connections older than the gate: no SYN was seen, so they pass
  * (untracked) until they close. */
 static void connections_older_than_the_gate(void **state)
@@ -291,6 +393,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(first_segment_replaced_by_plaintext, setup, teardown),
 		cmocka_unit_test_setup_teardown(syn_on_judged_tuple, setup, teardown),
 		cmocka_unit_test_setup_teardown(fast_open, setup, teardown),
+		cmocka_unit_test_setup_teardown(duplicate_syn_on_verified_connection, setup, teardown),
+		cmocka_unit_test_setup_teardown(fast_open_data_discarded, setup, teardown),
+		cmocka_unit_test_setup_teardown(short_first_segment_sent_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(connections_older_than_the_gate, setup, teardown),
 		cmocka_unit_test_setup_teardown(eviction_does_not_let_plaintext_through, setup_small,
 						teardown),

@@ -309,9 +309,26 @@ static void sni_allow_list(void **state)
 	memset(longname, 'a', sizeof(longname) - 1);
 	longname[sizeof(longname) - 1] = 0;
 	assert_int_equal(sni_verdict(f, longname, 13, false, 0), FTC_DROP);
+	/* Not host names, each once taken for a name of the list: an empty
+	 * first label for the wildcard's, the wildcard itself, a name padded
+	 * with NULs as the keys are */
+	assert_int_equal(sni_verdict(f, ".example.com", 14, false, 0), FTC_DROP);
+	assert_int_equal(sni_verdict(f, "*.example.com", 15, false, 0), FTC_DROP);
+	{
+		static const uint16_t v[] = { V13 };
+		struct ftc_hello h = { .versions = v, .nversions = 1, .sni = "example.com@@" };
+		size_t n = ftc_hello(&h, hello, sizeof(hello));
+		uint8_t *at = memmem(hello, n, "example.com@@", 13);
+		struct ftc_conn c;
+
+		assert_non_null(at);
+		at[11] = at[12] = 0;
+		ftc_conn_init(&c, 6, "2001:db8::1", 16, 443);
+		assert_int_equal(connect_send(f, &c, hello, n, (const size_t[]){ 0 }), FTC_DROP);
+	}
 	assert_int_equal(ftc_result(f, CASTLE_TLS_RES_TLS), 6);
-	assert_int_equal(ftc_result(f, CASTLE_TLS_RES_SNI_DENIED), 7);
-	assert_int_equal(ftc_count(f, CASTLE_DROP, CASTLE_R_TLS_SNI), 7);
+	assert_int_equal(ftc_result(f, CASTLE_TLS_RES_SNI_DENIED), 10);
+	assert_int_equal(ftc_count(f, CASTLE_DROP, CASTLE_R_TLS_SNI), 10);
 }
 
 /* No allow-list: any name passes. */
