@@ -8,6 +8,8 @@
 #     enforcing, reloading and serving metrics;
 #   - state dir is a file: castled refuses to start, before the kernel is
 #     touched, and leaves the file alone;
+#   - state dir others may write in: castled refuses to start, before the
+#     kernel is touched, and leaves its mode alone;
 #   - state dir 0500: castled puts it back to 0700 and saves;
 #   - state dir read-only while castled runs: the failure is logged once,
 #     enforcement and manual entries go on, saving resumes when it is writable.
@@ -74,6 +76,20 @@ esac
 	t_ok "state dir is a file: fails before touching the kernel"
 t_eq "state dir is a file: the file is left as it was" "644 not a directory" \
 	"$(stat -c %a "$TMP/statefile") $(cat "$TMP/statefile")"
+
+# ---- state dir others may write in (a /tmp) -----------------------------------------
+mkdir -m 1777 "$TMP/sharedtmp"
+out=$(in_dut timeout 20 "$CASTLED" -i "$DUT_IF" -p "$POLICY" --pin-dir "$PIN" --state-dir "$TMP/sharedtmp" \
+	--metrics "$METRICS" --foreground 2>&1); rc=$?
+t_eq "state dir writable by others: castled exits 1" 1 "$rc"
+case $out in
+*"state directory $TMP/sharedtmp is writable by others (mode 1777): they could change the manual entries castle restores"*)
+	t_ok "state dir writable by others: the error says why" ;;
+*) t_fail "state dir writable by others: the error says why" "$out" ;;
+esac
+[ -e "$PIN" ] && t_fail "state dir writable by others: fails before touching the kernel" "$(ls "$PIN")" ||
+	t_ok "state dir writable by others: fails before touching the kernel"
+t_eq "state dir writable by others: its mode is left alone" 1777 "$(stat -c %a "$TMP/sharedtmp")"
 
 # ---- state dir 0500 ---------------------------------------------------------------
 chmod 0500 "$STATE"

@@ -2,7 +2,8 @@
 /*
  * test_persist_line.c - one line of castled's state file (persist_line.c):
  * what castle_persist_sync writes, castle_persist_restore reads back, and
- * what it refuses. No maps, no root.
+ * what it refuses; and the state directory castle_persist_init accepts (the
+ * owner check runs as root only). No maps.
  */
 #include <errno.h>
 #include <limits.h>
@@ -11,7 +12,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
 #include <cmocka.h>
 
 #include "persist.h"
@@ -240,6 +244,70 @@ static void read_counts_bad_lines_and_names_the_first(void **state)
 	assert_string_equal(err, "st:2: map full");
 }
 
+static unsigned mode_of(const char *path)
+{
+	struct stat sb;
+
+	assert_int_equal(stat(path, &sb), 0);
+	return sb.st_mode & 07777;
+}
+
+/* A directory castle made, or one holding only its files, is made 0700; a
+ * directory shared with other files keeps its mode (a mistyped
+ * --state-dir /var/lib once made /var/lib 0700); one that others may write
+ * in (or that another user owns) is refused: they could write the entries
+ * castle restores. */
+static void state_dir_modes(void **state)
+{
+	char base[] = "/tmp/castle-utest-state-XXXXXX", dir[96], other[128], err[300];
+	struct castle_persist p;
+
+	(void)state;
+	assert_non_null(mkdtemp(base));
+	snprintf(dir, sizeof(dir), "%s/new", base);
+	assert_int_equal(castle_persist_init(&p, dir, err, sizeof(err)), 0);
+	assert_int_equal(mode_of(dir), 0700);
+
+	/* castle's files only: tightened again */
+	assert_int_equal(chmod(dir, 0755), 0);
+	snprintf(other, sizeof(other), "%s/%s.unrestored-1", dir, CASTLE_STATE_FILE);
+	FILE *f = fopen(other, "w");
+	assert_non_null(f);
+	fclose(f);
+	assert_int_equal(castle_persist_init(&p, dir, err, sizeof(err)), 0);
+	assert_int_equal(mode_of(dir), 0700);
+
+	/* shared with another file: left as it is */
+	assert_int_equal(chmod(dir, 0755), 0);
+	snprintf(other, sizeof(other), "%s/somebody-elses", dir);
+	assert_non_null(f = fopen(other, "w"));
+	fclose(f);
+	assert_int_equal(castle_persist_init(&p, dir, err, sizeof(err)), 0);
+	assert_int_equal(mode_of(dir), 0755);
+
+	/* writable by others, or by the group: refused, mode untouched */
+	assert_int_equal(chmod(dir, 01777), 0);
+	assert_int_equal(castle_persist_init(&p, dir, err, sizeof(err)), -EPERM);
+	assert_non_null(strstr(err, "is writable by others (mode 1777)"));
+	assert_int_equal(mode_of(dir), 01777);
+	assert_int_equal(chmod(dir, 0770), 0);
+	assert_int_equal(castle_persist_init(&p, dir, err, sizeof(err)), -EPERM);
+	assert_non_null(strstr(err, "is writable by its group (mode 0770)"));
+
+	/* another user's */
+	if (geteuid() == 0) {
+		assert_int_equal(chmod(dir, 0700), 0);
+		assert_int_equal(chown(dir, 65534, 65534), 0);
+		assert_int_equal(castle_persist_init(&p, dir, err, sizeof(err)), -EPERM);
+		assert_non_null(strstr(err, "belongs to uid 65534"));
+	}
+	unlink(other);
+	snprintf(other, sizeof(other), "%s/%s.unrestored-1", dir, CASTLE_STATE_FILE);
+	unlink(other);
+	rmdir(dir);
+	rmdir(base);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -249,6 +317,7 @@ int main(void)
 		cmocka_unit_test(written_lines_read_back_the_same),
 		cmocka_unit_test(format_refuses_a_short_buffer),
 		cmocka_unit_test(read_counts_bad_lines_and_names_the_first),
+		cmocka_unit_test(state_dir_modes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,6 +4,7 @@
  * changes (a hash of what would be written), so a quiet daemon does not write
  * to disk on every walk (each second, see paced.h).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -27,14 +28,34 @@ static int64_t boot_to_unix_now(void)
 	return (int64_t)rt.tv_sec * 1000000000ll + rt.tv_nsec - (int64_t)boot;
 }
 
+/* Whether dir holds nothing but castle's files (the state file, its
+ * temporaries and kept copies): a directory castle may treat as its own. */
+static bool only_castle_files(const char *dir)
+{
+	size_t n = strlen(CASTLE_STATE_FILE);
+	bool only = true;
+	struct dirent *e;
+	DIR *d = opendir(dir);
+
+	if (!d)
+		return false;
+	while (only && (e = readdir(d)))
+		only = !strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") ||
+		       !strncmp(e->d_name, CASTLE_STATE_FILE, n);
+	closedir(d);
+	return only;
+}
+
 int castle_persist_init(struct castle_persist *p, const char *state_dir, char *err, size_t errlen)
 {
 	struct stat sb;
+	bool made;
 
 	memset(p, 0, sizeof(*p));
 	snprintf(p->dir, sizeof(p->dir), "%s", state_dir);
 	snprintf(p->path, sizeof(p->path), "%s/%s", state_dir, CASTLE_STATE_FILE);
-	if (mkdir(state_dir, 0700) && errno != EEXIST) {
+	made = !mkdir(state_dir, 0700);
+	if (!made && errno != EEXIST) {
 		snprintf(err, errlen, "create state directory %s: %s", state_dir, strerror(errno));
 		return -errno;
 	}
@@ -48,7 +69,26 @@ int castle_persist_init(struct castle_persist *p, const char *state_dir, char *e
 		snprintf(err, errlen, "state directory %s exists and is not a directory", state_dir);
 		return -ENOTDIR;
 	}
-	chmod(state_dir, 0700); /* manual entries are nobody else's business */
+	/* Whoever may write in the directory may write the entries castle
+	 * restores (an allow entry, say): only castle's user, then. */
+	if (!made && sb.st_uid != geteuid()) {
+		snprintf(err, errlen, "state directory %s belongs to uid %u, not to castle's (uid %u): "
+			 "its owner could change the manual entries castle restores; give castle a "
+			 "directory of its own", state_dir, (unsigned)sb.st_uid, (unsigned)geteuid());
+		return -EPERM;
+	}
+	if (!made && (sb.st_mode & (S_IWGRP | S_IWOTH))) {
+		snprintf(err, errlen, "state directory %s is writable by %s (mode %04o): they could "
+			 "change the manual entries castle restores; give castle a directory of its own",
+			 state_dir, sb.st_mode & S_IWOTH ? "others" : "its group",
+			 (unsigned)(sb.st_mode & 07777));
+		return -EPERM;
+	}
+	/* Manual entries are nobody else's business: 0700, for a directory
+	 * castle made or one holding only its files; the mode of a directory
+	 * shared with other files (a mistyped path, say) is left alone. */
+	if (!made && (sb.st_mode & 07777) != 0700 && only_castle_files(state_dir))
+		chmod(state_dir, 0700);
 	p->boot_to_unix_ns = boot_to_unix_now();
 	return 0;
 }
