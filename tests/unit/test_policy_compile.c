@@ -197,13 +197,28 @@ static void compile_rounds_costs_and_refuses_overflow(void **state)
 	(void)state;
 	memset(&c, 0, sizeof(c));
 	c.nclasses = 1;
-	c.classes[0].rate_pps = 3;	/* 333333333.3 ns: rounds */
+	c.classes[0].rate_pps = 3;	/* 333333333.3 ns: rounds up (never over the rate) */
 	c.classes[0].burst = 1;
 	c.classes[0].plen4 = 32;
 	c.classes[0].plen6 = 64;
 	assert_int_equal(castle_policy_compile(&c, &pc, err, sizeof(err)), 0);
-	assert_int_equal(pc.pol.classes[0].pkt_cost_ns, 333333333);
+	assert_int_equal(pc.pol.classes[0].pkt_cost_ns, 333333334);
 	castle_policy_compiled_free(&pc);
+	/* 33.3 ns: 34, not 33 (30.3M/s); a whole quotient stays whole */
+	static const struct { double rate; uint64_t cost; } q[] = {
+		{ 30000000, 34 }, { 1000, 1000000 }, { 1000000, 1000 }, { 7, 142857143 },
+		{ 1.0 / 3600, 3600000000000ull }, { 700000000, 2 }, { 2e9, 1 },
+	};
+	for (size_t i = 0; i < sizeof(q) / sizeof(*q); i++) {
+		c.classes[0].rate_pps = q[i].rate;
+		assert_int_equal(castle_policy_compile(&c, &pc, err, sizeof(err)), 0);
+		if (pc.pol.classes[0].pkt_cost_ns != q[i].cost)
+			fail_msg("rate %g: cost %llu ns, want %llu", q[i].rate,
+				 (unsigned long long)pc.pol.classes[0].pkt_cost_ns,
+				 (unsigned long long)q[i].cost);
+		castle_policy_compiled_free(&pc);
+	}
+	c.classes[0].rate_pps = 3;
 
 	c.classes[0].rate_pps = 0;	/* never produced by the parser */
 	assert_int_equal(castle_policy_compile(&c, &pc, err, sizeof(err)), -1);

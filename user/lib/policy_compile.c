@@ -27,6 +27,16 @@ bool castle_class_any_src(const struct castle_class_conf *cl)
 	return !cl->nsrc || (v4 && v6);
 }
 
+/* ceil(q), except that a quotient that is whole but was computed a hair
+ * above it (1e6 + 1e-10; 3.6e12 + 4e-4) stays whole: a fraction under
+ * 1e-12 of q is taken for such an error. */
+static double ceil_whole(double q)
+{
+	double r = nearbyint(q);
+
+	return q - r > 1e-12 * q ? ceil(q) : r;
+}
+
 static int compile_class(const struct castle_class_conf *in, struct castle_class *out, char *err,
 			 size_t errlen)
 {
@@ -37,7 +47,9 @@ static int compile_class(const struct castle_class_conf *in, struct castle_class
 		snprintf(err, errlen, "class %s: no rate or burst", in->name);
 		return -1;
 	}
-	cost = fmax(1, round(1e9 / in->rate_pps));
+	/* Rounded up: a bucket admits at most burst + rate * T ("buckets are
+	 * exact"); rounded to nearest, 30000000/s (33.3 ns) admitted 30.3M/s. */
+	cost = fmax(1, ceil_whole(1e9 / in->rate_pps));
 	tol = (double)(in->burst - 1) * cost;
 	if (cost > 9e18 || tol > 9e18) {
 		snprintf(err, errlen, "class %s: rate or burst out of range", in->name);
@@ -48,7 +60,7 @@ static int compile_class(const struct castle_class_conf *in, struct castle_class
 
 	if (in->byte_rate > 0) {
 		double ns_per_byte = 1e9 / in->byte_rate;
-		double fp = fmax(1, round(ns_per_byte * (double)(1ull << CASTLE_BYTE_FP_SHIFT)));
+		double fp = fmax(1, ceil_whole(ns_per_byte * (double)(1ull << CASTLE_BYTE_FP_SHIFT)));
 		/* default byte burst: one second of the byte rate */
 		double burst = in->byte_burst ? (double)in->byte_burst : ceil(in->byte_rate);
 		double burst_ns = round(burst * ns_per_byte);
