@@ -691,6 +691,39 @@ static void policy_sni_ip_literal_refused(void **state)
 	castle_errors_free(&e);
 }
 
+/* An empty allow list, written [] or left without a value (every name
+ * commented out): accepted, with a warning saying what it does. */
+static void policy_empty_sni_list_is_a_warning(void **state)
+{
+	static const char *const bufs[] = {
+		"version: 1\ntls:\n  ports: [443]\n  sni:\n    allow: []\n",
+		"version: 1\ntls:\n  ports: [443]\n  sni:\n    allow:\n    #  - example.com\n",
+	};
+	struct castle_policy_conf c;
+	struct castle_errors e;
+
+	(void)state;
+	for (int i = 0; i < 2; i++) {
+		castle_errors_init(&e);
+		if (castle_policy_parse("mem", bufs[i], strlen(bufs[i]), &c, &e)) {
+			dump(&e);
+			fail_msg("case %d should load", i);
+		}
+		assert_true(c.tls.sni_present);
+		assert_int_equal(c.tls.nsni, 0);
+		assert_int_equal(e.nwarnings, 1);
+		if (!strstr(e.v[0].msg, "mem:5:") ||
+		    !strstr(e.v[0].msg, ": warning: tls.sni.allow is empty: every client that sends a "
+					"server name is refused (sni_denied); remove tls.sni to allow "
+					"any name")) {
+			dump(&e);
+			fail_msg("case %d: no empty-list warning", i);
+		}
+		castle_policy_free(&c);
+		castle_errors_free(&e);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -721,6 +754,7 @@ int main(void)
 		cmocka_unit_test(errors_keep_the_earliest_and_whole_prefixes),
 		cmocka_unit_test(policy_byte_burst_below_a_frame),
 		cmocka_unit_test(policy_sni_ip_literal_refused),
+		cmocka_unit_test(policy_empty_sni_list_is_a_warning),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -415,6 +415,11 @@ static void parse_sni(struct pol_ctx *c, yaml_node_t *n)
 	if (pol_list(c, v[0], "tls.sni.allow", &l))
 		return;
 	t->sni_present = true;
+	/* Deliberate ([]) or every name commented out: the same gate, which
+	 * nobody should get by surprise. */
+	if (!l.n)
+		pol_warn(c, v[0], "tls.sni.allow is empty: every client that sends a server name is "
+			 "refused (sni_denied); remove tls.sni to allow any name");
 	if (l.n > CASTLE_SNI_ENTRIES) {
 		pol_err(c, v[0], "tls.sni.allow: %zu names, more than %d", l.n, CASTLE_SNI_ENTRIES);
 		return;
