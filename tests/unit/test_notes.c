@@ -210,12 +210,50 @@ static void test_policy_and_manual_notes_apart(void **state)
 	clear_notes();
 }
 
+/* Adding an entry again without --comment keeps its comment; adding one
+ * that was not there for the operator (expired and not reaped yet, or gone
+ * with its note not collected yet) does not inherit the old comment. */
+static void test_readd_keeps_only_a_live_entrys_comment(void **state)
+{
+	struct castle_cidr c;
+	char note[64];
+
+	(void)state;
+	UT_NEED_ROOT();
+	clear_notes();
+	cidr("198.18.50.1", &c);
+	assert_int_equal(ctl("block", "add", "198.18.50.1", "--comment", "live", NULL), 0);
+	assert_int_equal(ctl("block", "add", "198.18.50.1", "--ttl", "1h", NULL), 0);
+	assert_int_equal(castle_note_get(&maps, &c, CASTLE_NOTE_BLOCK, note, sizeof(note)), 0);
+	assert_string_equal(note, "live");
+
+	/* expired (a 1 ns TTL), still in the map */
+	assert_int_equal(castle_manual_block_put(&maps, &c, 1, CASTLE_ORIGIN_MANUAL), 0);
+	assert_int_equal(ctl("block", "add", "198.18.50.1", NULL), 0);
+	assert_int_equal(castle_note_get(&maps, &c, CASTLE_NOTE_BLOCK, note, sizeof(note)), -ENOENT);
+
+	/* gone, its note left behind */
+	assert_int_equal(ctl("block", "del", "198.18.50.1", NULL), 0);
+	assert_int_equal(castle_note_put(&maps, &c, CASTLE_NOTE_BLOCK, "stale"), 0);
+	assert_int_equal(ctl("block", "add", "198.18.50.1", NULL), 0);
+	assert_int_equal(castle_note_get(&maps, &c, CASTLE_NOTE_BLOCK, note, sizeof(note)), -ENOENT);
+	cidr("2001:db8:50::/48", &c);
+	assert_int_equal(castle_note_put(&maps, &c, CASTLE_NOTE_ALLOW, "stale"), 0);
+	assert_int_equal(ctl("allow", "add", "2001:db8:50::/48", NULL), 0);
+	assert_int_equal(castle_note_get(&maps, &c, CASTLE_NOTE_ALLOW, note, sizeof(note)), -ENOENT);
+
+	assert_int_equal(ctl("block", "del", "198.18.50.1", NULL), 0);
+	assert_int_equal(ctl("allow", "del", "2001:db8:50::/48", NULL), 0);
+	clear_notes();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_note_failure_takes_entry_back),
 		cmocka_unit_test(test_gc_orphans_only),
 		cmocka_unit_test(test_policy_and_manual_notes_apart),
+		cmocka_unit_test(test_readd_keeps_only_a_live_entrys_comment),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -139,9 +139,9 @@ static void ctl_persist(struct ctl *c)
  * The entry goes in first and its note second, the order castle_notes_gc
  * relies on (it reads the notes before the entries, so a note it sees has its
  * entry already). If the note cannot be written, the entry is put back as it
- * was (or removed when it was new): never a partial change. For the instant
- * between the two writes a new entry may show the comment an earlier entry of
- * the same prefix left behind.
+ * was (or removed when it was new): never a partial change. Without a comment,
+ * a stale note (of an expired entry, or of one gone) is deleted after the
+ * entry is written: for that instant the new entry may show it.
  */
 static int add_entry(struct ctl *c, const struct ctl_args *a, bool allow)
 {
@@ -189,6 +189,12 @@ static int add_entry(struct ctl *c, const struct ctl_args *a, bool allow)
 					 cs, strerror(-u));
 			return CTL_FAIL;
 		}
+	} else if (!had || (!allow && (old_b.origin != CASTLE_ORIGIN_MANUAL ||
+				       (old_b.expires_ns && old_b.expires_ns <= castle_now_boot_ns())))) {
+		/* Adding an entry keeps its comment; but one that was not
+		 * there for the operator (expired, not reaped yet; an auto-ban;
+		 * gone, its note not collected yet) leaves none to keep. */
+		castle_note_del(&c->maps, &a->cidr, list);
 	}
 	if (!allow) {
 		struct castle_allow_val av;
