@@ -121,6 +121,12 @@ static __always_inline int castle_parse_l4(struct castle_cursor *c, struct castl
 	return 0;
 }
 
+/* The first two bytes of an IPv6 extension header, and of IPsec AH. */
+struct castle_ipv6_opt {
+	__u8 nexthdr;
+	__u8 hdrlen;
+};
+
 static __always_inline enum castle_parse castle_parse_ipv4(struct castle_cursor *c,
 							   struct castle_pkt *p)
 {
@@ -150,17 +156,24 @@ static __always_inline enum castle_parse castle_parse_ipv4(struct castle_cursor 
 		p->blind = CASTLE_BLIND_PORTS;
 		return CASTLE_P_IP;
 	}
+	/* IPsec AH (transport mode) before the transport header, as IPv6's
+	 * chain has it: its ports are the packet's. */
+	if (p->proto == IPPROTO_AH) {
+		struct castle_ipv6_opt *o = c->pos;
+
+		if (!CASTLE_FITS(c, o + 1)) {
+			p->blind = CASTLE_BLIND_PORTS;
+			return CASTLE_P_BAD_L4;
+		}
+		p->proto = o->nexthdr;
+		c->pos += (o->hdrlen + 2) * 4;
+	}
 	if (castle_parse_l4(c, p)) {
 		p->blind = CASTLE_BLIND_PORTS;
 		return CASTLE_P_BAD_L4;
 	}
 	return CASTLE_P_IP;
 }
-
-struct castle_ipv6_opt {
-	__u8 nexthdr;
-	__u8 hdrlen;
-};
 
 static __always_inline enum castle_parse castle_parse_ipv6(struct castle_cursor *c,
 							   struct castle_pkt *p)

@@ -305,6 +305,38 @@ static void fragments(void **state)
 	assert_int_equal(ftc_count(f, CASTLE_PASS, CASTLE_R_OK), 1);
 }
 
+/* TCP inside IPsec AH (transport mode) to a protected port is the gate's
+ * business as plain TCP is, in both families: a plaintext first payload
+ * (no SYN seen: a fresh tuple whose slot a SYN marked) is dropped; the same
+ * segment without AH too. Before, IPv4 AH hid the ports from the gate. */
+static void tcp_inside_ah(void **state)
+{
+	struct ftc *f = *state;
+	struct pkt_spec syn = { .family = 4, .src = "198.18.0.1", .proto = 6, .sport = 2,
+				.dport = 443, .tcp_flags = 0x02, .seq = 1000, .next_ext = 1,
+				.ext = { 51 } };
+	struct pkt_spec data = syn, syn6 = syn, data6;
+
+	data.tcp_flags = 0x18;
+	data.seq = 1001;
+	data.payload = http;
+	data.paylen = 8;
+	syn6.family = 6;
+	syn6.src = "2001:db8::1";
+	data6 = data;
+	data6.family = 6;
+	data6.src = "2001:db8::1";
+
+	ftc_begin(f, "443", V12, 0);
+	ftc_commit(f);
+	assert_int_equal(ftc_run_spec(f, &syn), FTC_PASS);
+	assert_int_equal(ftc_run_spec(f, &data), FTC_DROP);
+	assert_int_equal(ftc_run_spec(f, &syn6), FTC_PASS);
+	assert_int_equal(ftc_run_spec(f, &data6), FTC_DROP);
+	assert_int_equal(ftc_count(f, CASTLE_DROP, CASTLE_R_TLS_NOT_TLS), 2);
+	assert_int_equal(ftc_result(f, CASTLE_TLS_RES_NOT_TLS), 2);
+}
+
 /* ---- QUIC ------------------------------------------------------------------ */
 
 static uint8_t dgram[1300];
@@ -408,6 +440,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(cut_header_on_other_port_is_not_tc_business, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(fragments, setup, teardown),
+cmocka_unit_test_setup_teardown(tcp_inside_ah, setup, teardown),
 		cmocka_unit_test_setup_teardown(quic_allow, setup, teardown),
 		cmocka_unit_test_setup_teardown(quic_drop, setup, teardown),
 	};

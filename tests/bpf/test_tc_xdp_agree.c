@@ -175,6 +175,11 @@ static void parsers_agree_off_the_protected_ports(void **state)
 					s.ip_opts = 8;
 					snprintf(what, sizeof(what), "v4 options proto %d", proto);
 					cuts(b, &s, what);
+					s.next_ext = 1;
+					s.ext[0] = 51;
+					snprintf(what, sizeof(what), "v4 options AH proto %d", proto);
+					cuts(b, &s, what);
+					s.next_ext = 0;
 					s.ip_opts = 0;
 					s.nvlans = 2;
 					s.vlan_tpid[0] = 0x88a8;

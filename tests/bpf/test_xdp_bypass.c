@@ -40,6 +40,9 @@ static const struct disguise disguises[] = {
 	{ "v4 first fragment", V4(.frag = PKT_FRAG_FIRST) },
 	{ "v4 later fragment", V4(.frag = PKT_FRAG_LATER) },
 	{ "v4 QinQ options later fragment", V4(QINQ, .ip_opts = 24, .frag = PKT_FRAG_LATER) },
+	/* IPsec AH (transport mode): its ports were once out of the classes' sight */
+	{ "v4 AH", V4(.next_ext = 1, .ext = { 51 }) },
+	{ "v4 QinQ options AH", V4(QINQ, .ip_opts = 12, .next_ext = 1, .ext = { 51 }) },
 	{ "v6 plain", V6(.next_ext = 0) },
 	{ "v6 802.1Q", V6(.nvlans = 1) },
 	{ "v6 QinQ", V6(QINQ) },

@@ -95,21 +95,31 @@ size_t pkt_build_layout(const struct pkt_spec *s, uint8_t *buf, size_t cap, stru
 		int hl = 20 + s->ip_opts;
 		size_t l4n = s->frag == PKT_FRAG_LATER ? 0 : l4_len(s);
 
+		/* IPv4 carries AH headers only (ext[] all 51), 24 bytes each */
+		for (int i = 0; i < s->next_ext; i++)
+			if (s->ext[i] != 51)
+				return 0;
 		ip[0] = 0x40 | (hl / 4);
-		put16(ip + 2, hl + l4n + s->paylen);
+		put16(ip + 2, hl + 24 * s->next_ext + l4n + s->paylen);
 		put16(ip + 4, 0x1234);
 		if (s->frag == PKT_FRAG_FIRST)
 			put16(ip + 6, 0x2000);
 		else if (s->frag == PKT_FRAG_LATER)
 			put16(ip + 6, 185); /* offset 1480 bytes */
 		ip[8] = ttl;
-		ip[9] = s->proto;
+		ip[9] = s->next_ext ? 51 : s->proto;
 		inet_pton(AF_INET, s->src, ip + 12);
 		inet_pton(AF_INET, s->dst ? s->dst : "198.18.0.2", ip + 16);
 		for (int i = 0; i < s->ip_opts; i++)
 			ip[20 + i] = 1; /* NOP options */
 		put16(ip + 10, csum(ip, hl));
 		p += hl;
+		for (int i = 0; i < s->next_ext; i++) {
+			lay->ext[i] = p - buf;
+			p[0] = i + 1 < s->next_ext ? 51 : s->proto;
+			p[1] = 4; /* (4+2)*4 = 24 bytes */
+			p += 24;
+		}
 	} else {
 		uint8_t *ip6 = p;
 		size_t l4n = s->frag == PKT_FRAG_LATER ? 0 : l4_len(s);

@@ -33,8 +33,9 @@ struct pkt_spec {
 	uint8_t icmp_type;
 	uint8_t ttl;		/* 0: 64 (255 for ICMPv6 ND types) */
 	int ip_opts;		/* IPv4 option bytes (multiple of 4, <= 40) */
-	int next_ext;		/* number of IPv6 extension headers in ext[] */
-	uint8_t ext[PKT_MAX_EXT]; /* IPPROTO_HOPOPTS, _ROUTING, _DSTOPTS, _FRAGMENT, _AH */
+	int next_ext;		/* number of IPv6 extension headers in ext[] (IPv4: of AH) */
+	uint8_t ext[PKT_MAX_EXT]; /* IPPROTO_HOPOPTS, _ROUTING, _DSTOPTS, _FRAGMENT, _AH
+				   * (IPv4: _AH only) */
 	enum pkt_frag frag;
 	const void *payload;
 	size_t paylen;

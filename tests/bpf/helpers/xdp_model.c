@@ -299,7 +299,16 @@ static enum xm_parse parse_v4(const uint8_t *f, size_t n, size_t off, struct xm_
 		p->blind_ports = true; /* reassembly keys on the protocol: it is real */
 		return XM_IP;
 	}
-	if (parse_transport(f, off + ihl, off + total, p))
+	size_t l4 = off + ihl;
+	if (p->proto == 51) { /* IPsec AH: 2 bytes say what follows and how long it is */
+		if (ihl + 2 > total) {
+			p->blind_ports = true;
+			return XM_BAD_L4;
+		}
+		p->proto = f[l4];
+		l4 += (f[l4 + 1] + 2u) * 4u;
+	}
+	if (parse_transport(f, l4, off + total, p))
 		return XM_IP;
 	p->blind_ports = true;
 	return XM_BAD_L4;
