@@ -272,13 +272,14 @@ static __always_inline int payload_is_hello(struct __sk_buff *skb, const struct 
 static __always_inline int payload_may_be_hello(struct __sk_buff *skb,
 						const struct castle_tc_pkt *p)
 {
-	__u8 b[6] = {};
+	__u8 b[8] = {};
+	__u32 n = p->pay_len;
 
-	if (p->pay_len >= 6)
+	if (n >= 6)
 		return payload_is_hello(skb, p);
-	if (!p->pay_len || bpf_skb_load_bytes(skb, p->pay_off, b, p->pay_len & 7))
+	if (n < 1 || n > 5 || bpf_skb_load_bytes(skb, p->pay_off, b, n))
 		return 0;
-	return b[0] == 22 && (p->pay_len < 2 || b[1] == 3) && (p->pay_len < 3 || b[2] <= 4);
+	return b[0] == 22 && (n < 2 || b[1] == 3) && (n < 3 || b[2] <= 4);
 }
 
 /* A pending handshake gets a segment with payload whose first byte has
@@ -292,6 +293,10 @@ static __always_inline int tcp_pending(struct __sk_buff *skb, const struct castl
 
 	if (off == 0 && st->seen)
 		tls_reset(st); /* the first segment again: inspect it again */
+	/* Whether offset 0, as inspected now, came on a SYN (dseq past seq):
+	 * the first bytes sent again without it clear the flag. */
+	if (off == 0)
+		st->conn_flags = dseq != p->seq ? CASTLE_TLS_CF_CHECK0 : 0;
 	if (off > st->seen) {
 		/* A gap (reordering or loss before us), or data before the
 		 * stream start: drop it, TCP sends it again in order. */
@@ -348,13 +353,17 @@ __noinline int castle_tc_tcp(struct __sk_buff *skb, const struct castle_tc_pkt *
 		 * take plaintext once a new "connection" passed. After that,
 		 * or after a verified connection, the tuple is being reused -
 		 * unless it is the verified connection's own SYN again (a
-		 * duplicate, or a Fast Open SYN resent without its data):
-		 * the server's socket ignores it, and so does the gate. */
+		 * duplicate, or a Fast Open SYN resent without its data),
+		 * which an open server socket ignores: the connection goes on,
+		 * and its offset 0 is inspected whole from now on (the same
+		 * ISN may also open the tuple anew after a close). */
 		if (c->state == CASTLE_TLS_S_BAD &&
 		    bpf_ktime_get_ns() - c->since_ns < tls_mark_window_s * 1000000000ull)
 			return R_DROP(result_reason(c->result));
-		if (c->state == CASTLE_TLS_S_VERIFIED && p->seq == c->isn && !p->pay_len)
+		if (c->state == CASTLE_TLS_S_VERIFIED && p->seq == c->isn && !p->pay_len) {
+			c->flags |= CASTLE_TLS_CF_CHECK0;
 			return R_PASS(CASTLE_R_OK);
+		}
 		bpf_map_delete_elem(&tls_conns, &k);
 		c = NULL;
 	}
@@ -365,9 +374,10 @@ __noinline int castle_tc_tcp(struct __sk_buff *skb, const struct castle_tc_pkt *
 			return bad_conn_verdict(c, p);
 		/* A verified connection's segment at stream offset 0 (a
 		 * retransmitted first segment) is looked at again: whole when
-		 * the verdict rested on the SYN's data, which the server may
-		 * have discarded; else its first bytes. */
-		if (p->pay_len && p->seq == c->isn + 1 && (c->flags & CASTLE_TLS_CF_SYN_DATA)) {
+		 * CHECK0 says so (the verdict rested on the SYN's data, which
+		 * the server may have discarded; or the SYN came again); else
+		 * its first bytes. */
+		if (p->pay_len && p->seq == c->isn + 1 && (c->flags & CASTLE_TLS_CF_CHECK0)) {
 			__u32 isn = c->isn;
 
 			bpf_map_delete_elem(&tls_conns, &k);
@@ -400,7 +410,6 @@ __noinline int castle_tc_tcp(struct __sk_buff *skb, const struct castle_tc_pkt *
 			return R_PASS(CASTLE_R_OK);
 		if (!st) /* TCP Fast Open data we cannot track */
 			return R_DROP(CASTLE_R_TLS_NOT_TLS);
-		st->conn_flags |= CASTLE_TLS_CF_SYN_DATA;
 		return tcp_pending(skb, p, gen, &k, st, p->seq + 1, ifs);
 	}
 	if (st) {

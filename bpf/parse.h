@@ -157,12 +157,13 @@ static __always_inline enum castle_parse castle_parse_ipv4(struct castle_cursor 
 		return CASTLE_P_IP;
 	}
 	/* IPsec AH (transport mode) before the transport header, as IPv6's
-	 * chain has it: its ports are the packet's. */
+	 * chain has it: its ports are the packet's. AH in AH (no real stack
+	 * sends it) hides them: malformed, as a cut header. */
 	if (p->proto == IPPROTO_AH) {
 		struct castle_ipv6_opt *o = c->pos;
 
-		if (!CASTLE_FITS(c, o + 1)) {
-			p->blind = CASTLE_BLIND_PORTS;
+		if (!CASTLE_FITS(c, o + 1) || o->nexthdr == IPPROTO_AH) {
+			p->blind = CASTLE_BLIND_PORTS | CASTLE_BLIND_PROTO;
 			return CASTLE_P_BAD_L4;
 		}
 		p->proto = o->nexthdr;

@@ -119,13 +119,14 @@ static __always_inline int tc_ipv4(struct __sk_buff *skb, struct castle_tc_pkt *
 		return CASTLE_P_IP;
 	}
 	p->first_frag = !!(iph.frag_off & bpf_htons(0x2000));
-	/* IPsec AH before the transport header (as parse.h) */
+	/* IPsec AH before the transport header; AH in AH is malformed (as
+	 * parse.h) */
 	if (p->ip.proto == IPPROTO_AH) {
 		struct {
 			__u8 nh, len;
 		} o;
 
-		if (hlen + 2 > tot || TC_LOAD(skb, off + hlen, &o))
+		if (hlen + 2 > tot || TC_LOAD(skb, off + hlen, &o) || o.nh == IPPROTO_AH)
 			return CASTLE_P_BAD_L4;
 		p->ip.proto = o.nh;
 		hlen += (o.len + 2) * 4; /* past tot: tc_l4 finds the header cut */

@@ -80,11 +80,14 @@ struct castle_tls_conn {
 	__u8 _pad;
 };
 
-/* Flags of a judged connection. SYN_DATA: bytes the verdict rests on came
- * on the SYN (TCP Fast Open). A server without the client's TFO cookie
- * discards them and the client sends its first bytes again, at stream
- * offset 0: those are inspected whole, not taken on the SYN's verdict. */
-#define CASTLE_TLS_CF_SYN_DATA 0x01
+/* Flags of a judged connection. CHECK0: a payload at stream offset 0 is
+ * inspected whole, as a new hello, not taken on the verdict. Set when the
+ * verdict rested on bytes that came on the SYN (TCP Fast Open: a server
+ * without the client's TFO cookie discards them, and the client sends its
+ * first bytes again at offset 0), and when the connection's own SYN came
+ * again (a duplicate; or the tuple closed and opened again with the same
+ * ISN, whose first bytes must be a hello of their own). */
+#define CASTLE_TLS_CF_CHECK0 0x01
 
 /* Parser flags of a pending handshake. */
 #define CASTLE_TLS_PF_SNI 0x01		/* server_name host_name found */
@@ -112,7 +115,8 @@ struct castle_tls_pend {
 	__u8 flags;		/* CASTLE_TLS_PF_* */
 	__u8 sni_len;		/* name bytes collected in sni[] */
 	__u8 sni_dot;		/* 1 + index of the first '.' in sni[]; 0 = none */
-	__u8 conn_flags;	/* CASTLE_TLS_CF_* its verdict's tls_conns entry gets */
+	__u8 conn_flags;	/* CASTLE_TLS_CF_* its verdict's tls_conns entry gets:
+				 * CHECK0 when offset 0 came on the SYN */
 	__u8 _pad[3];
 	__u8 tail[CASTLE_TLS_TAIL]; /* stream bytes [seen - TAIL, seen) */
 	char sni[CASTLE_SNI_MAX];   /* lower case, zero past sni_len */

@@ -440,7 +440,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(cut_header_on_other_port_is_not_tc_business, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(fragments, setup, teardown),
-cmocka_unit_test_setup_teardown(tcp_inside_ah, setup, teardown),
+		cmocka_unit_test_setup_teardown(tcp_inside_ah, setup, teardown),
 		cmocka_unit_test_setup_teardown(quic_allow, setup, teardown),
 		cmocka_unit_test_setup_teardown(quic_drop, setup, teardown),
 	};

@@ -175,7 +175,9 @@ static void fast_open(void **state)
 /* The verified connection's own SYN again (a duplicate delivered late, or
  * a Fast Open SYN resent without its data): the server's socket ignores
  * it, and so does the gate. It once started a new handshake over the
- * verified one, and the connection's next data was dropped for good. */
+ * verified one, and the connection's next data was dropped for good. From
+ * then on its offset 0 is inspected whole: the same ISN may open the tuple
+ * again after a close, and those first bytes must be a hello of their own. */
 static void duplicate_syn_on_verified_connection(void **state)
 {
 	static const uint8_t appdata[] = { 0x17, 0x03, 0x03, 0x00, 0x04, 1, 2, 3, 4 };
@@ -195,7 +197,20 @@ static void duplicate_syn_on_verified_connection(void **state)
 	assert_int_equal(ftc_count(f, CASTLE_PASS, CASTLE_R_TLS), 3);
 	assert_int_equal(ftc_count(f, CASTLE_DROP, CASTLE_R_TLS_NOT_TLS), 0);
 	assert_int_equal(ftc_result(f, CASTLE_TLS_RES_TLS), 1);
+	/* the hello sent again: inspected whole, verified again */
+	assert_int_equal(ftc_send_at(f, &c, 0, hello, hello_len), FTC_PASS);
+	assert_int_equal(ftc_conn_state(f, &c), CASTLE_TLS_S_VERIFIED);
+	assert_int_equal(ftc_result(f, CASTLE_TLS_RES_TLS), 2);
+	/* closed and opened again with the same ISN: six bytes that start like
+	 * a hello and then plaintext no longer pass on the old verdict */
+	static const char fake[] = "\x16\x03\x01\x00\x00\x01GET / HTTP/1.1\r\n\r\n";
+	assert_int_equal(ftc_syn(f, &c), FTC_PASS);
+	assert_int_equal(ftc_send_at(f, &c, 0, fake, sizeof(fake) - 1), FTC_DROP);
+	assert_int_equal(ftc_conn_state(f, &c), CASTLE_TLS_S_BAD);
 	/* another ISN is a new connection on the tuple: inspected */
+	ftc_conn_init(&c, 4, "198.18.0.1", 41021, 443);
+	assert_int_equal(ftc_syn(f, &c), FTC_PASS);
+	assert_int_equal(ftc_send(f, &c, hello, hello_len), FTC_PASS);
 	c.isn += 100000;
 	assert_int_equal(ftc_syn(f, &c), FTC_PASS);
 	assert_true(ftc_conn_pending(f, &c));
@@ -251,6 +266,34 @@ static void fast_open_data_discarded(void **state)
 	assert_int_equal(ftc_result(f, CASTLE_TLS_RES_SNI_DENIED), 1);
 	assert_int_equal(ftc_count(f, CASTLE_DROP, CASTLE_R_TLS_SNI), 1);
 	assert_int_equal(ftc_count(f, CASTLE_DROP, CASTLE_R_TLS_NOT_TLS), 1);
+}
+
+/* A hello in two segments, the first on the SYN (Fast Open), which the
+ * server discarded: the client sends both again, and the verdict now rests
+ * on those. A spurious retransmit of the first alone later is checked on
+ * its first bytes, as for any connection: inspecting it whole again once
+ * stalled the connection (the second, acknowledged, never came again). */
+static void fast_open_resent_then_first_segment_again(void **state)
+{
+	static const uint8_t appdata[] = { 0x17, 0x03, 0x03, 0x00, 0x01, 0 };
+	struct ftc *f = *state;
+	struct ftc_conn c;
+
+	ftc_conn_init(&c, 4, "198.18.0.1", 41050, 443);
+	struct pkt_spec s = { .family = 4, .src = "198.18.0.1", .proto = 6, .sport = 41050,
+			      .dport = 443, .tcp_flags = 0x02, .seq = c.isn, .payload = hello,
+			      .paylen = 500 };
+	assert_int_equal(ftc_run_spec(f, &s), FTC_PASS);
+	assert_true(ftc_conn_pending(f, &c));
+	assert_int_equal(ftc_send_at(f, &c, 0, hello, 500), FTC_PASS);
+	assert_int_equal(ftc_send_at(f, &c, 500, hello + 500, hello_len - 500), FTC_PASS);
+	assert_int_equal(ftc_conn_state(f, &c), CASTLE_TLS_S_VERIFIED);
+	assert_int_equal(ftc_send_at(f, &c, 0, hello, 500), FTC_PASS);
+	assert_int_equal(ftc_conn_state(f, &c), CASTLE_TLS_S_VERIFIED);
+	assert_false(ftc_conn_pending(f, &c));
+	assert_int_equal(ftc_send_at(f, &c, hello_len, appdata, sizeof(appdata)), FTC_PASS);
+	assert_int_equal(ftc_count(f, CASTLE_DROP, CASTLE_R_TLS_NOT_TLS), 0);
+	assert_int_equal(ftc_result(f, CASTLE_TLS_RES_TLS), 1);
 }
 
 /* A first segment shorter than 6 bytes, sent again once the connection is
@@ -395,6 +438,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(fast_open, setup, teardown),
 		cmocka_unit_test_setup_teardown(duplicate_syn_on_verified_connection, setup, teardown),
 		cmocka_unit_test_setup_teardown(fast_open_data_discarded, setup, teardown),
+		cmocka_unit_test_setup_teardown(fast_open_resent_then_first_segment_again, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(short_first_segment_sent_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(connections_older_than_the_gate, setup, teardown),
 		cmocka_unit_test_setup_teardown(eviction_does_not_let_plaintext_through, setup_small,

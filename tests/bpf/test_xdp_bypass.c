@@ -147,12 +147,15 @@ static void limited_source_cannot_pass_in_disguise(void **state)
 }
 
 /* Disguises that cannot be parsed far enough: a first fragment too short for
- * the TCP header, an IPv6 chain longer than the gate walks, a cut header. A
- * blocked source stays blocked; any other source is malformed - never passed
- * unlimited. */
+ * the TCP header, an IPv6 chain longer than the gate walks, a cut header,
+ * IPv4 AH in AH. A blocked source stays blocked; any other source is
+ * malformed - never passed unlimited. */
+#define NCUTS 5
+#define CUT_V4(w) ((w) < 2 || (w) == 4)
 static size_t cut_frame(int which, const char *src, uint8_t *buf)
 {
-	struct pkt_spec s = { .family = which < 2 ? 4 : 6, .src = src, .proto = 6, .dport = 443 };
+	struct pkt_spec s = { .family = CUT_V4(which) ? 4 : 6, .src = src, .proto = 6,
+			      .dport = 443 };
 	struct pkt_layout lay;
 
 	switch (which) {
@@ -162,9 +165,10 @@ static size_t cut_frame(int which, const char *src, uint8_t *buf)
 	case 3: s.next_ext = CASTLE_MAX_V6_EXT + 1;
 		memset(s.ext, 60, sizeof(s.ext));
 		break;
+	case 4: s.next_ext = 2; s.ext[0] = s.ext[1] = 51; break;
 	}
 	size_t n = pkt_build_layout(&s, buf, PKT_MAX, &lay);
-	if (which == 3)
+	if (which >= 3)
 		return n;
 	pkt_set_ip_end(buf, &lay, s.family, lay.l4 + 12);
 	return lay.l4 + 12;
@@ -176,15 +180,15 @@ static void undecodable_disguise_is_blocked_or_malformed(void **state)
 	uint8_t buf[PKT_MAX];
 
 	policy(f);
-	for (int w = 0; w < 4; w++) {
-		size_t n = cut_frame(w, w < 2 ? "198.18.66.9" : "2001:db8:bad::9", buf);
+	for (int w = 0; w < NCUTS; w++) {
+		size_t n = cut_frame(w, CUT_V4(w) ? "198.18.66.9" : "2001:db8:bad::9", buf);
 		assert_int_equal(fx_run_repeat(f, buf, n, SENT), XDP_DROP);
-		n = cut_frame(w, w < 2 ? "198.18.3.9" : "2001:db8:3::9", buf);
+		n = cut_frame(w, CUT_V4(w) ? "198.18.3.9" : "2001:db8:3::9", buf);
 		assert_int_equal(fx_run_repeat(f, buf, n, SENT), XDP_DROP);
 	}
-	assert_int_equal(fx_count(f, CASTLE_DROP, CASTLE_R_BLOCKLIST), 4 * SENT);
-	assert_int_equal(fx_count(f, CASTLE_DROP, CASTLE_R_MALFORMED), 4 * SENT);
-	assert_int_equal(fx_total(f), 8 * SENT);
+	assert_int_equal(fx_count(f, CASTLE_DROP, CASTLE_R_BLOCKLIST), NCUTS * SENT);
+	assert_int_equal(fx_count(f, CASTLE_DROP, CASTLE_R_MALFORMED), NCUTS * SENT);
+	assert_int_equal(fx_total(f), 2 * NCUTS * SENT);
 }
 
 /* With `malformed: pass` the undecodable disguises pass, but only within the
@@ -200,18 +204,18 @@ static void undecodable_disguise_with_malformed_pass_still_limited(void **state)
 	fx_block(f, "2001:db8:bad::/48", 0);
 	fx_class(f, NULL, CASTLE_PROTO_TCP, "443", RATE, BURST);
 	fx_commit(f);
-	for (int w = 0; w < 4; w++) {
-		size_t n = cut_frame(w, w < 2 ? "198.18.66.9" : "2001:db8:bad::9", buf);
+	for (int w = 0; w < NCUTS; w++) {
+		size_t n = cut_frame(w, CUT_V4(w) ? "198.18.66.9" : "2001:db8:bad::9", buf);
 		assert_int_equal(fx_run_repeat(f, buf, n, SENT), XDP_DROP);
 		char src[64];
-		snprintf(src, sizeof(src), w < 2 ? "198.18.3.%d" : "2001:db8:3:%d::1", 10 + w);
+		snprintf(src, sizeof(src), CUT_V4(w) ? "198.18.3.%d" : "2001:db8:3:%d::1", 10 + w);
 		n = cut_frame(w, src, buf);
 		assert_int_equal(fx_run_repeat(f, buf, n, SENT), XDP_DROP);
 	}
-	assert_int_equal(fx_count(f, CASTLE_DROP, CASTLE_R_BLOCKLIST), 4 * SENT);
-	assert_int_equal(fx_count(f, CASTLE_PASS, CASTLE_R_MALFORMED), 4 * BURST);
-	assert_int_equal(fx_count(f, CASTLE_DROP, CASTLE_R_RATELIMIT), 4 * (SENT - BURST));
-	assert_int_equal(fx_class_count(f, 0, CASTLE_DROP), 4 * (SENT - BURST));
+	assert_int_equal(fx_count(f, CASTLE_DROP, CASTLE_R_BLOCKLIST), NCUTS * SENT);
+	assert_int_equal(fx_count(f, CASTLE_PASS, CASTLE_R_MALFORMED), NCUTS * BURST);
+	assert_int_equal(fx_count(f, CASTLE_DROP, CASTLE_R_RATELIMIT), NCUTS * (SENT - BURST));
+	assert_int_equal(fx_class_count(f, 0, CASTLE_DROP), NCUTS * (SENT - BURST));
 }
 
 int main(void)

@@ -602,11 +602,14 @@ static void test_persist_restores_nested_prefixes(void **state)
 	assert_int_equal(castle_persist_sync(&p, &maps, true, NULL, NULL, err, sizeof(err)), 1);
 
 	/* a reboot, then before the restore: castlectl's block of a key of the
-	 * file (with a TTL: the newer word, kept) and an auto-ban of another */
+	 * file (with a TTL: the newer word, kept), a block of another that has
+	 * expired and an auto-ban of a third (both replaced) */
 	clear_manual();
 	assert_int_equal(castle_cidr_parse("198.19.0.0/16", &c, err, sizeof(err)), 0);
 	assert_int_equal(castle_manual_block_put(&maps, &c, 3600ull * 1000000000ull,
 						 CASTLE_ORIGIN_MANUAL), 0);
+	assert_int_equal(castle_cidr_parse("198.19.7.9", &c, err, sizeof(err)), 0);
+	assert_int_equal(castle_manual_block_put(&maps, &c, 1, CASTLE_ORIGIN_MANUAL), 0); /* expired */
 	assert_int_equal(castle_cidr_parse("198.19.7.0/24", &c, err, sizeof(err)), 0);
 	assert_int_equal(castle_manual_block_put(&maps, &c, 3600ull * 1000000000ull,
 						 CASTLE_ORIGIN_AUTO), 0);

@@ -300,7 +300,26 @@ static void state_dir_modes(void **state)
 		assert_int_equal(chown(dir, 65534, 65534), 0);
 		assert_int_equal(castle_persist_init(&p, dir, err, sizeof(err)), -EPERM);
 		assert_non_null(strstr(err, "belongs to uid 65534"));
+		assert_int_equal(chown(dir, 0, 0), 0);
 	}
+
+	/* inside a directory others may write in (not sticky, as /tmp is, in
+	 * which the base lies): they could rename the state dir away and put
+	 * theirs in its place; through a symbolic link as well */
+	assert_int_equal(chmod(dir, 0700), 0);
+	assert_int_equal(castle_persist_init(&p, dir, err, sizeof(err)), 0);
+	assert_int_equal(chmod(base, 0777), 0);
+	assert_int_equal(castle_persist_init(&p, dir, err, sizeof(err)), -EPERM);
+	assert_non_null(strstr(err, "which its group or others may write in"));
+	char link[96];
+	snprintf(link, sizeof(link), "/tmp/castle-utest-link-%d", (int)getpid());
+	assert_int_equal(symlink(dir, link), 0);
+	assert_int_equal(castle_persist_init(&p, link, err, sizeof(err)), -EPERM);
+	assert_non_null(strstr(err, "which its group or others may write in"));
+	assert_int_equal(chmod(base, 01777), 0);
+	assert_int_equal(castle_persist_init(&p, link, err, sizeof(err)), 0);
+	unlink(link);
+	assert_int_equal(chmod(base, 0700), 0);
 	unlink(other);
 	snprintf(other, sizeof(other), "%s/%s.unrestored-1", dir, CASTLE_STATE_FILE);
 	unlink(other);

@@ -394,7 +394,12 @@ int castle_apply(struct castle_maps *m, const struct castle_policy_conf *conf,
 		}
 	}
 	st->notes = write_notes(m, conf, &st->notes_lost);
-	castle_notes_gc(m, conf);
+	/* Once more after the GC made room: the notes of the last policy, and
+	 * of an older build's (under the origin word it left 0), are only
+	 * dropped by it, and a policy with many comments may not fit beside
+	 * them (the first reload after an upgrade). */
+	if (castle_notes_gc(m, conf) > 0 && st->notes_lost)
+		st->notes = write_notes(m, conf, &st->notes_lost);
 	st->seconds = mono_now() - t0;
 	return 0;
 }

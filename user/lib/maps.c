@@ -325,8 +325,9 @@ int castle_man_count_heal(const struct castle_maps *m)
  * A first try with BPF_NOEXIST tells an existing exact key from none (an LPM
  * lookup alone would answer an enclosing prefix; once the exact key is known
  * to be there, a lookup of it answers that key's own entry). keep_manual:
- * an existing allow entry, or a manual block, is left as it is (-EEXIST); an
- * auto-ban is replaced. A full map answers E2BIG; the contract calls that
+ * an existing allow entry, or a live manual block, is left as it is
+ * (-EEXIST); an auto-ban, or a block expired and not reaped yet, is
+ * replaced. A full map answers E2BIG; the contract calls that
  * "full". */
 static int man_put(const struct castle_maps *m, int idx, const void *k, const void *v, void *old,
 		   bool *had, bool keep_manual)
@@ -348,7 +349,8 @@ static int man_put(const struct castle_maps *m, int idx, const void *k, const vo
 			if (bpf_map_lookup_elem(fd, k, &cur))
 				continue; /* deleted meanwhile: insert again */
 			if (idx == CASTLE_MM_ALLOW4 || idx == CASTLE_MM_ALLOW6 ||
-			    cur.b.origin == CASTLE_ORIGIN_MANUAL)
+			    (cur.b.origin == CASTLE_ORIGIN_MANUAL &&
+			     !(cur.b.expires_ns && cur.b.expires_ns <= castle_now_boot_ns())))
 				break; /* -EEXIST */
 		}
 		if (old && bpf_map_lookup_elem(fd, k, old))

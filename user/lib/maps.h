@@ -245,8 +245,9 @@ int castle_manual_block_del(const struct castle_maps *m, const struct castle_cid
 int castle_manual_allow_put(const struct castle_maps *m, const struct castle_cidr *c);
 int castle_manual_allow_del(const struct castle_maps *m, const struct castle_cidr *c);
 /* The same puts for a restore, which gives way to what is there: -EEXIST,
- * nothing written, when the exact key holds an allow entry or a manual block
- * (an auto-ban is replaced). An enclosing or enclosed prefix is another key. */
+ * nothing written, when the exact key holds an allow entry or a live manual
+ * block (an auto-ban, or an expired block, is replaced). An enclosing or
+ * enclosed prefix is another key. */
 int castle_manual_block_put_new(const struct castle_maps *m, const struct castle_cidr *c,
 				uint64_t ttl_ns);
 int castle_manual_allow_put_new(const struct castle_maps *m, const struct castle_cidr *c);

@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,40 @@ static bool only_castle_files(const char *dir)
 		       !strncmp(e->d_name, CASTLE_STATE_FILE, n);
 	closedir(d);
 	return only;
+}
+
+/* The directories above path (as written, and as resolved through any
+ * symbolic link): someone else who may rename entries in one of them could
+ * put a directory of theirs in the state dir's place after the checks. Such
+ * a directory belongs to root or castle's user, and is not writable by group
+ * or others unless sticky (/tmp: nobody renames what is not theirs). */
+static int check_ancestors(const char *path, const char *state_dir, char *err, size_t errlen)
+{
+	char buf[sizeof(((struct castle_persist *)0)->dir)];
+	struct stat sb;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *slash = strrchr(buf, '/'); slash; slash = strrchr(buf, '/')) {
+		if (slash == buf)
+			slash[1] = 0; /* the root itself, last */
+		else
+			*slash = 0;
+		if (stat(buf, &sb))
+			continue; /* a relative path's ".." etc.: nothing to say */
+		if ((sb.st_uid && sb.st_uid != geteuid()) ||
+		    ((sb.st_mode & (S_IWGRP | S_IWOTH)) && !(sb.st_mode & S_ISVTX))) {
+			snprintf(err, errlen, "state directory %s is inside %s, which %s (uid %u, "
+				 "mode %04o): it could put another directory in the state dir's place; "
+				 "give castle a directory of its own", state_dir, buf,
+				 (sb.st_uid && sb.st_uid != geteuid()) ? "another user owns"
+									: "its group or others may write in",
+				 (unsigned)sb.st_uid, (unsigned)(sb.st_mode & 07777));
+			return -EPERM;
+		}
+		if (slash == buf)
+			break;
+	}
+	return 0;
 }
 
 int castle_persist_init(struct castle_persist *p, const char *state_dir, char *err, size_t errlen)
@@ -84,6 +119,13 @@ int castle_persist_init(struct castle_persist *p, const char *state_dir, char *e
 			 (unsigned)(sb.st_mode & 07777));
 		return -EPERM;
 	}
+	char real[PATH_MAX];
+	int ret = check_ancestors(state_dir, state_dir, err, errlen);
+
+	if (!ret && realpath(state_dir, real))
+		ret = check_ancestors(real, state_dir, err, errlen);
+	if (ret)
+		return ret;
 	/* Manual entries are nobody else's business: 0700, for a directory
 	 * castle made or one holding only its files; the mode of a directory
 	 * shared with other files (a mistyped path, say) is left alone. */

@@ -214,7 +214,9 @@ static void parse_rates(struct pol_ctx *c, struct castle_class_conf *cl, yaml_no
 		/* default: a full bucket holds one second of traffic */
 		if (!burst)
 			cl->burst = cl->rate_pps < 1 ? 1 : (uint64_t)ceil(cl->rate_pps);
-		cost = (uint64_t)llround(1e9 / cl->rate_pps);
+		/* rounded up as policy_compile.c does (never below its cost):
+		 * what passes here compiles */
+		cost = (uint64_t)ceil(1e9 / cl->rate_pps);
 		if (cl->burst > 1 && (double)(cl->burst - 1) * (double)(cost ? cost : 1) > 9e18)
 			pol_err(c, burst ? burst : node, "burst %llu is too large for rate %s",
 				(unsigned long long)cl->burst, rs);

@@ -301,8 +301,8 @@ static enum xm_parse parse_v4(const uint8_t *f, size_t n, size_t off, struct xm_
 	}
 	size_t l4 = off + ihl;
 	if (p->proto == 51) { /* IPsec AH: 2 bytes say what follows and how long it is */
-		if (ihl + 2 > total) {
-			p->blind_ports = true;
+		if (ihl + 2 > total || f[l4] == 51) { /* cut, or AH in AH */
+			p->blind_ports = p->blind_proto = true;
 			return XM_BAD_L4;
 		}
 		p->proto = f[l4];
