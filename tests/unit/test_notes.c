@@ -247,6 +247,46 @@ static void test_readd_keeps_only_a_live_entrys_comment(void **state)
 	clear_notes();
 }
 
+/* A policy's comments that do not fit beside the notes of the last policy
+ * (an older build's, under the origin word it left 0) go in once the GC has
+ * dropped those: the first reload after an upgrade lost them before. The
+ * notes map holds 3 here: 2 old notes, 2 comments. */
+static void test_apply_writes_notes_again_after_the_gc(void **state)
+{
+	static const char yaml[] = "version: 1\nblock:\n"
+				   "  - { cidr: 198.18.60.0/24, comment: one }\n"
+				   "  - { cidr: 198.18.61.0/24, comment: two }\n";
+	struct castle_policy_compiled comp;
+	struct castle_apply_stats st = { 0 };
+	struct castle_policy_conf conf;
+	struct castle_errors e;
+	struct castle_cidr c;
+	char err[256], note[64];
+
+	(void)state;
+	UT_NEED_ROOT();
+	clear_notes();
+	castle_errors_init(&e);
+	assert_int_equal(castle_policy_parse("mem", yaml, sizeof(yaml) - 1, &conf, &e), 0);
+	assert_int_equal(castle_policy_compile(&conf, &comp, err, sizeof(err)), 0);
+	cidr("198.18.60.0/24", &c);
+	assert_int_equal(castle_note_put(&maps, &c, CASTLE_NOTE_BLOCK, "one, as written before"), 0);
+	cidr("198.18.61.0/24", &c);
+	assert_int_equal(castle_note_put(&maps, &c, CASTLE_NOTE_BLOCK, "two, as written before"), 0);
+	assert_int_equal(castle_apply(&maps, &conf, &comp, &st, err, sizeof(err)), 0);
+	assert_int_equal(st.notes, 2);
+	assert_int_equal(st.notes_lost, 0);
+	assert_int_equal(castle_note_get(&maps, &c, castle_note_list(false, true), note,
+					 sizeof(note)), 0);
+	assert_string_equal(note, "two");
+	assert_int_equal(castle_note_get(&maps, &c, CASTLE_NOTE_BLOCK, note, sizeof(note)),
+			 -ENOENT);
+	castle_policy_compiled_free(&comp);
+	castle_policy_free(&conf);
+	castle_errors_free(&e);
+	clear_notes();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -254,6 +294,7 @@ int main(void)
 		cmocka_unit_test(test_gc_orphans_only),
 		cmocka_unit_test(test_policy_and_manual_notes_apart),
 		cmocka_unit_test(test_readd_keeps_only_a_live_entrys_comment),
+		cmocka_unit_test(test_apply_writes_notes_again_after_the_gc),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -507,7 +507,8 @@ int castle_notes_gc(const struct castle_maps *m, const struct castle_policy_conf
 	since = castle_now_boot_ns();
 	if (castle_manual_foreach(m, false, add_manual, &man))
 		goto out;
-	qsort(man.v, man.n, sizeof(*man.v), key_cmp);
+	if (man.n) /* no manual entry: man.v is NULL, which qsort may not take */
+		qsort(man.v, man.n, sizeof(*man.v), key_cmp);
 	for (size_t i = 0; i < cand.n; i++) {
 		/* A policy note the policy no longer has: only castled writes
 		 * those, and it is here. */
