@@ -345,6 +345,11 @@ __noinline int castle_tc_tcp(struct __sk_buff *skb, const struct castle_tc_pkt *
 		return R_PASS(CASTLE_R_OK);
 	tc_seg_key(p, &k);
 	syn = (p->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
+	/* Data on a segment without ACK (a SYN's aside) never reaches a
+	 * socket (RFC 9293 3.10.7.4): no verdict may rest on it, and a check
+	 * of the first bytes must not be passed by it. */
+	if (p->pay_len && !syn && !(p->tcp_flags & TCP_ACK))
+		return R_DROP(CASTLE_R_TLS_NOT_TLS);
 
 	c = conns_miss ? NULL : bpf_map_lookup_elem(&tls_conns, &k);
 	if (c && syn) {
@@ -378,13 +383,32 @@ __noinline int castle_tc_tcp(struct __sk_buff *skb, const struct castle_tc_pkt *
 		 * the server may have discarded; or the SYN came again); else
 		 * its first bytes. */
 		if (p->pay_len && p->seq == c->isn + 1 && (c->flags & CASTLE_TLS_CF_CHECK0)) {
+			/* Judged on this segment alone, the verdict kept
+			 * meanwhile: a part of a hello here would pass while
+			 * later bytes, which the verdict lets through, are
+			 * already queued at the server. So a segment that
+			 * does not complete a hello is dropped (the server has
+			 * offset 0 already, or gets a whole hello again). */
 			__u32 isn = c->isn;
+			int res;
 
-			bpf_map_delete_elem(&tls_conns, &k);
 			st = open_pending(&k, isn);
 			if (!st)
 				return R_DROP(CASTLE_R_TLS_NOT_TLS);
-			return tcp_pending(skb, p, gen, &k, st, p->seq, ifs);
+			res = castle_tls_feed(skb, st, p->pay_off, 0, p->pay_len);
+			if (res == TLS_MORE) {
+				bpf_map_delete_elem(&tls_pending, &k);
+				mark_verified(&k); /* the mark open_pending set */
+				bump(&tls_pressure, CASTLE_TLSP_OOO_DROPS);
+				return R_DROP(CASTLE_R_TLS_NOT_TLS);
+			}
+			__u32 r = res == TLS_BAD ? CASTLE_TLS_RES_NOT_TLS : hello_result(gen, st);
+
+			judge_conn(&k, isn, r, ifs, 0);
+			bpf_map_delete_elem(&tls_pending, &k);
+			bump(&tls_pressure, CASTLE_TLSP_PENDING_RESOLVED);
+			return r == CASTLE_TLS_RES_TLS ? R_PASS(CASTLE_R_TLS)
+						       : R_DROP(result_reason(r));
 		}
 		if (p->pay_len && p->seq == c->isn + 1 && !payload_may_be_hello(skb, p)) {
 			c->state = CASTLE_TLS_S_BAD;
@@ -406,6 +430,11 @@ __noinline int castle_tc_tcp(struct __sk_buff *skb, const struct castle_tc_pkt *
 	if (syn) {
 		if (!st || st->isn != p->seq)
 			st = open_pending(&k, p->seq);
+		else if (st->seen)
+			/* the same ISN again over bytes inspected already (a
+			 * socket reset and opened anew with it): the verdict
+			 * may rest on bytes the new socket never got */
+			st->conn_flags |= CASTLE_TLS_CF_CHECK0;
 		if (!p->pay_len)
 			return R_PASS(CASTLE_R_OK);
 		if (!st) /* TCP Fast Open data we cannot track */

@@ -168,6 +168,10 @@ static __always_inline enum castle_parse castle_parse_ipv4(struct castle_cursor 
 		}
 		p->proto = o->nexthdr;
 		c->pos += (o->hdrlen + 2) * 4;
+		if (!CASTLE_FITS(c, c->pos)) { /* longer than the packet (as IPv6's) */
+			p->blind = CASTLE_BLIND_PORTS | CASTLE_BLIND_PROTO;
+			return CASTLE_P_BAD_L4;
+		}
 	}
 	if (castle_parse_l4(c, p)) {
 		p->blind = CASTLE_BLIND_PORTS;

@@ -129,7 +129,9 @@ static __always_inline int tc_ipv4(struct __sk_buff *skb, struct castle_tc_pkt *
 		if (hlen + 2 > tot || TC_LOAD(skb, off + hlen, &o) || o.nh == IPPROTO_AH)
 			return CASTLE_P_BAD_L4;
 		p->ip.proto = o.nh;
-		hlen += (o.len + 2) * 4; /* past tot: tc_l4 finds the header cut */
+		hlen += (o.len + 2) * 4;
+		if (hlen > tot) /* longer than the packet (as IPv6's) */
+			return CASTLE_P_BAD_L4;
 	}
 	return tc_l4(skb, p, off + hlen, off + tot);
 }

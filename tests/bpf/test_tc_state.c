@@ -205,6 +205,12 @@ static void duplicate_syn_on_verified_connection(void **state)
 	 * a hello and then plaintext no longer pass on the old verdict */
 	static const char fake[] = "\x16\x03\x01\x00\x00\x01GET / HTTP/1.1\r\n\r\n";
 	assert_int_equal(ftc_syn(f, &c), FTC_PASS);
+	/* plaintext after offset 0 first (the server queues it), then one
+	 * byte that starts like a hello at 0: not a whole hello, dropped */
+	assert_int_equal(ftc_send_at(f, &c, 1, http, sizeof(http) - 1), FTC_PASS);
+	assert_int_equal(ftc_send_at(f, &c, 0, "\x16", 1), FTC_DROP);
+	assert_int_equal(ftc_conn_state(f, &c), CASTLE_TLS_S_VERIFIED);
+	assert_false(ftc_conn_pending(f, &c));
 	assert_int_equal(ftc_send_at(f, &c, 0, fake, sizeof(fake) - 1), FTC_DROP);
 	assert_int_equal(ftc_conn_state(f, &c), CASTLE_TLS_S_BAD);
 	/* another ISN is a new connection on the tuple: inspected */
@@ -294,6 +300,47 @@ static void fast_open_resent_then_first_segment_again(void **state)
 	assert_int_equal(ftc_send_at(f, &c, hello_len, appdata, sizeof(appdata)), FTC_PASS);
 	assert_int_equal(ftc_count(f, CASTLE_DROP, CASTLE_R_TLS_NOT_TLS), 0);
 	assert_int_equal(ftc_result(f, CASTLE_TLS_RES_TLS), 1);
+}
+
+/* Data on a segment without ACK never reaches the socket: the gate neither
+ * judges on it nor passes it (a verdict on such a hello once let other
+ * first bytes through the prefix check). */
+static void data_without_ack_is_dropped(void **state)
+{
+	struct ftc *f = *state;
+	struct ftc_conn c;
+
+	ftc_conn_init(&c, 4, "198.18.0.1", 41060, 443);
+	assert_int_equal(ftc_syn(f, &c), FTC_PASS);
+	struct pkt_spec s = { .family = 4, .src = "198.18.0.1", .proto = 6, .sport = 41060,
+			      .dport = 443, .tcp_flags = 0x08, .seq = c.isn + 1, .payload = hello,
+			      .paylen = hello_len };
+	assert_int_equal(ftc_run_spec(f, &s), FTC_DROP);
+	assert_true(ftc_conn_pending(f, &c));
+	assert_int_equal(ftc_conn_state(f, &c), 0);
+	assert_int_equal(ftc_send(f, &c, hello, hello_len), FTC_PASS);
+	assert_int_equal(ftc_conn_state(f, &c), CASTLE_TLS_S_VERIFIED);
+}
+
+/* A socket reset mid-hello and opened again with the same ISN: the verdict
+ * may rest on bytes the new socket never got, so its offset 0 is inspected
+ * whole, and one byte that starts like a hello does not pass there. */
+static void same_isn_over_inspected_bytes(void **state)
+{
+	struct ftc *f = *state;
+	struct ftc_conn c;
+
+	ftc_conn_init(&c, 6, "2001:db8::1", 41070, 443);
+	assert_int_equal(ftc_syn(f, &c), FTC_PASS);
+	assert_int_equal(ftc_send_at(f, &c, 0, hello, 500), FTC_PASS);
+	assert_int_equal(ftc_syn(f, &c), FTC_PASS);
+	assert_true(ftc_conn_pending(f, &c));
+	assert_int_equal(ftc_send_at(f, &c, 500, hello + 500, hello_len - 500), FTC_PASS);
+	assert_int_equal(ftc_conn_state(f, &c), CASTLE_TLS_S_VERIFIED);
+	assert_int_equal(ftc_send_at(f, &c, 0, "\x16", 1), FTC_DROP);
+	assert_int_equal(ftc_send_at(f, &c, 0, hello, 500), FTC_DROP);	/* not whole either */
+	assert_int_equal(ftc_send_at(f, &c, 0, hello, hello_len), FTC_PASS);
+	assert_int_equal(ftc_conn_state(f, &c), CASTLE_TLS_S_VERIFIED);
 }
 
 /* A first segment shorter than 6 bytes, sent again once the connection is
@@ -440,6 +487,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(fast_open_data_discarded, setup, teardown),
 		cmocka_unit_test_setup_teardown(fast_open_resent_then_first_segment_again, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(data_without_ack_is_dropped, setup, teardown),
+		cmocka_unit_test_setup_teardown(same_isn_over_inspected_bytes, setup, teardown),
 		cmocka_unit_test_setup_teardown(short_first_segment_sent_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(connections_older_than_the_gate, setup, teardown),
 		cmocka_unit_test_setup_teardown(eviction_does_not_let_plaintext_through, setup_small,

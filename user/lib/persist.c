@@ -122,7 +122,11 @@ int castle_persist_init(struct castle_persist *p, const char *state_dir, char *e
 	char real[PATH_MAX];
 	int ret = check_ancestors(state_dir, state_dir, err, errlen);
 
-	if (!ret && realpath(state_dir, real))
+	if (!ret && !realpath(state_dir, real)) {
+		ret = -errno;
+		snprintf(err, errlen, "state directory %s: %s", state_dir, strerror(errno));
+	}
+	if (!ret)
 		ret = check_ancestors(real, state_dir, err, errlen);
 	if (ret)
 		return ret;
@@ -491,6 +495,8 @@ static int restore_entry(const struct castle_persist_entry *e, void *arg, char *
 	if (e->comment[0])
 		castle_note_put(r->m, &e->cidr, castle_note_list(e->allow, false),
 				e->comment);
+	else /* a leftover of the expired block or auto-ban it replaced */
+		castle_note_del(r->m, &e->cidr, castle_note_list(e->allow, false));
 	r->restored++;
 	return 0;
 }

@@ -307,6 +307,10 @@ static enum xm_parse parse_v4(const uint8_t *f, size_t n, size_t off, struct xm_
 		}
 		p->proto = f[l4];
 		l4 += (f[l4 + 1] + 2u) * 4u;
+		if (l4 > off + total) { /* longer than the packet */
+			p->blind_ports = p->blind_proto = true;
+			return XM_BAD_L4;
+		}
 	}
 	if (parse_transport(f, l4, off + total, p))
 		return XM_IP;
