@@ -610,6 +610,7 @@ static void test_persist_restores_nested_prefixes(void **state)
 						 CASTLE_ORIGIN_MANUAL), 0);
 	assert_int_equal(castle_cidr_parse("198.19.7.9", &c, err, sizeof(err)), 0);
 	assert_int_equal(castle_manual_block_put(&maps, &c, 1, CASTLE_ORIGIN_MANUAL), 0); /* expired */
+	assert_int_equal(castle_note_put(&maps, &c, castle_note_list(false, false), "stale"), 0);
 	assert_int_equal(castle_cidr_parse("198.19.7.0/24", &c, err, sizeof(err)), 0);
 	assert_int_equal(castle_manual_block_put(&maps, &c, 3600ull * 1000000000ull,
 						 CASTLE_ORIGIN_AUTO), 0);
@@ -628,6 +629,11 @@ static void test_persist_restores_nested_prefixes(void **state)
 			    "block 2001:db8::/32 -|");
 	assert_int_equal(castle_block_lookup(&maps, &c, false, &v), 0);
 	assert_int_equal(v.origin, CASTLE_ORIGIN_MANUAL);
+	/* the expired block's comment went with it (the file's line has none) */
+	char note[64];
+	assert_int_equal(castle_cidr_parse("198.19.7.9", &c, err, sizeof(err)), 0);
+	assert_int_equal(castle_note_get(&maps, &c, castle_note_list(false, false), note,
+					 sizeof(note)), -ENOENT);
 	clear_manual();
 }
 
