@@ -100,13 +100,15 @@ e2e_topology() {
 e2e_policy() { cat > "$POLICY"; chmod 0644 "$POLICY"; }
 
 # e2e_castled [extra args]: start castled in the dut namespace and wait until
-# /healthz answers (at most CASTLED_START_S seconds, default 10).
+# /healthz answers (at most CASTLED_START_S seconds, default 10). With
+# E2E_CASTLED_MNT_NS=PID, in the mount namespace of PID as well.
 e2e_castled() {
 	mkdir -p "$STATE"
 	# nsenter directly, not through in_dut: a function in the background
 	# runs in a subshell, and $! would be that shell, not castled (signals
 	# would miss it). nsenter execs castled, so $! is castled itself.
-	nsenter --net=/var/run/netns/$NS_DUT -- "$CASTLED" -i "$DUT_IF" -p "$POLICY" \
+	nsenter ${E2E_CASTLED_MNT_NS:+-t "$E2E_CASTLED_MNT_NS" -m} \
+		--net=/var/run/netns/$NS_DUT -- "$CASTLED" -i "$DUT_IF" -p "$POLICY" \
 		--pin-dir "$PIN" --state-dir "$STATE" --metrics "$METRICS" --foreground "$@" \
 		>>"$TMP/castled.log" 2>&1 &
 	CASTLED_PID=$!

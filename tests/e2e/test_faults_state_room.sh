@@ -20,19 +20,7 @@ trap '[ -n "$HOLDER" ] && kill "$HOLDER" 2>/dev/null; e2e_cleanup' EXIT
 in_room() { nsenter -t "$HOLDER" -m -- "$@"; }
 blocklist() { metric castle_packets_total 'stage="xdp",verdict="drop",reason="blocklist"'; }
 # castled in the holder's mount namespace and the dut's network namespace
-room_castled() {
-	nsenter -t "$HOLDER" -m --net=/var/run/netns/$NS_DUT -- "$CASTLED" -i "$DUT_IF" \
-		-p "$POLICY" --pin-dir "$PIN" --state-dir "$STATE" --metrics "$METRICS" \
-		--foreground >>"$TMP/castled.log" 2>&1 &
-	CASTLED_PID=$!
-	local i
-	for i in $(seq 100); do
-		in_dut curl -sf "http://$METRICS/healthz" >/dev/null 2>&1 && return 0
-		kill -0 "$CASTLED_PID" 2>/dev/null || return 1
-		sleep 0.1
-	done
-	return 1
-}
+room_castled() { E2E_CASTLED_MNT_NS=$HOLDER e2e_castled; }
 file_sum() { in_room sha256sum "$STATE/manual.state" | cut -d' ' -f1; }
 
 e2e_topology || { t_fail "topology"; t_done; }
