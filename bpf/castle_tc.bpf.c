@@ -282,6 +282,20 @@ static __always_inline int payload_may_be_hello(struct __sk_buff *skb,
 	return b[0] == 22 && (n < 2 || b[1] == 3) && (n < 3 || b[2] <= 4);
 }
 
+/* The parser's verdict (TLS_BAD or TLS_DONE) on the pending handshake st:
+ * its tls_conns entry written, the pending entry gone, the segment's verdict
+ * returned. */
+static __always_inline int judge_pending(__u32 gen, const struct castle_tls_key *k,
+					 struct castle_tls_pend *st, int res, __u32 ifs)
+{
+	__u32 r = res == TLS_BAD ? CASTLE_TLS_RES_NOT_TLS : hello_result(gen, st);
+
+	judge_conn(k, st->isn, r, ifs, st->conn_flags);
+	bpf_map_delete_elem(&tls_pending, k);
+	bump(&tls_pressure, CASTLE_TLSP_PENDING_RESOLVED);
+	return r == CASTLE_TLS_RES_TLS ? R_PASS(CASTLE_R_TLS) : R_DROP(result_reason(r));
+}
+
 /* A pending handshake gets a segment with payload whose first byte has
  * sequence number dseq (seq, or seq + 1 on a SYN). */
 static __always_inline int tcp_pending(struct __sk_buff *skb, const struct castle_tc_pkt *p,
@@ -309,12 +323,7 @@ static __always_inline int tcp_pending(struct __sk_buff *skb, const struct castl
 	res = castle_tls_feed(skb, st, p->pay_off, st->seen - off, p->pay_len);
 	if (res == TLS_MORE)
 		return R_PASS(CASTLE_R_OK);
-
-	__u32 r = res == TLS_BAD ? CASTLE_TLS_RES_NOT_TLS : hello_result(gen, st);
-	judge_conn(k, st->isn, r, ifs, st->conn_flags);
-	bpf_map_delete_elem(&tls_pending, k);
-	bump(&tls_pressure, CASTLE_TLSP_PENDING_RESOLVED);
-	return r == CASTLE_TLS_RES_TLS ? R_PASS(CASTLE_R_TLS) : R_DROP(result_reason(r));
+	return judge_pending(gen, k, st, res, ifs);
 }
 
 /* The verdict on a segment (not a SYN) of a connection judged bad: dropped
@@ -389,10 +398,9 @@ __noinline int castle_tc_tcp(struct __sk_buff *skb, const struct castle_tc_pkt *
 			 * already queued at the server. So a segment that
 			 * does not complete a hello is dropped (the server has
 			 * offset 0 already, or gets a whole hello again). */
-			__u32 isn = c->isn;
 			int res;
 
-			st = open_pending(&k, isn);
+			st = open_pending(&k, c->isn); /* conn_flags 0: offset 0 sent again */
 			if (!st)
 				return R_DROP(CASTLE_R_TLS_NOT_TLS);
 			res = castle_tls_feed(skb, st, p->pay_off, 0, p->pay_len);
@@ -402,13 +410,7 @@ __noinline int castle_tc_tcp(struct __sk_buff *skb, const struct castle_tc_pkt *
 				bump(&tls_pressure, CASTLE_TLSP_OOO_DROPS);
 				return R_DROP(CASTLE_R_TLS_NOT_TLS);
 			}
-			__u32 r = res == TLS_BAD ? CASTLE_TLS_RES_NOT_TLS : hello_result(gen, st);
-
-			judge_conn(&k, isn, r, ifs, 0);
-			bpf_map_delete_elem(&tls_pending, &k);
-			bump(&tls_pressure, CASTLE_TLSP_PENDING_RESOLVED);
-			return r == CASTLE_TLS_RES_TLS ? R_PASS(CASTLE_R_TLS)
-						       : R_DROP(result_reason(r));
+			return judge_pending(gen, &k, st, res, ifs);
 		}
 		if (p->pay_len && p->seq == c->isn + 1 && !payload_may_be_hello(skb, p)) {
 			c->state = CASTLE_TLS_S_BAD;

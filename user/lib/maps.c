@@ -535,27 +535,28 @@ int castle_manual_allow_del(const struct castle_maps *m, const struct castle_cid
 	return castle_man_del(m, man_idx(c, true), castle_entry_key(c, false, &k));
 }
 
-int castle_manual_block_put_prev(const struct castle_maps *m, const struct castle_cidr *c,
-				 uint64_t ttl_ns, uint32_t origin, bool *had,
-				 struct castle_block_val *old)
+static int block_put(const struct castle_maps *m, const struct castle_cidr *c, uint64_t ttl_ns,
+		     uint32_t origin, bool *had, struct castle_block_val *old, bool keep_manual)
 {
 	struct castle_block_val v;
 	struct castle_lpm6 k;
 
 	block_val(m, &v, ttl_ns, origin);
 	return man_put_slotted(m, man_idx(c, false), castle_entry_key(c, castle_cidr_is_host(c), &k),
-			       &v, old, had, false);
+			       &v, old, had, keep_manual);
+}
+
+int castle_manual_block_put_prev(const struct castle_maps *m, const struct castle_cidr *c,
+				 uint64_t ttl_ns, uint32_t origin, bool *had,
+				 struct castle_block_val *old)
+{
+	return block_put(m, c, ttl_ns, origin, had, old, false);
 }
 
 int castle_manual_block_put_new(const struct castle_maps *m, const struct castle_cidr *c,
 				uint64_t ttl_ns)
 {
-	struct castle_block_val v;
-	struct castle_lpm6 k;
-
-	block_val(m, &v, ttl_ns, CASTLE_ORIGIN_MANUAL);
-	return man_put_slotted(m, man_idx(c, false), castle_entry_key(c, castle_cidr_is_host(c), &k),
-			       &v, NULL, NULL, true);
+	return block_put(m, c, ttl_ns, CASTLE_ORIGIN_MANUAL, NULL, NULL, true);
 }
 
 int castle_manual_block_undo(const struct castle_maps *m, const struct castle_cidr *c, bool had,
@@ -566,8 +567,8 @@ int castle_manual_block_undo(const struct castle_maps *m, const struct castle_ci
 	return undo(m, man_idx(c, false), castle_entry_key(c, castle_cidr_is_host(c), &k), had, old);
 }
 
-int castle_manual_allow_put_prev(const struct castle_maps *m, const struct castle_cidr *c,
-				 bool *had, struct castle_allow_val *old)
+static int allow_put(const struct castle_maps *m, const struct castle_cidr *c, bool *had,
+		     struct castle_allow_val *old, bool keep_manual)
 {
 	struct castle_allow_val v = { .origin = CASTLE_ORIGIN_MANUAL };
 	struct castle_lpm6 k;
@@ -575,18 +576,18 @@ int castle_manual_allow_put_prev(const struct castle_maps *m, const struct castl
 	v.created_ns = castle_now_boot_ns();
 	v.hit_slot = castle_man_slot_claim(m, 0);
 	return man_put_slotted(m, man_idx(c, true), castle_entry_key(c, false, &k), &v, old, had,
-			       false);
+			       keep_manual);
+}
+
+int castle_manual_allow_put_prev(const struct castle_maps *m, const struct castle_cidr *c,
+				 bool *had, struct castle_allow_val *old)
+{
+	return allow_put(m, c, had, old, false);
 }
 
 int castle_manual_allow_put_new(const struct castle_maps *m, const struct castle_cidr *c)
 {
-	struct castle_allow_val v = { .origin = CASTLE_ORIGIN_MANUAL };
-	struct castle_lpm6 k;
-
-	v.created_ns = castle_now_boot_ns();
-	v.hit_slot = castle_man_slot_claim(m, 0);
-	return man_put_slotted(m, man_idx(c, true), castle_entry_key(c, false, &k), &v, NULL, NULL,
-			       true);
+	return allow_put(m, c, NULL, NULL, true);
 }
 
 int castle_manual_allow_undo(const struct castle_maps *m, const struct castle_cidr *c, bool had,

@@ -65,13 +65,13 @@ static int check_ancestors(const char *path, const char *state_dir, char *err, s
 			*slash = 0;
 		if (stat(buf, &sb))
 			continue; /* a relative path's ".." etc.: nothing to say */
-		if ((sb.st_uid && sb.st_uid != geteuid()) ||
-		    ((sb.st_mode & (S_IWGRP | S_IWOTH)) && !(sb.st_mode & S_ISVTX))) {
+		bool foreign = sb.st_uid && sb.st_uid != geteuid();
+
+		if (foreign || ((sb.st_mode & (S_IWGRP | S_IWOTH)) && !(sb.st_mode & S_ISVTX))) {
 			snprintf(err, errlen, "state directory %s is inside %s, which %s (uid %u, "
 				 "mode %04o): it could put another directory in the state dir's place; "
 				 "give castle a directory of its own", state_dir, buf,
-				 (sb.st_uid && sb.st_uid != geteuid()) ? "another user owns"
-									: "its group or others may write in",
+				 foreign ? "another user owns" : "its group or others may write in",
 				 (unsigned)sb.st_uid, (unsigned)(sb.st_mode & 07777));
 			return -EPERM;
 		}
