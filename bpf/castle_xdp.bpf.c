@@ -54,7 +54,7 @@ __noinline int castle_xdp_admit(__u32 slot, const struct castle_class *c, const 
 	return castle_rl_admit(slot & (CASTLE_MAX_CLASSES - 1), c, p, len, dry_run);
 }
 
-/* Rate-limit stage: returns the class slot (CASTLE_NO_CLASS if none) in the
+/* Rate-limit stage: returns the class's slot (CASTLE_NO_CLASS if none) in the
  * low byte and 0x100 when the packet is over its limit. The class counts
  * under the interface's counter slot `ifs` (castle_if_slot). */
 __noinline int castle_xdp_ratelimit(__u32 gen, const struct castle_pkt *p, __u64 len, __u32 ifs)
@@ -63,11 +63,14 @@ __noinline int castle_xdp_ratelimit(__u32 gen, const struct castle_pkt *p, __u64
 
 	if (!p || !pol)
 		return CASTLE_NO_CLASS;
-	__u32 slot = castle_class_of(gen, pol, p);
-	if (slot >= CASTLE_MAX_CLASSES)
+	__u32 i = castle_class_of(gen, pol, p);
+	if (i >= CASTLE_MAX_CLASSES)
 		return CASTLE_NO_CLASS;
+	/* The class's counter and bucket slot, kept by name across reloads. */
+	struct castle_class_slots *cs_map = bpf_map_lookup_elem(&class_slots, &gen);
+	__u32 slot = (i ^ (cs_map ? cs_map->slot_xor[i] : 0)) & (CASTLE_MAX_CLASSES - 1);
 
-	int ok = castle_xdp_admit(slot, &pol->classes[slot], p, len, pol->flags & CASTLE_F_DRY_RUN);
+	int ok = castle_xdp_admit(slot, &pol->classes[i], p, len, pol->flags & CASTLE_F_DRY_RUN);
 	__u32 key = CASTLE_CLASS_STATS_KEY(ifs & (CASTLE_MAX_IFACES - 1), slot);
 	struct castle_class_stats *cs = bpf_map_lookup_elem(&class_stats, &key);
 	/* In dry-run nothing drops: the class counts a pass, as the contract

@@ -152,6 +152,16 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } pol_nlens SEC(".maps");
 
+/* Each generation's class -> counter/bucket slot map: see
+ * castle_class_slots. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, CASTLE_GENS);
+	__type(key, __u32);
+	__type(value, struct castle_class_slots);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} class_slots SEC(".maps");
+
 /* Per-CPU hit counters of the policy's entries, two banks (one per
  * generation); see CASTLE_HIT_SLOT. Sized by castled. */
 struct {

@@ -81,7 +81,8 @@ static __always_inline int castle_proto_match(const struct castle_class *c,
 	return c->proto == p->proto;
 }
 
-/* The slot of the first class that matches, or CASTLE_NO_CLASS. */
+/* The index in classes[] of the first class that matches, or CASTLE_NO_CLASS
+ * (the class's counter and bucket slot is in class_slots). */
 static __always_inline __u32 castle_class_of(__u32 gen, const struct castle_policy *pol,
 					     const struct castle_pkt *p)
 {

@@ -327,6 +327,24 @@ struct castle_nhash_lens {
 	__u8 _pad[6];
 };
 
+/*
+ * Which counter and bucket slot each class of a generation uses. The policy's
+ * classes[] stay in match order (the first that matches applies); a class's
+ * slot names its class_stats counters, its sources' rl_state/rl_steady keys
+ * and its auto-bans. castle_apply keeps a class's slot across reloads by
+ * name, so inserting or reordering classes moves no counter and no bucket
+ * to another class. The i-th class uses slot i ^ slot_xor[i]: an entry never
+ * written (no castled of this build, tests) is all zeros, slot i. Value of
+ * the `class_slots` array, indexed by generation like `policy`; `serial` is
+ * the policy serial it was written for (user space trusts the entry only
+ * when it matches the policy's: an older castled rewrites policies without
+ * it).
+ */
+struct castle_class_slots {
+	__u64 serial;
+	__u8 slot_xor[CASTLE_MAX_CLASSES];
+};
+
 /* Manual/auto maps, in a fixed order. */
 enum castle_man_map {
 	CASTLE_MM_ALLOW4,
@@ -550,6 +568,7 @@ struct castle_event {
 #define CASTLE_MAP_POL_NHASH4 "pol_nhash4"
 #define CASTLE_MAP_POL_NHASH6 "pol_nhash6"
 #define CASTLE_MAP_POL_NLENS "pol_nlens"
+#define CASTLE_MAP_CLASS_SLOTS "class_slots"
 #define CASTLE_MAP_MAN_ALLOW4 "man_allow4"
 #define CASTLE_MAP_MAN_ALLOW6 "man_allow6"
 #define CASTLE_MAP_MAN_BLOCK4 "man_block4"

@@ -17,6 +17,7 @@
 #include <bpf/bpf.h>
 
 #include "fixture.h"
+#include "ctl_maps.h"
 
 #define MS 1000000ull
 #define HUGE_RATE 1e9
@@ -559,11 +560,75 @@ static void reload_cuts_a_bucket_of_other_settings(void **state)
 	assert_int_equal(fx_run(f, buf, big), XDP_DROP);
 }
 
+static int rl_slots_seen(const struct castle_rl_key *k, const struct castle_rl_val *v, void *arg)
+{
+	uint32_t *seen = arg;
+
+	(void)v;
+	*seen |= 1u << (k->class_slot & 31);
+	return 0;
+}
+
+/* A class counts, keeps its buckets and bans under the slot castle_apply
+ * gave its name (class_slots), not under its place in the policy: a reload
+ * that inserts a class ahead of it moves nothing. Here class 0 is in slot 5
+ * and class 1 in slot 2; then the policy puts a new class first and keeps
+ * those slots. */
+static void class_counts_and_buckets_follow_its_slot(void **state)
+{
+	struct fx *f = *state;
+	struct pkt_spec dns = pkt(4, "198.18.9.1", 17, 53), web = pkt(4, "198.18.9.2", 6, 80),
+			ban = pkt(4, "198.18.9.3", 17, 53);
+	struct castle_entry e;
+	uint32_t seen = 0;
+
+	fx_begin(f);
+	int c = fx_class(f, NULL, CASTLE_PROTO_UDP, "53", 1.0 / 3600, 2);
+	fx_class_ban(f, c, 3, 3600ull * 1000 * MS);
+	fx_class(f, NULL, CASTLE_PROTO_ANY, NULL, HUGE_RATE, HUGE_BURST);
+	for (uint32_t i = 0; i < CASTLE_MAX_CLASSES; i++)
+		f->gen.slot_of[i] = (uint8_t)(i == 0 ? 5 : i == 1 ? 2 : i == 2 ? 0 : i == 5 ? 1 : i);
+	f->gen.slots_set = true;
+	fx_commit(f);
+	assert_int_equal(fx_run_spec_repeat(f, &dns, 3), XDP_DROP); /* 2 pass, 1 drop */
+	assert_int_equal(fx_run_spec(f, &web), XDP_PASS);
+	assert_int_equal(fx_class_count(f, 5, CASTLE_PASS), 2);
+	assert_int_equal(fx_class_count(f, 5, CASTLE_DROP), 1);
+	assert_int_equal(fx_class_count(f, 2, CASTLE_PASS), 1);
+	assert_int_equal(charged(f, 0) + charged(f, 1), 0);
+	assert_int_equal(castle_rl_foreach(&f->maps, rl_slots_seen, &seen), 0);
+	assert_int_equal(seen, (1u << 5) | (1u << 2));
+	/* an auto-ban names the slot */
+	assert_int_equal(fx_run_spec_repeat(f, &ban, 5), XDP_DROP);
+	assert_true(fx_block_entry(f, "198.18.9.3", &e));
+	assert_int_equal(e.class_slot, 5);
+	assert_int_equal(fx_class_count(f, 5, CASTLE_DROP), 4);
+
+	/* a new class first; the two keep their slots: dns's bucket is still
+	 * empty (an hour a token), and its counts go on */
+	fx_begin(f);
+	fx_class(f, NULL, CASTLE_PROTO_TCP, "8443", HUGE_RATE, HUGE_BURST);
+	c = fx_class(f, NULL, CASTLE_PROTO_UDP, "53", 1.0 / 3600, 2);
+	fx_class(f, NULL, CASTLE_PROTO_ANY, NULL, HUGE_RATE, HUGE_BURST);
+	for (uint32_t i = 0; i < CASTLE_MAX_CLASSES; i++)
+		f->gen.slot_of[i] = (uint8_t)(i == 0 ? 7 : i == 1 ? 5 : i == 2 ? 2 : i == 5 ? 1
+					      : i == 7 ? 0 : i);
+	f->gen.slots_set = true;
+	fx_commit(f);
+	assert_int_equal(c, 1);
+	assert_int_equal(fx_run_spec(f, &dns), XDP_DROP);
+	assert_int_equal(fx_class_count(f, 5, CASTLE_DROP), 5); /* 1 + 3 for the ban + 1 */
+	assert_int_equal(fx_run_spec(f, &web), XDP_PASS);
+	assert_int_equal(fx_class_count(f, 2, CASTLE_PASS), 2);
+	assert_int_equal(charged(f, 0) + charged(f, 1) + charged(f, 7), 0);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
 	const struct CMUnitTest tests[] = {
 		T(burst_passes_exactly_from_full_bucket),
+		T(class_counts_and_buckets_follow_its_slot),
 		T(first_matching_class_applies),
 		T(first_matching_class_limit_is_its_own),
 		T(class_matches_by_protocol),

@@ -6,7 +6,7 @@
 
 BAD=198.18.66.5		# in the blocked /24 of policy 1
 LIM=198.18.1.9		# rate-limited by class "dns"
-CLEAN=198.18.1.10	# blocked only by policy 2
+CLEAN=198.18.1.10	# blocked only by policy 3
 E2E_SRC_ALIASES="$BAD $LIM $CLEAN"
 
 xdp() { metric castle_packets_total "stage=\"xdp\",verdict=\"$1\",reason=\"$2\""; }
@@ -112,15 +112,47 @@ wait_metric_ge castle_packets_total 'stage="xdp",verdict="pass",reason="ok"' $((
 	t_fail "clean source: its 4 packets counted as passed (ok)" "ok $ok_before before, $(xdp pass ok) after"
 t_eq "clean source passes (no drop counted)" 7 "$(xdp drop blocklist)"
 
-# ---- edit + SIGHUP: policy 2 ------------------------------------------------
+# ---- a class inserted ahead of dns: dns keeps its counts and its bucket -----
 e2e_policy <<'YAML'
 version: 1
 block:
-  - { cidr: 198.18.1.10, comment: "policy two" }
+  - 198.18.66.0/24
+limits:
+  - name: web
+    match: { proto: tcp, dst_ports: [443] }
+    rate: 100/s
+  - name: dns
+    match: { proto: udp, dst_ports: [5353] }
+    rate: 1/h
+    burst: 5
 YAML
 castled_reload
-t_eq "SIGHUP applied the edited file (serial 2)" 2 "$(metric castle_policy_serial)"
-t_eq "reload counted as success" 2 "$(metric castle_policy_reloads_total 'result="success"')"
+t_eq "class inserted: reload applied (serial 2)" 2 "$(metric castle_policy_serial)"
+t_eq "class inserted: dns keeps its passes" 5 "$(metric castle_limit_packets_total 'limit="dns",verdict="pass"')"
+t_eq "class inserted: dns keeps its drops" 15 "$(metric castle_limit_packets_total 'limit="dns",verdict="drop"')"
+t_eq "class inserted: the new class starts from zero" 0 "$(metric castle_limit_packets_total 'limit="web",verdict="pass"')"
+t_eq "class inserted: dns keeps its tracked source" 1 "$(metric castle_tracked_sources 'limit="dns"')"
+t_eq "class inserted: web tracks nothing" 0 "$(metric castle_tracked_sources 'limit="web"')"
+send_udp $LIM $DUT4 5353 3
+wait_metric castle_packets_total 'reason="ratelimit"' 18
+t_eq "class inserted: the limited source's bucket stayed empty (no fresh burst)" 18 "$(xdp drop ratelimit)"
+t_eq "class inserted: its drops counted under dns" 18 "$(metric castle_limit_packets_total 'limit="dns",verdict="drop"')"
+lim=$(ctl limit list -j)
+if echo "$lim" | grep -q '"name":"web".*"dropped":0}.*"name":"dns".*"passed":5,"dropped":18}'; then
+	t_ok "castlectl limit list: policy order, dns with its counts"
+else
+	t_fail "castlectl limit list: policy order, dns with its counts" "$lim"
+fi
+
+# ---- edit + SIGHUP: policy 3 ------------------------------------------------
+e2e_policy <<'YAML'
+version: 1
+block:
+  - { cidr: 198.18.1.10, comment: "policy three" }
+YAML
+castled_reload
+t_eq "SIGHUP applied the edited file (serial 3)" 3 "$(metric castle_policy_serial)"
+t_eq "reload counted as success" 3 "$(metric castle_policy_reloads_total 'result="success"')"
 send_udp $BAD $DUT4 9999 5
 send_udp $CLEAN $DUT4 9999 3
 wait_metric castle_packets_total 'reason="blocklist"' 10
@@ -130,7 +162,7 @@ t_eq "after reload: old block gone, new block enforced" 10 "$(xdp drop blocklist
 printf 'version: 1\nblock:\n  - 198.18.1.10\n  - not-an-address\n' > "$POLICY"
 castled_reload
 t_eq "broken file: reload counted as failure" 1 "$(metric castle_policy_reloads_total 'result="failure"')"
-t_eq "broken file: serial unchanged" 2 "$(metric castle_policy_serial)"
+t_eq "broken file: serial unchanged" 3 "$(metric castle_policy_serial)"
 if castled_log_has "castled: reload failed: $POLICY:4:5: "; then
 	t_ok "broken file: log names file, line and column"
 else
@@ -139,7 +171,7 @@ fi
 send_udp $CLEAN $DUT4 9999 2
 send_udp $BAD $DUT4 9999 2
 wait_metric castle_packets_total 'reason="blocklist"' 12
-t_eq "broken file: policy 2 still enforced exactly" 12 "$(xdp drop blocklist)"
+t_eq "broken file: policy 3 still enforced exactly" 12 "$(xdp drop blocklist)"
 
 # ---- stop: the gate stays ---------------------------------------------------
 pid=$CASTLED_PID

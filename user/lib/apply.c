@@ -363,6 +363,13 @@ int castle_apply(struct castle_maps *m, const struct castle_policy_conf *conf,
 	pol.serial = (have_live ? live_pol.serial : 0) + 1;
 	for (unsigned int i = 0; i < conf->nclasses && i < CASTLE_MAX_CLASSES; i++)
 		snprintf(pol.class_names[i], sizeof(pol.class_names[i]), "%s", conf->classes[i].name);
+	/* Each class keeps the counter and bucket slot its name had. */
+	uint8_t live_slot_of[CASTLE_MAX_CLASSES] = { 0 };
+
+	if (have_live)
+		castle_class_slots_of(m, live_gen, &live_pol, live_slot_of);
+	g.fresh = castle_class_slots_assign(have_live ? &live_pol : NULL, live_slot_of, &pol, g.slot_of);
+	g.slots_set = true;
 	ret = castle_gen_commit(m, &g, &pol, err, errlen);
 	if (ret) {
 		castle_gen_abort(&g);

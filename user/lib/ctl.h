@@ -48,6 +48,7 @@ struct ctl {
 	struct castle_maps maps;
 	bool maps_open;
 	struct castle_policy pol;	/* live policy, read once for class names */
+	uint8_t slot_of[CASTLE_MAX_CLASSES];	/* its classes' counter slots */
 	bool pol_read;
 };
 

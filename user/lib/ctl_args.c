@@ -526,18 +526,22 @@ const char *ctl_class_name(struct ctl *c, uint32_t slot, char *buf, size_t len)
 {
 	const char *name = NULL;
 	uint32_t gen;
+	int i;
 
 	/* Names travel in the policy struct, switched with the generation; read
 	 * it once per command. */
-	if (!c->pol_read && c->maps_open)
+	if (!c->pol_read && c->maps_open) {
 		c->pol_read = castle_gen_live(&c->maps, &gen, &c->pol) == 0;
+		if (c->pol_read)
+			castle_class_slots_of(&c->maps, gen, &c->pol, c->slot_of);
+	}
 	if (slot >= CASTLE_MAX_CLASSES) {
 		snprintf(buf, len, "-");
 		return buf;
 	}
-	if (c->pol_read && slot < c->pol.nclasses) {
-		c->pol.class_names[slot][CASTLE_CLASS_NAME_LEN - 1] = 0;
-		name = c->pol.class_names[slot];
+	if (c->pol_read && (i = castle_class_at(&c->pol, c->slot_of, slot)) >= 0) {
+		c->pol.class_names[i][CASTLE_CLASS_NAME_LEN - 1] = 0;
+		name = c->pol.class_names[i];
 	}
 	if (name && *name)
 		snprintf(buf, len, "%s", name);

@@ -261,6 +261,7 @@ static void mask(uint8_t *a, unsigned int plen, unsigned int bits)
 struct rl_join {
 	struct top_acc *acc;
 	const struct castle_policy *pol;
+	uint8_t slot_of[CASTLE_MAX_CLASSES];
 };
 
 /* Rate-limited sources: attach the bucket's drops-in-a-row to the sampled
@@ -271,9 +272,11 @@ static int rl_join(const struct castle_rl_key *k, const struct castle_rl_val *v,
 	struct rl_join *j = arg;
 	bool matched = false;
 
-	if (k->class_slot >= CASTLE_MAX_CLASSES)
-		return 0;
-	const struct castle_class *cl = &j->pol->classes[k->class_slot];
+	int ci = castle_class_at(j->pol, j->slot_of, k->class_slot);
+
+	if (ci < 0)
+		return 0; /* a bucket of a class this policy no longer has */
+	const struct castle_class *cl = &j->pol->classes[ci];
 	unsigned int plen = k->family == 4 ? cl->plen4 : cl->plen6;
 	unsigned int bits = k->family == 4 ? 32 : 128;
 
@@ -351,7 +354,7 @@ int ctl_top(struct ctl *c, const struct ctl_args *a)
 	struct blocked b = { 0 };
 	struct top_acc acc = { 0 };
 	struct castle_policy pol = { 0 };
-	uint32_t gen;
+	uint32_t gen = 0;
 	int ret;
 
 	if (ctl_open(c))
@@ -372,7 +375,9 @@ int ctl_top(struct ctl *c, const struct ctl_args *a)
 		ret = read_events(&x, a->interval_ns);
 		if (ret)
 			ctl_errf(c, "warning: read %s: %s (no sample)", CASTLE_MAP_EVENTS, strerror(-ret));
-		struct rl_join j = { &acc, &pol };
+		struct rl_join j = { &acc, &pol, { 0 } };
+
+		castle_class_slots_of(&c->maps, gen, &pol, j.slot_of);
 		castle_rl_foreach(&c->maps, rl_join, &j);
 		if (acc.n)
 			qsort(acc.v, acc.n, sizeof(*acc.v), src_cmp);

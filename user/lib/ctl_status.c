@@ -333,8 +333,13 @@ int ctl_limit_list(struct ctl *c, const struct ctl_args *a)
 	} else {
 		out_table_init(&t, cols, 11);
 	}
-	for (uint32_t s = 0; s < pol.nclasses && s < CASTLE_MAX_CLASSES; s++) {
-		const struct castle_class *k = &pol.classes[s];
+	uint8_t slot_of[CASTLE_MAX_CLASSES];
+
+	castle_class_slots_of(&c->maps, gen, &pol, slot_of);
+	/* In the policy's order; counters and sources by the class's slot. */
+	for (uint32_t ci = 0; ci < pol.nclasses && ci < CASTLE_MAX_CLASSES; ci++) {
+		const struct castle_class *k = &pol.classes[ci];
+		uint32_t s = slot_of[ci];
 		struct castle_class_stats cs = { 0 };
 		char name[40], ports[128], rate[32], burst[32], bytes[48], per[16], ban[48];
 		char src[32], pass[32], drop[32], d[32];

@@ -135,6 +135,87 @@ int castle_gen_live(const struct castle_maps *m, uint32_t *gen, struct castle_po
 	return 0;
 }
 
+void castle_class_slots_of(const struct castle_maps *m, uint32_t gen, const struct castle_policy *pol,
+			   uint8_t slot_of[CASTLE_MAX_CLASSES])
+{
+	struct castle_class_slots cs;
+	bool ours = m->class_slots >= 0 && !bpf_map_lookup_elem(m->class_slots, &gen, &cs) &&
+		    cs.serial == pol->serial;
+
+	for (uint32_t i = 0; i < CASTLE_MAX_CLASSES; i++)
+		slot_of[i] = (uint8_t)((i ^ (ours ? cs.slot_xor[i] : 0)) & (CASTLE_MAX_CLASSES - 1));
+}
+
+int castle_class_at(const struct castle_policy *pol, const uint8_t slot_of[CASTLE_MAX_CLASSES],
+		    uint32_t slot)
+{
+	for (uint32_t i = 0; i < pol->nclasses && i < CASTLE_MAX_CLASSES; i++)
+		if (slot_of[i] == slot)
+			return (int)i;
+	return -1;
+}
+
+static bool same_name(const char *a, const char *b)
+{
+	return *a && !strncmp(a, b, CASTLE_CLASS_NAME_LEN);
+}
+
+uint16_t castle_class_slots_assign(const struct castle_policy *live,
+				   const uint8_t live_slot_of[CASTLE_MAX_CLASSES],
+				   const struct castle_policy *next, uint8_t slot_of[CASTLE_MAX_CLASSES])
+{
+	uint32_t n = next->nclasses < CASTLE_MAX_CLASSES ? next->nclasses : CASTLE_MAX_CLASSES;
+	uint32_t nlive = live ? (live->nclasses < CASTLE_MAX_CLASSES ? live->nclasses
+								      : CASTLE_MAX_CLASSES) : 0;
+	uint16_t held = 0, taken = 0, fresh = 0;
+	bool placed[CASTLE_MAX_CLASSES] = { false };
+
+	for (uint32_t j = 0; j < nlive; j++)
+		held |= (uint16_t)(1u << (live_slot_of[j] & (CASTLE_MAX_CLASSES - 1)));
+	for (uint32_t i = 0; i < CASTLE_MAX_CLASSES; i++)
+		slot_of[i] = (uint8_t)i;
+	/* Names the live policy has keep their slots (names are unique within
+	 * a policy: policy.c refuses a duplicate). */
+	for (uint32_t i = 0; i < n; i++)
+		for (uint32_t j = 0; j < nlive; j++) {
+			uint8_t s = live_slot_of[j] & (CASTLE_MAX_CLASSES - 1);
+
+			if (!same_name(next->class_names[i], live->class_names[j]) ||
+			    (taken & (1u << s)))
+				continue;
+			slot_of[i] = s;
+			taken |= (uint16_t)(1u << s);
+			placed[i] = true;
+			break;
+		}
+	/* New names: a slot no live class counts in first, so that the
+	 * buckets and counts of a class removed by this reload do not pass
+	 * to one it adds while another slot is free. */
+	for (uint32_t i = 0; i < n; i++) {
+		if (placed[i])
+			continue;
+		uint32_t s = 0;
+
+		while (s < CASTLE_MAX_CLASSES && ((taken | held) & (1u << s)))
+			s++;
+		if (s == CASTLE_MAX_CLASSES)
+			for (s = 0; s < CASTLE_MAX_CLASSES && (taken & (1u << s)); s++)
+				;
+		slot_of[i] = (uint8_t)s;
+		taken |= (uint16_t)(1u << s);
+		fresh |= (uint16_t)(1u << s);
+	}
+	/* Indexes past nclasses keep slots no class holds, so that the map
+	 * stays a permutation (nothing reads them). */
+	for (uint32_t i = n, s = 0; i < CASTLE_MAX_CLASSES; i++) {
+		while (s < CASTLE_MAX_CLASSES && (taken & (1u << s)))
+			s++;
+		slot_of[i] = (uint8_t)(s & (CASTLE_MAX_CLASSES - 1));
+		taken |= (uint16_t)(1u << (s & (CASTLE_MAX_CLASSES - 1)));
+	}
+	return fresh;
+}
+
 /* Fill the hash of one family's block CIDRs: keys packed for batch updates. */
 static int fill_nhash(int fd, const struct castle_gen_net *net, size_t n, size_t ksz)
 {
@@ -391,6 +472,29 @@ int castle_gen_commit(struct castle_maps *m, struct castle_gen *g, const struct 
 		snprintf(err, errlen, "write %s[%u]: %s", CASTLE_MAP_POL_NLENS, standby,
 			 strerror(-ret));
 		return ret;
+	}
+
+	/* The classes' counter slots, before the policy that names them. The
+	 * counters of a slot given to a new name start from zero (no live
+	 * class counts there, but for a policy of 16 new and old names). */
+	if (m->class_slots >= 0) {
+		struct castle_class_slots cs = { .serial = pol->serial };
+
+		for (uint32_t i = 0; i < CASTLE_MAX_CLASSES; i++)
+			cs.slot_xor[i] = (uint8_t)(g->slots_set ? (i ^ g->slot_of[i]) : 0);
+		for (uint32_t s = 0; s < CASTLE_MAX_CLASSES; s++) {
+			if (!(g->fresh & (1u << s)) || m->class_stats < 0)
+				continue;
+			for (uint32_t f = 0; f < CASTLE_MAX_IFACES; f++)
+				castle_percpu_zero(m->class_stats, CASTLE_CLASS_STATS_KEY(f, s), 1,
+						   sizeof(struct castle_class_stats));
+		}
+		if (bpf_map_update_elem(m->class_slots, &standby, &cs, BPF_ANY)) {
+			ret = -errno;
+			snprintf(err, errlen, "write %s[%u]: %s", CASTLE_MAP_CLASS_SLOTS, standby,
+				 strerror(-ret));
+			return ret;
+		}
 	}
 
 	/* Which lists the programs may skip in this generation. */

@@ -47,6 +47,7 @@ static void maps_reset(struct castle_maps *m)
 	memset(m, 0, sizeof(*m));
 	m->state = m->policy = m->rl_state = m->rl_steady = m->rl_events = m->ifslot = m->xdp_stats = m->tc_stats = -1;
 	m->class_stats = m->events = m->ifaces = m->notes = m->man_count = m->nlens = -1;
+	m->class_slots = -1;
 	m->block_hits = m->man_hits = m->man_slots = m->daemon = -1;
 	for (int i = 0; i < CASTLE_PM_MAX; i++)
 		m->pol[i] = -1;
@@ -74,6 +75,7 @@ static void maps_reset(struct castle_maps *m)
 		X(CASTLE_MAP_IFACES, (m)->ifaces);                   \
 		X(CASTLE_MAP_NOTES, (m)->notes);                     \
 		X(CASTLE_MAP_POL_NLENS, (m)->nlens);                 \
+		X(CASTLE_MAP_CLASS_SLOTS, (m)->class_slots);         \
 		X(CASTLE_MAP_BLOCK_HITS, (m)->block_hits);           \
 		X(CASTLE_MAP_MAN_HITS, (m)->man_hits);               \
 		X(CASTLE_MAP_MAN_SLOTS, (m)->man_slots);             \
@@ -86,7 +88,7 @@ static bool optional_pin(const char *name)
 	return !strcmp(name, CASTLE_MAP_POL_NHASH4) || !strcmp(name, CASTLE_MAP_POL_NHASH6) ||
 	       !strcmp(name, CASTLE_MAP_POL_NLENS) || !strcmp(name, CASTLE_MAP_BLOCK_HITS) ||
 	       !strcmp(name, CASTLE_MAP_MAN_HITS) || !strcmp(name, CASTLE_MAP_MAN_SLOTS) ||
-	       !strcmp(name, CASTLE_MAP_DAEMON);
+	       !strcmp(name, CASTLE_MAP_DAEMON) || !strcmp(name, CASTLE_MAP_CLASS_SLOTS);
 }
 
 /* man_count is written with atomic instructions from both sides, so user

@@ -22,6 +22,7 @@ struct castle_maps {
 	int pol[CASTLE_PM_MAX];		/* outer maps (pol_nhash4/6: -1 in
 					 * the pins of a build before them) */
 	int nlens;			/* pol_nlens, -1 likewise */
+	int class_slots;		/* struct castle_class_slots; -1 likewise */
 	int man[CASTLE_MM_MAX];
 	int man_count;			/* struct castle_man_count, see castle.h */
 	int rl_state;
@@ -205,6 +206,14 @@ struct castle_gen {
 	 * success, or when block_hits is not pinned, as with older pins). */
 	uint32_t hit_slots;
 	int hit_err;
+	/* Set by the caller before the commit (castle_class_slots_assign):
+	 * slot_of[i] is the counter and bucket slot of the policy's i-th class;
+	 * without slots_set, slot i. The commit zeroes the class counters of
+	 * the slots in `fresh` (slots given to a class name the live policy
+	 * does not have) before the switch. */
+	uint8_t slot_of[CASTLE_MAX_CLASSES];
+	bool slots_set;
+	uint16_t fresh;
 };
 
 int castle_gen_begin(const struct castle_gen_sizes *sz, struct castle_gen *g, char *err, size_t errlen);
@@ -221,6 +230,24 @@ int castle_gen_commit(struct castle_maps *m, struct castle_gen *g, const struct 
 int castle_gen_inner_fd(const struct castle_maps *m, int pm, uint32_t gen);
 /* The live generation index and its policy struct. */
 int castle_gen_live(const struct castle_maps *m, uint32_t *gen, struct castle_policy *pol);
+/* The counter and bucket slot of each class of pol, the policy of generation
+ * gen: slot_of[i] for its i-th class. From class_slots[gen] when that was
+ * written for pol (same serial), else i (a policy of an older castled, whose
+ * programs counted classes by their index, or no class_slots pin). */
+void castle_class_slots_of(const struct castle_maps *m, uint32_t gen, const struct castle_policy *pol,
+			   uint8_t slot_of[CASTLE_MAX_CLASSES]);
+/* The index in pol->classes of the class counted at `slot`, or -1. */
+int castle_class_at(const struct castle_policy *pol, const uint8_t slot_of[CASTLE_MAX_CLASSES],
+		    uint32_t slot);
+/* Slots for the classes of `next`: a class named as one of `live` (NULL when
+ * there is none) keeps its slot, so a reload that inserts, removes or
+ * reorders classes moves no counter and no bucket to another class; a new
+ * name takes the lowest slot no live class holds (or, with every one held
+ * by live and new names, the lowest free one). Returns the slots given to
+ * new names (bit per slot), whose counters start from zero. */
+uint16_t castle_class_slots_assign(const struct castle_policy *live,
+				   const uint8_t live_slot_of[CASTLE_MAX_CLASSES],
+				   const struct castle_policy *next, uint8_t slot_of[CASTLE_MAX_CLASSES]);
 
 /* Batch-friendly adders for a generation under construction. -errno. */
 int castle_gen_add_block(struct castle_gen *g, const struct castle_cidr *c, const struct castle_block_val *v);

@@ -292,23 +292,26 @@ static void render_rl_events(FILE *f, const struct castle_maps *m)
 }
 
 static void render_limits(FILE *f, const struct castle_maps *m, const struct castle_policy *pol,
-			  bool have_pol, const struct rl_count *rl, const struct iface_stats *v,
-			  int n)
+			  uint32_t gen, bool have_pol, const struct rl_count *rl,
+			  const struct iface_stats *v, int n)
 {
 	char name[80], ifname[64];
 
+	uint8_t slot_of[CASTLE_MAX_CLASSES];
+
+	if (have_pol)
+		castle_class_slots_of(m, gen, pol, slot_of);
 	family(f, "castle_limit_packets_total", "counter",
-	       "Packets that matched a rate-limit class, by interface, class and verdict (counted "
-	       "per class slot: a reload that reorders classes moves the counts with the slots).");
+	       "Packets that matched a rate-limit class, by interface, class and verdict.");
 	for (int i = 0; have_pol && i < n; i++) {
 		if (!v[i].slotted)
 			continue; /* counted under ifindex 0's slot */
 		esc(v[i].name, ifname, sizeof(ifname));
-		for (uint32_t s = 0; s < pol->nclasses && s < CASTLE_MAX_CLASSES; s++) {
+		for (uint32_t ci = 0; ci < pol->nclasses && ci < CASTLE_MAX_CLASSES; ci++) {
 			struct castle_class_stats cs;
-			if (castle_class_stats_read(m->class_stats, v[i].slot, s, &cs))
+			if (castle_class_stats_read(m->class_stats, v[i].slot, slot_of[ci], &cs))
 				continue;
-			esc(pol->class_names[s], name, sizeof(name));
+			esc(pol->class_names[ci], name, sizeof(name));
 			fprintf(f,
 				"castle_limit_packets_total{interface=\"%s\",limit=\"%s\",verdict=\"pass\"} %llu\n",
 				ifname, name, (unsigned long long)cs.c[CASTLE_PASS].packets);
@@ -320,10 +323,10 @@ static void render_limits(FILE *f, const struct castle_maps *m, const struct cas
 	family(f, "castle_tracked_sources", "gauge",
 	       "Sources (aggregated to the class prefix) with a token bucket (rl_state and "
 	       "rl_steady), by class.");
-	for (uint32_t s = 0; have_pol && s < pol->nclasses && s < CASTLE_MAX_CLASSES; s++)
+	for (uint32_t ci = 0; have_pol && ci < pol->nclasses && ci < CASTLE_MAX_CLASSES; ci++)
 		fprintf(f, "castle_tracked_sources{limit=\"%s\"} %llu\n",
-			esc(pol->class_names[s], name, sizeof(name)),
-			(unsigned long long)rl->per_slot[s]);
+			esc(pol->class_names[ci], name, sizeof(name)),
+			(unsigned long long)rl->per_slot[slot_of[ci]]);
 }
 
 static void render_lists(FILE *f, const struct castle_metrics_snapshot *s)
@@ -618,7 +621,7 @@ char *castle_metrics_render(const struct castle_metrics_src *src,
 	struct castle_policy pol;
 	struct rl_count rl = { 0 };
 	char *buf = NULL;
-	uint32_t gen;
+	uint32_t gen = 0;
 	bool have_pol;
 	FILE *f;
 	int nif;
@@ -632,7 +635,7 @@ char *castle_metrics_render(const struct castle_metrics_src *src,
 
 	render_packets(f, ifs, nif, false);
 	render_packets(f, ifs, nif, true);
-	render_limits(f, m, &pol, have_pol, &rl, ifs, nif);
+	render_limits(f, m, &pol, gen, have_pol, &rl, ifs, nif);
 	render_tls(f, src->tls_results, src->tls_pressure, ifs, nif);
 	render_rl_events(f, m);
 	render_lists(f, s);
