@@ -431,9 +431,10 @@ expect "ban: after expiry another port passes (pass/ok)" pass/ok 3
 expect "ban: after expiry no drop/autoban" drop/autoban 0
 expect_rx "ban: after expiry delivered" "$SINK" $ABUSER 3
 
-# ---- 8. reload: a generous class where a strict one was ----------------------
-# Buckets are kept by class position; the new limit must apply at once, not
-# after the hours of debt the old 1/h class left (README, "Reloads").
+# ---- 8. reload: a strict class made generous ---------------------------------
+# Buckets are kept by class (its name's slot); the new limit must apply at
+# once, not after the hours of debt the old 1/h class left (README,
+# "Reloads").
 e2e_policy <<'YAML'
 version: 1
 limits:
@@ -449,13 +450,13 @@ expect "reload: 2 of 4 over the strict class" drop/ratelimit 2
 e2e_policy <<'YAML'
 version: 1
 limits:
-  - name: generous
+  - name: strict
     match: { proto: udp, dst_ports: [9100] }
     rate: 10/s
     burst: 100
 YAML
-reload_ok "reload: generous class in the same position"
-snap drop/ratelimit lim/generous/pass
+reload_ok "reload: the class made generous"
+snap drop/ratelimit lim/strict/pass
 # Two back to back (one scapy call, well under the 100 ms a token takes at
 # 10/s): the first is refused and cuts the bucket to an empty one, the second
 # finds it empty; a refilled bucket (burst 100) would pass it.
@@ -463,7 +464,7 @@ send_udp $SWAPPED $DUT4 9100 2
 expect "reload: the drained bucket is cut to an empty one, not refilled (2 drops)" drop/ratelimit 2
 sleep 0.8
 send_udp $SWAPPED $DUT4 9100 5
-expect "reload: then the new rate admits (5 of 5 after 0.8 s at 10/s)" lim/generous/pass 5
+expect "reload: then the new rate admits (5 of 5 after 0.8 s at 10/s)" lim/strict/pass 5
 expect "reload: no more drops" drop/ratelimit 2
 expect_rx "reload: 2 + 5 delivered" "$TMP/rx9100" $SWAPPED 7
 
