@@ -157,8 +157,20 @@ static __always_inline void castle_man_put(void *map, __u32 idx, const void *key
 	__sync_fetch_and_add(&mc->n[idx], 1);
 	if (bpf_map_update_elem(map, key, v, BPF_NOEXIST) == 0)
 		return;
-	/* The key exists (an expired ban not reaped yet): overwrite it; if it
-	 * was deleted in between, insert it once more. */
+	/* The key exists. A live entry stays: an operator's block written
+	 * since this packet's list check (castlectl counts it first, so the
+	 * check may have skipped the map) must not turn into an auto-ban that
+	 * expires, and another CPU's ban of the same source is as good as this
+	 * one. (In a trie, the lookup of a key that exists answers that key.)
+	 * An expired entry, a ban not reaped yet, is overwritten; if it was
+	 * deleted in between, the key is inserted once more. */
+	struct castle_block_val *old = bpf_map_lookup_elem(map, key);
+
+	if (old && (!old->expires_ns || old->expires_ns > v->created_ns)) {
+		__sync_fetch_and_sub(&mc->n[idx], 1);
+		castle_man_slot_release(v->class_slot);
+		return;
+	}
 	err = bpf_map_update_elem(map, key, v, BPF_EXIST);
 	if (err == -ENOENT && bpf_map_update_elem(map, key, v, BPF_NOEXIST) == 0)
 		return;

@@ -387,6 +387,48 @@ static void autoban_of_aggregated_source_is_a_cidr(void **state)
 }
 
 /* "N drops in a row": an admitted packet starts the count again. */
+/* An operator's block of the source written between a packet's list check
+ * and the ban that packet triggers stays the operator's: not turned into an
+ * auto-ban that expires. The entry is written here without the count
+ * castlectl adds first, so that the list check skips it as it would have
+ * in that instant. An expired entry of the key is replaced by the ban. */
+static void autoban_leaves_an_operators_block_written_meanwhile(void **state)
+{
+	struct fx *f = *state;
+	struct pkt_spec a = pkt(4, "198.18.7.20", 17, 53), b = pkt(4, "198.18.7.21", 17, 53);
+	struct castle_block_val man = { .origin = CASTLE_ORIGIN_MANUAL,
+					.class_slot = CASTLE_NO_CLASS };
+	struct castle_cidr c;
+	struct castle_entry e;
+
+	fx_begin(f);
+	int k = fx_class(f, NULL, CASTLE_PROTO_ANY, NULL, 1.0 / 3600, 1);
+	fx_class_ban(f, k, 1, 3600ull * 1000 * MS);
+	fx_commit(f);
+	man.created_ns = castle_now_boot_ns();
+	fx_cidr("198.18.7.20", &c);
+	assert_int_equal(bpf_map_update_elem(f->maps.man[CASTLE_MM_BLOCK4], c.addr, &man, BPF_NOEXIST), 0);
+	/* an expired ban of b, not reaped yet */
+	struct castle_block_val old = { .origin = CASTLE_ORIGIN_AUTO, .class_slot = k,
+					.created_ns = man.created_ns - 2000 * MS,
+					.expires_ns = man.created_ns - 1000 * MS };
+	fx_cidr("198.18.7.21", &c);
+	assert_int_equal(bpf_map_update_elem(f->maps.man[CASTLE_MM_BLOCK4], c.addr, &old, BPF_NOEXIST), 0);
+
+	assert_int_equal(fx_run_spec_repeat(f, &a, 2), XDP_DROP); /* pass, then the ban's drop */
+	assert_int_equal(fx_run_spec_repeat(f, &b, 2), XDP_DROP);
+	assert_int_equal(fx_count(f, CASTLE_DROP, CASTLE_R_RATELIMIT), 2);
+	assert_true(fx_block_entry(f, "198.18.7.20", &e));
+	assert_int_equal(e.origin, CASTLE_ORIGIN_MANUAL);
+	assert_int_equal(e.expires_ns, 0);
+	assert_true(fx_block_entry(f, "198.18.7.21", &e));
+	assert_int_equal(e.origin, CASTLE_ORIGIN_AUTO);
+	assert_true(e.expires_ns > man.created_ns + 3000ull * 1000 * MS);
+	/* neither ban added to the count: both keys were there (their writers
+	 * count them) */
+	assert_int_equal(castle_man_count_get(&f->maps, CASTLE_MM_BLOCK4), 0);
+}
+
 static void autoban_needs_drops_in_a_row(void **state)
 {
 	struct fx *f = *state;
@@ -643,6 +685,7 @@ int main(void)
 		T(autoban_after_n_drops_exact_source),
 		T(autoban_of_aggregated_source_is_a_cidr),
 		T(autoban_needs_drops_in_a_row),
+		T(autoban_leaves_an_operators_block_written_meanwhile),
 		T(malformed_pass_still_rate_limited),
 		T(near_the_limit_the_bucket_is_exact),
 		T(reload_cuts_a_bucket_of_other_settings),
