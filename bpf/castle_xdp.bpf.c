@@ -66,9 +66,12 @@ __noinline int castle_xdp_ratelimit(__u32 gen, const struct castle_pkt *p, __u64
 	__u32 i = castle_class_of(gen, pol, p);
 	if (i >= CASTLE_MAX_CLASSES)
 		return CASTLE_NO_CLASS;
-	/* The class's counter and bucket slot, kept by name across reloads. */
+	/* The class's counter and bucket slot, kept by name across reloads;
+	 * slot i when the entry was not written for this policy (by an older
+	 * castled, which counts classes by position), as user space reads it. */
 	struct castle_class_slots *cs_map = bpf_map_lookup_elem(&class_slots, &gen);
-	__u32 slot = (i ^ (cs_map ? cs_map->slot_xor[i] : 0)) & (CASTLE_MAX_CLASSES - 1);
+	__u32 x = cs_map && cs_map->serial == pol->serial ? cs_map->slot_xor[i] : 0;
+	__u32 slot = (i ^ x) & (CASTLE_MAX_CLASSES - 1);
 
 	int ok = castle_xdp_admit(slot, &pol->classes[i], p, len, pol->flags & CASTLE_F_DRY_RUN);
 	__u32 key = CASTLE_CLASS_STATS_KEY(ifs & (CASTLE_MAX_IFACES - 1), slot);

@@ -343,6 +343,10 @@ struct castle_nhash_lens {
 struct castle_class_slots {
 	__u64 serial;
 	__u8 slot_xor[CASTLE_MAX_CLASSES];
+	/* User space only: the serial of the last policy in which each slot
+	 * held a class (0: never), so that a new name takes the slot let go
+	 * longest ago, whose buckets are the likeliest to be gone. */
+	__u64 last_held[CASTLE_MAX_CLASSES];
 };
 
 /* Manual/auto maps, in a fixed order. */

@@ -291,11 +291,53 @@ static void counters_add_up_packets_and_bytes(void **state)
 	assert_int_equal(fx_total(f), packets);
 }
 
+/* A rate-limit drop names its class by the slot its name keeps across
+ * reloads (class_slots), as the counters and buckets do: here the second
+ * class is in slot 9. A slot map written for another policy serial (by an
+ * older castled's commit) is ignored: class i in slot i. */
+static void drop_event_names_the_class_slot(void **state)
+{
+	struct ctx *c = *state;
+	struct fx *f = &c->f;
+	struct pkt_spec rl = { .family = 4, .src = "198.18.5.7", .proto = 6, .sport = 1, .dport = 443 };
+	struct castle_class_slots cs;
+	uint32_t gen = 0, zero = 0;
+	struct castle_state st;
+
+	fx_begin(f);
+	fx_class(f, NULL, CASTLE_PROTO_UDP, NULL, 1e9, 1000000);
+	int k = fx_class(f, NULL, CASTLE_PROTO_TCP, "443", 1.0 / 3600, 1);
+	f->gen.slots.slot_xor[0] = 0 ^ 3;
+	f->gen.slots.slot_xor[3] = 3 ^ 0;
+	f->gen.slots.slot_xor[1] = 1 ^ 9;
+	f->gen.slots.slot_xor[9] = 9 ^ 1;
+	f->gen.slots_set = true;
+	fx_commit(f);
+	assert_int_equal(k, 1);
+	assert_int_equal(fx_run_spec_repeat(f, &rl, 2), XDP_DROP); /* pass, then drop */
+	assert_int_equal(drain(c), 1);
+	assert_int_equal(c->evs.e[0].class_slot, 9);
+
+	/* the same generation's slots marked as another policy's */
+	assert_int_equal(bpf_map_lookup_elem(f->maps.state, &zero, &st), 0);
+	gen = st.gen & 1;
+	assert_int_equal(bpf_map_lookup_elem(f->maps.class_slots, &gen, &cs), 0);
+	cs.serial++;
+	assert_int_equal(bpf_map_update_elem(f->maps.class_slots, &gen, &cs, BPF_ANY), 0);
+	assert_int_equal(fx_run_spec(f, &rl), XDP_PASS); /* a fresh bucket, in slot 1 */
+	assert_int_equal(fx_run_spec(f, &rl), XDP_DROP);
+	assert_int_equal(drain(c), 1);
+	assert_int_equal(c->evs.e[0].class_slot, 1);
+	assert_int_equal(fx_class_count(f, 1, CASTLE_PASS), 1);
+	assert_int_equal(fx_class_count(f, 9, CASTLE_PASS), 1);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	const struct CMUnitTest tests[] = {
 		T(drop_events_carry_reason_family_address_class),
+		T(drop_event_names_the_class_slot),
 		T(dry_run_events_are_marked),
 		T(drop_flood_events_capped_per_second),
 		T(counters_add_up_packets_and_bytes),

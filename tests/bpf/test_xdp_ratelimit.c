@@ -629,7 +629,8 @@ static void class_counts_and_buckets_follow_its_slot(void **state)
 	fx_class_ban(f, c, 3, 3600ull * 1000 * MS);
 	fx_class(f, NULL, CASTLE_PROTO_ANY, NULL, HUGE_RATE, HUGE_BURST);
 	for (uint32_t i = 0; i < CASTLE_MAX_CLASSES; i++)
-		f->gen.slot_of[i] = (uint8_t)(i == 0 ? 5 : i == 1 ? 2 : i == 2 ? 0 : i == 5 ? 1 : i);
+		f->gen.slots.slot_xor[i] = (uint8_t)(i ^ (i == 0 ? 5 : i == 1 ? 2 : i == 2 ? 0
+						       : i == 5 ? 1 : i));
 	f->gen.slots_set = true;
 	fx_commit(f);
 	assert_int_equal(fx_run_spec_repeat(f, &dns, 3), XDP_DROP); /* 2 pass, 1 drop */
@@ -653,8 +654,8 @@ static void class_counts_and_buckets_follow_its_slot(void **state)
 	c = fx_class(f, NULL, CASTLE_PROTO_UDP, "53", 1.0 / 3600, 2);
 	fx_class(f, NULL, CASTLE_PROTO_ANY, NULL, HUGE_RATE, HUGE_BURST);
 	for (uint32_t i = 0; i < CASTLE_MAX_CLASSES; i++)
-		f->gen.slot_of[i] = (uint8_t)(i == 0 ? 7 : i == 1 ? 5 : i == 2 ? 2 : i == 5 ? 1
-					      : i == 7 ? 0 : i);
+		f->gen.slots.slot_xor[i] = (uint8_t)(i ^ (i == 0 ? 7 : i == 1 ? 5 : i == 2 ? 2
+						       : i == 5 ? 1 : i == 7 ? 0 : i));
 	f->gen.slots_set = true;
 	fx_commit(f);
 	assert_int_equal(c, 1);

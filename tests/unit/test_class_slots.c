@@ -60,27 +60,50 @@ static struct castle_policy named(const char *const *names, unsigned int n)
 	return p;
 }
 
-static void assert_permutation(const uint8_t slot_of[CASTLE_MAX_CLASSES])
+static const uint8_t ident[CASTLE_MAX_CLASSES] = { 0, 1, 2, 3, 4, 5, 6, 7,
+						    8, 9, 10, 11, 12, 13, 14, 15 };
+
+/* Slots as a commit of policy `serial` with n classes in slot perm[i] left
+ * them. */
+static struct castle_class_slots mk(const uint8_t perm[CASTLE_MAX_CLASSES], uint64_t serial,
+				    unsigned int n)
+{
+	struct castle_class_slots cs;
+
+	memset(&cs, 0, sizeof(cs));
+	cs.serial = serial;
+	for (unsigned int i = 0; i < CASTLE_MAX_CLASSES; i++) {
+		cs.slot_xor[i] = (uint8_t)(i ^ perm[i]);
+		if (i < n)
+			cs.last_held[perm[i]] = serial;
+	}
+	return cs;
+}
+
+static void assert_permutation(const struct castle_class_slots *cs)
 {
 	unsigned int seen = 0;
 
-	for (unsigned int i = 0; i < CASTLE_MAX_CLASSES; i++) {
-		assert_true(slot_of[i] < CASTLE_MAX_CLASSES);
-		seen |= 1u << slot_of[i];
-	}
+	for (unsigned int i = 0; i < CASTLE_MAX_CLASSES; i++)
+		seen |= 1u << castle_class_slot(cs, i);
 	assert_int_equal(seen, 0xffff);
 }
+
+#define SLOT(cs, i) castle_class_slot(&(cs), (i))
 
 static void first_policy_counts_classes_in_order(void **state)
 {
 	static const char *const n[] = { "api", "login", "rest" };
 	struct castle_policy next = named(n, 3);
-	uint8_t slot_of[CASTLE_MAX_CLASSES];
+	struct castle_class_slots out;
 
 	(void)state;
-	assert_int_equal(castle_class_slots_assign(NULL, NULL, &next, slot_of), 0x7);
+	assert_int_equal(castle_class_slots_assign(NULL, NULL, &next, 1, &out), 0x7);
 	for (unsigned int i = 0; i < CASTLE_MAX_CLASSES; i++)
-		assert_int_equal(slot_of[i], i);
+		assert_int_equal(SLOT(out, i), i);
+	assert_int_equal(out.serial, 1);
+	assert_int_equal(out.last_held[2], 1);
+	assert_int_equal(out.last_held[3], 0);
 }
 
 /* The case that moved every counter before: a class inserted ahead of the
@@ -89,30 +112,30 @@ static void inserted_class_moves_no_other(void **state)
 {
 	static const char *const a[] = { "api", "rest" }, *const b[] = { "login", "api", "rest" };
 	struct castle_policy live = named(a, 2), next = named(b, 3);
-	uint8_t live_slot_of[CASTLE_MAX_CLASSES] = { 0, 1, 2, 3, 4, 5, 6, 7,
-						     8, 9, 10, 11, 12, 13, 14, 15 };
+	struct castle_class_slots live_cs = mk(ident, 1, 2), out, again_cs;
 	uint8_t slot_of[CASTLE_MAX_CLASSES];
 
 	(void)state;
-	assert_int_equal(castle_class_slots_assign(&live, live_slot_of, &next, slot_of), 1u << 2);
-	assert_int_equal(slot_of[0], 2); /* login: new */
-	assert_int_equal(slot_of[1], 0); /* api */
-	assert_int_equal(slot_of[2], 1); /* rest */
-	assert_permutation(slot_of);
+	assert_int_equal(castle_class_slots_assign(&live, &live_cs, &next, 2, &out), 1u << 2);
+	assert_int_equal(SLOT(out, 0), 2); /* login: new */
+	assert_int_equal(SLOT(out, 1), 0); /* api */
+	assert_int_equal(SLOT(out, 2), 1); /* rest */
+	assert_permutation(&out);
+	for (unsigned int i = 0; i < CASTLE_MAX_CLASSES; i++)
+		slot_of[i] = (uint8_t)SLOT(out, i);
 	assert_int_equal(castle_class_at(&next, slot_of, 0), 1);
 	assert_int_equal(castle_class_at(&next, slot_of, 2), 0);
 	assert_int_equal(castle_class_at(&next, slot_of, 3), -1);
 
-	/* reversed, with the slots of the policy before */
+	/* reversed, from the slots of the policy before */
 	static const char *const c[] = { "rest", "api", "login" };
 	struct castle_policy again = named(c, 3);
-	uint8_t slot2[CASTLE_MAX_CLASSES];
 
-	assert_int_equal(castle_class_slots_assign(&next, slot_of, &again, slot2), 0);
-	assert_int_equal(slot2[0], 1);
-	assert_int_equal(slot2[1], 0);
-	assert_int_equal(slot2[2], 2);
-	assert_permutation(slot2);
+	assert_int_equal(castle_class_slots_assign(&next, &out, &again, 3, &again_cs), 0);
+	assert_int_equal(SLOT(again_cs, 0), 1);
+	assert_int_equal(SLOT(again_cs, 1), 0);
+	assert_int_equal(SLOT(again_cs, 2), 2);
+	assert_permutation(&again_cs);
 }
 
 /* A class removed and another added in one reload: the new one does not
@@ -121,17 +144,47 @@ static void inserted_class_moves_no_other(void **state)
 static void new_name_avoids_a_removed_class_slot(void **state)
 {
 	static const char *const a[] = { "a", "b", "c" }, *const b[] = { "a", "d", "c" };
+	static const uint8_t perm[CASTLE_MAX_CLASSES] = { 4, 0, 9, 1, 2, 3, 5, 6,
+							  7, 8, 10, 11, 12, 13, 14, 15 };
 	struct castle_policy live = named(a, 3), next = named(b, 3);
-	uint8_t live_slot_of[CASTLE_MAX_CLASSES] = { 4, 0, 9, 1, 2, 3, 5, 6,
-						     7, 8, 10, 11, 12, 13, 14, 15 };
-	uint8_t slot_of[CASTLE_MAX_CLASSES];
+	struct castle_class_slots live_cs = mk(perm, 5, 3), out;
 
 	(void)state;
-	assert_int_equal(castle_class_slots_assign(&live, live_slot_of, &next, slot_of), 1u << 1);
-	assert_int_equal(slot_of[0], 4);
-	assert_int_equal(slot_of[1], 1); /* not 0: b's */
-	assert_int_equal(slot_of[2], 9);
-	assert_permutation(slot_of);
+	assert_int_equal(castle_class_slots_assign(&live, &live_cs, &next, 6, &out), 1u << 1);
+	assert_int_equal(SLOT(out, 0), 4);
+	assert_int_equal(SLOT(out, 1), 1); /* not 0: b's */
+	assert_int_equal(SLOT(out, 2), 9);
+	assert_permutation(&out);
+}
+
+/* ... nor in a later reload: {a, b}, then {a}, then {a, c}: c does not get
+ * b's slot (b's buckets and auto-bans would be named c's) but one never
+ * held; and once every slot has been held, the one held longest ago. */
+static void new_name_takes_the_slot_held_longest_ago(void **state)
+{
+	static const char *const ab[] = { "a", "b" }, *const a[] = { "a" },
+				*const ac[] = { "a", "c" };
+	struct castle_policy p1 = named(ab, 2), p2 = named(a, 1), p3 = named(ac, 2);
+	struct castle_class_slots s1, s2, s3;
+
+	(void)state;
+	castle_class_slots_assign(NULL, NULL, &p1, 1, &s1);
+	assert_int_equal(castle_class_slots_assign(&p1, &s1, &p2, 2, &s2), 0);
+	assert_int_equal(s2.last_held[1], 1);
+	assert_int_equal(castle_class_slots_assign(&p2, &s2, &p3, 3, &s3), 1u << 2);
+	assert_int_equal(SLOT(s3, 0), 0);
+	assert_int_equal(SLOT(s3, 1), 2);
+
+	/* every slot held once; slot 7 longest ago */
+	struct castle_class_slots old = mk(ident, 40, 1);
+
+	for (unsigned int s = 1; s < CASTLE_MAX_CLASSES; s++)
+		old.last_held[s] = s == 7 ? 3 : 30 + s;
+	assert_int_equal(castle_class_slots_assign(&p2, &old, &p3, 41, &s3), 1u << 7);
+	assert_int_equal(SLOT(s3, 1), 7);
+	assert_int_equal(s3.last_held[7], 41);
+	assert_int_equal(s3.last_held[8], 38);
+	assert_permutation(&s3);
 }
 
 /* Sixteen live classes, one renamed: the new name can only have the slot
@@ -140,20 +193,22 @@ static void full_table_reuses_the_slot_left(void **state)
 {
 	char names[CASTLE_MAX_CLASSES][8];
 	const char *a[CASTLE_MAX_CLASSES], *b[CASTLE_MAX_CLASSES];
-	uint8_t live_slot_of[CASTLE_MAX_CLASSES], slot_of[CASTLE_MAX_CLASSES];
+	uint8_t perm[CASTLE_MAX_CLASSES];
+	struct castle_class_slots out;
 
 	(void)state;
 	for (unsigned int i = 0; i < CASTLE_MAX_CLASSES; i++) {
 		snprintf(names[i], sizeof(names[i]), "c%u", i);
 		a[i] = b[i] = names[i];
-		live_slot_of[i] = (uint8_t)(CASTLE_MAX_CLASSES - 1 - i);
+		perm[i] = (uint8_t)(CASTLE_MAX_CLASSES - 1 - i);
 	}
 	b[5] = "new";
 	struct castle_policy live = named(a, CASTLE_MAX_CLASSES), next = named(b, CASTLE_MAX_CLASSES);
+	struct castle_class_slots live_cs = mk(perm, 9, CASTLE_MAX_CLASSES);
 
-	assert_int_equal(castle_class_slots_assign(&live, live_slot_of, &next, slot_of), 1u << 10);
+	assert_int_equal(castle_class_slots_assign(&live, &live_cs, &next, 10, &out), 1u << 10);
 	for (unsigned int i = 0; i < CASTLE_MAX_CLASSES; i++)
-		assert_int_equal(slot_of[i], CASTLE_MAX_CLASSES - 1 - i);
+		assert_int_equal(SLOT(out, i), CASTLE_MAX_CLASSES - 1 - i);
 }
 
 /* Unnamed classes (a policy written around castle_apply) match no name. */
@@ -161,14 +216,12 @@ static void empty_names_match_nothing(void **state)
 {
 	static const char *const a[] = { "", "x" }, *const b[] = { "", "x" };
 	struct castle_policy live = named(a, 2), next = named(b, 2);
-	uint8_t live_slot_of[CASTLE_MAX_CLASSES] = { 0, 1, 2, 3, 4, 5, 6, 7,
-						     8, 9, 10, 11, 12, 13, 14, 15 };
-	uint8_t slot_of[CASTLE_MAX_CLASSES];
+	struct castle_class_slots live_cs = mk(ident, 1, 2), out;
 
 	(void)state;
-	assert_int_equal(castle_class_slots_assign(&live, live_slot_of, &next, slot_of), 1u << 2);
-	assert_int_equal(slot_of[0], 2);
-	assert_int_equal(slot_of[1], 1);
+	assert_int_equal(castle_class_slots_assign(&live, &live_cs, &next, 2, &out), 1u << 2);
+	assert_int_equal(SLOT(out, 0), 2);
+	assert_int_equal(SLOT(out, 1), 1);
 }
 
 /* ---- against real maps ------------------------------------------------- */
@@ -354,6 +407,7 @@ int main(void)
 		cmocka_unit_test(first_policy_counts_classes_in_order),
 		cmocka_unit_test(inserted_class_moves_no_other),
 		cmocka_unit_test(new_name_avoids_a_removed_class_slot),
+		cmocka_unit_test(new_name_takes_the_slot_held_longest_ago),
 		cmocka_unit_test(full_table_reuses_the_slot_left),
 		cmocka_unit_test(empty_names_match_nothing),
 		cmocka_unit_test(apply_keeps_counts_with_the_name),

@@ -363,13 +363,20 @@ int castle_apply(struct castle_maps *m, const struct castle_policy_conf *conf,
 	pol.serial = (have_live ? live_pol.serial : 0) + 1;
 	for (unsigned int i = 0; i < conf->nclasses && i < CASTLE_MAX_CLASSES; i++)
 		snprintf(pol.class_names[i], sizeof(pol.class_names[i]), "%s", conf->classes[i].name);
-	/* Each class keeps the counter and bucket slot its name had. */
-	uint8_t live_slot_of[CASTLE_MAX_CLASSES] = { 0 };
+	/* Each class keeps the counter and bucket slot its name had. While a
+	 * program of another build may run on these maps (castled's start
+	 * over an older one's, until the attach replaces it) and the live
+	 * policy's slots are not a castled's of this kind, classes stay in
+	 * their positions: that program counts them by position. */
+	struct castle_class_slots live_cs;
+	bool live_ours = have_live && castle_class_slots_read(m, live_gen, &live_pol, &live_cs);
 
-	if (have_live)
-		castle_class_slots_of(m, live_gen, &live_pol, live_slot_of);
-	g.fresh = castle_class_slots_assign(have_live ? &live_pol : NULL, live_slot_of, &pol, g.slot_of);
-	g.slots_set = true;
+	if (!m->trie_only || live_ours) {
+		g.fresh = castle_class_slots_assign(have_live ? &live_pol : NULL,
+						    have_live ? &live_cs : NULL, &pol, pol.serial,
+						    &g.slots);
+		g.slots_set = true;
+	}
 	ret = castle_gen_commit(m, &g, &pol, err, errlen);
 	if (ret) {
 		castle_gen_abort(&g);

@@ -135,15 +135,27 @@ int castle_gen_live(const struct castle_maps *m, uint32_t *gen, struct castle_po
 	return 0;
 }
 
+bool castle_class_slots_read(const struct castle_maps *m, uint32_t gen,
+			     const struct castle_policy *pol, struct castle_class_slots *cs)
+{
+	if (m->class_slots >= 0 && !bpf_map_lookup_elem(m->class_slots, &gen, cs) &&
+	    cs->serial == pol->serial)
+		return true;
+	memset(cs, 0, sizeof(*cs));
+	cs->serial = pol->serial;
+	for (uint32_t i = 0; i < pol->nclasses && i < CASTLE_MAX_CLASSES; i++)
+		cs->last_held[i] = pol->serial;
+	return false;
+}
+
 void castle_class_slots_of(const struct castle_maps *m, uint32_t gen, const struct castle_policy *pol,
 			   uint8_t slot_of[CASTLE_MAX_CLASSES])
 {
 	struct castle_class_slots cs;
-	bool ours = m->class_slots >= 0 && !bpf_map_lookup_elem(m->class_slots, &gen, &cs) &&
-		    cs.serial == pol->serial;
 
+	castle_class_slots_read(m, gen, pol, &cs);
 	for (uint32_t i = 0; i < CASTLE_MAX_CLASSES; i++)
-		slot_of[i] = (uint8_t)((i ^ (ours ? cs.slot_xor[i] : 0)) & (CASTLE_MAX_CLASSES - 1));
+		slot_of[i] = (uint8_t)castle_class_slot(&cs, i);
 }
 
 int castle_class_at(const struct castle_policy *pol, const uint8_t slot_of[CASTLE_MAX_CLASSES],
@@ -160,58 +172,77 @@ static bool same_name(const char *a, const char *b)
 	return *a && !strncmp(a, b, CASTLE_CLASS_NAME_LEN);
 }
 
+/* Of the slots not in `avoid`, the one held longest ago (never: 0). */
+static uint32_t oldest_slot(const __u64 last_held[CASTLE_MAX_CLASSES], uint16_t avoid)
+{
+	uint32_t best = CASTLE_MAX_CLASSES;
+
+	for (uint32_t s = 0; s < CASTLE_MAX_CLASSES; s++)
+		if (!(avoid & (1u << s)) &&
+		    (best == CASTLE_MAX_CLASSES || last_held[s] < last_held[best]))
+			best = s;
+	return best;
+}
+
 uint16_t castle_class_slots_assign(const struct castle_policy *live,
-				   const uint8_t live_slot_of[CASTLE_MAX_CLASSES],
-				   const struct castle_policy *next, uint8_t slot_of[CASTLE_MAX_CLASSES])
+				   const struct castle_class_slots *live_cs,
+				   const struct castle_policy *next, uint64_t serial,
+				   struct castle_class_slots *out)
 {
 	uint32_t n = next->nclasses < CASTLE_MAX_CLASSES ? next->nclasses : CASTLE_MAX_CLASSES;
 	uint32_t nlive = live ? (live->nclasses < CASTLE_MAX_CLASSES ? live->nclasses
 								      : CASTLE_MAX_CLASSES) : 0;
+	uint8_t slot_of[CASTLE_MAX_CLASSES];
 	uint16_t held = 0, taken = 0, fresh = 0;
 	bool placed[CASTLE_MAX_CLASSES] = { false };
 
+	memset(out, 0, sizeof(*out));
+	if (live && live_cs)
+		memcpy(out->last_held, live_cs->last_held, sizeof(out->last_held));
 	for (uint32_t j = 0; j < nlive; j++)
-		held |= (uint16_t)(1u << (live_slot_of[j] & (CASTLE_MAX_CLASSES - 1)));
-	for (uint32_t i = 0; i < CASTLE_MAX_CLASSES; i++)
-		slot_of[i] = (uint8_t)i;
+		held |= (uint16_t)(1u << castle_class_slot(live_cs, j));
 	/* Names the live policy has keep their slots (names are unique within
 	 * a policy: policy.c refuses a duplicate). */
 	for (uint32_t i = 0; i < n; i++)
 		for (uint32_t j = 0; j < nlive; j++) {
-			uint8_t s = live_slot_of[j] & (CASTLE_MAX_CLASSES - 1);
+			uint32_t s = castle_class_slot(live_cs, j);
 
 			if (!same_name(next->class_names[i], live->class_names[j]) ||
 			    (taken & (1u << s)))
 				continue;
-			slot_of[i] = s;
+			slot_of[i] = (uint8_t)s;
 			taken |= (uint16_t)(1u << s);
 			placed[i] = true;
 			break;
 		}
-	/* New names: a slot no live class counts in first, so that the
-	 * buckets and counts of a class removed by this reload do not pass
-	 * to one it adds while another slot is free. */
+	/* New names: a slot no live class counts in (the buckets and counts
+	 * of a class this reload removes do not pass to one it adds while
+	 * another slot is free), the one held longest ago; with every slot
+	 * held by live and new names, one a removed class leaves. */
 	for (uint32_t i = 0; i < n; i++) {
 		if (placed[i])
 			continue;
-		uint32_t s = 0;
+		uint32_t s = oldest_slot(out->last_held, taken | held);
 
-		while (s < CASTLE_MAX_CLASSES && ((taken | held) & (1u << s)))
-			s++;
 		if (s == CASTLE_MAX_CLASSES)
-			for (s = 0; s < CASTLE_MAX_CLASSES && (taken & (1u << s)); s++)
-				;
-		slot_of[i] = (uint8_t)s;
-		taken |= (uint16_t)(1u << s);
-		fresh |= (uint16_t)(1u << s);
+			s = oldest_slot(out->last_held, taken);
+		slot_of[i] = (uint8_t)(s & (CASTLE_MAX_CLASSES - 1));
+		taken |= (uint16_t)(1u << slot_of[i]);
+		fresh |= (uint16_t)(1u << slot_of[i]);
 	}
-	/* Indexes past nclasses keep slots no class holds, so that the map
+	/* Indexes past nclasses take the slots no class holds, so that the map
 	 * stays a permutation (nothing reads them). */
 	for (uint32_t i = n, s = 0; i < CASTLE_MAX_CLASSES; i++) {
-		while (s < CASTLE_MAX_CLASSES && (taken & (1u << s)))
+		while (s < CASTLE_MAX_CLASSES - 1 && (taken & (1u << s)))
 			s++;
-		slot_of[i] = (uint8_t)(s & (CASTLE_MAX_CLASSES - 1));
-		taken |= (uint16_t)(1u << (s & (CASTLE_MAX_CLASSES - 1)));
+		slot_of[i] = (uint8_t)s;
+		taken |= (uint16_t)(1u << s);
+	}
+	out->serial = serial;
+	for (uint32_t i = 0; i < CASTLE_MAX_CLASSES; i++) {
+		out->slot_xor[i] = (uint8_t)(i ^ slot_of[i]);
+		if (i < n)
+			out->last_held[slot_of[i]] = serial;
 	}
 	return fresh;
 }
@@ -429,6 +460,8 @@ int castle_gen_commit(struct castle_maps *m, struct castle_gen *g, const struct 
 		      char *err, size_t errlen)
 {
 	struct castle_state st;
+	struct castle_class_slots old_slots;
+	bool slots_written = false;
 	uint32_t zero = 0, live, standby;
 	int ret;
 
@@ -474,14 +507,16 @@ int castle_gen_commit(struct castle_maps *m, struct castle_gen *g, const struct 
 		return ret;
 	}
 
-	/* The classes' counter slots, before the policy that names them. The
-	 * counters of a slot given to a new name start from zero (no live
-	 * class counts there, but for a policy of 16 new and old names). */
+	/* The classes' counter slots, before the policy that names them (a
+	 * failure below puts the entry back, see undo_slots). The counters of
+	 * a slot given to a new name start from zero (no live class counts
+	 * there, but for a policy of 16 new and old names). */
 	if (m->class_slots >= 0) {
-		struct castle_class_slots cs = { .serial = pol->serial };
+		struct castle_class_slots cs = { 0 };
 
-		for (uint32_t i = 0; i < CASTLE_MAX_CLASSES; i++)
-			cs.slot_xor[i] = (uint8_t)(g->slots_set ? (i ^ g->slot_of[i]) : 0);
+		if (g->slots_set)
+			cs = g->slots;
+		cs.serial = pol->serial;
 		for (uint32_t s = 0; s < CASTLE_MAX_CLASSES; s++) {
 			if (!(g->fresh & (1u << s)) || m->class_stats < 0)
 				continue;
@@ -489,12 +524,15 @@ int castle_gen_commit(struct castle_maps *m, struct castle_gen *g, const struct 
 				castle_percpu_zero(m->class_stats, CASTLE_CLASS_STATS_KEY(f, s), 1,
 						   sizeof(struct castle_class_stats));
 		}
+		if (bpf_map_lookup_elem(m->class_slots, &standby, &old_slots))
+			memset(&old_slots, 0, sizeof(old_slots));
 		if (bpf_map_update_elem(m->class_slots, &standby, &cs, BPF_ANY)) {
 			ret = -errno;
 			snprintf(err, errlen, "write %s[%u]: %s", CASTLE_MAP_CLASS_SLOTS, standby,
 				 strerror(-ret));
 			return ret;
 		}
+		slots_written = true;
 	}
 
 	/* Which lists the programs may skip in this generation. */
@@ -517,7 +555,7 @@ int castle_gen_commit(struct castle_maps *m, struct castle_gen *g, const struct 
 	free(slot);
 	if (ret) {
 		snprintf(err, errlen, "write policy slot %u: %s", standby, strerror(-ret));
-		return ret;
+		goto undo;
 	}
 	for (int i = 0; i < CASTLE_PM_MAX; i++) {
 		if (m->pol[i] < 0)
@@ -526,7 +564,7 @@ int castle_gen_commit(struct castle_maps *m, struct castle_gen *g, const struct 
 			ret = -errno;
 			snprintf(err, errlen, "install %s[%u]: %s", castle_pol_map_names[i], standby,
 				 strerror(-ret));
-			return ret;
+			goto undo;
 		}
 	}
 
@@ -534,13 +572,13 @@ int castle_gen_commit(struct castle_maps *m, struct castle_gen *g, const struct 
 	if (bpf_map_lookup_elem(m->state, &zero, &st)) {
 		ret = -errno;
 		snprintf(err, errlen, "read state: %s", strerror(-ret));
-		return ret;
+		goto undo;
 	}
 	st.gen = standby;
 	if (bpf_map_update_elem(m->state, &zero, &st, BPF_ANY)) {
 		ret = -errno;
 		snprintf(err, errlen, "switch generation: %s", strerror(-ret));
-		return ret;
+		goto undo;
 	}
 
 	/* Grace period: see the comment above. */
@@ -552,6 +590,12 @@ int castle_gen_commit(struct castle_maps *m, struct castle_gen *g, const struct 
 	castle_gen_abort(g); /* our fds; the outer maps hold their own references */
 	g->hit_slots = nslots;
 	return 0;
+undo:
+	/* The slots written for a policy that did not go live would match a
+	 * policy of the same serial an older castled may write there next. */
+	if (slots_written)
+		bpf_map_update_elem(m->class_slots, &standby, &old_slots, BPF_ANY);
+	return ret;
 }
 
 int castle_gen_add_block(struct castle_gen *g, const struct castle_cidr *c, const struct castle_block_val *v)

@@ -207,11 +207,12 @@ struct castle_gen {
 	uint32_t hit_slots;
 	int hit_err;
 	/* Set by the caller before the commit (castle_class_slots_assign):
-	 * slot_of[i] is the counter and bucket slot of the policy's i-th class;
-	 * without slots_set, slot i. The commit zeroes the class counters of
-	 * the slots in `fresh` (slots given to a class name the live policy
-	 * does not have) before the switch. */
-	uint8_t slot_of[CASTLE_MAX_CLASSES];
+	 * the counter and bucket slot of each class, written with the
+	 * generation (its serial set to the policy's by the commit); without
+	 * slots_set, class i in slot i. The commit zeroes the class counters
+	 * of the slots in `fresh` (slots given to a name the live policy does
+	 * not have) before the switch. */
+	struct castle_class_slots slots;
 	bool slots_set;
 	uint16_t fresh;
 };
@@ -230,24 +231,36 @@ int castle_gen_commit(struct castle_maps *m, struct castle_gen *g, const struct 
 int castle_gen_inner_fd(const struct castle_maps *m, int pm, uint32_t gen);
 /* The live generation index and its policy struct. */
 int castle_gen_live(const struct castle_maps *m, uint32_t *gen, struct castle_policy *pol);
-/* The counter and bucket slot of each class of pol, the policy of generation
- * gen: slot_of[i] for its i-th class. From class_slots[gen] when that was
- * written for pol (same serial), else i (a policy of an older castled, whose
- * programs counted classes by their index, or no class_slots pin). */
+/* The slots of the classes of pol, the policy of generation gen: class_slots
+ * [gen] when it was written for pol (same serial; returns true), else class
+ * i in slot i (a policy of an older castled, whose programs count classes by
+ * position, or no class_slots pin; returns false), with last_held naming
+ * the slots pol's classes hold. */
+bool castle_class_slots_read(const struct castle_maps *m, uint32_t gen,
+			     const struct castle_policy *pol, struct castle_class_slots *cs);
+/* The counter and bucket slot of the i-th class. */
+static inline uint32_t castle_class_slot(const struct castle_class_slots *cs, uint32_t i)
+{
+	return (i ^ cs->slot_xor[i & (CASTLE_MAX_CLASSES - 1)]) & (CASTLE_MAX_CLASSES - 1);
+}
+/* The same as slot_of[i] for each class (castle_class_slots_read). */
 void castle_class_slots_of(const struct castle_maps *m, uint32_t gen, const struct castle_policy *pol,
 			   uint8_t slot_of[CASTLE_MAX_CLASSES]);
 /* The index in pol->classes of the class counted at `slot`, or -1. */
 int castle_class_at(const struct castle_policy *pol, const uint8_t slot_of[CASTLE_MAX_CLASSES],
 		    uint32_t slot);
-/* Slots for the classes of `next`: a class named as one of `live` (NULL when
- * there is none) keeps its slot, so a reload that inserts, removes or
- * reorders classes moves no counter and no bucket to another class; a new
- * name takes the lowest slot no live class holds (or, with every one held
- * by live and new names, the lowest free one). Returns the slots given to
- * new names (bit per slot), whose counters start from zero. */
+/* Slots for the classes of `next` (serial `serial`): a class named as one
+ * of `live` (NULL when there is none; live_cs its slots) keeps its slot, so
+ * a reload that inserts, removes or reorders classes moves no counter and
+ * no bucket to another class; a new name takes, of the slots no live class
+ * holds, the one held longest ago (never held first), and with every slot
+ * taken by live and new names, the one a removed class leaves. Returns the
+ * slots given to new names (bit per slot), whose counters start from
+ * zero. */
 uint16_t castle_class_slots_assign(const struct castle_policy *live,
-				   const uint8_t live_slot_of[CASTLE_MAX_CLASSES],
-				   const struct castle_policy *next, uint8_t slot_of[CASTLE_MAX_CLASSES]);
+				   const struct castle_class_slots *live_cs,
+				   const struct castle_policy *next, uint64_t serial,
+				   struct castle_class_slots *out);
 
 /* Batch-friendly adders for a generation under construction. -errno. */
 int castle_gen_add_block(struct castle_gen *g, const struct castle_cidr *c, const struct castle_block_val *v);
