@@ -190,9 +190,9 @@ uint16_t castle_class_slots_assign(const struct castle_policy *live,
 				   struct castle_class_slots *out)
 {
 	uint32_t n = next->nclasses < CASTLE_MAX_CLASSES ? next->nclasses : CASTLE_MAX_CLASSES;
-	uint32_t nlive = live ? (live->nclasses < CASTLE_MAX_CLASSES ? live->nclasses
-								      : CASTLE_MAX_CLASSES) : 0;
-	uint8_t slot_of[CASTLE_MAX_CLASSES];
+	uint32_t nlive = live && live_cs ? (live->nclasses < CASTLE_MAX_CLASSES ? live->nclasses
+									 : CASTLE_MAX_CLASSES) : 0;
+	uint8_t slot_of[CASTLE_MAX_CLASSES] = { 0 };
 	uint16_t held = 0, taken = 0, fresh = 0;
 	bool placed[CASTLE_MAX_CLASSES] = { false };
 
