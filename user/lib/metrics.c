@@ -292,15 +292,11 @@ static void render_rl_events(FILE *f, const struct castle_maps *m)
 }
 
 static void render_limits(FILE *f, const struct castle_maps *m, const struct castle_policy *pol,
-			  uint32_t gen, bool have_pol, const struct rl_count *rl,
-			  const struct iface_stats *v, int n)
+			  const uint8_t slot_of[CASTLE_MAX_CLASSES], bool have_pol,
+			  const struct rl_count *rl, const struct iface_stats *v, int n)
 {
 	char name[80], ifname[64];
 
-	uint8_t slot_of[CASTLE_MAX_CLASSES];
-
-	if (have_pol)
-		castle_class_slots_of(m, gen, pol, slot_of);
 	family(f, "castle_limit_packets_total", "counter",
 	       "Packets that matched a rate-limit class, by interface, class and verdict.");
 	for (int i = 0; have_pol && i < n; i++) {
@@ -622,6 +618,7 @@ char *castle_metrics_render(const struct castle_metrics_src *src,
 	struct rl_count rl = { 0 };
 	char *buf = NULL;
 	uint32_t gen = 0;
+	uint8_t slot_of[CASTLE_MAX_CLASSES] = { 0 };
 	bool have_pol;
 	FILE *f;
 	int nif;
@@ -630,12 +627,16 @@ char *castle_metrics_render(const struct castle_metrics_src *src,
 	if (!f)
 		return NULL;
 	have_pol = castle_gen_live(m, &gen, &pol) == 0;
+	/* With the policy, before the walks: a reload meanwhile rewrites only
+	 * the other generation's entry, two reloads this one. */
+	if (have_pol)
+		castle_class_slots_of(m, gen, &pol, slot_of);
 	nif = collect_ifaces(m, ifs);
 	rl_counts(m, &rl);
 
 	render_packets(f, ifs, nif, false);
 	render_packets(f, ifs, nif, true);
-	render_limits(f, m, &pol, gen, have_pol, &rl, ifs, nif);
+	render_limits(f, m, &pol, slot_of, have_pol, &rl, ifs, nif);
 	render_tls(f, src->tls_results, src->tls_pressure, ifs, nif);
 	render_rl_events(f, m);
 	render_lists(f, s);
