@@ -161,7 +161,9 @@ static __always_inline void castle_man_put(void *map, __u32 idx, const void *key
 	 * since this packet's list check (castlectl counts it first, so the
 	 * check may have skipped the map) must not turn into an auto-ban that
 	 * expires, and another CPU's ban of the same source is as good as this
-	 * one. (In a trie, the lookup of a key that exists answers that key.)
+	 * one. (In a trie, the lookup of a key that exists answers that key;
+	 * if the key was reaped in between, it answers a shorter prefix that
+	 * covers it, and a live one of those keeps the source blocked too.)
 	 * An expired entry, a ban not reaped yet, is overwritten; if it was
 	 * deleted in between, the key is inserted once more. */
 	struct castle_block_val *old = bpf_map_lookup_elem(map, key);

@@ -16,6 +16,7 @@
  */
 #include <stdarg.h>
 #include <stddef.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -120,6 +121,16 @@ static void fuzz_tc_gate(void **state)
 	struct fz_frame fr;
 
 	(void)state;
+	/* The three gates' tls_pending and tls_conns are LRU hashes of 1024,
+	 * which a run overflows all the time, and an LRU evicts from the free
+	 * list of the CPU the update runs on: runs split over CPUs made the
+	 * gates evict different tuples and disagree (seen once in many runs,
+	 * not reproducible from the seed). On one CPU they evict alike. */
+	cpu_set_t one;
+
+	CPU_ZERO(&one);
+	CPU_SET(sched_getcpu(), &one);
+	assert_int_equal(sched_setaffinity(0, sizeof(one), &one), 0);
 	printf("# TC pass: seed %llu, %llu packets\n", (unsigned long long)seed,
 	       (unsigned long long)npk);
 	fz_rng_state = seed ^ 0x7c;

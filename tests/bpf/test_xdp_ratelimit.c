@@ -386,7 +386,6 @@ static void autoban_of_aggregated_source_is_a_cidr(void **state)
 	assert_int_equal(fx_count(f, CASTLE_PASS, CASTLE_R_OK), 3);
 }
 
-/* "N drops in a row": an admitted packet starts the count again. */
 /* An operator's block of the source written between a packet's list check
  * and the ban that packet triggers stays the operator's: not turned into an
  * auto-ban that expires. The entry is written here without the count
@@ -429,6 +428,7 @@ static void autoban_leaves_an_operators_block_written_meanwhile(void **state)
 	assert_int_equal(castle_man_count_get(&f->maps, CASTLE_MM_BLOCK4), 0);
 }
 
+/* "N drops in a row": an admitted packet starts the count again. */
 static void autoban_needs_drops_in_a_row(void **state)
 {
 	struct fx *f = *state;

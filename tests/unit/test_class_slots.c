@@ -155,6 +155,11 @@ static void new_name_avoids_a_removed_class_slot(void **state)
 	assert_int_equal(SLOT(out, 1), 1); /* not 0: b's */
 	assert_int_equal(SLOT(out, 2), 9);
 	assert_permutation(&out);
+
+	/* the live classes' slots are avoided even without their history */
+	memset(live_cs.last_held, 0, sizeof(live_cs.last_held));
+	assert_int_equal(castle_class_slots_assign(&live, &live_cs, &next, 6, &out), 1u << 1);
+	assert_int_equal(SLOT(out, 1), 1);
 }
 
 /* ... nor in a later reload: {a, b}, then {a}, then {a, c}: c does not get
@@ -401,6 +406,50 @@ static void older_castleds_policy_reads_in_order(void **state)
 	assert_int_equal(slot_of[1], 0);
 }
 
+/* castled starting over an older build's running program and policy: the
+ * first apply keeps classes in their positions (that program counts them
+ * so) even when the file reorders them, and records which slots were held,
+ * so a class added later does not get a slot a removed one left. */
+static void upgrade_keeps_positions_then_names(void **state)
+{
+	struct castle_policy pol;
+	uint8_t slot_of[CASTLE_MAX_CLASSES];
+	uint32_t gen;
+
+	(void)state;
+	if (!have_maps)
+		skip();
+	apply_yaml("version: 1\nlimits:\n"
+		   "  - { name: x, rate: 5/s, burst: 5 }\n"
+		   "  - { name: y, rate: 5/s, burst: 5 }\n"
+		   "  - { name: z, rate: 5/s, burst: 5 }\n");
+	/* as an older castled leaves it: slots not written for its policy */
+	assert_int_equal(castle_gen_live(&maps, &gen, &pol), 0);
+	pol.serial++;
+	assert_int_equal(bpf_map_update_elem(maps.policy, &gen, &pol, BPF_ANY), 0);
+	count_in_slot(0, 3); /* x's, by position */
+	uint64_t before = passed_in_slot(0);
+
+	maps.trie_only = true; /* the older program still runs */
+	apply_yaml("version: 1\nlimits:\n"
+		   "  - { name: z, rate: 5/s, burst: 5 }\n"
+		   "  - { name: y, rate: 5/s, burst: 5 }\n");
+	live_slots(&pol, slot_of);
+	assert_int_equal(slot_of[0], 0);
+	assert_int_equal(slot_of[1], 1);
+	assert_int_equal(passed_in_slot(0), before); /* z counts on there, as the older program does */
+	maps.trie_only = false;
+
+	apply_yaml("version: 1\nlimits:\n"
+		   "  - { name: z, rate: 5/s, burst: 5 }\n"
+		   "  - { name: y, rate: 5/s, burst: 5 }\n"
+		   "  - { name: w, rate: 5/s, burst: 5 }\n");
+	live_slots(&pol, slot_of);
+	assert_int_equal(slot_of[0], 0);
+	assert_int_equal(slot_of[1], 1);
+	assert_int_not_equal(slot_of[2], 2); /* z's old slot, held once */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -412,6 +461,7 @@ int main(void)
 		cmocka_unit_test(empty_names_match_nothing),
 		cmocka_unit_test(apply_keeps_counts_with_the_name),
 		cmocka_unit_test(older_castleds_policy_reads_in_order),
+		cmocka_unit_test(upgrade_keeps_positions_then_names),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

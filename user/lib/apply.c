@@ -370,13 +370,27 @@ int castle_apply(struct castle_maps *m, const struct castle_policy_conf *conf,
 	 * their positions: that program counts them by position. */
 	struct castle_class_slots live_cs;
 	bool live_ours = have_live && castle_class_slots_read(m, live_gen, &live_pol, &live_cs);
+	uint16_t live_held = 0;
 
+	if (!have_live)
+		memset(&live_cs, 0, sizeof(live_cs));
+	for (uint32_t j = 0; have_live && j < live_pol.nclasses && j < CASTLE_MAX_CLASSES; j++)
+		live_held |= (uint16_t)(1u << castle_class_slot(&live_cs, j));
 	if (!m->trie_only || live_ours) {
-		g.fresh = castle_class_slots_assign(have_live ? &live_pol : NULL,
-						    have_live ? &live_cs : NULL, &pol, pol.serial,
-						    &g.slots);
-		g.slots_set = true;
+		uint16_t fresh = castle_class_slots_assign(have_live ? &live_pol : NULL,
+							   have_live ? &live_cs : NULL, &pol,
+							   pol.serial, &g.slots);
+
+		g.fresh = fresh & (uint16_t)~live_held;
+		g.fresh_after = fresh & live_held;
+	} else {
+		/* by position, with the slots' history kept for later reloads */
+		g.slots = live_cs;
+		memset(g.slots.slot_xor, 0, sizeof(g.slots.slot_xor));
+		for (uint32_t i = 0; i < pol.nclasses && i < CASTLE_MAX_CLASSES; i++)
+			g.slots.last_held[i] = pol.serial;
 	}
+	g.slots_set = true;
 	ret = castle_gen_commit(m, &g, &pol, err, errlen);
 	if (ret) {
 		castle_gen_abort(&g);

@@ -359,7 +359,11 @@ int ctl_top(struct ctl *c, const struct ctl_args *a)
 
 	if (ctl_open(c))
 		return CTL_FAIL;
+	struct rl_join j = { &acc, &pol, { 0 } };
+
 	castle_gen_live(&c->maps, &gen, &pol);
+	/* with the policy: the interval below may see reloads */
+	castle_class_slots_of(&c->maps, gen, &pol, j.slot_of);
 	ret = castle_block_foreach(&c->maps, false, collect_hit, &b);
 	if (ret) {
 		ctl_errf(c, "read the blocklist: %s%s", strerror(-ret),
@@ -375,9 +379,6 @@ int ctl_top(struct ctl *c, const struct ctl_args *a)
 		ret = read_events(&x, a->interval_ns);
 		if (ret)
 			ctl_errf(c, "warning: read %s: %s (no sample)", CASTLE_MAP_EVENTS, strerror(-ret));
-		struct rl_join j = { &acc, &pol, { 0 } };
-
-		castle_class_slots_of(&c->maps, gen, &pol, j.slot_of);
 		castle_rl_foreach(&c->maps, rl_join, &j);
 		if (acc.n)
 			qsort(acc.v, acc.n, sizeof(*acc.v), src_cmp);

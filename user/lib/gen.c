@@ -446,6 +446,20 @@ static int place_nets(const struct castle_maps *m, struct castle_gen *g, int f,
 	return 0;
 }
 
+/* Zero the class counters of the slots in mask, on every interface. A
+ * failure leaves a new name the counts its slot held: not worth failing the
+ * commit for. */
+static void zero_class_stats(const struct castle_maps *m, uint16_t mask)
+{
+	for (uint32_t s = 0; s < CASTLE_MAX_CLASSES && m->class_stats >= 0; s++) {
+		if (!(mask & (1u << s)))
+			continue;
+		for (uint32_t f = 0; f < CASTLE_MAX_IFACES; f++)
+			(void)castle_percpu_zero(m->class_stats, CASTLE_CLASS_STATS_KEY(f, s), 1,
+						 sizeof(struct castle_class_stats));
+	}
+}
+
 /*
  * The order is what makes a reload atomic for packets:
  *  1. fill the standby slot (policy struct, then each outer map's slot);
@@ -508,22 +522,15 @@ int castle_gen_commit(struct castle_maps *m, struct castle_gen *g, const struct 
 	}
 
 	/* The classes' counter slots, before the policy that names them (a
-	 * failure below puts the entry back, see undo_slots). The counters of
-	 * a slot given to a new name start from zero (no live class counts
-	 * there, but for a policy of 16 new and old names). */
+	 * failure below puts the entry back: see `undo`). The counters of a
+	 * slot given to a new name start from zero. */
 	if (m->class_slots >= 0) {
 		struct castle_class_slots cs = { 0 };
 
 		if (g->slots_set)
 			cs = g->slots;
 		cs.serial = pol->serial;
-		for (uint32_t s = 0; s < CASTLE_MAX_CLASSES; s++) {
-			if (!(g->fresh & (1u << s)) || m->class_stats < 0)
-				continue;
-			for (uint32_t f = 0; f < CASTLE_MAX_IFACES; f++)
-				castle_percpu_zero(m->class_stats, CASTLE_CLASS_STATS_KEY(f, s), 1,
-						   sizeof(struct castle_class_stats));
-		}
+		zero_class_stats(m, g->fresh);
 		if (bpf_map_lookup_elem(m->class_slots, &standby, &old_slots))
 			memset(&old_slots, 0, sizeof(old_slots));
 		if (bpf_map_update_elem(m->class_slots, &standby, &cs, BPF_ANY)) {
@@ -539,7 +546,8 @@ int castle_gen_commit(struct castle_maps *m, struct castle_gen *g, const struct 
 	struct castle_policy *slot = malloc(sizeof(*slot));
 	if (!slot) {
 		snprintf(err, errlen, "policy slot: %s", strerror(ENOMEM));
-		return -ENOMEM;
+		ret = -ENOMEM;
+		goto undo;
 	}
 	*slot = *pol;
 	slot->event_cost_ns = 1000000000u / (pol->events_per_sec ? pol->events_per_sec
@@ -587,6 +595,9 @@ int castle_gen_commit(struct castle_maps *m, struct castle_gen *g, const struct 
 		if (m->pol[i] >= 0)
 			bpf_map_delete_elem(m->pol[i], &live);
 
+	/* No program counts in the old generation any more: the slots its
+	 * removed classes held start from zero for their new names. */
+	zero_class_stats(m, g->fresh_after);
 	castle_gen_abort(g); /* our fds; the outer maps hold their own references */
 	g->hit_slots = nslots;
 	return 0;

@@ -210,11 +210,13 @@ struct castle_gen {
 	 * the counter and bucket slot of each class, written with the
 	 * generation (its serial set to the policy's by the commit); without
 	 * slots_set, class i in slot i. The commit zeroes the class counters
-	 * of the slots in `fresh` (slots given to a name the live policy does
-	 * not have) before the switch. */
+	 * of the slots given to a name the live policy does not have: those
+	 * in `fresh` (no live class counts there) before the switch, those in
+	 * `fresh_after` (a class the new policy removes still counts there
+	 * until the switch) once no program runs on the old generation. */
 	struct castle_class_slots slots;
 	bool slots_set;
-	uint16_t fresh;
+	uint16_t fresh, fresh_after;
 };
 
 int castle_gen_begin(const struct castle_gen_sizes *sz, struct castle_gen *g, char *err, size_t errlen);
