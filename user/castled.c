@@ -228,6 +228,12 @@ static int apply_read(struct daemon *d, const char *prefix, struct castle_policy
 	uint32_t ncidr = st.entries[CASTLE_PM_NET4] + st.entries[CASTLE_PM_NHASH4] +
 			 st.entries[CASTLE_PM_NET6] + st.entries[CASTLE_PM_NHASH6] +
 			 st.entries[CASTLE_PM_ALLOW4] + st.entries[CASTLE_PM_ALLOW6];
+	if (st.rl_dropped > 0)
+		logf_("%d token bucket%s of removed rate-limit classes dropped", st.rl_dropped,
+		      st.rl_dropped == 1 ? "" : "s");
+	else if (st.rl_dropped < 0)
+		logf_("warning: the buckets of removed rate-limit classes were not all dropped "
+		      "(%s): they go as the table evicts them", strerror(-st.rl_dropped));
 	if (st.hit_err)
 		logf_("warning: per-CPU hit counters (%s): %u of the policy's entries count hits "
 		      "per CPU, the rest by a locked add, slower under a flood",

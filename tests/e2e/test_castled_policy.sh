@@ -144,15 +144,25 @@ else
 	t_fail "castlectl limit list: policy order, dns with its counts" "$lim"
 fi
 
+buckets() { echo $(($(metric castle_map_entries 'map="rl_state"') + $(metric castle_map_entries 'map="rl_steady"'))); }
+t_eq "one bucket in the table (either tier) before the classes go" 1 "$(buckets)"
+
 # ---- edit + SIGHUP: policy 3 ------------------------------------------------
 e2e_policy <<'YAML'
 version: 1
 block:
   - { cidr: 198.18.1.10, comment: "policy three" }
 YAML
+castled_log_mark
 castled_reload
 t_eq "SIGHUP applied the edited file (serial 3)" 3 "$(metric castle_policy_serial)"
 t_eq "reload counted as success" 3 "$(metric castle_policy_reloads_total 'result="success"')"
+t_eq "classes removed: their buckets dropped from the table" 0 "$(buckets)"
+if castled_log_new_has "1 token bucket of removed rate-limit classes dropped"; then
+	t_ok "classes removed: castled says how many buckets went"
+else
+	t_fail "classes removed: castled says how many buckets went" "$(tail -3 "$TMP/castled.log")"
+fi
 send_udp $BAD $DUT4 9999 5
 send_udp $CLEAN $DUT4 9999 3
 wait_metric castle_packets_total 'reason="blocklist"' 10

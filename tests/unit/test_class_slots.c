@@ -22,6 +22,7 @@
 #include "pinned_skel.h"
 #include "apply.h"
 #include "ctl.h"
+#include "ctl_maps.h"
 #include "maps.h"
 #include "policy.h"
 
@@ -450,6 +451,75 @@ static void upgrade_keeps_positions_then_names(void **state)
 	assert_int_not_equal(slot_of[2], 2); /* z's old slot, held once */
 }
 
+/* A bucket of slot `slot` for an IPv4 source, in rl_state or rl_steady. */
+static void put_bucket(int fd, uint32_t slot, uint8_t last)
+{
+	struct castle_rl_key k = { .class_slot = slot, .family = 4,
+				   .addr = { 198, 18, 3, last } };
+	struct castle_rl_val v = { 0 };
+
+	assert_int_equal(bpf_map_update_elem(fd, &k, &v, BPF_ANY), 0);
+}
+
+static int count_slot(const struct castle_rl_key *k, const struct castle_rl_val *v, void *arg)
+{
+	uint32_t *n = arg;
+
+	(void)v;
+	if (k->class_slot < CASTLE_MAX_CLASSES)
+		n[k->class_slot]++;
+	return 0;
+}
+
+/* A reload that removes a class deletes its buckets (both tiers); the
+ * buckets of the classes it keeps stay. */
+static void removed_class_buckets_are_dropped(void **state)
+{
+	struct castle_policy pol;
+	uint8_t slot_of[CASTLE_MAX_CLASSES];
+	uint32_t n[CASTLE_MAX_CLASSES] = { 0 };
+
+	(void)state;
+	if (!have_maps)
+		skip();
+	apply_yaml("version: 1\nlimits:\n"
+		   "  - { name: keep, rate: 5/s, burst: 5 }\n"
+		   "  - { name: gone, rate: 5/s, burst: 5 }\n");
+	live_slots(&pol, slot_of);
+	uint8_t keep = slot_of[0], gone = slot_of[1];
+
+	put_bucket(maps.rl_state, keep, 1);
+	put_bucket(maps.rl_state, gone, 2);
+	put_bucket(maps.rl_state, gone, 3);
+	put_bucket(maps.rl_steady, gone, 4);
+	put_bucket(maps.rl_steady, keep, 5);
+
+	struct castle_policy_compiled comp;
+	struct castle_apply_stats st = { 0 };
+	struct castle_policy_conf conf;
+	struct castle_errors e;
+	char err[256];
+	static const char one[] = "version: 1\nlimits:\n  - { name: keep, rate: 5/s, burst: 5 }\n";
+
+	castle_errors_init(&e);
+	assert_int_equal(castle_policy_parse("mem", one, sizeof(one) - 1, &conf, &e), 0);
+	assert_int_equal(castle_policy_compile(&conf, &comp, err, sizeof(err)), 0);
+	assert_int_equal(castle_apply(&maps, &conf, &comp, &st, err, sizeof(err)), 0);
+	assert_int_equal(st.rl_dropped, 3);
+	castle_policy_compiled_free(&comp);
+	castle_policy_free(&conf);
+	castle_errors_free(&e);
+	assert_int_equal(castle_rl_foreach(&maps, count_slot, n), 0);
+	assert_int_equal(n[keep], 2);
+	assert_int_equal(n[gone], 0);
+
+	/* a reload that removes nothing drops nothing */
+	apply_yaml(one);
+	memset(n, 0, sizeof(n));
+	assert_int_equal(castle_rl_foreach(&maps, count_slot, n), 0);
+	assert_int_equal(n[keep], 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -462,6 +532,7 @@ int main(void)
 		cmocka_unit_test(apply_keeps_counts_with_the_name),
 		cmocka_unit_test(older_castleds_policy_reads_in_order),
 		cmocka_unit_test(upgrade_keeps_positions_then_names),
+		cmocka_unit_test(removed_class_buckets_are_dropped),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

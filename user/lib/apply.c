@@ -391,12 +391,21 @@ int castle_apply(struct castle_maps *m, const struct castle_policy_conf *conf,
 			g.slots.last_held[i] = pol.serial;
 	}
 	g.slots_set = true;
+	/* Slots a class of the live policy held and none of this one does. */
+	uint16_t freed = live_held;
+
+	for (uint32_t i = 0; i < pol.nclasses && i < CASTLE_MAX_CLASSES; i++)
+		freed &= (uint16_t)~(1u << castle_class_slot(&g.slots, i));
 	ret = castle_gen_commit(m, &g, &pol, err, errlen);
 	if (ret) {
 		castle_gen_abort(&g);
 		return ret;
 	}
 	st->serial = pol.serial;
+	/* The buckets of removed classes: no program writes their slots any
+	 * more (the commit outlasted every one still on the old generation),
+	 * and a class given a slot later must not find them. */
+	st->rl_dropped = castle_rl_drop_slots(m, freed);
 	st->hit_slots = g.hit_slots;
 	st->hit_err = g.hit_err;
 	castle_gen_live(m, &st->gen, &live_pol);

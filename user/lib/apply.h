@@ -24,6 +24,8 @@ struct castle_apply_stats {
 	uint32_t hit_slots;		/* entries counting hits per CPU (CIDRs
 					 * first, then exact blocks) */
 	int hit_err;			/* -errno: why none does (see castle_gen) */
+	int rl_dropped;			/* buckets of removed classes deleted, or
+					 * -errno when the walk failed */
 	double seconds;			/* build + commit time */
 };
 
