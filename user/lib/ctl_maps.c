@@ -192,3 +192,35 @@ int castle_rl_foreach(const struct castle_maps *m, castle_rl_cb cb, void *arg)
 
 	return ret ? ret : castle_rl_foreach_tier(m, true, cb, arg);
 }
+
+struct drop_ctx {
+	int fd;
+	uint16_t slots;
+	int dropped;
+};
+
+static int drop_one(const struct castle_rl_key *k, const struct castle_rl_val *v, void *arg)
+{
+	struct drop_ctx *d = arg;
+
+	(void)v;
+	if (k->class_slot < CASTLE_MAX_CLASSES && (d->slots & (1u << k->class_slot)) &&
+	    bpf_map_delete_elem(d->fd, k) == 0)
+		d->dropped++;
+	return 0;
+}
+
+int castle_rl_drop_slots(const struct castle_maps *m, uint16_t slots)
+{
+	struct drop_ctx d = { .fd = m->rl_state, .slots = slots };
+	int ret = 0;
+
+	if (!slots)
+		return 0;
+	if (m->rl_state >= 0)
+		ret = rl_walk(m->rl_state, drop_one, &d);
+	d.fd = m->rl_steady;
+	if (!ret && m->rl_steady >= 0)
+		ret = rl_walk(m->rl_steady, drop_one, &d);
+	return ret ? ret : d.dropped;
+}

@@ -54,5 +54,11 @@ typedef int (*castle_rl_cb)(const struct castle_rl_key *k, const struct castle_r
 int castle_rl_foreach(const struct castle_maps *m, castle_rl_cb cb, void *arg);
 /* The same over one tier: rl_state (steady false) or rl_steady. */
 int castle_rl_foreach_tier(const struct castle_maps *m, bool steady, castle_rl_cb cb, void *arg);
+/* Delete the buckets (both tiers) of the class slots in `slots` (bit per
+ * slot): castle_apply's, for the slots a reload freed, so a class given one
+ * later starts without a removed class's buckets. Walked in batches, as
+ * above (a flood's evictions do not restart it). Returns how many went, or
+ * -errno. */
+int castle_rl_drop_slots(const struct castle_maps *m, uint16_t slots);
 
 #endif /* CASTLE_CTL_MAPS_H */

@@ -382,11 +382,6 @@ uint64_t castle_now_boot_ns(void);
  * returns how many. castled calls it periodically: the steady tier is a plain
  * hash, nothing else ever frees its slots. */
 int castle_rl_reap_steady(const struct castle_maps *m, uint64_t idle_ns);
-/* Delete the buckets (rl_state and rl_steady) of the class slots in `slots`
- * (bit per slot): castle_apply's, for the slots a reload freed, so a class
- * given one later starts without a removed class's buckets. Returns how many
- * went, or -errno. */
-int castle_rl_drop_slots(const struct castle_maps *m, uint16_t slots);
 
 /* ---- walking any map ---------------------------------------------------- */
 

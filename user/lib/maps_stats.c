@@ -261,34 +261,3 @@ int castle_rl_reap_steady(const struct castle_maps *m, uint64_t idle_ns)
 	castle_map_foreach_key(m->rl_steady, sizeof(struct castle_rl_key), reap_one, &r);
 	return r.reaped;
 }
-
-struct drop_ctx {
-	uint16_t slots;
-	int dropped;
-};
-
-static int drop_one(int fd, const void *key, void *arg)
-{
-	const struct castle_rl_key *k = key;
-	struct drop_ctx *d = arg;
-
-	if (k->class_slot < CASTLE_MAX_CLASSES && (d->slots & (1u << k->class_slot)) &&
-	    bpf_map_delete_elem(fd, key) == 0)
-		d->dropped++;
-	return 0;
-}
-
-int castle_rl_drop_slots(const struct castle_maps *m, uint16_t slots)
-{
-	struct drop_ctx d = { .slots = slots };
-	int ret = 0;
-
-	if (!slots)
-		return 0;
-	if (m->rl_state >= 0)
-		ret = castle_map_foreach_key(m->rl_state, sizeof(struct castle_rl_key), drop_one, &d);
-	if (!ret && m->rl_steady >= 0)
-		ret = castle_map_foreach_key(m->rl_steady, sizeof(struct castle_rl_key), drop_one,
-					     &d);
-	return ret ? ret : d.dropped;
-}
