@@ -117,6 +117,10 @@ const char *ctl_ifname(const struct ctl *c, uint32_t ifindex, char *buf, size_t 
 const char *ctl_proto_name(uint8_t proto, int family);
 /* Class label: its name in the live policy, else "#slot"; "-" for none. */
 const char *ctl_class_name(struct ctl *c, uint32_t slot, char *buf, size_t len);
+/* The name of pol's i-th class, or "#slot" when it has none (i < 0: no class
+ * holds the slot). */
+const char *ctl_class_label(struct castle_policy *pol, int i, uint32_t slot, char *buf,
+			    size_t len);
 
 /* Why a policy list cannot be read with CAP_BPF alone: its maps are opened
  * by id (bpf_map_get_fd_by_id), which the kernel grants CAP_SYS_ADMIN only. */

@@ -522,11 +522,23 @@ const char *ctl_proto_name(uint8_t proto, int family)
 	return num;
 }
 
+const char *ctl_class_label(struct castle_policy *pol, int i, uint32_t slot, char *buf,
+			    size_t len)
+{
+	if (i >= 0 && i < CASTLE_MAX_CLASSES) {
+		pol->class_names[i][CASTLE_CLASS_NAME_LEN - 1] = 0;
+		if (pol->class_names[i][0]) {
+			snprintf(buf, len, "%s", pol->class_names[i]);
+			return buf;
+		}
+	}
+	snprintf(buf, len, "#%u", slot);
+	return buf;
+}
+
 const char *ctl_class_name(struct ctl *c, uint32_t slot, char *buf, size_t len)
 {
-	const char *name = NULL;
 	uint32_t gen;
-	int i;
 
 	/* Names travel in the policy struct, switched with the generation; read
 	 * it once per command. */
@@ -539,13 +551,6 @@ const char *ctl_class_name(struct ctl *c, uint32_t slot, char *buf, size_t len)
 		snprintf(buf, len, "-");
 		return buf;
 	}
-	if (c->pol_read && (i = castle_class_at(&c->pol, c->slot_of, slot)) >= 0) {
-		c->pol.class_names[i][CASTLE_CLASS_NAME_LEN - 1] = 0;
-		name = c->pol.class_names[i];
-	}
-	if (name && *name)
-		snprintf(buf, len, "%s", name);
-	else
-		snprintf(buf, len, "#%u", slot);
-	return buf;
+	return ctl_class_label(&c->pol, c->pol_read ? castle_class_at(&c->pol, c->slot_of, slot) : -1,
+			       slot, buf, len);
 }

@@ -346,11 +346,7 @@ int ctl_limit_list(struct ctl *c, const struct ctl_args *a)
 
 		castle_class_stats_sum(c->maps.class_stats, s, &cs);
 		/* from the policy just read: a second read could be of another */
-		pol.class_names[ci][CASTLE_CLASS_NAME_LEN - 1] = 0;
-		if (pol.class_names[ci][0])
-			snprintf(name, sizeof(name), "%s", pol.class_names[ci]);
-		else
-			snprintf(name, sizeof(name), "#%u", s);
+		ctl_class_label(&pol, (int)ci, s, name, sizeof(name));
 		ports_str(k, ports, sizeof(ports));
 		if (c->json) {
 			out_json_obj_begin(&j);
