@@ -9,7 +9,9 @@
 #define CASTLE_UT_PINNED_SKEL_H
 
 #include <dirent.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -21,6 +23,7 @@
 #include "apply.h"
 #include "errors.h"
 #include "policy.h"
+#include "ctl.h"
 
 /* Unit tests run as any user; the map tests skip without root. */
 #define UT_NEED_ROOT()                                   \
@@ -107,6 +110,43 @@ static inline void ut_apply_policy(struct castle_maps *maps, const char *text,
 		fail_msg("apply: %s", err);
 	castle_policy_compiled_free(&comp);
 	castle_policy_free(&conf);
+}
+
+/* castlectl run in-process: castlectl --pin-dir PIN [--state-dir DIR] A0
+ * ARGS..., the arguments after a0 NULL-terminated in ap. What it printed
+ * goes to *out and *err (each may be NULL: dropped), for the caller to
+ * free. Returns its exit status. */
+static inline int ut_ctl(const char *pin, const char *state_dir, char **out, char **err,
+			 const char *a0, va_list ap)
+{
+	char *argv[32], *o_buf = NULL, *e_buf = NULL;
+	size_t ol = 0, el = 0;
+	int argc = 0, rc;
+
+	argv[argc++] = "castlectl";
+	argv[argc++] = "--pin-dir";
+	argv[argc++] = (char *)pin;
+	if (state_dir) {
+		argv[argc++] = "--state-dir";
+		argv[argc++] = (char *)state_dir;
+	}
+	argv[argc++] = (char *)a0;
+	for (char *a; argc < 31 && (a = va_arg(ap, char *));)
+		argv[argc++] = a;
+	argv[argc] = NULL;
+	FILE *o = open_memstream(&o_buf, &ol), *e = open_memstream(&e_buf, &el);
+	rc = castle_ctl_main(argc, argv, o, e);
+	fclose(o);
+	fclose(e);
+	if (out)
+		*out = o_buf;
+	else
+		free(o_buf);
+	if (err)
+		*err = e_buf;
+	else
+		free(e_buf);
+	return rc;
 }
 
 #endif

@@ -282,24 +282,12 @@ static void live_slots(struct castle_policy *pol, uint8_t slot_of[CASTLE_MAX_CLA
 
 static char *ctl_out(const char *a0, ...)
 {
-	char *argv[16], *out = NULL, *err = NULL;
-	size_t ol = 0, el = 0;
-	int argc = 0;
+	char *out = NULL, *err = NULL;
 	va_list ap;
 
-	argv[argc++] = "castlectl";
-	argv[argc++] = "--pin-dir";
-	argv[argc++] = pin;
-	argv[argc++] = (char *)a0;
 	va_start(ap, a0);
-	for (char *a; argc < 15 && (a = va_arg(ap, char *));)
-		argv[argc++] = a;
+	int rc = ut_ctl(pin, NULL, &out, &err, a0, ap);
 	va_end(ap);
-	argv[argc] = NULL;
-	FILE *o = open_memstream(&out, &ol), *e = open_memstream(&err, &el);
-	int rc = castle_ctl_main(argc, argv, o, e);
-	fclose(o);
-	fclose(e);
 	if (rc)
 		fprintf(stderr, "castlectl %s: rc %d: %s", a0, rc, err);
 	assert_int_equal(rc, 0);

@@ -41,27 +41,13 @@ struct run {
 };
 
 /* ctl("block", "add", ..., NULL) with --pin-dir and --state-dir prepended. */
-static void ctl(struct run *r, ...)
+static void ctl(struct run *r, const char *a0, ...)
 {
-	char *argv[32];
-	int argc = 0;
-	size_t ol = 0, el = 0;
 	va_list ap;
 
-	argv[argc++] = "castlectl";
-	argv[argc++] = "--pin-dir";
-	argv[argc++] = pin;
-	argv[argc++] = "--state-dir";
-	argv[argc++] = statedir;
-	va_start(ap, r);
-	for (char *a; argc < 31 && (a = va_arg(ap, char *));)
-		argv[argc++] = a;
+	va_start(ap, a0);
+	r->rc = ut_ctl(pin, statedir, &r->out, &r->err, a0, ap);
 	va_end(ap);
-	argv[argc] = NULL;
-	FILE *o = open_memstream(&r->out, &ol), *e = open_memstream(&r->err, &el);
-	r->rc = castle_ctl_main(argc, argv, o, e);
-	fclose(o);
-	fclose(e);
 }
 
 static void done(struct run *r)

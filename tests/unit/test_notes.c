@@ -56,27 +56,15 @@ static int teardown(void **state)
 
 static int ctl(const char *a0, ...)
 {
-	char *argv[32], *out = NULL, *err = NULL;
-	size_t ol = 0, el = 0;
-	int argc = 0, rc;
+	char *err = NULL;
 	va_list ap;
+	int rc;
 
-	argv[argc++] = "castlectl";
-	argv[argc++] = "--pin-dir";
-	argv[argc++] = pin;
-	argv[argc++] = (char *)a0;
 	va_start(ap, a0);
-	for (char *a; argc < 31 && (a = va_arg(ap, char *));)
-		argv[argc++] = a;
+	rc = ut_ctl(pin, NULL, NULL, &err, a0, ap);
 	va_end(ap);
-	argv[argc] = NULL;
-	FILE *o = open_memstream(&out, &ol), *e = open_memstream(&err, &el);
-	rc = castle_ctl_main(argc, argv, o, e);
-	fclose(o);
-	fclose(e);
 	if (rc)
 		fprintf(stderr, "castlectl %s ...: rc %d: %s", a0, rc, err);
-	free(out);
 	free(err);
 	return rc;
 }
